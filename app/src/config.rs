@@ -1,0 +1,488 @@
+//! Typed configuration, read once at start-up.
+//!
+//! Sources, later ones winning: built-in defaults, an optional TOML file named by `BATON_CONFIG`,
+//! then environment variables. Every setting is validated here so that a bad value stops start-up
+//! with a message naming the setting, instead of failing later in some request.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use serde::Deserialize;
+
+/// File name of the embedded SQLite database inside the data directory.
+pub const SQLITE_FILE_NAME: &str = "baton.sqlite3";
+
+/// The effective configuration of one server process.
+#[derive(Clone)]
+pub struct Config {
+    /// Address the HTTP server listens on (`BATON_LISTEN`).
+    pub listen: SocketAddr,
+    /// Directory for the embedded database and other local state (`BATON_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Database connection URL (`DATABASE_URL`); defaults to a SQLite file in the data directory.
+    pub database_url: DatabaseUrl,
+    /// Public base URL users reach the app at, without a trailing slash (`BATON_BASE_URL`).
+    /// Used for links in emails and for the same-origin check on state-changing requests.
+    pub base_url: String,
+    /// Log filter in `tracing` syntax, e.g. `info` or `info,sqlx=warn` (`BATON_LOG`).
+    pub log: String,
+    /// Log output format (`BATON_LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// Directory holding the built site: WASM, JS and CSS (`BATON_SITE_ROOT`).
+    pub site_root: PathBuf,
+    /// Largest accepted request body in bytes (`BATON_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// A database URL whose password never reaches logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+/// The database product a URL points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default: one SQLite file.
+    Sqlite,
+    /// PostgreSQL, for deployments with several server instances.
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+impl DatabaseUrl {
+    /// Wraps a URL after checking that it names a supported back end.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+        {
+            Ok(Self(url.to_owned()))
+        } else {
+            Err("must start with sqlite: or postgres://".into())
+        }
+    }
+
+    /// The URL of the default SQLite database inside `data_dir`.
+    pub fn sqlite_in(data_dir: &Path) -> Self {
+        Self(format!(
+            "sqlite://{}",
+            data_dir.join(SQLITE_FILE_NAME).display()
+        ))
+    }
+
+    /// The back end this URL selects.
+    pub fn backend(&self) -> Backend {
+        if self.0.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        }
+    }
+
+    /// The full URL, password included. Only for opening connections.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `****`.
+    pub fn masked(&self) -> String {
+        let Some((scheme, rest)) = self.0.split_once("://") else {
+            return self.0.clone();
+        };
+        // userinfo ends at the last '@' before the first '/'.
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                let user = userinfo.split(':').next().unwrap_or_default();
+                let shown = if userinfo.contains(':') {
+                    format!("{user}:****")
+                } else {
+                    user.to_owned()
+                };
+                format!("{scheme}://{shown}{}", &rest[at..])
+            }
+            None => self.0.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.masked())
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url)
+            .field("base_url", &self.base_url)
+            .field("log", &self.log)
+            .field("log_format", &self.log_format)
+            .field("site_root", &self.site_root)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// Why the configuration was refused. The message always names the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A setting has a value that cannot be used.
+    #[error("invalid setting {setting} = {value:?}: {reason}")]
+    Invalid {
+        /// Environment variable name of the setting.
+        setting: &'static str,
+        /// The value as given (never a secret).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The configuration file could not be read or parsed.
+    #[error("cannot read configuration file {path} (BATON_CONFIG): {reason}")]
+    File {
+        /// Path of the file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Settings as they may appear in the optional TOML file; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    base_url: Option<String>,
+    log: Option<String>,
+    log_format: Option<String>,
+    site_root: Option<String>,
+    max_body_bytes: Option<String>,
+}
+
+impl FileSettings {
+    fn into_map(self) -> HashMap<&'static str, String> {
+        [
+            ("BATON_LISTEN", self.listen),
+            ("BATON_DATA_DIR", self.data_dir),
+            ("DATABASE_URL", self.database_url),
+            ("BATON_BASE_URL", self.base_url),
+            ("BATON_LOG", self.log),
+            ("BATON_LOG_FORMAT", self.log_format),
+            ("BATON_SITE_ROOT", self.site_root),
+            ("BATON_MAX_BODY_BYTES", self.max_body_bytes),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment (and the file it may name).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads the configuration through `env`, which returns the value of an environment
+    /// variable. Tests pass a map here instead of touching the process environment.
+    pub fn from_lookup(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let file = match env("BATON_CONFIG").filter(|p| !p.is_empty()) {
+            Some(path) => read_file(Path::new(&path))?,
+            None => HashMap::new(),
+        };
+        // Environment wins over the file; empty variables count as unset.
+        let get = |key: &'static str| {
+            env(key)
+                .filter(|v| !v.is_empty())
+                .or_else(|| file.get(key).cloned())
+        };
+
+        let listen_raw = get("BATON_LISTEN")
+            // cargo-leptos' `watch` and `serve` announce the address through this variable.
+            .or_else(|| env("LEPTOS_SITE_ADDR").filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| "127.0.0.1:3000".into());
+        let listen: SocketAddr = listen_raw.parse().map_err(|_| {
+            invalid(
+                "BATON_LISTEN",
+                &listen_raw,
+                "expected an address like 127.0.0.1:3000",
+            )
+        })?;
+
+        let data_dir = PathBuf::from(get("BATON_DATA_DIR").unwrap_or_else(|| "data".into()));
+
+        let database_url = match get("DATABASE_URL") {
+            Some(url) => DatabaseUrl::parse(&url).map_err(|reason| ConfigError::Invalid {
+                setting: "DATABASE_URL",
+                // The raw value may hold a password: show only the masked form.
+                value: DatabaseUrl(url.clone()).masked(),
+                reason,
+            })?,
+            None => DatabaseUrl::sqlite_in(&data_dir),
+        };
+
+        let base_url_raw = get("BATON_BASE_URL").unwrap_or_else(|| format!("http://{listen}"));
+        let base_url = parse_base_url(&base_url_raw)
+            .map_err(|reason| invalid("BATON_BASE_URL", &base_url_raw, &reason))?;
+
+        let log = get("BATON_LOG").unwrap_or_else(|| "info".into());
+        let log_format = match get("BATON_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(invalid("BATON_LOG_FORMAT", other, "expected text or json")),
+        };
+
+        let site_root = PathBuf::from(
+            get("BATON_SITE_ROOT")
+                .or_else(|| env("LEPTOS_SITE_ROOT").filter(|v| !v.is_empty()))
+                .unwrap_or_else(|| "target/site".into()),
+        );
+
+        let max_body_raw = get("BATON_MAX_BODY_BYTES").unwrap_or_else(|| "1048576".into());
+        let max_body_bytes = max_body_raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1024)
+            .ok_or_else(|| {
+                invalid(
+                    "BATON_MAX_BODY_BYTES",
+                    &max_body_raw,
+                    "expected a whole number of bytes, at least 1024",
+                )
+            })?;
+
+        Ok(Self {
+            listen,
+            data_dir,
+            database_url,
+            base_url,
+            log,
+            log_format,
+            site_root,
+            max_body_bytes,
+        })
+    }
+
+    /// Creates the data directory if needed and proves it is writable, so that a bad directory
+    /// stops start-up with a clear message rather than failing on the first write.
+    pub fn prepare_data_dir(&self) -> Result<(), ConfigError> {
+        let fail = |reason: String| {
+            invalid(
+                "BATON_DATA_DIR",
+                &self.data_dir.display().to_string(),
+                &reason,
+            )
+        };
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| fail(format!("cannot create it: {e}")))?;
+        let probe = self
+            .data_dir
+            .join(format!(".write-check-{}", std::process::id()));
+        std::fs::write(&probe, b"ok").map_err(|e| fail(format!("not writable: {e}")))?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(())
+    }
+
+    /// True when users reach the app over HTTPS, so cookies must be `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
+fn invalid(setting: &'static str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn read_file(path: &Path) -> Result<HashMap<&'static str, String>, ConfigError> {
+    let fail = |reason: String| ConfigError::File {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let settings: FileSettings = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
+    Ok(settings.into_map())
+}
+
+/// Accepts `http(s)://host[:port][/path]` and returns it without a trailing slash.
+fn parse_base_url(raw: &str) -> Result<String, String> {
+    let uri: http::Uri = raw.parse().map_err(|_| "not a URL".to_owned())?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err("must start with http:// or https://".into()),
+    }
+    if uri.authority().is_none_or(|a| a.host().is_empty()) {
+        return Err("must name a host".into());
+    }
+    if uri.query().is_some() {
+        return Err("must not have a query".into());
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    fn refused_setting(pairs: &[(&str, &str)]) -> &'static str {
+        match config_from(pairs) {
+            Err(ConfigError::Invalid { setting, .. }) => setting,
+            other => panic!("expected an invalid setting, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_give_sqlite_in_the_data_dir_on_localhost_3000() {
+        let c = config_from(&[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_url.backend(), Backend::Sqlite);
+        assert_eq!(
+            c.database_url.expose(),
+            format!(
+                "sqlite://{}",
+                Path::new("data").join(SQLITE_FILE_NAME).display()
+            )
+        );
+        assert_eq!(c.base_url, "http://127.0.0.1:3000");
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert!(!c.is_https());
+    }
+
+    #[test]
+    fn environment_values_are_used() {
+        let c = config_from(&[
+            ("BATON_LISTEN", "0.0.0.0:8080"),
+            ("DATABASE_URL", "postgres://baton:s3cret@db:5432/baton"),
+            ("BATON_BASE_URL", "https://baton.example.com/"),
+            ("BATON_LOG_FORMAT", "json"),
+        ])
+        .unwrap();
+        assert_eq!(c.listen.port(), 8080);
+        assert_eq!(c.database_url.backend(), Backend::Postgres);
+        assert_eq!(c.base_url, "https://baton.example.com");
+        assert!(c.is_https());
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn each_bad_value_is_refused_naming_its_setting() {
+        assert_eq!(
+            refused_setting(&[("BATON_LISTEN", "localhost")]),
+            "BATON_LISTEN"
+        );
+        assert_eq!(
+            refused_setting(&[("DATABASE_URL", "mysql://x")]),
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            refused_setting(&[("BATON_BASE_URL", "ftp://x")]),
+            "BATON_BASE_URL"
+        );
+        assert_eq!(
+            refused_setting(&[("BATON_BASE_URL", "not a url")]),
+            "BATON_BASE_URL"
+        );
+        assert_eq!(
+            refused_setting(&[("BATON_LOG_FORMAT", "xml")]),
+            "BATON_LOG_FORMAT"
+        );
+        assert_eq!(
+            refused_setting(&[("BATON_MAX_BODY_BYTES", "lots")]),
+            "BATON_MAX_BODY_BYTES"
+        );
+    }
+
+    #[test]
+    fn a_refused_database_url_does_not_echo_its_password() {
+        let err = config_from(&[("DATABASE_URL", "mysql://u:hunter2@h/db")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_URL"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_masks_the_database_password() {
+        let c = config_from(&[("DATABASE_URL", "postgres://baton:s3cret@db:5432/baton")]).unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("postgres://baton:****@db:5432/baton"),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn file_settings_apply_and_environment_overrides_them() {
+        let dir = std::env::temp_dir().join(format!("baton-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("baton.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:4000\"\nlog = \"debug\"\n").unwrap();
+        let path = file.display().to_string();
+        let c = config_from(&[("BATON_CONFIG", &path), ("BATON_LOG", "warn")]).unwrap();
+        assert_eq!(c.listen.port(), 4000);
+        assert_eq!(c.log, "warn");
+        std::fs::write(&file, "lsten = \"typo\"\n").unwrap();
+        assert!(matches!(
+            config_from(&[("BATON_CONFIG", &path)]),
+            Err(ConfigError::File { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unwritable_data_dir_is_refused() {
+        // A path below a regular file can never be created as a directory.
+        let file = std::env::temp_dir().join(format!("baton-not-a-dir-{}", std::process::id()));
+        std::fs::write(&file, b"x").unwrap();
+        let dir = file.join("data");
+        let c = config_from(&[("BATON_DATA_DIR", dir.to_str().unwrap())]).unwrap();
+        match c.prepare_data_dir() {
+            Err(ConfigError::Invalid {
+                setting: "BATON_DATA_DIR",
+                ..
+            }) => {}
+            other => panic!("expected BATON_DATA_DIR to be refused, got {other:?}"),
+        }
+        std::fs::remove_file(&file).unwrap();
+    }
+}

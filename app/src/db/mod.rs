@@ -1,0 +1,193 @@
+//! Storage: one data-access layer over the embedded SQLite default and PostgreSQL.
+//!
+//! Queries are written once in portable SQL and compiled for both back ends through
+//! [`on_db!`](crate::on_db) and [`on_tx!`](crate::on_tx), which expand the same code once per
+//! driver. Portable SQL here means: `$1, $2, ...` placeholders numbered in order of first use
+//! (SQLite numbers `$N` parameters by first appearance), `TEXT`/`BIGINT`/`BOOLEAN` columns,
+//! timestamps bound as `chrono::DateTime<Utc>`, `INSERT ... ON CONFLICT ... DO UPDATE` and
+//! `RETURNING`. Where the back ends truly differ (schema types, locking), the difference lives in
+//! the two migration folders or in a `match` on [`Db`], never in scattered string building.
+
+pub mod settings;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    postgres::{PgPool, PgPoolOptions},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
+    Postgres, Sqlite, Transaction,
+};
+
+use crate::config::{Backend, DatabaseUrl};
+
+/// How long a SQLite writer waits for the write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request waits for a free pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection pool to the configured database.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// The embedded default.
+    Sqlite(SqlitePool),
+    /// Multi-instance deployments.
+    Postgres(PgPool),
+}
+
+/// A write transaction. On SQLite it holds the write lock from its first statement
+/// (`BEGIN IMMEDIATE`), so a read-then-write sequence never fails half-way with `SQLITE_BUSY`.
+#[derive(Debug)]
+pub enum WriteTx {
+    /// A SQLite transaction.
+    Sqlite(Transaction<'static, Sqlite>),
+    /// A PostgreSQL transaction.
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A storage failure. Its text is for logs only: it may hold database detail that users must not
+/// see (see [`crate::error::AppError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database could not be opened or reached at start-up.
+    #[error("cannot open the database {url} (DATABASE_URL): {source}")]
+    Connect {
+        /// The URL with its password masked.
+        url: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// The schema migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db`, compiling it once per back end.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to the concrete connection of the transaction `$tx`.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::db::WriteTx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::db::WriteTx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+impl Db {
+    /// Opens a pool for `url`. SQLite files are created when missing, with WAL, foreign keys and a
+    /// busy timeout set on every connection.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Self, DbError> {
+        let connect_err = |source| DbError::Connect {
+            url: url.masked(),
+            source,
+        };
+        match url.backend() {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url.expose())
+                    .map_err(connect_err)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // NORMAL is durable in WAL mode except for the last commits on power loss.
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_err)?;
+                Ok(Db::Sqlite(pool))
+            }
+            Backend::Postgres => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect(url.expose())
+                    .await
+                    .map_err(connect_err)?;
+                Ok(Db::Postgres(pool))
+            }
+        }
+    }
+
+    /// Applies the embedded migrations of this back end that have not run yet.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match self {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The back end behind this pool.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Checks that the database answers a query.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        on_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Begins a write transaction (see [`WriteTx`]).
+    pub async fn begin_write(&self) -> Result<WriteTx, DbError> {
+        Ok(match self {
+            Db::Sqlite(pool) => WriteTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => WriteTx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Closes every pooled connection; waits for connections in use to be returned.
+    pub async fn close(&self) {
+        on_db!(self, pool => pool.close().await)
+    }
+}
+
+impl WriteTx {
+    /// Makes every change of the transaction durable.
+    pub async fn commit(self) -> Result<(), DbError> {
+        match self {
+            WriteTx::Sqlite(tx) => tx.commit().await?,
+            WriteTx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Discards every change of the transaction. Dropping it does the same.
+    pub async fn rollback(self) -> Result<(), DbError> {
+        match self {
+            WriteTx::Sqlite(tx) => tx.rollback().await?,
+            WriteTx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}

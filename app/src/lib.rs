@@ -1,0 +1,20 @@
+//! Baton: the urgent-bug response process, from the user's first report to the final report email.
+//!
+//! This crate is shared by the server (feature `ssr`) and the browser (feature `hydrate`). It is
+//! organised by feature: each module holds its components, server functions and, behind
+//! `ssr`, its storage code.
+
+pub mod home;
+pub mod i18n;
+pub mod shell;
+
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use shell::{shell, App};

@@ -1,0 +1,66 @@
+//! The header on every page: product name, navigation and the language switch.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+
+use crate::i18n::{use_i18n, Locale};
+
+/// The top bar. Later features add their links to the `nav` area.
+#[component]
+pub fn AppHeader() -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <header class="app-header">
+            <a class="app-header__brand" href="/">
+                <span class="app-header__logo" aria-hidden="true">"◆"</span>
+                <span>{move || i18n.t().product_name}</span>
+            </a>
+            <nav class="app-header__nav" aria-label=move || i18n.t().nav_label>
+                <a href="/">{move || i18n.t().nav_home}</a>
+            </nav>
+            <LanguageSwitch />
+        </header>
+    }
+}
+
+/// Switches the UI language. Without WASM it is a plain form: the server sets the language
+/// cookie and redirects back. Once hydrated, a click switches in place without a page load.
+#[component]
+pub fn LanguageSwitch() -> impl IntoView {
+    let i18n = use_i18n();
+    let location = use_location();
+    let back = move || {
+        let search = location.search.get();
+        if search.is_empty() {
+            location.pathname.get()
+        } else {
+            format!("{}?{}", location.pathname.get(), search)
+        }
+    };
+    view! {
+        <form class="lang-switch" method="post" action="/lang" aria-label=move || i18n.t().language_switch_label>
+            <input type="hidden" name="back" value=back />
+            {Locale::ALL
+                .into_iter()
+                .map(|locale| {
+                    view! {
+                        <button
+                            type="submit"
+                            name="lang"
+                            value=locale.tag()
+                            lang=locale.tag()
+                            class="lang-switch__option"
+                            aria-pressed=move || (i18n.locale() == locale).to_string()
+                            on:click=move |ev| {
+                                ev.prevent_default();
+                                i18n.set_locale(locale);
+                            }
+                        >
+                            {locale.native_name()}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </form>
+    }
+}

@@ -1,0 +1,76 @@
+//! The application shell: the HTML document, the header with the language switch, the routes and
+//! the 404 page.
+
+mod header;
+mod not_found;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+pub use header::{AppHeader, LanguageSwitch};
+pub use not_found::NotFound;
+
+use crate::{home::HomePage, i18n::provide_i18n};
+
+/// Name of the built site's files (`pkg/baton.js`, `pkg/baton.css`); matches the workspace's
+/// cargo-leptos `name`.
+pub const OUTPUT_NAME: &str = "baton";
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The root component: language, document metadata, header and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let i18n = provide_i18n();
+    // Effects run only in the browser, after hydration: mark the document as interactive so
+    // browser tests (and anyone debugging) can tell a hydrated page from server HTML.
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(html) = document().document_element() {
+            let _ = html.set_attribute("data-hydrated", "true");
+        }
+    });
+
+    view! {
+        <Html attr:lang=move || i18n.locale().tag() />
+        <Title formatter=move |page: String| {
+            let product = i18n.t().product_name;
+            if page.is_empty() { product.to_owned() } else { format!("{page} · {product}") }
+        } />
+        <Meta name="description" content=move || i18n.t().product_tagline />
+        <Meta name="theme-color" content="#1f3a5f" />
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
+        <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css") />
+        <Router>
+            <a class="skip-link" href="#main">{move || i18n.t().skip_to_content}</a>
+            <AppHeader />
+            <main id="main" class="page" tabindex="-1">
+                <Routes fallback=NotFound>
+                    <Route path=path!("") view=HomePage />
+                </Routes>
+            </main>
+        </Router>
+    }
+}

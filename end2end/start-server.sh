@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Starts the built server for the browser tests on a fresh, throw-away data directory.
+set -euo pipefail
+: "${BATON_SERVER_BIN:?set BATON_SERVER_BIN to the built server binary}"
+: "${BATON_SITE_ROOT:?set BATON_SITE_ROOT to the built site (target/site)}"
+data_dir=$(mktemp -d -t baton-e2e-XXXXXX)
+trap 'rm -rf "$data_dir"' EXIT
+export BATON_DATA_DIR="$data_dir"
+export BATON_LOG="${BATON_LOG:-warn}"
+# Not exec: the trap must run to remove the data directory when Playwright stops the server.
+"$BATON_SERVER_BIN" &
+server=$!
+trap 'kill -TERM $server 2>/dev/null; wait $server; rm -rf "$data_dir"' EXIT INT TERM
+wait $server

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Measures Baton's request rate and latency and the size of the WASM bundle, on this machine.
+# Builds a release, starts it on a throw-away SQLite data dir and drives it with wrk, then prints
+# a Markdown table to paste into docs/BENCHMARKS.md.
+#
+#   scripts/bench.sh [duration_seconds=15] [connections=64]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-15}"
+connections="${2:-64}"
+port="${BENCH_PORT:-3200}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+scripts/setup.sh
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+[ -n "${BENCH_SKIP_BUILD:-}" ] || cargo leptos build --release
+
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+data_dir=$(mktemp -d -t baton-bench-XXXXXX)
+BATON_LISTEN="127.0.0.1:$port" BATON_DATA_DIR="$data_dir" BATON_SITE_ROOT=target/site BATON_LOG=warn \
+  "$target_dir/release/server" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data_dir"' EXIT
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+
+run() { # path -> "req/s p99"
+  local out
+  out=$(wrk -t2 -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:$port$1")
+  local rps p99
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  echo "$rps $p99"
+}
+
+read -r const_rps const_p99 < <(run /livez)
+read -r ssr_rps ssr_p99 < <(run /)
+wasm=$(ls target/site/pkg/*.wasm | head -n1)
+raw=$(stat -c %s "$wasm")
+gz=$(gzip -9 -c "$wasm" | wc -c)
+share=$(python3 -c "print(f'{100*$ssr_rps/$const_rps:.0f}')")
+
+cat <<MD
+| measure | value |
+|---|---|
+| \`GET /livez\` (constant axum route) | ${const_rps} req/s, p99 ${const_p99} |
+| \`GET /\` (SSR home page) | ${ssr_rps} req/s, p99 ${ssr_p99} |
+| SSR rate as a share of the constant route | ${share} % |
+| release WASM (\`$(basename "$wasm")\`) | $((raw / 1024)) KiB raw, $((gz / 1024)) KiB gzip -9 |
+
+wrk -t2 -c${connections} -d${duration}s, $(nproc) cores, $(date -u +%Y-%m-%d).
+MD

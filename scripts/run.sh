@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds a release of Baton and serves it on http://127.0.0.1:3000
+# with the embedded SQLite database under ./data. Settings: see README.md (environment variables).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+cargo leptos build --release
+
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+export BATON_SITE_ROOT="${BATON_SITE_ROOT:-target/site}"
+echo "Baton is starting on http://${BATON_LISTEN:-127.0.0.1:3000} (Ctrl-C stops it)"
+exec "$target_dir/release/server" "$@"

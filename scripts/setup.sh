@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what building and running Baton needs, skipping anything already present.
+# Usage: scripts/setup.sh [--test]   (--test also installs Chromium and the end-to-end packages)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Versions are pinned here and must match Cargo.toml / Cargo.lock.
+WASM_BINDGEN_VERSION=0.2.130
+CARGO_LEPTOS_VERSION=0.3.11
+# cargo-leptos' lock file needs a newer compiler than the default stable one; a pinned toolchain
+# keeps its build reproducible. The project itself builds on the default toolchain.
+CARGO_LEPTOS_TOOLCHAIN=1.97.0
+BINARYEN_VERSION=132
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if ! rustup target list --installed | grep -q '^wasm32-unknown-unknown$'; then
+  log "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! have cargo-leptos || ! cargo-leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  log "installing cargo-leptos $CARGO_LEPTOS_VERSION (builds from source; takes a while)"
+  if ! rustup toolchain list | grep -q "^$CARGO_LEPTOS_TOOLCHAIN"; then
+    rustup toolchain install "$CARGO_LEPTOS_TOOLCHAIN" --profile minimal
+  fi
+  cargo +"$CARGO_LEPTOS_TOOLCHAIN" install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION" --features no_downloads
+fi
+
+if ! have wasm-bindgen || ! wasm-bindgen --version | grep -q "$WASM_BINDGEN_VERSION"; then
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if ! have wasm-opt; then
+  log "installing wasm-opt (binaryen $BINARYEN_VERSION from npm)"
+  npm install -g "binaryen@$BINARYEN_VERSION"
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  if ! have chromium; then
+    log "installing Chromium (Debian package)"
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi
+  fi
+  if [ ! -d end2end/node_modules/@playwright/test ]; then
+    log "installing end-to-end test packages"
+    # Playwright must never download its own browser: Debian's Chromium is used.
+    (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
+  if ! have wrk; then
+    log "installing wrk (benchmarks)"
+    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk; else sudo apt-get install -y -qq wrk; fi || true
+  fi
+fi
+log "toolchain ready"

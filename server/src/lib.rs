@@ -1,0 +1,183 @@
+//! Baton's HTTP server as a library: [`Application`] builds the whole app on a listener and runs
+//! it until a shutdown signal, so tests run the real server on port 0.
+
+mod health;
+mod lang;
+mod security;
+pub mod telemetry;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context as _;
+use app::{
+    config::Config,
+    db::Db,
+    shell::{shell, App, OUTPUT_NAME},
+    state::AppState,
+};
+use axum::{
+    routing::{get, post},
+    Router,
+};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower_http::{
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+/// A fully set-up server: database migrated, routes built, listener bound.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    db: Db,
+    local_addr: SocketAddr,
+}
+
+impl Application {
+    /// Binds the configured address, then builds the app (see [`Application::build_with_listener`]).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Check storage before taking the port, so a bad data dir or URL is the first thing said.
+        let db = open_database(&config).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (BATON_LISTEN)", config.listen))?;
+        Self::assemble(config, listener, db)
+    }
+
+    /// Builds the app on an already bound listener: prepares the data directory, opens the
+    /// database and runs pending migrations. Fails fast, naming the setting at fault.
+    pub async fn build_with_listener(
+        config: Config,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let db = open_database(&config).await?;
+        Self::assemble(config, listener, db)
+    }
+
+    fn assemble(config: Config, listener: TcpListener, db: Db) -> anyhow::Result<Self> {
+        let local_addr = listener
+            .local_addr()
+            .context("listener has no local address")?;
+        let state = AppState {
+            leptos_options: leptos_options(&config, local_addr),
+            db: db.clone(),
+            config: Arc::new(config),
+        };
+        Ok(Self {
+            listener,
+            router: router(state),
+            db,
+            local_addr,
+        })
+    }
+
+    /// The address the server listens on (the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves requests until `shutdown` completes, then lets requests in flight finish and closes
+    /// the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(address = %self.local_addr, "listening");
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server error")?;
+        tracing::info!("stopped accepting requests; closing the database");
+        self.db.close().await;
+        Ok(())
+    }
+}
+
+async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    tracing::info!(?config, "starting Baton {}", env!("CARGO_PKG_VERSION"));
+    config.prepare_data_dir()?;
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    tracing::info!(backend = %db.backend(), "database ready");
+    Ok(db)
+}
+
+fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name(OUTPUT_NAME)
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build()
+}
+
+/// Makes the inline scripts of the page carry the nonce that [`security::headers`] put in the
+/// Content-Security-Policy of this response.
+fn provide_request_nonce() {
+    if let Some(nonce) = use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<leptos::nonce::Nonce>().cloned())
+    {
+        provide_context(nonce);
+    }
+}
+
+/// All routes and middleware of the app.
+fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let max_body = state.config.max_body_bytes;
+    let security = security::Security::new(&state.config);
+    let shell_options = state.leptos_options.clone();
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/livez", get(health::livez))
+        .route("/lang", post(lang::switch_language))
+        .leptos_routes_with_context(&state, routes, provide_request_nonce, move || shell(shell_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_request_nonce, shell))
+        .with_state(state)
+        // Layers run outside-in from the last one added.
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(axum::middleware::from_fn_with_state(security.clone(), security::same_origin))
+        .layer(axum::middleware::from_fn_with_state(security, security::headers))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<axum::body::Body>| {
+            let id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {err}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!("cannot listen for SIGTERM: {err}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("received SIGINT, shutting down"),
+        () = terminate => tracing::info!("received SIGTERM, shutting down"),
+    }
+}

@@ -1,0 +1,427 @@
+//! HTTP tests: the real app on port 0, driven by an HTTP client.
+
+use std::collections::HashMap;
+
+use app::{
+    config::{Backend, Config},
+    db_test,
+    testing::TestDb,
+};
+use reqwest::{header, redirect::Policy, StatusCode};
+use server::Application;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+/// A running server and a client pointed at it.
+struct TestApp {
+    base: String,
+    client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+    _data_dir: tempfile::TempDir,
+}
+
+fn config_for(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    base: &str,
+    extra: &[(&str, &str)],
+) -> Config {
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), database_url.into()),
+        ("BATON_DATA_DIR".into(), data_dir.display().to_string()),
+        ("BATON_SITE_ROOT".into(), data_dir.display().to_string()),
+        ("BATON_BASE_URL".into(), base.into()),
+        ("BATON_MAX_BODY_BYTES".into(), "4096".into()),
+    ]);
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    Config::from_lookup(|k| env.get(k).cloned()).expect("valid test config")
+}
+
+impl TestApp {
+    async fn spawn(database_url: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let data_dir = tempfile::tempdir().unwrap();
+        let config = config_for(database_url, data_dir.path(), &base, &[]);
+        let application = Application::build_with_listener(config, listener)
+            .await
+            .expect("app builds");
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(application.run_until(async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            base,
+            client,
+            shutdown: Some(tx),
+            handle: Some(handle),
+            _data_dir: data_dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    async fn stop(mut self) {
+        self.shutdown.take().unwrap().send(()).unwrap();
+        self.handle
+            .take()
+            .unwrap()
+            .await
+            .unwrap()
+            .expect("server stops cleanly");
+    }
+}
+
+/// Runs `test` against a server on a fresh SQLite database.
+async fn with_sqlite_app<F, Fut>(test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: std::future::Future<Output = TestApp>,
+{
+    let db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let app = TestApp::spawn(db.url.expose()).await;
+    test(app).await.stop().await;
+    db.destroy().await;
+}
+
+db_test!(async fn health_check_answers_from_the_database(ctx) {
+    let app = TestApp::spawn(ctx.url.expose()).await;
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"], ctx.db.backend().to_string());
+    app.stop().await;
+});
+
+#[tokio::test]
+async fn home_page_renders_in_english_by_default_with_hydration_script() {
+    with_sqlite_app(|app| async move {
+        let response = app.get("/").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let html = response.text().await.unwrap();
+        assert!(html.contains("<html lang=\"en\""), "{html}");
+        assert!(
+            html.contains("Every urgent bug, handed on by name"),
+            "{html}"
+        );
+        assert!(
+            html.contains("/pkg/baton.js"),
+            "hydration script missing: {html}"
+        );
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn language_follows_the_cookie_then_accept_language() {
+    with_sqlite_app(|app| async move {
+        let zh = app
+            .client
+            .get(app.url("/"))
+            .header(header::ACCEPT_LANGUAGE, "zh-CN,zh;q=0.9,en;q=0.5")
+            .send()
+            .await
+            .unwrap();
+        let html = zh.text().await.unwrap();
+        assert!(html.contains("<html lang=\"zh-CN\""), "{html}");
+        assert!(html.contains("每个紧急问题，都交接到具体的人"), "{html}");
+
+        let en = app
+            .client
+            .get(app.url("/"))
+            .header(header::ACCEPT_LANGUAGE, "zh-CN")
+            .header(header::COOKIE, "baton_lang=en")
+            .send()
+            .await
+            .unwrap();
+        let html = en.text().await.unwrap();
+        assert!(html.contains("<html lang=\"en\""), "{html}");
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn language_form_sets_the_cookie_and_returns_to_a_local_page_only() {
+    with_sqlite_app(|app| async move {
+        let response = app
+            .client
+            .post(app.url("/lang"))
+            .header("sec-fetch-site", "same-origin")
+            .form(&[("lang", "zh-CN"), ("back", "/somewhere?x=1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[header::LOCATION], "/somewhere?x=1");
+        let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.starts_with("baton_lang=zh-CN;"), "{cookie}");
+        assert!(cookie.contains("Path=/"), "{cookie}");
+
+        let response = app
+            .client
+            .post(app.url("/lang"))
+            .form(&[("lang", "en"), ("back", "//evil.example/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[header::LOCATION], "/");
+
+        let response = app
+            .client
+            .post(app.url("/lang"))
+            .form(&[("lang", "klingon"), ("back", "/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert!(response.headers().get(header::SET_COOKIE).is_none());
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_and_change_nothing() {
+    with_sqlite_app(|app| async move {
+        for (name, value) in [
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://evil.example"),
+        ] {
+            let response = app
+                .client
+                .post(app.url("/lang"))
+                .header(name, value)
+                .form(&[("lang", "zh-CN"), ("back", "/")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}: {value}");
+            assert!(response.headers().get(header::SET_COOKIE).is_none());
+        }
+        let same = app
+            .client
+            .post(app.url("/lang"))
+            .header("origin", app.base.clone())
+            .form(&[("lang", "zh-CN"), ("back", "/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(same.status(), StatusCode::SEE_OTHER);
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_paths_get_the_404_page_with_status_404() {
+    with_sqlite_app(|app| async move {
+        let response = app
+            .client
+            .get(app.url("/no/such/page"))
+            .header(header::ACCEPT_LANGUAGE, "zh-CN")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let html = response.text().await.unwrap();
+        assert!(html.contains("页面不存在"), "{html}");
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_a_csp_nonce_matching_the_scripts() {
+    with_sqlite_app(|app| async move {
+        let response = app.get("/").await;
+        let headers = response.headers().clone();
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(
+            headers[header::REFERRER_POLICY],
+            "strict-origin-when-cross-origin"
+        );
+        let csp = headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
+        assert!(!csp.contains("'unsafe-inline'"), "{csp}");
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .expect("nonce in CSP")
+            .to_owned();
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains(&format!("nonce=\"{nonce}\"")),
+            "script nonce must match the CSP: {nonce}\n{html}"
+        );
+
+        // A fresh nonce per response.
+        let again = app.get("/").await;
+        assert_ne!(
+            again.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap(),
+            csp
+        );
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_keeps_a_given_one() {
+    with_sqlite_app(|app| async move {
+        let response = app.get("/livez").await;
+        let id = response
+            .headers()
+            .get("x-request-id")
+            .expect("request id")
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(id.len(), 36, "{id}");
+        assert_ne!(
+            app.get("/livez").await.headers()["x-request-id"]
+                .to_str()
+                .unwrap(),
+            id
+        );
+
+        let given = app
+            .client
+            .get(app.url("/livez"))
+            .header("x-request-id", "trace-me-42")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(given.headers()["x-request-id"], "trace-me-42");
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413() {
+    with_sqlite_app(|app| async move {
+        let big = "x".repeat(10_000);
+        let response = app
+            .client
+            .post(app.url("/lang"))
+            .form(&[("lang", "en"), ("back", big.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn start_up_fails_naming_database_url_when_the_database_is_unreachable() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(
+        "postgres://baton:pw@127.0.0.1:1/baton",
+        dir.path(),
+        "http://127.0.0.1:1",
+        &[],
+    );
+    let err = Application::build_with_listener(config, listener)
+        .await
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert!(err.contains("DATABASE_URL"), "{err}");
+    assert!(!err.contains(":pw@"), "{err}");
+}
+
+#[tokio::test]
+async fn start_up_fails_naming_the_data_dir_when_it_is_unwritable() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let data_dir = file.path().join("data");
+    let url = format!("sqlite://{}", data_dir.join("baton.sqlite3").display());
+    let config = config_for(&url, &data_dir, "http://127.0.0.1:1", &[]);
+    let err = Application::build_with_listener(config, listener)
+        .await
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert!(err.contains("BATON_DATA_DIR"), "{err}");
+}
+
+/// The binary itself: a bad setting stops it at once with a message naming the setting.
+#[test]
+fn the_binary_refuses_a_bad_setting_and_names_it() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .env("DATABASE_URL", "mysql://nope")
+        .env("BATON_DATA_DIR", std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+}
+
+/// The binary stops cleanly on SIGTERM.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_binary_shuts_down_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .env("BATON_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BATON_DATA_DIR", dir.path())
+        .env("BATON_SITE_ROOT", dir.path())
+        .env("BATON_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let mut up = false;
+    for _ in 0..100 {
+        if reqwest::get(&url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "server did not come up");
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits in time")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(dir.path().join("baton.sqlite3").exists());
+}
