@@ -41,9 +41,12 @@ if ! have wasm-opt; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-  if ! have chromium; then
-    log "installing Chromium (Debian package)"
-    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi
+  # Chromium, and a CJK font so Chinese text renders in screenshots instead of empty boxes.
+  if ! have chromium || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then
+    log "installing Chromium and CJK fonts (Debian packages)"
+    sudo_if_needed=""; [ "$(id -u)" = 0 ] || sudo_if_needed=sudo
+    $sudo_if_needed apt-get update -qq
+    $sudo_if_needed apt-get install -y -qq chromium fonts-noto-cjk
   fi
   if [ ! -d end2end/node_modules/@playwright/test ]; then
     log "installing end-to-end test packages"
@@ -52,7 +55,7 @@ if [ "${1:-}" = "--test" ]; then
   fi
   if ! have wrk; then
     log "installing wrk (benchmarks)"
-    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk; else sudo apt-get install -y -qq wrk; fi || true
+    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk; else sudo apt-get install -y -qq wrk; fi
   fi
 fi
 log "toolchain ready"
