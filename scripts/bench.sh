@@ -12,7 +12,7 @@ port="${BENCH_PORT:-3200}"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 scripts/setup.sh
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+command -v wrk >/dev/null || { if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk; else sudo apt-get install -y -qq wrk; fi; }
 [ -n "${BENCH_SKIP_BUILD:-}" ] || cargo leptos build --release
 
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')

@@ -53,9 +53,5 @@ if [ "${1:-}" = "--test" ]; then
     # Playwright must never download its own browser: Debian's Chromium is used.
     (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
   fi
-  if ! have wrk; then
-    log "installing wrk (benchmarks)"
-    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk; else sudo apt-get install -y -qq wrk; fi
-  fi
 fi
 log "toolchain ready"

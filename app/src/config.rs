@@ -7,8 +7,9 @@
 use std::{
     collections::HashMap,
     fmt,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use serde::Deserialize;
@@ -36,6 +37,14 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Largest accepted request body in bytes (`BATON_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
+    /// A session ends after this long without a request (`BATON_SESSION_IDLE`, e.g. `60m`).
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, however active (`BATON_SESSION_ABSOLUTE`, e.g. `12h`).
+    pub session_absolute: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed (`BATON_TRUSTED_PROXIES`, comma-separated IPs).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// How many password hashes may run at once (`BATON_LOGIN_CONCURRENCY`); default: the cores.
+    pub login_concurrency: usize,
 }
 
 /// How log lines are written.
@@ -146,6 +155,10 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("site_root", &self.site_root)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("session_idle", &self.session_idle)
+            .field("session_absolute", &self.session_absolute)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("login_concurrency", &self.login_concurrency)
             .finish()
     }
 }
@@ -185,6 +198,10 @@ struct FileSettings {
     log_format: Option<String>,
     site_root: Option<String>,
     max_body_bytes: Option<String>,
+    session_idle: Option<String>,
+    session_absolute: Option<String>,
+    trusted_proxies: Option<String>,
+    login_concurrency: Option<String>,
 }
 
 impl FileSettings {
@@ -198,6 +215,10 @@ impl FileSettings {
             ("BATON_LOG_FORMAT", self.log_format),
             ("BATON_SITE_ROOT", self.site_root),
             ("BATON_MAX_BODY_BYTES", self.max_body_bytes),
+            ("BATON_SESSION_IDLE", self.session_idle),
+            ("BATON_SESSION_ABSOLUTE", self.session_absolute),
+            ("BATON_TRUSTED_PROXIES", self.trusted_proxies),
+            ("BATON_LOGIN_CONCURRENCY", self.login_concurrency),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -279,6 +300,37 @@ impl Config {
                 )
             })?;
 
+        let duration = |setting: &'static str, default: &str| {
+            let raw = get(setting).unwrap_or_else(|| default.to_owned());
+            parse_duration(&raw).ok_or_else(|| invalid(setting, &raw, "expected a duration like 90s, 30m or 12h"))
+        };
+        let session_idle = duration("BATON_SESSION_IDLE", "60m")?;
+        let session_absolute = duration("BATON_SESSION_ABSOLUTE", "12h")?;
+        if session_absolute < session_idle {
+            return Err(invalid(
+                "BATON_SESSION_ABSOLUTE",
+                &format!("{session_absolute:?}"),
+                "must not be shorter than BATON_SESSION_IDLE",
+            ));
+        }
+
+        let proxies_raw = get("BATON_TRUSTED_PROXIES").unwrap_or_default();
+        let trusted_proxies = proxies_raw
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse::<IpAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| invalid("BATON_TRUSTED_PROXIES", &proxies_raw, "expected comma-separated IP addresses"))?;
+
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let concurrency_raw = get("BATON_LOGIN_CONCURRENCY").unwrap_or_else(|| cores.to_string());
+        let login_concurrency = concurrency_raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=256).contains(n))
+            .ok_or_else(|| invalid("BATON_LOGIN_CONCURRENCY", &concurrency_raw, "expected a whole number from 1 to 256"))?;
+
         Ok(Self {
             listen,
             data_dir,
@@ -288,6 +340,10 @@ impl Config {
             log_format,
             site_root,
             max_body_bytes,
+            session_idle,
+            session_absolute,
+            trusted_proxies,
+            login_concurrency,
         })
     }
 
@@ -333,6 +389,24 @@ fn read_file(path: &Path) -> Result<HashMap<&'static str, String>, ConfigError> 
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     let settings: FileSettings = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
     Ok(settings.into_map())
+}
+
+/// Parses `90s`, `30m`, `12h` or `7d` (a bare number means seconds).
+fn parse_duration(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let (number, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&raw[..i], raw[i..].trim()),
+        None => (raw, "s"),
+    };
+    let n: u64 = number.parse().ok().filter(|n| *n > 0)?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
 }
 
 /// Accepts `http(s)://host[:port][/path]` and returns it without a trailing slash.
@@ -429,6 +503,22 @@ mod tests {
             refused_setting(&[("BATON_MAX_BODY_BYTES", "lots")]),
             "BATON_MAX_BODY_BYTES"
         );
+    }
+
+    #[test]
+    fn durations_and_proxies_are_parsed() {
+        let c = config_from(&[
+            ("BATON_SESSION_IDLE", "90s"),
+            ("BATON_SESSION_ABSOLUTE", "2h"),
+            ("BATON_TRUSTED_PROXIES", "10.0.0.1, ::1"),
+        ])
+        .unwrap();
+        assert_eq!(c.session_idle, Duration::from_secs(90));
+        assert_eq!(c.session_absolute, Duration::from_secs(7200));
+        assert_eq!(c.trusted_proxies.len(), 2);
+        let d = config_from(&[]).unwrap();
+        assert_eq!(d.session_idle, Duration::from_secs(3600));
+        assert!(d.trusted_proxies.is_empty());
     }
 
     #[test]

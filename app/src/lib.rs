@@ -4,9 +4,13 @@
 //! organised by feature: each module holds its components, server functions and, behind
 //! `ssr`, its storage code.
 
+pub mod auth;
+pub mod error;
+pub mod forms;
 pub mod home;
 pub mod i18n;
 pub mod shell;
+pub mod users;
 
 #[cfg(feature = "ssr")]
 pub mod config;

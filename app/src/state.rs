@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
-use crate::{config::Config, db::Db};
+use crate::{auth::password::PasswordHasher, config::Config, db::Db};
 
 /// Everything a request handler may need. Cheap to clone.
 #[derive(Clone, FromRef)]
@@ -16,4 +16,6 @@ pub struct AppState {
     pub db: Db,
     /// The effective configuration.
     pub config: Arc<Config>,
+    /// Password hashing with bounded concurrency.
+    pub hasher: PasswordHasher,
 }

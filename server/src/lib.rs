@@ -1,6 +1,7 @@
 //! Baton's HTTP server as a library: [`Application`] builds the whole app on a listener and runs
 //! it until a shutdown signal, so tests run the real server on port 0.
 
+mod auth;
 mod health;
 mod lang;
 mod security;
@@ -10,10 +11,12 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
 use app::{
+    auth::{password::PasswordHasher, session_store::AnyStore, SESSION_COOKIE},
     config::Config,
     db::Db,
     shell::{shell, App, OUTPUT_NAME},
     state::AppState,
+    users::bootstrap,
 };
 use axum::{
     routing::{get, post},
@@ -21,7 +24,8 @@ use axum::{
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tower_sessions::{cookie::SameSite, ExpiredDeletion, Expiry, SessionManagerLayer};
 use tower_http::{
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
@@ -32,8 +36,9 @@ use tower_http::{
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    db: Db,
+    state: AppState,
     local_addr: SocketAddr,
+    cleanup: JoinHandle<()>,
 }
 
 impl Application {
@@ -44,7 +49,7 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (BATON_LISTEN)", config.listen))?;
-        Self::assemble(config, listener, db)
+        Self::assemble(config, listener, db).await
     }
 
     /// Builds the app on an already bound listener: prepares the data directory, opens the
@@ -95,12 +100,14 @@ impl Application {
         .await
         .context("server error")?;
         tracing::info!("stopped accepting requests; closing the database");
-        self.db.close().await;
+        self.cleanup.abort();
+        self.state.db.close().await;
         Ok(())
     }
 }
 
-async fn open_database(config: &Config) -> anyhow::Result<Db> {
+/// Opens and migrates the configured database (also used by the command-line tools).
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     tracing::info!(?config, "starting Baton {}", env!("CARGO_PKG_VERSION"));
     config.prepare_data_dir()?;
     let db = Db::connect(&config.database_url).await?;
@@ -129,8 +136,20 @@ fn provide_request_nonce() {
 }
 
 /// All routes and middleware of the app.
-fn router(state: AppState) -> Router {
+fn router(state: AppState, store: AnyStore) -> Router {
     let routes = generate_route_list(App);
+    let sessions = SessionManagerLayer::new(store)
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        // Lax, not Strict: a link to an incident in an email must arrive signed in.
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.is_https())
+        .with_path("/")
+        // The cookie session lives as long as the absolute timeout. Reads do not extend a
+        // tower-sessions expiry, so the idle timeout is enforced by the session record instead.
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::try_from(state.config.session_absolute).unwrap_or(tower_sessions::cookie::time::Duration::HOUR),
+        ));
     let max_body = state.config.max_body_bytes;
     let security = security::Security::new(&state.config);
     let shell_options = state.leptos_options.clone();
@@ -141,8 +160,12 @@ fn router(state: AppState) -> Router {
         .route("/lang", post(lang::switch_language))
         .leptos_routes_with_context(&state, routes, provide_request_nonce, move || shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_request_nonce, shell))
-        .with_state(state)
         // Layers run outside-in from the last one added.
+        .layer(axum::middleware::from_fn(auth::gate))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_user))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::client_info))
+        .layer(sessions)
+        .with_state(state)
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(axum::middleware::from_fn_with_state(security.clone(), security::same_origin))
         .layer(axum::middleware::from_fn_with_state(security, security::headers))

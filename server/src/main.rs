@@ -1,12 +1,91 @@
-//! The `server` binary: reads the configuration, starts logging and runs Baton until SIGINT or
-//! SIGTERM.
+//! The `server` binary: serves Baton, or manages accounts from the command line.
+//!
+//! ```text
+//! server [serve] [--demo]                      run the app (--demo: one user per role, passwords printed)
+//! server user create --username U --name N --email E --roles ops,pm [--language zh-CN] [--password-stdin]
+//! server user reset-password USERNAME [--password-stdin]
+//! ```
 
-use std::process::ExitCode;
+use std::{io::Read, process::ExitCode};
 
-use app::config::Config;
+use app::{
+    auth::{
+        password::{generate_password, PasswordHasher},
+        Role,
+    },
+    config::Config,
+    users::bootstrap,
+};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "server", version, about = "Baton: urgent production bugs, handed on by name")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the app (the default).
+    Serve {
+        /// Create or refresh one user per role (ops, pm, dev, qa, admin) and print their passwords.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage user accounts without a browser.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. Prints a generated password unless --password-stdin is given.
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Name shown to others.
+        #[arg(long)]
+        name: String,
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Comma-separated roles: ops, pm, dev, qa, admin.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Preferred language: en or zh-CN.
+        #[arg(long, default_value = "en")]
+        language: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Do not require a password change at first sign-in.
+        #[arg(long)]
+        no_password_change: bool,
+    },
+    /// Set a new password (to be changed at next sign-in) and end the user's sessions.
+    ResetPassword {
+        /// Login name.
+        username: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn read_password(from_stdin: bool) -> std::io::Result<(String, bool)> {
+    if !from_stdin {
+        return Ok((generate_password(), true));
+    }
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text)?;
+    Ok((text.trim_end_matches(['\r', '\n']).to_owned(), false))
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -18,19 +97,71 @@ async fn main() -> ExitCode {
         eprintln!("baton: {err}");
         return ExitCode::from(2);
     }
-    let application = match server::Application::build(config).await {
-        Ok(application) => application,
-        Err(err) => {
-            tracing::error!("start-up failed: {err:#}");
-            eprintln!("baton: {err:#}");
-            return ExitCode::FAILURE;
-        }
+    let result = match cli.command.unwrap_or(Command::Serve { demo: false }) {
+        Command::Serve { demo } => serve(config, demo).await,
+        Command::User(command) => manage_user(config, command).await,
     };
-    match application.run_until(server::shutdown_signal()).await {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("server failed: {err:#}");
+            tracing::error!("{err:#}");
+            eprintln!("baton: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let application = server::Application::build(config).await?;
+    if demo {
+        let accounts = bootstrap::seed_demo_users(&application.state().db, &application.state().hasher)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the demo users: {e}"))?;
+        println!("\nDemo users (sign in at {}/login):", application.state().config.base_url);
+        for account in accounts {
+            println!("  {:<6} password {}   ({})", account.username, account.password, account.role.as_str());
+        }
+        println!();
+    }
+    application.run_until(server::shutdown_signal()).await
+}
+
+async fn manage_user(config: Config, command: UserCommand) -> anyhow::Result<()> {
+    let db = server::open_database(&config).await?;
+    let hasher = PasswordHasher::new(1);
+    match command {
+        UserCommand::Create { username, name, email, roles, language, password_stdin, no_password_change } => {
+            let roles = roles
+                .iter()
+                .map(|r| Role::parse(r).ok_or_else(|| anyhow::anyhow!("unknown role {r:?} (expected ops, pm, dev, qa or admin)")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let (password, generated) = read_password(password_stdin)?;
+            let fields = bootstrap::CliUser {
+                username: username.clone(),
+                display_name: name,
+                email,
+                language,
+                roles,
+                password: password.clone(),
+                must_change: !no_password_change,
+            };
+            let id = bootstrap::create_user(&db, &hasher, fields).await.map_err(|e| anyhow::anyhow!("cannot create {username}: {e}"))?;
+            println!("created user {username} (id {id})");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::ResetPassword { username, password_stdin } => {
+            let (password, generated) = read_password(password_stdin)?;
+            bootstrap::reset_password(&db, &hasher, &username, password.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot reset the password of {username}: {e}"))?;
+            println!("password of {username} reset; their sessions are ended");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+    }
+    db.close().await;
+    Ok(())
 }

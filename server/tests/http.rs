@@ -1,88 +1,12 @@
 //! HTTP tests: the real app on port 0, driven by an HTTP client.
 
-use std::collections::HashMap;
+mod common;
 
-use app::{
-    config::{Backend, Config},
-    db_test,
-    testing::TestDb,
-};
-use reqwest::{header, redirect::Policy, StatusCode};
+use app::{config::Backend, db_test, testing::TestDb};
+use common::{config_for, TestApp};
+use reqwest::{header, StatusCode};
 use server::Application;
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-
-/// A running server and a client pointed at it.
-struct TestApp {
-    base: String,
-    client: reqwest::Client,
-    shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<anyhow::Result<()>>>,
-    _data_dir: tempfile::TempDir,
-}
-
-fn config_for(
-    database_url: &str,
-    data_dir: &std::path::Path,
-    base: &str,
-    extra: &[(&str, &str)],
-) -> Config {
-    let mut env: HashMap<String, String> = HashMap::from([
-        ("DATABASE_URL".into(), database_url.into()),
-        ("BATON_DATA_DIR".into(), data_dir.display().to_string()),
-        ("BATON_SITE_ROOT".into(), data_dir.display().to_string()),
-        ("BATON_BASE_URL".into(), base.into()),
-        ("BATON_MAX_BODY_BYTES".into(), "4096".into()),
-    ]);
-    for (k, v) in extra {
-        env.insert(k.to_string(), v.to_string());
-    }
-    Config::from_lookup(|k| env.get(k).cloned()).expect("valid test config")
-}
-
-impl TestApp {
-    async fn spawn(database_url: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let data_dir = tempfile::tempdir().unwrap();
-        let config = config_for(database_url, data_dir.path(), &base, &[]);
-        let application = Application::build_with_listener(config, listener)
-            .await
-            .expect("app builds");
-        let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(application.run_until(async move {
-            let _ = rx.await;
-        }));
-        let client = reqwest::Client::builder()
-            .redirect(Policy::none())
-            .build()
-            .unwrap();
-        Self {
-            base,
-            client,
-            shutdown: Some(tx),
-            handle: Some(handle),
-            _data_dir: data_dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.unwrap()
-    }
-
-    async fn stop(mut self) {
-        self.shutdown.take().unwrap().send(()).unwrap();
-        self.handle
-            .take()
-            .unwrap()
-            .await
-            .unwrap()
-            .expect("server stops cleanly");
-    }
-}
+use tokio::net::TcpListener;
 
 /// Runs `test` against a server on a fresh SQLite database.
 async fn with_sqlite_app<F, Fut>(test: F)

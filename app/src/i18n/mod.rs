@@ -88,8 +88,9 @@ impl Locale {
         best.map(|(_, locale)| locale)
     }
 
-    /// The language for a request: the cookie's explicit choice, else `Accept-Language`, else en.
-    pub fn for_request(cookie_header: Option<&str>, accept_language: Option<&str>) -> Self {
+    /// The language for a request: the cookie's explicit choice, else the signed-in user's
+    /// preferred language, else `Accept-Language`, else en.
+    pub fn for_request(cookie_header: Option<&str>, user_preference: Option<Locale>, accept_language: Option<&str>) -> Self {
         cookie_header
             .and_then(|cookies| {
                 cookies.split(';').find_map(|c| {
@@ -99,6 +100,7 @@ impl Locale {
                         .flatten()
                 })
             })
+            .or(user_preference)
             .or_else(|| accept_language.and_then(Locale::negotiate))
             .unwrap_or_default()
     }
@@ -176,10 +178,8 @@ fn initial_locale() -> Locale {
             let header = |name: http::header::HeaderName| {
                 parts.headers.get(name).and_then(|v| v.to_str().ok())
             };
-            Locale::for_request(
-                header(http::header::COOKIE),
-                header(http::header::ACCEPT_LANGUAGE),
-            )
+            let preference = parts.extensions.get::<crate::auth::CurrentUser>().map(|u| u.me.language);
+            Locale::for_request(header(http::header::COOKIE), preference, header(http::header::ACCEPT_LANGUAGE))
         })
         .unwrap_or_default()
 }
@@ -221,21 +221,13 @@ mod tests {
     }
 
     #[test]
-    fn the_cookie_choice_beats_accept_language_which_beats_the_default() {
-        assert_eq!(
-            Locale::for_request(Some("a=1; baton_lang=zh-CN"), Some("en")),
-            Locale::ZhCn
-        );
-        assert_eq!(
-            Locale::for_request(Some("baton_lang=en"), Some("zh-CN")),
-            Locale::En
-        );
-        assert_eq!(
-            Locale::for_request(Some("other=zh"), Some("zh-CN,en;q=0.5")),
-            Locale::ZhCn
-        );
-        assert_eq!(Locale::for_request(Some("baton_lang=xx"), None), Locale::En);
-        assert_eq!(Locale::for_request(None, None), Locale::En);
+    fn the_cookie_beats_the_user_preference_which_beats_accept_language_then_english() {
+        assert_eq!(Locale::for_request(Some("a=1; baton_lang=zh-CN"), Some(Locale::En), Some("en")), Locale::ZhCn);
+        assert_eq!(Locale::for_request(Some("baton_lang=en"), None, Some("zh-CN")), Locale::En);
+        assert_eq!(Locale::for_request(Some("other=zh"), None, Some("zh-CN,en;q=0.5")), Locale::ZhCn);
+        assert_eq!(Locale::for_request(None, Some(Locale::ZhCn), Some("en")), Locale::ZhCn);
+        assert_eq!(Locale::for_request(Some("baton_lang=xx"), None, None), Locale::En);
+        assert_eq!(Locale::for_request(None, None, None), Locale::En);
     }
 
     #[test]

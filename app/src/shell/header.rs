@@ -3,7 +3,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
-use crate::i18n::{use_i18n, Locale};
+use crate::{
+    auth::SignedInNav,
+    i18n::{use_i18n, Locale},
+};
 
 /// The top bar. Later features add their links to the `nav` area.
 #[component]
@@ -16,7 +19,8 @@ pub fn AppHeader() -> impl IntoView {
                 <span>{move || i18n.t().product_name}</span>
             </a>
             <nav class="app-header__nav" aria-label=move || i18n.t().nav_label>
-                <a href="/">{move || i18n.t().nav_home}</a>
+                <a class="nav-link" href="/">{move || i18n.t().nav_home}</a>
+                <SignedInNav />
             </nav>
             <LanguageSwitch />
         </header>

@@ -14,7 +14,22 @@ use leptos_router::{
 pub use header::{AppHeader, LanguageSwitch};
 pub use not_found::NotFound;
 
-use crate::{home::HomePage, i18n::provide_i18n};
+use crate::{
+    auth::{provide_me, ChangePasswordPage, LoginPage},
+    home::HomePage,
+    i18n::provide_i18n,
+    users::{NewUserPage, UserPage, UsersPage},
+};
+
+/// `target` when it is a local path (so a redirect cannot lead to another site), else `/`.
+pub fn local_path(target: &str) -> &str {
+    let is_local = target.starts_with('/') && !target.starts_with("//") && !target.starts_with("/\\") && !target.contains(['\r', '\n']);
+    if is_local {
+        target
+    } else {
+        "/"
+    }
+}
 
 /// Name of the built site's files (`pkg/baton.js`, `pkg/baton.css`); matches the workspace's
 /// cargo-leptos `name`.
@@ -44,6 +59,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let i18n = provide_i18n();
+    provide_me();
     // Effects run only in the browser, after hydration: mark the document as interactive so
     // browser tests (and anyone debugging) can tell a hydrated page from server HTML.
     Effect::new(move |_| {
@@ -69,8 +85,27 @@ pub fn App() -> impl IntoView {
             <main id="main" class="page" tabindex="-1">
                 <Routes fallback=NotFound>
                     <Route path=path!("") view=HomePage />
+                    <Route path=path!("/login") view=LoginPage />
+                    <Route path=path!("/account/password") view=ChangePasswordPage />
+                    <Route path=path!("/admin/users") view=UsersPage />
+                    <Route path=path!("/admin/users/new") view=NewUserPage />
+                    <Route path=path!("/admin/users/:id") view=UserPage />
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(local_path("/incidents?page=2"), "/incidents?page=2");
+        assert_eq!(local_path("https://evil.example"), "/");
+        assert_eq!(local_path("//evil.example"), "/");
+        assert_eq!(local_path("/\\evil.example"), "/");
+        assert_eq!(local_path(""), "/");
     }
 }

@@ -1,0 +1,60 @@
+//! Server functions of sign-in, sign-out and the user's own account.
+// The #[server] and #[component] macros generate argument structs whose fields cannot carry docs.
+#![allow(missing_docs)]
+
+use leptos::prelude::*;
+
+use super::Me;
+use crate::error::AppError;
+
+/// Signs in with username and password, then goes to `next` (a local path) or home.
+#[server(endpoint = "auth/login")]
+pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use crate::auth::{guard, safe_next, service, SESSION_RECORD_KEY};
+
+    let state = guard::app_state();
+    let client = guard::client_info();
+    let signed_in = service::sign_in(&state.db, &state.hasher, &username, password, &client, chrono::Utc::now()).await?;
+    let session = leptos_axum::extract::<tower_sessions::Session>().await?;
+    // A fresh cookie-session id at sign-in: an id planted before sign-in is worthless after it.
+    session.cycle_id().await.map_err(AppError::internal)?;
+    session.insert(SESSION_RECORD_KEY, &signed_in.session_id).await.map_err(AppError::internal)?;
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// Signs out: ends the session record (the authority) and clears the cookie session.
+#[server(endpoint = "auth/logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use crate::auth::{guard, sessions};
+
+    if let Some(user) = guard::current_user() {
+        let state = guard::app_state();
+        sessions::end(&state.db, &user.session_id, sessions::EndReason::Logout, chrono::Utc::now()).await?;
+        tracing::info!(user = %user.me.username, "signed out");
+    }
+    let session = leptos_axum::extract::<tower_sessions::Session>().await?;
+    session.flush().await.map_err(AppError::internal)?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// The signed-in user, or `None`.
+#[server(endpoint = "auth/me")]
+pub async fn get_me() -> Result<Option<Me>, AppError> {
+    Ok(crate::auth::guard::current_user().map(|user| user.me))
+}
+
+/// Changes the signed-in user's password; their other sessions end.
+#[server(endpoint = "auth/change_password")]
+pub async fn change_password(current: String, new: String, confirm: String) -> Result<(), AppError> {
+    use crate::auth::{guard, service};
+
+    let user = guard::require_user()?;
+    let state = guard::app_state();
+    let change = service::PasswordChange { current, new, confirm };
+    service::change_own_password(&state.db, &state.hasher, &user, change, chrono::Utc::now()).await?;
+    tracing::info!(user = %user.me.username, "changed own password");
+    leptos_axum::redirect("/?password_changed=1");
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! The one authorization helper of server functions: who is calling, and may they?
+
+use leptos::prelude::{expect_context, use_context};
+
+use super::{ClientInfo, CurrentUser, Role};
+use crate::{error::AppError, state::AppState};
+
+/// The app state of the current request.
+pub fn app_state() -> AppState {
+    expect_context::<AppState>()
+}
+
+/// The signed-in user of the current request, if any.
+pub fn current_user() -> Option<CurrentUser> {
+    use_context::<http::request::Parts>()?.extensions.get::<CurrentUser>().cloned()
+}
+
+/// Where the current request came from.
+pub fn client_info() -> ClientInfo {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<ClientInfo>().cloned())
+        .unwrap_or(ClientInfo { addr: "unknown".into(), user_agent: String::new() })
+}
+
+/// The signed-in user, or [`AppError::NotSignedIn`].
+pub fn require_user() -> Result<CurrentUser, AppError> {
+    current_user().ok_or(AppError::NotSignedIn)
+}
+
+/// The signed-in user holding `role`, or a refusal.
+pub fn require_role(role: Role) -> Result<CurrentUser, AppError> {
+    let user = require_user()?;
+    if user.me.has(role) {
+        Ok(user)
+    } else {
+        tracing::warn!(user = %user.me.username, role = role.as_str(), "refused: missing role");
+        Err(AppError::Forbidden)
+    }
+}

@@ -1,0 +1,139 @@
+//! Sign-in, change-password and the signed-in part of the header.
+// The #[server] and #[component] macros generate argument structs whose fields cannot carry docs.
+#![allow(missing_docs)]
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::{ChangePassword, Login, Logout, Me, Role};
+use crate::{
+    forms::{FieldError, FormError},
+    i18n::use_i18n,
+};
+
+/// The sign-in page.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let action = ServerAction::<Login>::new();
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+    view! {
+        <Title text=move || i18n.t().login_title />
+        <section class="card narrow" aria-labelledby="login-heading">
+            <h1 id="login-heading">{move || i18n.t().login_title}</h1>
+            <ActionForm action>
+                <input type="hidden" name="next" value=next />
+                <FormError error />
+                <div class="field">
+                    <label for="username">{move || i18n.t().field_username}</label>
+                    <input id="username" name="username" autocomplete="username" autocapitalize="none" required />
+                    <FieldError error field="username" />
+                </div>
+                <div class="field">
+                    <label for="password">{move || i18n.t().field_password}</label>
+                    <input id="password" name="password" type="password" autocomplete="current-password" required />
+                    <FieldError error field="password" />
+                </div>
+                <button type="submit" class="button" disabled=move || action.pending().get()>
+                    {move || i18n.t().login_submit}
+                </button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// The page where a user changes their own password (also the forced first-login change).
+#[component]
+pub fn ChangePasswordPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let action = ServerAction::<ChangePassword>::new();
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    let me = use_me();
+    let must_change = move || me.get().flatten().is_some_and(|m| m.must_change_password);
+    view! {
+        <Title text=move || i18n.t().password_title />
+        <section class="card narrow" aria-labelledby="password-heading">
+            <h1 id="password-heading">{move || i18n.t().password_title}</h1>
+            <Suspense>
+                {move || must_change().then(|| view! { <p class="notice">{move || i18n.t().password_must_change}</p> })}
+            </Suspense>
+            <ActionForm action>
+                <FormError error />
+                <div class="field">
+                    <label for="current">{move || i18n.t().field_current_password}</label>
+                    <input id="current" name="current" type="password" autocomplete="current-password" required />
+                    <FieldError error field="current" />
+                </div>
+                <div class="field">
+                    <label for="new">{move || i18n.t().field_new_password}</label>
+                    <input id="new" name="new" type="password" autocomplete="new-password" required />
+                    <p class="hint">{move || i18n.t().password_policy_hint}</p>
+                    <FieldError error field="new" />
+                </div>
+                <div class="field">
+                    <label for="confirm">{move || i18n.t().field_confirm_password}</label>
+                    <input id="confirm" name="confirm" type="password" autocomplete="new-password" required />
+                    <FieldError error field="confirm" />
+                </div>
+                <button type="submit" class="button" disabled=move || action.pending().get()>
+                    {move || i18n.t().password_submit}
+                </button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// The signed-in user of this page, loaded with the page (the server renders it, the browser
+/// reuses it when hydrating).
+#[derive(Clone, Copy)]
+pub struct MeResource(pub Resource<Option<Me>>);
+
+/// Loads the signed-in user for this render and shares it through context.
+pub fn provide_me() -> Resource<Option<Me>> {
+    let me = Resource::new_blocking(|| (), |_| async { super::get_me().await.ok().flatten() });
+    provide_context(MeResource(me));
+    me
+}
+
+/// The signed-in user resource provided by [`provide_me`].
+pub fn use_me() -> Resource<Option<Me>> {
+    expect_context::<MeResource>().0
+}
+
+/// The header's account area and role-dependent navigation.
+#[component]
+pub fn SignedInNav() -> impl IntoView {
+    let i18n = use_i18n();
+    let me = use_me();
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <Suspense>
+            {move || match me.get().flatten() {
+                Some(me) => {
+                    let is_admin = me.has(Role::Admin);
+                    view! {
+                        {is_admin.then(|| view! { <a class="nav-link" href="/admin/users">{move || i18n.t().nav_users}</a> })}
+                        <span class="app-header__spacer"></span>
+                        <a class="nav-link app-header__user" href="/account/password" title=move || i18n.t().nav_account>
+                            {me.display_name.clone()}
+                        </a>
+                        <ActionForm action=logout>
+                            <button type="submit" class="nav-button">{move || i18n.t().nav_sign_out}</button>
+                        </ActionForm>
+                    }
+                        .into_any()
+                }
+                None => {
+                    view! {
+                        <span class="app-header__spacer"></span>
+                        <a class="nav-link" href="/login">{move || i18n.t().nav_sign_in}</a>
+                    }
+                        .into_any()
+                }
+            }}
+        </Suspense>
+    }
+}

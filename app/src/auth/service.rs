@@ -1,0 +1,110 @@
+//! Sign-in and password changes as plain functions over the database, called by the server
+//! functions and tested directly on both back ends.
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    password::{check_policy, PasswordHasher},
+    sessions::{self, EndReason},
+    throttle, ClientInfo, CurrentUser,
+};
+use crate::{
+    db::Db,
+    error::{AppError, FieldProblem},
+    users::store::{self, username_key},
+};
+
+/// A successful sign-in.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// Who signed in.
+    pub user_id: i64,
+    /// The new session record.
+    pub session_id: String,
+}
+
+/// Checks a username and password and opens a session record.
+///
+/// An unknown username and a wrong password take the same time and give the same answer.
+/// Failures count against the account and the client address; past the thresholds the caller is
+/// told how long to wait, before any password is checked.
+pub async fn sign_in(db: &Db, hasher: &PasswordHasher, username: &str, password: String, client: &ClientInfo, now: DateTime<Utc>) -> Result<SignedIn, AppError> {
+    if username.trim().is_empty() {
+        return Err(AppError::invalid("username", FieldProblem::Required));
+    }
+    if password.is_empty() {
+        return Err(AppError::invalid("password", FieldProblem::Required));
+    }
+    let account_key = throttle::account_key(&username_key(username));
+    let address_key = throttle::address_key(&client.addr);
+    if let Some(wait) = throttle::blocked_for(db, &[account_key.clone(), address_key.clone()], now).await? {
+        tracing::warn!(username, addr = %client.addr, wait, "sign-in throttled");
+        return Err(AppError::Throttled(wait));
+    }
+
+    let account = store::find_for_login(db, username).await?;
+    let verified = hasher.verify(password.clone(), account.as_ref().map(|a| a.password_hash.clone())).await?;
+    let account = match account {
+        Some(account) if verified.ok => account,
+        _ => {
+            let mut tx = db.begin_write().await?;
+            throttle::record_failure(&mut tx, &account_key, throttle::ACCOUNT_THRESHOLD, now).await?;
+            throttle::record_failure(&mut tx, &address_key, throttle::ADDRESS_THRESHOLD, now).await?;
+            tx.commit().await?;
+            tracing::info!(username, addr = %client.addr, "sign-in failed");
+            return Err(AppError::InvalidCredentials);
+        }
+    };
+    if !account.active {
+        return Err(AppError::AccountDeactivated);
+    }
+    // Hash before the transaction: the write lock is not held while argon2 runs.
+    let rehash = if verified.needs_rehash { Some(hasher.hash(password).await?) } else { None };
+
+    let mut tx = db.begin_write().await?;
+    throttle::clear(&mut tx, &account_key).await?;
+    if let Some(hash) = rehash {
+        // Keep the must-change flag as it is: only the hash parameters change.
+        let detail = store::get(db, account.id).await?;
+        let must_change = detail.is_some_and(|d| d.must_change_password);
+        store::set_password(&mut tx, account.id, &hash, must_change, now).await?;
+    }
+    let session_id = sessions::create(&mut tx, account.id, &client.addr, &client.user_agent, now).await?;
+    tx.commit().await?;
+    tracing::info!(username, user_id = account.id, addr = %client.addr, "signed in");
+    Ok(SignedIn { user_id: account.id, session_id })
+}
+
+/// A password change as submitted.
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    /// The password in use now.
+    pub current: String,
+    /// The new password.
+    pub new: String,
+    /// The new password again.
+    pub confirm: String,
+}
+
+/// Changes a user's own password after checking the current one; ends their other sessions.
+pub async fn change_own_password(db: &Db, hasher: &PasswordHasher, user: &CurrentUser, change: PasswordChange, now: DateTime<Utc>) -> Result<(), AppError> {
+    let PasswordChange { current, new, confirm } = change;
+    let (user_id, keep_session) = (user.me.id, user.session_id.as_str());
+    if current.is_empty() {
+        return Err(AppError::invalid("current", FieldProblem::Required));
+    }
+    check_policy(&new).map_err(|p| AppError::invalid("new", p))?;
+    if new != confirm {
+        return Err(AppError::invalid("confirm", FieldProblem::PasswordMismatch));
+    }
+    let stored = store::password_hash(db, user_id).await?.ok_or(AppError::NotSignedIn)?;
+    if !hasher.verify(current, Some(stored)).await?.ok {
+        return Err(AppError::invalid("current", FieldProblem::WrongPassword));
+    }
+    let hash = hasher.hash(new).await?;
+    let mut tx = db.begin_write().await?;
+    store::set_password(&mut tx, user_id, &hash, false, now).await?;
+    sessions::end_all_of(&mut tx, user_id, Some(keep_session), EndReason::PasswordChanged, now).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! App-owned session records: the authority on whether a signed-in session is still valid.
+//!
+//! The cookie session (tower-sessions) only carries the id of a record here. Every request loads
+//! the record together with its user, so logout, deactivation, a password reset or a role change
+//! takes effect on the user's very next request. A revoked record stays revoked: a slow request
+//! that saves its cookie session after logout cannot revive it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{CurrentUser, Me};
+use crate::{
+    db::{Db, DbError, WriteTx},
+    i18n::Locale,
+    on_db, on_tx,
+    users::store::roles_of,
+};
+
+/// `last_seen_at` is written at most this often per session, not on every request.
+const TOUCH_EVERY: Duration = Duration::from_secs(30);
+
+/// Why a session was ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The user signed out.
+    Logout,
+    /// No request for longer than the idle timeout.
+    Idle,
+    /// Older than the absolute timeout.
+    Absolute,
+    /// An admin ended the user's sessions.
+    Admin,
+    /// The user was deactivated.
+    Deactivated,
+    /// The password was changed or reset.
+    PasswordChanged,
+}
+
+impl EndReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Logout => "logout",
+            EndReason::Idle => "idle_timeout",
+            EndReason::Absolute => "absolute_timeout",
+            EndReason::Admin => "ended_by_admin",
+            EndReason::Deactivated => "deactivated",
+            EndReason::PasswordChanged => "password_changed",
+        }
+    }
+}
+
+/// Session lifetime limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// Longest gap between requests.
+    pub idle: Duration,
+    /// Longest life since sign-in.
+    pub absolute: Duration,
+}
+
+/// Creates a session record for a fresh sign-in; returns its id.
+pub async fn create(tx: &mut WriteTx, user_id: i64, client_addr: &str, user_agent: &str, now: DateTime<Utc>) -> Result<String, DbError> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    // User agents can be long; the record needs only enough to recognise a device.
+    let user_agent: String = user_agent.chars().take(300).collect();
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO auth_sessions (id, user_id, created_at, last_seen_at, client_addr, user_agent) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(user_id)
+    .bind(now)
+    .bind(now)
+    .bind(client_addr)
+    .bind(&user_agent)
+    .execute(conn)
+    .await
+    .map(|_| ()))?;
+    Ok(id)
+}
+
+/// Ends one session (idempotent).
+pub async fn end(db: &Db, session_id: &str, reason: EndReason, now: DateTime<Utc>) -> Result<(), DbError> {
+    on_db!(db, pool => sqlx::query("UPDATE auth_sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(reason.as_str())
+        .bind(session_id)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Ends every live session of a user except `keep`, inside `tx`; returns how many were ended.
+pub async fn end_all_of(tx: &mut WriteTx, user_id: i64, keep: Option<&str>, reason: EndReason, now: DateTime<Utc>) -> Result<u64, DbError> {
+    let ended = on_tx!(tx, conn => sqlx::query(
+        "UPDATE auth_sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4",
+    )
+        .bind(now)
+        .bind(reason.as_str())
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(ended)
+}
+
+/// The state of a session record at a request.
+#[derive(Debug)]
+pub enum Resolved {
+    /// Valid: the request acts as this user.
+    Valid(CurrentUser),
+    /// Ended now or before; the cookie session should be cleared.
+    Ended,
+}
+
+/// Checks a session record and loads its user with current roles. Expired sessions are ended
+/// here, with the reason recorded.
+pub async fn resolve(db: &Db, session_id: &str, timeouts: Timeouts, now: DateTime<Utc>) -> Result<Resolved, DbError> {
+    struct Row_ {
+        user_id: i64,
+        created_at: DateTime<Utc>,
+        last_seen_at: DateTime<Utc>,
+        revoked: bool,
+        active: bool,
+        username: String,
+        display_name: String,
+        language: String,
+        must_change_password: bool,
+    }
+    let row = on_db!(db, pool => sqlx::query(
+        "SELECT s.user_id, s.created_at, s.last_seen_at, s.revoked_at IS NOT NULL AS revoked, u.active, u.username, \
+         u.display_name, u.language, u.must_change_password \
+         FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+    )
+    .bind(session_id)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| {
+        Ok::<_, sqlx::Error>(Row_ {
+            user_id: r.try_get(0)?,
+            created_at: r.try_get(1)?,
+            last_seen_at: r.try_get(2)?,
+            revoked: r.try_get(3)?,
+            active: r.try_get(4)?,
+            username: r.try_get(5)?,
+            display_name: r.try_get(6)?,
+            language: r.try_get(7)?,
+            must_change_password: r.try_get(8)?,
+        })
+    })
+    .transpose()?);
+    let Some(row) = row else { return Ok(Resolved::Ended) };
+    if row.revoked {
+        return Ok(Resolved::Ended);
+    }
+    let since = |t: DateTime<Utc>| (now - t).to_std().unwrap_or_default();
+    let expired = if !row.active {
+        Some(EndReason::Deactivated)
+    } else if since(row.created_at) >= timeouts.absolute {
+        Some(EndReason::Absolute)
+    } else if since(row.last_seen_at) >= timeouts.idle {
+        Some(EndReason::Idle)
+    } else {
+        None
+    };
+    if let Some(reason) = expired {
+        end(db, session_id, reason, now).await?;
+        return Ok(Resolved::Ended);
+    }
+    // Touch often enough that an active user never reaches the idle timeout.
+    if since(row.last_seen_at) >= TOUCH_EVERY.min(timeouts.idle / 4) {
+        on_db!(db, pool => sqlx::query("UPDATE auth_sessions SET last_seen_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(session_id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+    }
+    let roles = roles_of(db, row.user_id).await?;
+    Ok(Resolved::Valid(CurrentUser {
+        me: Me {
+            id: row.user_id,
+            username: row.username,
+            display_name: row.display_name,
+            roles,
+            language: Locale::from_tag(&row.language).unwrap_or_default(),
+            must_change_password: row.must_change_password,
+        },
+        session_id: session_id.to_owned(),
+    }))
+}

@@ -1,0 +1,183 @@
+//! The error type of every server function.
+//!
+//! Expected outcomes (wrong password, missing permission, invalid field) are variants the UI
+//! renders in the user's language. Unexpected failures become [`AppError::Internal`] carrying only
+//! a reference; the detail is logged on the server under the same reference and never sent to the
+//! browser.
+
+use leptos::{
+    prelude::{FromServerFnError, ServerFnErrorErr},
+    server_fn::codec::JsonEncoding,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::i18n::{fill, Strings};
+
+/// What is wrong with one submitted field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FieldProblem {
+    /// Left empty.
+    Required,
+    /// Shorter than the minimum number of characters.
+    TooShort(usize),
+    /// Longer than the maximum number of characters (or bytes, for passwords).
+    TooLong(usize),
+    /// Not an email address.
+    InvalidEmail,
+    /// A username may hold letters, digits, `.`, `_` and `-` only.
+    InvalidUsername,
+    /// Another user already has this username.
+    UsernameTaken,
+    /// The two new passwords differ.
+    PasswordMismatch,
+    /// The current password given is wrong.
+    WrongPassword,
+    /// The value is not one of the allowed choices.
+    InvalidChoice,
+}
+
+/// A refusal or failure reported to the browser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// The request needs a signed-in user.
+    #[error("not signed in")]
+    NotSignedIn,
+    /// The signed-in user lacks the role for this.
+    #[error("forbidden")]
+    Forbidden,
+    /// Unknown username or wrong password (deliberately indistinguishable).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The account is deactivated.
+    #[error("account deactivated")]
+    AccountDeactivated,
+    /// Too many failed sign-ins; try again after this many seconds.
+    #[error("throttled for {0} s")]
+    Throttled(u64),
+    /// A submitted field is invalid.
+    #[error("invalid field {field}: {problem:?}")]
+    Invalid {
+        /// Form field name.
+        field: String,
+        /// What is wrong.
+        problem: FieldProblem,
+    },
+    /// An admin may not deactivate themselves or remove their own admin role.
+    #[error("would lock the admin out")]
+    SelfLockout,
+    /// The thing asked for does not exist.
+    #[error("not found")]
+    NotFound,
+    /// An unexpected failure; the server log holds the detail under this reference.
+    #[error("internal error (reference {0})")]
+    Internal(String),
+    /// The request itself could not be carried out (network, encoding).
+    #[error("request failed: {0}")]
+    Request(String),
+}
+
+impl AppError {
+    /// Shorthand for a field error.
+    pub fn invalid(field: &str, problem: FieldProblem) -> Self {
+        AppError::Invalid { field: field.to_owned(), problem }
+    }
+
+    /// The field this error belongs to, if it is a field error.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AppError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// The message to show, in the language of `t`.
+    pub fn message(&self, t: &Strings) -> String {
+        match self {
+            AppError::NotSignedIn => t.error_not_signed_in.to_owned(),
+            AppError::Forbidden => t.error_forbidden.to_owned(),
+            AppError::InvalidCredentials => t.error_invalid_credentials.to_owned(),
+            AppError::AccountDeactivated => t.error_account_deactivated.to_owned(),
+            AppError::Throttled(secs) => fill(t.error_throttled, &[("seconds", &secs.to_string())]),
+            AppError::Invalid { problem, .. } => problem.message(t),
+            AppError::SelfLockout => t.error_self_lockout.to_owned(),
+            AppError::NotFound => t.error_not_found.to_owned(),
+            AppError::Internal(reference) => fill(t.error_internal, &[("reference", reference)]),
+            AppError::Request(_) => t.error_request.to_owned(),
+        }
+    }
+}
+
+impl FieldProblem {
+    /// The message to show next to the field, in the language of `t`.
+    pub fn message(&self, t: &Strings) -> String {
+        match self {
+            FieldProblem::Required => t.field_required.to_owned(),
+            FieldProblem::TooShort(n) => fill(t.field_too_short, &[("min", &n.to_string())]),
+            FieldProblem::TooLong(n) => fill(t.field_too_long, &[("max", &n.to_string())]),
+            FieldProblem::InvalidEmail => t.field_invalid_email.to_owned(),
+            FieldProblem::InvalidUsername => t.field_invalid_username.to_owned(),
+            FieldProblem::UsernameTaken => t.field_username_taken.to_owned(),
+            FieldProblem::PasswordMismatch => t.field_password_mismatch.to_owned(),
+            FieldProblem::WrongPassword => t.field_wrong_password.to_owned(),
+            FieldProblem::InvalidChoice => t.field_invalid_choice.to_owned(),
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // Argument decoding and transport failures: never echo their text (it may quote input or
+        // internals), only say the request failed.
+        AppError::Request(match value {
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => "network".into(),
+            _ => "bad request".into(),
+        })
+    }
+}
+
+impl From<ServerFnErrorErr> for AppError {
+    fn from(value: ServerFnErrorErr) -> Self {
+        Self::from_server_fn_error(value)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// Logs an unexpected failure with its detail and returns the generic error with a reference
+    /// that support can find in the log.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        tracing::error!(reference = %reference, "internal error: {detail}");
+        AppError::Internal(reference)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::db::DbError> for AppError {
+    fn from(err: crate::db::DbError) -> Self {
+        AppError::internal(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{EN, ZH_CN};
+
+    #[test]
+    fn messages_come_in_both_languages_and_fill_their_numbers() {
+        let throttled = AppError::Throttled(42);
+        assert!(throttled.message(&EN).contains("42"));
+        assert!(throttled.message(&ZH_CN).contains("42"));
+        assert_ne!(throttled.message(&EN), throttled.message(&ZH_CN));
+        assert!(AppError::invalid("password", FieldProblem::TooShort(12)).message(&EN).contains("12"));
+    }
+
+    #[test]
+    fn decoding_failures_do_not_carry_their_text_to_the_browser() {
+        let err = AppError::from_server_fn_error(ServerFnErrorErr::Args("SELECT secret FROM x".into()));
+        assert_eq!(err, AppError::Request("bad request".into()));
+    }
+}

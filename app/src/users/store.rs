@@ -1,0 +1,257 @@
+//! Storage of users and their roles.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{UserDetail, UserSummary};
+use crate::{
+    auth::Role,
+    db::{Db, DbError, WriteTx},
+    i18n::Locale,
+    on_db, on_tx,
+};
+
+/// What is needed to create a user.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// Login name as typed (kept for display); uniqueness ignores case.
+    pub username: String,
+    /// Name shown to others.
+    pub display_name: String,
+    /// Email address for notifications.
+    pub email: String,
+    /// Preferred language.
+    pub language: Locale,
+    /// Roles held.
+    pub roles: Vec<Role>,
+    /// argon2 hash of the initial password.
+    pub password_hash: String,
+    /// The user must choose a new password at first sign-in.
+    pub must_change_password: bool,
+}
+
+/// Why a user could not be created or renamed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserWriteError {
+    /// The username is in use (whatever its case).
+    #[error("username taken")]
+    UsernameTaken,
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for UserWriteError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => UserWriteError::UsernameTaken,
+            _ => UserWriteError::Db(DbError::Query(err)),
+        }
+    }
+}
+
+/// The comparison key of a username: case-insensitive.
+pub fn username_key(username: &str) -> String {
+    username.trim().to_lowercase()
+}
+
+/// Creates a user with its roles; returns its id.
+pub async fn create(tx: &mut WriteTx, user: &NewUser, now: DateTime<Utc>) -> Result<i64, UserWriteError> {
+    let id: i64 = on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO users (username, username_key, display_name, email, language, active, password_hash, \
+         must_change_password, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(user.username.trim())
+    .bind(username_key(&user.username))
+    .bind(&user.display_name)
+    .bind(&user.email)
+    .bind(user.language.tag())
+    .bind(true)
+    .bind(&user.password_hash)
+    .bind(user.must_change_password)
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await?
+    .try_get(0)?);
+    set_roles(tx, id, &user.roles).await?;
+    Ok(id)
+}
+
+/// Replaces the roles of a user.
+pub async fn set_roles(tx: &mut WriteTx, user_id: i64, roles: &[Role]) -> Result<(), DbError> {
+    on_tx!(tx, conn => sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(user_id).execute(conn).await.map(|_| ()))?;
+    for role in roles {
+        on_tx!(tx, conn => sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(role.as_str())
+            .execute(conn)
+            .await
+            .map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// Roles of a user, in display order.
+pub async fn roles_of(db: &Db, user_id: i64) -> Result<Vec<Role>, DbError> {
+    let names: Vec<String> = on_db!(db, pool => sqlx::query("SELECT role FROM user_roles WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?);
+    let mut roles: Vec<Role> = names.iter().filter_map(|n| Role::parse(n)).collect();
+    roles.sort();
+    Ok(roles)
+}
+
+/// Number of users.
+pub async fn count(db: &Db) -> Result<i64, DbError> {
+    Ok(on_db!(db, pool => sqlx::query("SELECT COUNT(*) FROM users").fetch_one(pool).await?.try_get::<i64, _>(0)?))
+}
+
+/// What sign-in needs to know about an account.
+#[derive(Debug, Clone)]
+pub struct LoginRow {
+    /// User id.
+    pub id: i64,
+    /// Stored argon2 hash.
+    pub password_hash: String,
+    /// Deactivated users cannot sign in.
+    pub active: bool,
+}
+
+/// Finds the account for a sign-in by its case-insensitive username.
+pub async fn find_for_login(db: &Db, username: &str) -> Result<Option<LoginRow>, DbError> {
+    let key = username_key(username);
+    let row = on_db!(db, pool => sqlx::query("SELECT id, password_hash, active FROM users WHERE username_key = $1")
+        .bind(&key)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| Ok::<_, sqlx::Error>(LoginRow { id: r.try_get(0)?, password_hash: r.try_get(1)?, active: r.try_get(2)? }))
+        .transpose()?);
+    Ok(row)
+}
+
+/// The password hash of a user, for checking the current password.
+pub async fn password_hash(db: &Db, user_id: i64) -> Result<Option<String>, DbError> {
+    Ok(on_db!(db, pool => sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| r.try_get::<String, _>(0))
+        .transpose()?))
+}
+
+/// Stores a new password hash.
+pub async fn set_password(tx: &mut WriteTx, user_id: i64, hash: &str, must_change: bool, now: DateTime<Utc>) -> Result<(), DbError> {
+    on_tx!(tx, conn => sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE id = $4")
+        .bind(hash)
+        .bind(must_change)
+        .bind(now)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Changes name, email and language.
+pub async fn update_details(tx: &mut WriteTx, user_id: i64, display_name: &str, email: &str, language: Locale, now: DateTime<Utc>) -> Result<(), DbError> {
+    on_tx!(tx, conn => sqlx::query("UPDATE users SET display_name = $1, email = $2, language = $3, updated_at = $4 WHERE id = $5")
+        .bind(display_name)
+        .bind(email)
+        .bind(language.tag())
+        .bind(now)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Activates or deactivates a user.
+pub async fn set_active(tx: &mut WriteTx, user_id: i64, active: bool, now: DateTime<Utc>) -> Result<(), DbError> {
+    on_tx!(tx, conn => sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")
+        .bind(active)
+        .bind(now)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Builds a [`UserSummary`] (without roles) from a row of either back end.
+macro_rules! user_summary {
+    ($row:expr) => {
+        UserSummary {
+            id: $row.try_get("id")?,
+            username: $row.try_get("username")?,
+            display_name: $row.try_get("display_name")?,
+            email: $row.try_get("email")?,
+            active: $row.try_get("active")?,
+            roles: Vec::new(),
+        }
+    };
+}
+
+/// Users whose username, name or email contains `query` (case-insensitive), by username.
+pub async fn search(db: &Db, query: &str, limit: i64) -> Result<Vec<UserSummary>, DbError> {
+    // LIKE wildcards in the query are matched literally.
+    let pattern = format!("%{}%", query.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let mut users: Vec<UserSummary> = on_db!(db, pool => sqlx::query(
+        "SELECT id, username, display_name, email, active FROM users \
+         WHERE username_key LIKE $1 ESCAPE '\\' OR LOWER(display_name) LIKE $1 ESCAPE '\\' OR LOWER(email) LIKE $1 ESCAPE '\\' \
+         ORDER BY username_key LIMIT $2",
+    )
+    .bind(&pattern)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| Ok::<_, sqlx::Error>(user_summary!(r)))
+    .collect::<Result<_, _>>()?);
+    for user in &mut users {
+        user.roles = roles_of(db, user.id).await?;
+    }
+    Ok(users)
+}
+
+/// One user's details.
+pub async fn get(db: &Db, user_id: i64) -> Result<Option<UserDetail>, DbError> {
+    let row = on_db!(db, pool => sqlx::query(
+        "SELECT id, username, display_name, email, active, language, must_change_password FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| {
+        Ok::<_, sqlx::Error>(UserDetail {
+            summary: user_summary!(r),
+            language: Locale::from_tag(&r.try_get::<String, _>("language")?).unwrap_or_default(),
+            must_change_password: r.try_get("must_change_password")?,
+            active_sessions: 0,
+        })
+    })
+    .transpose()?);
+    let Some(mut detail) = row else { return Ok(None) };
+    detail.summary.roles = roles_of(db, user_id).await?;
+    detail.active_sessions = on_db!(db, pool => sqlx::query("SELECT COUNT(*) FROM auth_sessions WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user_id)
+        .fetch_one(pool)
+        .await?
+        .try_get::<i64, _>(0)?);
+    Ok(Some(detail))
+}
+
+/// The id of a user by username.
+pub async fn id_by_username(db: &Db, username: &str) -> Result<Option<i64>, DbError> {
+    Ok(on_db!(db, pool => sqlx::query("SELECT id FROM users WHERE username_key = $1")
+        .bind(username_key(username))
+        .fetch_optional(pool)
+        .await?
+        .map(|r| r.try_get::<i64, _>(0))
+        .transpose()?))
+}

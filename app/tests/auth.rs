@@ -1,0 +1,189 @@
+//! Sign-in, sessions and throttling on both back ends, with time passed in explicitly.
+
+use std::time::Duration;
+
+use app::{
+    auth::{
+        password::PasswordHasher,
+        service::{self, PasswordChange},
+        sessions::{self, EndReason, Resolved, Timeouts},
+        ClientInfo, CurrentUser, Role,
+    },
+    db::Db,
+    db_test,
+    error::{AppError, FieldProblem},
+    users::{
+        bootstrap::{self, CliUser},
+        store,
+    },
+};
+use chrono::{DateTime, Utc};
+
+const PASSWORD: &str = "correct horse battery";
+const TIMEOUTS: Timeouts = Timeouts { idle: Duration::from_secs(60 * 60), absolute: Duration::from_secs(12 * 3600) };
+
+fn client(addr: &str) -> ClientInfo {
+    ClientInfo { addr: addr.into(), user_agent: "test".into() }
+}
+
+async fn user(db: &Db, username: &str, roles: &[Role]) -> i64 {
+    let fields = CliUser {
+        username: username.into(),
+        display_name: username.into(),
+        email: format!("{username}@example.com"),
+        language: "zh-CN".into(),
+        roles: roles.to_vec(),
+        password: PASSWORD.into(),
+        must_change: false,
+    };
+    bootstrap::create_user(db, &PasswordHasher::new(2), fields).await.unwrap()
+}
+
+async fn sign_in(db: &Db, username: &str, password: &str, addr: &str, now: DateTime<Utc>) -> Result<String, AppError> {
+    service::sign_in(db, &PasswordHasher::new(2), username, password.into(), &client(addr), now).await.map(|s| s.session_id)
+}
+
+async fn resolve(db: &Db, sid: &str, now: DateTime<Utc>) -> Option<CurrentUser> {
+    match sessions::resolve(db, sid, TIMEOUTS, now).await.unwrap() {
+        Resolved::Valid(user) => Some(user),
+        Resolved::Ended => None,
+    }
+}
+
+db_test!(async fn a_user_signs_in_case_insensitively_and_the_session_carries_their_roles(ctx) {
+    user(&ctx.db, "Li.Wei", &[Role::Pm, Role::Ops]).await;
+    let now = Utc::now();
+    let sid = sign_in(&ctx.db, "li.wei", PASSWORD, "10.0.0.1", now).await.unwrap();
+    let current = resolve(&ctx.db, &sid, now).await.expect("valid session");
+    assert_eq!(current.me.username, "Li.Wei");
+    assert_eq!(current.me.roles, vec![Role::Ops, Role::Pm]);
+    assert_eq!(current.me.language, app::i18n::Locale::ZhCn);
+});
+
+db_test!(async fn an_unknown_user_and_a_wrong_password_get_the_same_answer(ctx) {
+    user(&ctx.db, "ops1", &[Role::Ops]).await;
+    let now = Utc::now();
+    let wrong = sign_in(&ctx.db, "ops1", "not the password", "10.0.0.1", now).await.unwrap_err();
+    let unknown = sign_in(&ctx.db, "nobody", "not the password", "10.0.0.1", now).await.unwrap_err();
+    assert_eq!(wrong, AppError::InvalidCredentials);
+    assert_eq!(unknown, wrong);
+});
+
+db_test!(async fn failed_sign_ins_throttle_the_account_but_not_other_users(ctx) {
+    user(&ctx.db, "victim", &[Role::Dev]).await;
+    user(&ctx.db, "bystander", &[Role::Dev]).await;
+    let now = Utc::now();
+    for attempt in 0..6 {
+        let err = sign_in(&ctx.db, "victim", "guess guess guess", &format!("10.0.1.{attempt}"), now).await.unwrap_err();
+        assert_eq!(err, AppError::InvalidCredentials, "attempt {attempt}");
+    }
+    // Even the right password is refused while blocked, with the wait in seconds.
+    match sign_in(&ctx.db, "victim", PASSWORD, "10.0.2.1", now).await {
+        Err(AppError::Throttled(secs)) => assert!((1..=30).contains(&secs), "{secs}"),
+        other => panic!("expected throttling, got {other:?}"),
+    }
+    sign_in(&ctx.db, "bystander", PASSWORD, "10.0.2.1", now).await.expect("other users are unaffected");
+    // After the block the account may try again.
+    sign_in(&ctx.db, "victim", PASSWORD, "10.0.2.1", now + chrono::Duration::seconds(31)).await.expect("unblocked");
+});
+
+db_test!(async fn failed_sign_ins_from_one_address_throttle_that_address(ctx) {
+    user(&ctx.db, "someone", &[Role::Qa]).await;
+    let now = Utc::now();
+    for i in 0..21 {
+        let _ = sign_in(&ctx.db, &format!("guess{i}"), "whatever whatever", "192.0.2.66", now).await;
+    }
+    assert!(matches!(sign_in(&ctx.db, "someone", PASSWORD, "192.0.2.66", now).await, Err(AppError::Throttled(_))));
+    sign_in(&ctx.db, "someone", PASSWORD, "192.0.2.67", now).await.expect("another address is not blocked");
+});
+
+db_test!(async fn sessions_end_at_the_idle_and_absolute_timeouts(ctx) {
+    user(&ctx.db, "qa1", &[Role::Qa]).await;
+    let t0 = Utc::now();
+    let sid = sign_in(&ctx.db, "qa1", PASSWORD, "10.0.0.1", t0).await.unwrap();
+    // Idle: no request for longer than the idle timeout.
+    assert!(resolve(&ctx.db, &sid, t0 + chrono::Duration::minutes(61)).await.is_none());
+    assert!(resolve(&ctx.db, &sid, t0).await.is_none(), "an ended session stays ended");
+
+    // Absolute: active every 30 minutes, still ended after 12 hours.
+    let sid = sign_in(&ctx.db, "qa1", PASSWORD, "10.0.0.1", t0).await.unwrap();
+    let mut t = t0;
+    while t < t0 + chrono::Duration::hours(11) + chrono::Duration::minutes(30) {
+        t += chrono::Duration::minutes(30);
+        assert!(resolve(&ctx.db, &sid, t).await.is_some(), "active at {t}");
+    }
+    assert!(resolve(&ctx.db, &sid, t0 + chrono::Duration::hours(12)).await.is_none());
+});
+
+db_test!(async fn deactivation_role_changes_and_logout_apply_to_the_next_request(ctx) {
+    let id = user(&ctx.db, "pm1", &[Role::Pm, Role::Admin]).await;
+    let now = Utc::now();
+    let sid = sign_in(&ctx.db, "pm1", PASSWORD, "10.0.0.1", now).await.unwrap();
+
+    let mut tx = ctx.db.begin_write().await.unwrap();
+    store::set_roles(&mut tx, id, &[Role::Pm]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(resolve(&ctx.db, &sid, now).await.unwrap().me.roles, vec![Role::Pm]);
+
+    let mut tx = ctx.db.begin_write().await.unwrap();
+    store::set_active(&mut tx, id, false, now).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(resolve(&ctx.db, &sid, now).await.is_none());
+    assert_eq!(sign_in(&ctx.db, "pm1", PASSWORD, "10.0.0.1", now).await.unwrap_err(), AppError::AccountDeactivated);
+
+    let mut tx = ctx.db.begin_write().await.unwrap();
+    store::set_active(&mut tx, id, true, now).await.unwrap();
+    tx.commit().await.unwrap();
+    let sid = sign_in(&ctx.db, "pm1", PASSWORD, "10.0.0.1", now).await.unwrap();
+    sessions::end(&ctx.db, &sid, EndReason::Logout, now).await.unwrap();
+    assert!(resolve(&ctx.db, &sid, now).await.is_none());
+});
+
+db_test!(async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(ctx) {
+    user(&ctx.db, "dev1", &[Role::Dev]).await;
+    let now = Utc::now();
+    let phone = sign_in(&ctx.db, "dev1", PASSWORD, "10.0.0.1", now).await.unwrap();
+    let laptop = sign_in(&ctx.db, "dev1", PASSWORD, "10.0.0.2", now).await.unwrap();
+    let me = resolve(&ctx.db, &laptop, now).await.unwrap();
+    let hasher = PasswordHasher::new(2);
+    let change = |current: &str, new: &str, confirm: &str| PasswordChange { current: current.into(), new: new.into(), confirm: confirm.into() };
+
+    let err = service::change_own_password(&ctx.db, &hasher, &me, change("wrong one!!", "a brand new secret", "a brand new secret"), now).await.unwrap_err();
+    assert_eq!(err, AppError::invalid("current", FieldProblem::WrongPassword));
+    let err = service::change_own_password(&ctx.db, &hasher, &me, change(PASSWORD, "short", "short"), now).await.unwrap_err();
+    assert_eq!(err, AppError::invalid("new", FieldProblem::TooShort(10)));
+    let err = service::change_own_password(&ctx.db, &hasher, &me, change(PASSWORD, "a brand new secret", "another secret!!"), now).await.unwrap_err();
+    assert_eq!(err, AppError::invalid("confirm", FieldProblem::PasswordMismatch));
+
+    service::change_own_password(&ctx.db, &hasher, &me, change(PASSWORD, "a brand new secret", "a brand new secret"), now).await.unwrap();
+    assert!(resolve(&ctx.db, &laptop, now).await.is_some(), "the session that changed it stays");
+    assert!(resolve(&ctx.db, &phone, now).await.is_none(), "other sessions end");
+    assert_eq!(sign_in(&ctx.db, "dev1", PASSWORD, "10.0.0.3", now).await.unwrap_err(), AppError::InvalidCredentials);
+    sign_in(&ctx.db, "dev1", "a brand new secret", "10.0.0.3", now).await.unwrap();
+});
+
+db_test!(async fn the_first_admin_is_created_once_and_must_change_the_password(ctx) {
+    let hasher = PasswordHasher::new(2);
+    let password = bootstrap::ensure_first_admin(&ctx.db, &hasher).await.unwrap().expect("created on an empty database");
+    assert!(bootstrap::ensure_first_admin(&ctx.db, &hasher).await.unwrap().is_none());
+    let now = Utc::now();
+    let sid = sign_in(&ctx.db, "admin", &password, "10.0.0.1", now).await.unwrap();
+    let me = resolve(&ctx.db, &sid, now).await.unwrap().me;
+    assert!(me.must_change_password);
+    assert_eq!(me.roles, vec![Role::Admin]);
+});
+
+db_test!(async fn usernames_are_unique_whatever_their_case(ctx) {
+    user(&ctx.db, "Wang", &[Role::Ops]).await;
+    let fields = CliUser {
+        username: "wANG".into(),
+        display_name: "x".into(),
+        email: "w@example.com".into(),
+        language: "en".into(),
+        roles: vec![],
+        password: PASSWORD.into(),
+        must_change: true,
+    };
+    let err = bootstrap::create_user(&ctx.db, &PasswordHasher::new(1), fields).await.unwrap_err();
+    assert_eq!(err, AppError::invalid("username", FieldProblem::UsernameTaken));
+});

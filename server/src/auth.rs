@@ -1,0 +1,163 @@
+//! Request authentication: the client's address, the cookie session, the app-owned session record
+//! and the deny-by-default gate in front of server functions and protected pages.
+
+use std::net::{IpAddr, SocketAddr};
+
+use app::{
+    auth::{
+        sessions::{self, Resolved, Timeouts},
+        ClientInfo, CurrentUser, PASSWORD_CHANGE_SERVER_FNS, PUBLIC_SERVER_FNS, SESSION_RECORD_KEY,
+    },
+    error::AppError,
+    state::AppState,
+};
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    http::{header, HeaderMap, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use tower_sessions::Session;
+
+/// Records where the request came from. `X-Forwarded-For` is believed only when the direct peer
+/// is a configured trusted proxy; then the right-most address that is not itself a trusted
+/// proxy is the client (left-most entries are whatever the client chose to send).
+pub async fn client_info(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let addr = client_addr(peer, request.headers(), &state.config.trusted_proxies);
+    let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    request.extensions_mut().insert(ClientInfo { addr, user_agent });
+    next.run(request).await
+}
+
+fn client_addr(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> String {
+    let Some(peer) = peer else { return "unknown".into() };
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+        .collect();
+    forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer).to_string()
+}
+
+/// Paths that never need the user: static files and probes (saves the session lookups).
+fn is_static(path: &str) -> bool {
+    path.starts_with("/pkg/") || matches!(path, "/healthz" | "/livez" | "/favicon.svg" | "/favicon.ico")
+}
+
+/// Loads the cookie session's record and, when valid, puts the [`CurrentUser`] (with roles read
+/// from the database now) into the request. An ended record clears the cookie session.
+pub async fn resolve_user(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    if is_static(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let Some(session) = request.extensions().get::<Session>().cloned() else {
+        return next.run(request).await;
+    };
+    let record_id = match session.get::<String>(SESSION_RECORD_KEY).await {
+        Ok(id) => id,
+        Err(err) => {
+            tracing::error!("cannot read the cookie session: {err}");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "session store unavailable").into_response();
+        }
+    };
+    if let Some(record_id) = record_id {
+        let timeouts = Timeouts { idle: state.config.session_idle, absolute: state.config.session_absolute };
+        match sessions::resolve(&state.db, &record_id, timeouts, chrono::Utc::now()).await {
+            Ok(Resolved::Valid(user)) => {
+                request.extensions_mut().insert(user);
+            }
+            Ok(Resolved::Ended) => {
+                let _ = session.flush().await;
+            }
+            Err(err) => {
+                tracing::error!("cannot check the session record: {err}");
+                return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
+/// Deny by default. Server functions need a signed-in user unless allow-listed in
+/// [`PUBLIC_SERVER_FNS`]; a user who must change their password may call only that. Pages under
+/// `/admin` and `/account` send anonymous visitors to sign in; a user who must change their
+/// password is sent to do so first. Role checks happen inside each server function.
+pub async fn gate(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let user = request.extensions().get::<CurrentUser>();
+    let must_change = user.is_some_and(|u| u.me.must_change_password);
+
+    if path.starts_with("/api/") {
+        let public = PUBLIC_SERVER_FNS.contains(&path.as_str());
+        if !public && user.is_none() {
+            return server_fn_refusal(StatusCode::UNAUTHORIZED, &AppError::NotSignedIn);
+        }
+        if !public && must_change && !PASSWORD_CHANGE_SERVER_FNS.contains(&path.as_str()) {
+            return server_fn_refusal(StatusCode::FORBIDDEN, &AppError::Forbidden);
+        }
+        return next.run(request).await;
+    }
+
+    let protected = path.starts_with("/admin") || path.starts_with("/account");
+    if protected && user.is_none() {
+        let target = request.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+        return Redirect::to(&format!("/login?next={}", encode_component(target))).into_response();
+    }
+    if must_change && !is_static(&path) && path != "/account/password" && path != "/login" && path != "/lang" {
+        return Redirect::to("/account/password").into_response();
+    }
+    next.run(request).await
+}
+
+/// A refusal in the server-function error encoding, so the browser shows it like any other error.
+fn server_fn_refusal(status: StatusCode, error: &AppError) -> Response {
+    let body = serde_json::to_string(error).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Percent-encodes a URL component (RFC 3986 unreserved characters stay).
+fn encode_component(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xff(value: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_from_untrusted_peers() {
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(client_addr(Some(peer), &xff("1.2.3.4"), &[]), "203.0.113.9");
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_the_rightmost_untrusted_address_is_the_client() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        // The client forged "6.6.6.6"; the proxy appended the real address.
+        assert_eq!(client_addr(Some(proxy), &xff("6.6.6.6, 198.51.100.7"), &[proxy]), "198.51.100.7");
+        assert_eq!(client_addr(Some(proxy), &HeaderMap::new(), &[proxy]), "10.0.0.2");
+    }
+
+    #[test]
+    fn next_targets_are_encoded() {
+        assert_eq!(encode_component("/admin/users?q=a b&x=1"), "/admin/users%3Fq%3Da%20b%26x%3D1");
+    }
+}

@@ -1,0 +1,173 @@
+//! The real app on port 0 and a small cookie-keeping client for HTTP tests.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::collections::HashMap;
+
+use app::{
+    auth::{password::PasswordHasher, Role},
+    config::Config,
+    db::Db,
+    users::bootstrap::{self, CliUser},
+};
+use reqwest::{header, redirect::Policy, StatusCode};
+use server::Application;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+/// A password meeting the policy, used for every test account.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A running server.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    pub hasher: PasswordHasher,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+    _data_dir: tempfile::TempDir,
+}
+
+pub fn config_for(database_url: &str, data_dir: &std::path::Path, base: &str, extra: &[(&str, &str)]) -> Config {
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), database_url.into()),
+        ("BATON_DATA_DIR".into(), data_dir.display().to_string()),
+        ("BATON_SITE_ROOT".into(), data_dir.display().to_string()),
+        ("BATON_BASE_URL".into(), base.into()),
+        ("BATON_MAX_BODY_BYTES".into(), "4096".into()),
+    ]);
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    Config::from_lookup(|k| env.get(k).cloned()).expect("valid test config")
+}
+
+impl TestApp {
+    pub async fn spawn(database_url: &str) -> Self {
+        Self::spawn_with(database_url, &[]).await
+    }
+
+    pub async fn spawn_with(database_url: &str, extra: &[(&str, &str)]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let data_dir = tempfile::tempdir().unwrap();
+        let config = config_for(database_url, data_dir.path(), &base, extra);
+        let application = Application::build_with_listener(config, listener).await.expect("app builds");
+        let db = application.state().db.clone();
+        let hasher = application.state().hasher.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(application.run_until(async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+        Self { base, client, db, hasher, shutdown: Some(tx), handle: Some(handle), _data_dir: data_dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Creates an account with `roles` and the test password (no forced change).
+    pub async fn create_user(&self, username: &str, roles: &[Role]) -> i64 {
+        let user = CliUser {
+            username: username.into(),
+            display_name: format!("User {username}"),
+            email: format!("{username}@example.com"),
+            language: "en".into(),
+            roles: roles.to_vec(),
+            password: PASSWORD.into(),
+            must_change: false,
+        };
+        bootstrap::create_user(&self.db, &PasswordHasher::new(1), user).await.expect("user created")
+    }
+
+    /// A fresh client with an empty cookie jar.
+    pub fn browser(&self) -> Browser<'_> {
+        Browser { app: self, cookie: None, headers: Vec::new() }
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.take().unwrap().send(()).unwrap();
+        self.handle.take().unwrap().await.unwrap().expect("server stops cleanly");
+    }
+}
+
+/// A client that keeps the session cookie the way a browser would, so tests can also copy, plant
+/// and replay it.
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub cookie: Option<String>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// The answer of a server function call.
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The error variant name of an `AppError` body (`"Forbidden"`, `{"Throttled": 30}` -> `"Throttled"`).
+    pub fn error(&self) -> Option<String> {
+        match self.json() {
+            serde_json::Value::String(s) => Some(s),
+            serde_json::Value::Object(map) => map.keys().next().cloned(),
+            _ => None,
+        }
+    }
+}
+
+impl Browser<'_> {
+    fn absorb(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all(header::SET_COOKIE) {
+            let text = value.to_str().unwrap_or_default();
+            if let Some(rest) = text.strip_prefix("baton_session=") {
+                let value = rest.split(';').next().unwrap_or_default();
+                let removed = value.is_empty() || text.contains("Max-Age=0");
+                self.cookie = if removed { None } else { Some(value.to_owned()) };
+            }
+        }
+    }
+
+    fn request(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let mut builder = builder;
+        if let Some(cookie) = &self.cookie {
+            builder = builder.header(header::COOKIE, format!("baton_session={cookie}"));
+        }
+        for (name, value) in &self.headers {
+            builder = builder.header(*name, value);
+        }
+        builder
+    }
+
+    /// Calls a server function with form fields, as a script would (JSON answers).
+    pub async fn call(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let response = self.request(self.app.client.post(self.app.url(path)).form(form)).send().await.unwrap();
+        self.absorb(&response);
+        Answer { status: response.status(), body: response.text().await.unwrap() }
+    }
+
+    pub async fn get(&mut self, path: &str) -> reqwest::Response {
+        let response = self.request(self.app.client.get(self.app.url(path))).send().await.unwrap();
+        self.absorb(&response);
+        response
+    }
+
+    pub async fn login(&mut self, username: &str, password: &str) -> Answer {
+        self.call("/api/auth/login", &[("username", username), ("password", password)]).await
+    }
+
+    /// The signed-in user's username, or `None` when the session is not (or no longer) valid.
+    pub async fn whoami(&mut self) -> Option<String> {
+        let answer = self.call("/api/auth/me", &[]).await;
+        assert!(answer.status.is_success(), "me: {} {}", answer.status, answer.body);
+        answer.json().get("username").and_then(|u| u.as_str()).map(str::to_owned)
+    }
+}
