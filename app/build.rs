@@ -32,19 +32,12 @@ fn placeholders(text: &str) -> BTreeSet<String> {
 fn load(stem: &str) -> BTreeMap<String, String> {
     let path = Path::new("locales").join(format!("{stem}.json"));
     println!("cargo::rerun-if-changed={}", path.display());
-    let text =
-        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let map: BTreeMap<String, String> = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "{} must be a flat JSON object of strings: {e}",
-            path.display()
-        )
-    });
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let map: BTreeMap<String, String> = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} must be a flat JSON object of strings: {e}", path.display()));
     for key in map.keys() {
         let ok = key.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && key
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         assert!(ok, "{}: key {key:?} must be snake_case", path.display());
     }
     map
@@ -52,10 +45,8 @@ fn load(stem: &str) -> BTreeMap<String, String> {
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
-    let tables: Vec<(&str, &str, BTreeMap<String, String>)> = LOCALES
-        .iter()
-        .map(|(stem, name)| (*stem, *name, load(stem)))
-        .collect();
+    let tables: Vec<(&str, &str, BTreeMap<String, String>)> =
+        LOCALES.iter().map(|(stem, name)| (*stem, *name, load(stem))).collect();
     let (_, _, reference) = &tables[0];
 
     let mut problems = Vec::new();
@@ -78,24 +69,15 @@ fn main() {
             }
         }
     }
-    assert!(
-        problems.is_empty(),
-        "locale files disagree:\n  {}",
-        problems.join("\n  ")
-    );
+    assert!(problems.is_empty(), "locale files disagree:\n  {}", problems.join("\n  "));
 
     let mut out = String::from("/// Every user-visible string of one locale, generated from `locales/*.json`.\n#[derive(Debug)]\npub struct Strings {\n");
     for (key, en) in reference {
-        out.push_str(&format!(
-            "    /// en: {:?}\n    pub {key}: &'static str,\n",
-            en
-        ));
+        out.push_str(&format!("    /// en: {:?}\n    pub {key}: &'static str,\n", en));
     }
     out.push_str("}\n");
     for (stem, name, table) in &tables {
-        out.push_str(&format!(
-            "/// The `{stem}` strings.\npub static {name}: Strings = Strings {{\n"
-        ));
+        out.push_str(&format!("/// The `{stem}` strings.\npub static {name}: Strings = Strings {{\n"));
         for (key, text) in table {
             out.push_str(&format!("    {key}: {text:?},\n"));
         }

@@ -82,10 +82,7 @@ impl DatabaseUrl {
     /// Wraps a URL after checking that it names a supported back end.
     pub fn parse(url: &str) -> Result<Self, String> {
         let url = url.trim();
-        if url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://")
-        {
+        if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self(url.to_owned()))
         } else {
             Err("must start with sqlite: or postgres://".into())
@@ -94,10 +91,7 @@ impl DatabaseUrl {
 
     /// The URL of the default SQLite database inside `data_dir`.
     pub fn sqlite_in(data_dir: &Path) -> Self {
-        Self(format!(
-            "sqlite://{}",
-            data_dir.join(SQLITE_FILE_NAME).display()
-        ))
+        Self(format!("sqlite://{}", data_dir.join(SQLITE_FILE_NAME).display()))
     }
 
     /// The back end this URL selects.
@@ -126,11 +120,7 @@ impl DatabaseUrl {
             Some(at) => {
                 let userinfo = &authority[..at];
                 let user = userinfo.split(':').next().unwrap_or_default();
-                let shown = if userinfo.contains(':') {
-                    format!("{user}:****")
-                } else {
-                    user.to_owned()
-                };
+                let shown = if userinfo.contains(':') { format!("{user}:****") } else { user.to_owned() };
                 format!("{scheme}://{shown}{}", &rest[at..])
             }
             None => self.0.clone(),
@@ -240,23 +230,15 @@ impl Config {
             None => HashMap::new(),
         };
         // Environment wins over the file; empty variables count as unset.
-        let get = |key: &'static str| {
-            env(key)
-                .filter(|v| !v.is_empty())
-                .or_else(|| file.get(key).cloned())
-        };
+        let get = |key: &'static str| env(key).filter(|v| !v.is_empty()).or_else(|| file.get(key).cloned());
 
         let listen_raw = get("BATON_LISTEN")
             // cargo-leptos' `watch` and `serve` announce the address through this variable.
             .or_else(|| env("LEPTOS_SITE_ADDR").filter(|v| !v.is_empty()))
             .unwrap_or_else(|| "127.0.0.1:3000".into());
-        let listen: SocketAddr = listen_raw.parse().map_err(|_| {
-            invalid(
-                "BATON_LISTEN",
-                &listen_raw,
-                "expected an address like 127.0.0.1:3000",
-            )
-        })?;
+        let listen: SocketAddr = listen_raw
+            .parse()
+            .map_err(|_| invalid("BATON_LISTEN", &listen_raw, "expected an address like 127.0.0.1:3000"))?;
 
         let data_dir = PathBuf::from(get("BATON_DATA_DIR").unwrap_or_else(|| "data".into()));
 
@@ -271,8 +253,8 @@ impl Config {
         };
 
         let base_url_raw = get("BATON_BASE_URL").unwrap_or_else(|| format!("http://{listen}"));
-        let base_url = parse_base_url(&base_url_raw)
-            .map_err(|reason| invalid("BATON_BASE_URL", &base_url_raw, &reason))?;
+        let base_url =
+            parse_base_url(&base_url_raw).map_err(|reason| invalid("BATON_BASE_URL", &base_url_raw, &reason))?;
 
         let log = get("BATON_LOG").unwrap_or_else(|| "info".into());
         let log_format = match get("BATON_LOG_FORMAT").as_deref() {
@@ -288,17 +270,9 @@ impl Config {
         );
 
         let max_body_raw = get("BATON_MAX_BODY_BYTES").unwrap_or_else(|| "1048576".into());
-        let max_body_bytes = max_body_raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n >= 1024)
-            .ok_or_else(|| {
-                invalid(
-                    "BATON_MAX_BODY_BYTES",
-                    &max_body_raw,
-                    "expected a whole number of bytes, at least 1024",
-                )
-            })?;
+        let max_body_bytes = max_body_raw.parse::<usize>().ok().filter(|n| *n >= 1024).ok_or_else(|| {
+            invalid("BATON_MAX_BODY_BYTES", &max_body_raw, "expected a whole number of bytes, at least 1024")
+        })?;
 
         let duration = |setting: &'static str, default: &str| {
             let raw = get(setting).unwrap_or_else(|| default.to_owned());
@@ -325,11 +299,10 @@ impl Config {
 
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let concurrency_raw = get("BATON_LOGIN_CONCURRENCY").unwrap_or_else(|| cores.to_string());
-        let login_concurrency = concurrency_raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=256).contains(n))
-            .ok_or_else(|| invalid("BATON_LOGIN_CONCURRENCY", &concurrency_raw, "expected a whole number from 1 to 256"))?;
+        let login_concurrency =
+            concurrency_raw.parse::<usize>().ok().filter(|n| (1..=256).contains(n)).ok_or_else(|| {
+                invalid("BATON_LOGIN_CONCURRENCY", &concurrency_raw, "expected a whole number from 1 to 256")
+            })?;
 
         Ok(Self {
             listen,
@@ -350,18 +323,9 @@ impl Config {
     /// Creates the data directory if needed and proves it is writable, so that a bad directory
     /// stops start-up with a clear message rather than failing on the first write.
     pub fn prepare_data_dir(&self) -> Result<(), ConfigError> {
-        let fail = |reason: String| {
-            invalid(
-                "BATON_DATA_DIR",
-                &self.data_dir.display().to_string(),
-                &reason,
-            )
-        };
-        std::fs::create_dir_all(&self.data_dir)
-            .map_err(|e| fail(format!("cannot create it: {e}")))?;
-        let probe = self
-            .data_dir
-            .join(format!(".write-check-{}", std::process::id()));
+        let fail = |reason: String| invalid("BATON_DATA_DIR", &self.data_dir.display().to_string(), &reason);
+        std::fs::create_dir_all(&self.data_dir).map_err(|e| fail(format!("cannot create it: {e}")))?;
+        let probe = self.data_dir.join(format!(".write-check-{}", std::process::id()));
         std::fs::write(&probe, b"ok").map_err(|e| fail(format!("not writable: {e}")))?;
         let _ = std::fs::remove_file(&probe);
         Ok(())
@@ -374,18 +338,11 @@ impl Config {
 }
 
 fn invalid(setting: &'static str, value: &str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        setting,
-        value: value.to_owned(),
-        reason: reason.to_owned(),
-    }
+    ConfigError::Invalid { setting, value: value.to_owned(), reason: reason.to_owned() }
 }
 
 fn read_file(path: &Path) -> Result<HashMap<&'static str, String>, ConfigError> {
-    let fail = |reason: String| ConfigError::File {
-        path: path.to_owned(),
-        reason,
-    };
+    let fail = |reason: String| ConfigError::File { path: path.to_owned(), reason };
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     let settings: FileSettings = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
     Ok(settings.into_map())
@@ -430,10 +387,7 @@ mod tests {
     use super::*;
 
     fn config_from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -449,13 +403,7 @@ mod tests {
         let c = config_from(&[]).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
         assert_eq!(c.database_url.backend(), Backend::Sqlite);
-        assert_eq!(
-            c.database_url.expose(),
-            format!(
-                "sqlite://{}",
-                Path::new("data").join(SQLITE_FILE_NAME).display()
-            )
-        );
+        assert_eq!(c.database_url.expose(), format!("sqlite://{}", Path::new("data").join(SQLITE_FILE_NAME).display()));
         assert_eq!(c.base_url, "http://127.0.0.1:3000");
         assert_eq!(c.log_format, LogFormat::Text);
         assert!(!c.is_https());
@@ -479,30 +427,12 @@ mod tests {
 
     #[test]
     fn each_bad_value_is_refused_naming_its_setting() {
-        assert_eq!(
-            refused_setting(&[("BATON_LISTEN", "localhost")]),
-            "BATON_LISTEN"
-        );
-        assert_eq!(
-            refused_setting(&[("DATABASE_URL", "mysql://x")]),
-            "DATABASE_URL"
-        );
-        assert_eq!(
-            refused_setting(&[("BATON_BASE_URL", "ftp://x")]),
-            "BATON_BASE_URL"
-        );
-        assert_eq!(
-            refused_setting(&[("BATON_BASE_URL", "not a url")]),
-            "BATON_BASE_URL"
-        );
-        assert_eq!(
-            refused_setting(&[("BATON_LOG_FORMAT", "xml")]),
-            "BATON_LOG_FORMAT"
-        );
-        assert_eq!(
-            refused_setting(&[("BATON_MAX_BODY_BYTES", "lots")]),
-            "BATON_MAX_BODY_BYTES"
-        );
+        assert_eq!(refused_setting(&[("BATON_LISTEN", "localhost")]), "BATON_LISTEN");
+        assert_eq!(refused_setting(&[("DATABASE_URL", "mysql://x")]), "DATABASE_URL");
+        assert_eq!(refused_setting(&[("BATON_BASE_URL", "ftp://x")]), "BATON_BASE_URL");
+        assert_eq!(refused_setting(&[("BATON_BASE_URL", "not a url")]), "BATON_BASE_URL");
+        assert_eq!(refused_setting(&[("BATON_LOG_FORMAT", "xml")]), "BATON_LOG_FORMAT");
+        assert_eq!(refused_setting(&[("BATON_MAX_BODY_BYTES", "lots")]), "BATON_MAX_BODY_BYTES");
     }
 
     #[test]
@@ -523,9 +453,7 @@ mod tests {
 
     #[test]
     fn a_refused_database_url_does_not_echo_its_password() {
-        let err = config_from(&[("DATABASE_URL", "mysql://u:hunter2@h/db")])
-            .unwrap_err()
-            .to_string();
+        let err = config_from(&[("DATABASE_URL", "mysql://u:hunter2@h/db")]).unwrap_err().to_string();
         assert!(err.contains("DATABASE_URL"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
     }
@@ -534,10 +462,7 @@ mod tests {
     fn debug_output_masks_the_database_password() {
         let c = config_from(&[("DATABASE_URL", "postgres://baton:s3cret@db:5432/baton")]).unwrap();
         let shown = format!("{c:?}");
-        assert!(
-            shown.contains("postgres://baton:****@db:5432/baton"),
-            "{shown}"
-        );
+        assert!(shown.contains("postgres://baton:****@db:5432/baton"), "{shown}");
         assert!(!shown.contains("s3cret"), "{shown}");
     }
 
@@ -552,10 +477,7 @@ mod tests {
         assert_eq!(c.listen.port(), 4000);
         assert_eq!(c.log, "warn");
         std::fs::write(&file, "lsten = \"typo\"\n").unwrap();
-        assert!(matches!(
-            config_from(&[("BATON_CONFIG", &path)]),
-            Err(ConfigError::File { .. })
-        ));
+        assert!(matches!(config_from(&[("BATON_CONFIG", &path)]), Err(ConfigError::File { .. })));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -567,10 +489,7 @@ mod tests {
         let dir = file.join("data");
         let c = config_from(&[("BATON_DATA_DIR", dir.to_str().unwrap())]).unwrap();
         match c.prepare_data_dir() {
-            Err(ConfigError::Invalid {
-                setting: "BATON_DATA_DIR",
-                ..
-            }) => {}
+            Err(ConfigError::Invalid { setting: "BATON_DATA_DIR", .. }) => {}
             other => panic!("expected BATON_DATA_DIR to be refused, got {other:?}"),
         }
         std::fs::remove_file(&file).unwrap();

@@ -72,26 +72,16 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().map_err(|e| TestDbError::Other(e.to_string()))?;
                 let url = DatabaseUrl::sqlite_in(dir.path());
-                let db = Db::connect(&url)
-                    .await
-                    .map_err(|e| TestDbError::Other(e.to_string()))?;
-                db.migrate()
-                    .await
-                    .map_err(|e| TestDbError::Other(e.to_string()))?;
-                Ok(Self {
-                    db,
-                    url,
-                    cleanup: Cleanup::Sqlite(dir),
-                })
+                let db = Db::connect(&url).await.map_err(|e| TestDbError::Other(e.to_string()))?;
+                db.migrate().await.map_err(|e| TestDbError::Other(e.to_string()))?;
+                Ok(Self { db, url, cleanup: Cleanup::Sqlite(dir) })
             }
             Backend::Postgres => {
                 let admin_url = postgres_admin_url();
                 let mut admin = PgConnection::connect(&admin_url).await.map_err(|e| {
                     TestDbError::PostgresUnreachable(format!(
                         "{}: {e}",
-                        DatabaseUrl::parse(&admin_url)
-                            .map(|u| u.masked())
-                            .unwrap_or_default()
+                        DatabaseUrl::parse(&admin_url).map(|u| u.masked()).unwrap_or_default()
                     ))
                 })?;
                 let name = format!("baton_test_{}", uuid::Uuid::new_v4().simple());
@@ -100,19 +90,10 @@ impl TestDb {
                     .await
                     .map_err(|e| TestDbError::Other(e.to_string()))?;
                 let _ = admin.close().await;
-                let url = DatabaseUrl::parse(&with_database(&admin_url, &name))
-                    .map_err(TestDbError::Other)?;
-                let db = Db::connect(&url)
-                    .await
-                    .map_err(|e| TestDbError::Other(e.to_string()))?;
-                db.migrate()
-                    .await
-                    .map_err(|e| TestDbError::Other(e.to_string()))?;
-                Ok(Self {
-                    db,
-                    url,
-                    cleanup: Cleanup::Postgres { admin_url, name },
-                })
+                let url = DatabaseUrl::parse(&with_database(&admin_url, &name)).map_err(TestDbError::Other)?;
+                let db = Db::connect(&url).await.map_err(|e| TestDbError::Other(e.to_string()))?;
+                db.migrate().await.map_err(|e| TestDbError::Other(e.to_string()))?;
+                Ok(Self { db, url, cleanup: Cleanup::Postgres { admin_url, name } })
             }
         }
     }
@@ -124,11 +105,7 @@ impl TestDb {
             Cleanup::Sqlite(dir) => drop(dir),
             Cleanup::Postgres { admin_url, name } => {
                 if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                    let _ = admin
-                        .execute(
-                            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str(),
-                        )
-                        .await;
+                    let _ = admin.execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str()).await;
                     let _ = admin.close().await;
                 }
             }
@@ -154,10 +131,7 @@ where
         }
         Err(TestDbError::Other(why)) => panic!("cannot create a {backend} test database: {why}"),
     };
-    let ctx = TestContext {
-        db: test_db.db.clone(),
-        url: test_db.url.clone(),
-    };
+    let ctx = TestContext { db: test_db.db.clone(), url: test_db.url.clone() };
     // Run the body as its own task so a panic is caught and the database still gets dropped.
     let outcome = tokio::spawn(AssertUnwindSafe(test(ctx))).await;
     test_db.destroy().await;
@@ -211,17 +185,8 @@ mod tests {
 
     #[test]
     fn database_name_is_replaced_keeping_credentials_and_options() {
-        assert_eq!(
-            with_database("postgres://u:p@h:5432/postgres", "x"),
-            "postgres://u:p@h:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://h/postgres?sslmode=disable", "x"),
-            "postgres://h/x?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://h:5432", "x"),
-            "postgres://h:5432/x"
-        );
+        assert_eq!(with_database("postgres://u:p@h:5432/postgres", "x"), "postgres://u:p@h:5432/x");
+        assert_eq!(with_database("postgres://h/postgres?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
+        assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
     }
 }

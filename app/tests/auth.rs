@@ -40,7 +40,9 @@ async fn user(db: &Db, username: &str, roles: &[Role]) -> i64 {
 }
 
 async fn sign_in(db: &Db, username: &str, password: &str, addr: &str, now: DateTime<Utc>) -> Result<String, AppError> {
-    service::sign_in(db, &PasswordHasher::new(2), username, password.into(), &client(addr), now).await.map(|s| s.session_id)
+    service::sign_in(db, &PasswordHasher::new(2), username, password.into(), &client(addr), now)
+        .await
+        .map(|s| s.session_id)
 }
 
 async fn resolve(db: &Db, sid: &str, now: DateTime<Utc>) -> Option<CurrentUser> {

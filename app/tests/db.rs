@@ -71,27 +71,13 @@ db_test!(async fn concurrent_read_modify_write_transactions_lose_no_update(ctx) 
 #[tokio::test]
 async fn sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout() {
     let test_db = TestDb::create(Backend::Sqlite).await.unwrap();
-    let Db::Sqlite(pool) = &test_db.db else {
-        panic!("expected SQLite")
-    };
+    let Db::Sqlite(pool) = &test_db.db else { panic!("expected SQLite") };
     let mut conn = pool.acquire().await.unwrap();
-    let mode: String = sqlx::query("PRAGMA journal_mode")
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap()
-        .get(0);
+    let mode: String = sqlx::query("PRAGMA journal_mode").fetch_one(&mut *conn).await.unwrap().get(0);
     assert_eq!(mode, "wal");
-    let fk: i64 = sqlx::query("PRAGMA foreign_keys")
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap()
-        .get(0);
+    let fk: i64 = sqlx::query("PRAGMA foreign_keys").fetch_one(&mut *conn).await.unwrap().get(0);
     assert_eq!(fk, 1);
-    let busy: i64 = sqlx::query("PRAGMA busy_timeout")
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap()
-        .get(0);
+    let busy: i64 = sqlx::query("PRAGMA busy_timeout").fetch_one(&mut *conn).await.unwrap().get(0);
     assert!(busy >= 5000, "busy_timeout is {busy} ms");
     drop(conn);
     test_db.destroy().await;

@@ -25,7 +25,8 @@ use tower_sessions::Session;
 pub async fn client_info(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let addr = client_addr(peer, request.headers(), &state.config.trusted_proxies);
-    let user_agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let user_agent =
+        request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     request.extensions_mut().insert(ClientInfo { addr, user_agent });
     next.run(request).await
 }

@@ -7,16 +7,10 @@ use serde_json::{json, Value};
 /// Readiness: 200 when the database answers, 503 otherwise (detail goes to the log only).
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.db.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ok", "database": state.db.backend().to_string() })),
-        ),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": state.db.backend().to_string() }))),
         Err(err) => {
             tracing::error!("health check failed: {err}");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable" })),
-            )
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" })))
         }
     }
 }
@@ -47,6 +41,7 @@ mod tests {
             leptos_options: LeptosOptions::builder().output_name("baton").build(),
             db: test_db.db.clone(),
             config: Arc::new(config),
+            hasher: app::auth::password::PasswordHasher::new(1),
         };
         assert_eq!(healthz(State(state.clone())).await.0, StatusCode::OK);
         state.db.close().await;

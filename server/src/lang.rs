@@ -22,22 +22,12 @@ pub struct LanguageForm {
 }
 
 /// `POST /lang`: sets the language cookie and redirects (303) to `back` when it is a local path.
-pub async fn switch_language(
-    State(state): State<AppState>,
-    Form(form): Form<LanguageForm>,
-) -> Response {
+pub async fn switch_language(State(state): State<AppState>, Form(form): Form<LanguageForm>) -> Response {
     let Some(locale) = Locale::from_tag(&form.lang) else {
         return (StatusCode::BAD_REQUEST, "unknown language").into_response();
     };
-    let secure = if state.config.is_https() {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{LANG_COOKIE}={}; Path=/; Max-Age={LANG_COOKIE_MAX_AGE}; SameSite=Lax{secure}",
-        locale.tag()
-    );
+    let secure = if state.config.is_https() { "; Secure" } else { "" };
+    let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age={LANG_COOKIE_MAX_AGE}; SameSite=Lax{secure}", locale.tag());
     let mut response = Redirect::to(app::shell::local_path(&form.back)).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);

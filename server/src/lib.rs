@@ -25,12 +25,12 @@ use axum::{
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::{net::TcpListener, task::JoinHandle};
-use tower_sessions::{cookie::SameSite, ExpiredDeletion, Expiry, SessionManagerLayer};
 use tower_http::{
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
+use tower_sessions::{cookie::SameSite, ExpiredDeletion, Expiry, SessionManagerLayer};
 
 /// A fully set-up server: database migrated, routes built, listener bound.
 pub struct Application {
@@ -54,29 +54,41 @@ impl Application {
 
     /// Builds the app on an already bound listener: prepares the data directory, opens the
     /// database and runs pending migrations. Fails fast, naming the setting at fault.
-    pub async fn build_with_listener(
-        config: Config,
-        listener: TcpListener,
-    ) -> anyhow::Result<Self> {
+    pub async fn build_with_listener(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let db = open_database(&config).await?;
-        Self::assemble(config, listener, db)
+        Self::assemble(config, listener, db).await
     }
 
-    fn assemble(config: Config, listener: TcpListener, db: Db) -> anyhow::Result<Self> {
-        let local_addr = listener
-            .local_addr()
-            .context("listener has no local address")?;
-        let state = AppState {
-            leptos_options: leptos_options(&config, local_addr),
-            db: db.clone(),
-            config: Arc::new(config),
-        };
-        Ok(Self {
-            listener,
-            router: router(state),
-            db,
-            local_addr,
-        })
+    async fn assemble(config: Config, listener: TcpListener, db: Db) -> anyhow::Result<Self> {
+        let local_addr = listener.local_addr().context("listener has no local address")?;
+        let hasher = PasswordHasher::new(config.login_concurrency);
+        let first_admin = bootstrap::ensure_first_admin(&db, &hasher)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the first admin: {e}"))?;
+        if let Some(password) = first_admin {
+            // Printed once: it is stored only as a hash and must be changed at first sign-in.
+            tracing::warn!(
+                "created the first account: username \"admin\", one-time password \"{password}\" (change it at first sign-in)"
+            );
+        }
+        let store = AnyStore::new(&db).await.context("cannot prepare the session store")?;
+        // Expired cookie sessions are deleted in the background; the task ends with the server.
+        let cleanup = tokio::spawn({
+            let store = store.clone();
+            async move {
+                if let Err(err) = store.continuously_delete_expired(std::time::Duration::from_secs(300)).await {
+                    tracing::error!("expired-session cleanup stopped: {err}");
+                }
+            }
+        });
+        let state =
+            AppState { leptos_options: leptos_options(&config, local_addr), db, config: Arc::new(config), hasher };
+        Ok(Self { listener, router: router(state.clone(), store), state, local_addr, cleanup })
+    }
+
+    /// The shared state (database, configuration), e.g. for seeding demo users before serving.
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// The address the server listens on (the real port when bound to port 0).
@@ -86,19 +98,12 @@ impl Application {
 
     /// Serves requests until `shutdown` completes, then lets requests in flight finish and closes
     /// the database.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         tracing::info!(address = %self.local_addr, "listening");
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server error")?;
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server error")?;
         tracing::info!("stopped accepting requests; closing the database");
         self.cleanup.abort();
         self.state.db.close().await;
@@ -128,8 +133,8 @@ fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
 /// Makes the inline scripts of the page carry the nonce that [`security::headers`] put in the
 /// Content-Security-Policy of this response.
 fn provide_request_nonce() {
-    if let Some(nonce) = use_context::<http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<leptos::nonce::Nonce>().cloned())
+    if let Some(nonce) =
+        use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<leptos::nonce::Nonce>().cloned())
     {
         provide_context(nonce);
     }
@@ -148,7 +153,8 @@ fn router(state: AppState, store: AnyStore) -> Router {
         // The cookie session lives as long as the absolute timeout. Reads do not extend a
         // tower-sessions expiry, so the idle timeout is enforced by the session record instead.
         .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::try_from(state.config.session_absolute).unwrap_or(tower_sessions::cookie::time::Duration::HOUR),
+            tower_sessions::cookie::time::Duration::try_from(state.config.session_absolute)
+                .unwrap_or(tower_sessions::cookie::time::Duration::HOUR),
         ));
     let max_body = state.config.max_body_bytes;
     let security = security::Security::new(&state.config);

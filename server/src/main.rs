@@ -133,7 +133,10 @@ async fn manage_user(config: Config, command: UserCommand) -> anyhow::Result<()>
         UserCommand::Create { username, name, email, roles, language, password_stdin, no_password_change } => {
             let roles = roles
                 .iter()
-                .map(|r| Role::parse(r).ok_or_else(|| anyhow::anyhow!("unknown role {r:?} (expected ops, pm, dev, qa or admin)")))
+                .map(|r| {
+                    Role::parse(r)
+                        .ok_or_else(|| anyhow::anyhow!("unknown role {r:?} (expected ops, pm, dev, qa or admin)"))
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let (password, generated) = read_password(password_stdin)?;
             let fields = bootstrap::CliUser {
@@ -145,7 +148,9 @@ async fn manage_user(config: Config, command: UserCommand) -> anyhow::Result<()>
                 password: password.clone(),
                 must_change: !no_password_change,
             };
-            let id = bootstrap::create_user(&db, &hasher, fields).await.map_err(|e| anyhow::anyhow!("cannot create {username}: {e}"))?;
+            let id = bootstrap::create_user(&db, &hasher, fields)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create {username}: {e}"))?;
             println!("created user {username} (id {id})");
             if generated {
                 println!("password: {password}");

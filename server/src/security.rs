@@ -28,10 +28,7 @@ impl Security {
             let port = std::env::var("LEPTOS_RELOAD_PORT").unwrap_or_else(|_| "3001".into());
             format!("ws://{}:{port}", config.listen.ip())
         });
-        Self {
-            base_origin,
-            live_reload,
-        }
+        Self { base_origin, live_reload }
     }
 
     fn content_security_policy(&self, nonce: &str) -> String {
@@ -61,11 +58,7 @@ fn origin_of(url: &str) -> &str {
 
 /// Adds the security headers to every response, with a fresh CSP nonce per request that the
 /// page's inline scripts receive through the request extensions.
-pub async fn headers(
-    State(security): State<Security>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn headers(State(security): State<Security>, mut request: Request, next: Next) -> Response {
     let nonce = Nonce::new();
     request.extensions_mut().insert(nonce.clone());
     let mut response = next.run(request).await;
@@ -73,23 +66,12 @@ pub async fn headers(
     if let Ok(csp) = HeaderValue::from_str(&security.content_security_policy(&nonce)) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("strict-origin-when-cross-origin"),
-    );
-    headers.insert(
-        "permissions-policy",
-        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
-    );
-    headers.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
-    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    headers
+        .insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"));
+    headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     response
 }
 
@@ -98,11 +80,7 @@ pub async fn headers(
 /// Browsers label every request with `Sec-Fetch-Site`; older ones at least send `Origin` on
 /// cross-site posts. A request with neither did not come from a browser page and cannot carry a
 /// victim's cookies unwittingly, so it passes (API clients authenticate by other means).
-pub async fn same_origin(
-    State(security): State<Security>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn same_origin(State(security): State<Security>, request: Request, next: Next) -> Response {
     if is_safe_method(request.method()) || is_same_origin(&security, request.headers()) {
         return next.run(request).await;
     }
@@ -142,10 +120,7 @@ mod tests {
     use super::*;
 
     fn security() -> Security {
-        Security {
-            base_origin: "https://baton.example.com".into(),
-            live_reload: None,
-        }
+        Security { base_origin: "https://baton.example.com".into(), live_reload: None }
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -158,61 +133,31 @@ mod tests {
 
     #[test]
     fn same_origin_and_typed_navigations_pass() {
+        assert!(is_same_origin(&security(), &headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(is_same_origin(&security(), &headers(&[("sec-fetch-site", "none")])));
+        assert!(is_same_origin(&security(), &headers(&[("origin", "https://baton.example.com")])));
         assert!(is_same_origin(
             &security(),
-            &headers(&[("sec-fetch-site", "same-origin")])
-        ));
-        assert!(is_same_origin(
-            &security(),
-            &headers(&[("sec-fetch-site", "none")])
-        ));
-        assert!(is_same_origin(
-            &security(),
-            &headers(&[("origin", "https://baton.example.com")])
-        ));
-        assert!(is_same_origin(
-            &security(),
-            &headers(&[
-                ("origin", "http://localhost:3000"),
-                ("host", "localhost:3000")
-            ])
+            &headers(&[("origin", "http://localhost:3000"), ("host", "localhost:3000")])
         ));
         assert!(is_same_origin(&security(), &headers(&[])));
     }
 
     #[test]
     fn cross_site_requests_are_refused() {
+        assert!(!is_same_origin(&security(), &headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(!is_same_origin(&security(), &headers(&[("sec-fetch-site", "same-site")])));
+        assert!(!is_same_origin(&security(), &headers(&[("origin", "https://evil.example")])));
+        assert!(!is_same_origin(&security(), &headers(&[("origin", "null")])));
         assert!(!is_same_origin(
             &security(),
-            &headers(&[("sec-fetch-site", "cross-site")])
-        ));
-        assert!(!is_same_origin(
-            &security(),
-            &headers(&[("sec-fetch-site", "same-site")])
-        ));
-        assert!(!is_same_origin(
-            &security(),
-            &headers(&[("origin", "https://evil.example")])
-        ));
-        assert!(!is_same_origin(
-            &security(),
-            &headers(&[("origin", "null")])
-        ));
-        assert!(!is_same_origin(
-            &security(),
-            &headers(&[
-                ("origin", "https://evil.example"),
-                ("host", "baton.example.com")
-            ])
+            &headers(&[("origin", "https://evil.example"), ("host", "baton.example.com")])
         ));
     }
 
     #[test]
     fn origin_drops_the_path() {
-        assert_eq!(
-            origin_of("https://a.example:8443/baton"),
-            "https://a.example:8443"
-        );
+        assert_eq!(origin_of("https://a.example:8443/baton"), "https://a.example:8443");
         assert_eq!(origin_of("http://127.0.0.1:3000"), "http://127.0.0.1:3000");
     }
 }

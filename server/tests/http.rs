@@ -37,14 +37,8 @@ async fn home_page_renders_in_english_by_default_with_hydration_script() {
         assert_eq!(response.status(), StatusCode::OK);
         let html = response.text().await.unwrap();
         assert!(html.contains("<html lang=\"en\""), "{html}");
-        assert!(
-            html.contains("Every urgent bug, handed on by name"),
-            "{html}"
-        );
-        assert!(
-            html.contains("/pkg/baton.js"),
-            "hydration script missing: {html}"
-        );
+        assert!(html.contains("Every urgent bug, handed on by name"), "{html}");
+        assert!(html.contains("/pkg/baton.js"), "hydration script missing: {html}");
         app
     })
     .await;
@@ -105,13 +99,8 @@ async fn language_form_sets_the_cookie_and_returns_to_a_local_page_only() {
             .unwrap();
         assert_eq!(response.headers()[header::LOCATION], "/");
 
-        let response = app
-            .client
-            .post(app.url("/lang"))
-            .form(&[("lang", "klingon"), ("back", "/")])
-            .send()
-            .await
-            .unwrap();
+        let response =
+            app.client.post(app.url("/lang")).form(&[("lang", "klingon"), ("back", "/")]).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert!(response.headers().get(header::SET_COOKIE).is_none());
         app
@@ -122,10 +111,7 @@ async fn language_form_sets_the_cookie_and_returns_to_a_local_page_only() {
 #[tokio::test]
 async fn cross_site_posts_are_refused_and_change_nothing() {
     with_sqlite_app(|app| async move {
-        for (name, value) in [
-            ("sec-fetch-site", "cross-site"),
-            ("origin", "https://evil.example"),
-        ] {
+        for (name, value) in [("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")] {
             let response = app
                 .client
                 .post(app.url("/lang"))
@@ -154,13 +140,8 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
 #[tokio::test]
 async fn unknown_paths_get_the_404_page_with_status_404() {
     with_sqlite_app(|app| async move {
-        let response = app
-            .client
-            .get(app.url("/no/such/page"))
-            .header(header::ACCEPT_LANGUAGE, "zh-CN")
-            .send()
-            .await
-            .unwrap();
+        let response =
+            app.client.get(app.url("/no/such/page")).header(header::ACCEPT_LANGUAGE, "zh-CN").send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         let html = response.text().await.unwrap();
         assert!(html.contains("页面不存在"), "{html}");
@@ -176,37 +157,19 @@ async fn pages_carry_security_headers_and_a_csp_nonce_matching_the_scripts() {
         let headers = response.headers().clone();
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
-        assert_eq!(
-            headers[header::REFERRER_POLICY],
-            "strict-origin-when-cross-origin"
-        );
-        let csp = headers[header::CONTENT_SECURITY_POLICY]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        assert_eq!(headers[header::REFERRER_POLICY], "strict-origin-when-cross-origin");
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
         assert!(!csp.contains("'unsafe-inline'"), "{csp}");
-        let nonce = csp
-            .split("'nonce-")
-            .nth(1)
-            .and_then(|rest| rest.split('\'').next())
-            .expect("nonce in CSP")
-            .to_owned();
+        let nonce =
+            csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("nonce in CSP").to_owned();
         let html = response.text().await.unwrap();
-        assert!(
-            html.contains(&format!("nonce=\"{nonce}\"")),
-            "script nonce must match the CSP: {nonce}\n{html}"
-        );
+        assert!(html.contains(&format!("nonce=\"{nonce}\"")), "script nonce must match the CSP: {nonce}\n{html}");
 
         // A fresh nonce per response.
         let again = app.get("/").await;
-        assert_ne!(
-            again.headers()[header::CONTENT_SECURITY_POLICY]
-                .to_str()
-                .unwrap(),
-            csp
-        );
+        assert_ne!(again.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap(), csp);
         app
     })
     .await;
@@ -216,28 +179,11 @@ async fn pages_carry_security_headers_and_a_csp_nonce_matching_the_scripts() {
 async fn every_response_carries_a_request_id_and_keeps_a_given_one() {
     with_sqlite_app(|app| async move {
         let response = app.get("/livez").await;
-        let id = response
-            .headers()
-            .get("x-request-id")
-            .expect("request id")
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let id = response.headers().get("x-request-id").expect("request id").to_str().unwrap().to_owned();
         assert_eq!(id.len(), 36, "{id}");
-        assert_ne!(
-            app.get("/livez").await.headers()["x-request-id"]
-                .to_str()
-                .unwrap(),
-            id
-        );
+        assert_ne!(app.get("/livez").await.headers()["x-request-id"].to_str().unwrap(), id);
 
-        let given = app
-            .client
-            .get(app.url("/livez"))
-            .header("x-request-id", "trace-me-42")
-            .send()
-            .await
-            .unwrap();
+        let given = app.client.get(app.url("/livez")).header("x-request-id", "trace-me-42").send().await.unwrap();
         assert_eq!(given.headers()["x-request-id"], "trace-me-42");
         app
     })
@@ -248,13 +194,8 @@ async fn every_response_carries_a_request_id_and_keeps_a_given_one() {
 async fn oversized_bodies_are_refused_with_413() {
     with_sqlite_app(|app| async move {
         let big = "x".repeat(10_000);
-        let response = app
-            .client
-            .post(app.url("/lang"))
-            .form(&[("lang", "en"), ("back", big.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let response =
+            app.client.post(app.url("/lang")).form(&[("lang", "en"), ("back", big.as_str())]).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
         app
     })
@@ -265,17 +206,8 @@ async fn oversized_bodies_are_refused_with_413() {
 async fn start_up_fails_naming_database_url_when_the_database_is_unreachable() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = config_for(
-        "postgres://baton:pw@127.0.0.1:1/baton",
-        dir.path(),
-        "http://127.0.0.1:1",
-        &[],
-    );
-    let err = Application::build_with_listener(config, listener)
-        .await
-        .err()
-        .expect("must fail")
-        .to_string();
+    let config = config_for("postgres://baton:pw@127.0.0.1:1/baton", dir.path(), "http://127.0.0.1:1", &[]);
+    let err = Application::build_with_listener(config, listener).await.err().expect("must fail").to_string();
     assert!(err.contains("DATABASE_URL"), "{err}");
     assert!(!err.contains(":pw@"), "{err}");
 }
@@ -287,11 +219,7 @@ async fn start_up_fails_naming_the_data_dir_when_it_is_unwritable() {
     let data_dir = file.path().join("data");
     let url = format!("sqlite://{}", data_dir.join("baton.sqlite3").display());
     let config = config_for(&url, &data_dir, "http://127.0.0.1:1", &[]);
-    let err = Application::build_with_listener(config, listener)
-        .await
-        .err()
-        .expect("must fail")
-        .to_string();
+    let err = Application::build_with_listener(config, listener).await.err().expect("must fail").to_string();
     assert!(err.contains("BATON_DATA_DIR"), "{err}");
 }
 
@@ -327,10 +255,7 @@ async fn the_binary_shuts_down_gracefully_on_sigterm() {
     let url = format!("http://127.0.0.1:{port}/healthz");
     let mut up = false;
     for _ in 0..100 {
-        if reqwest::get(&url)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
+        if reqwest::get(&url).await.is_ok_and(|r| r.status().is_success()) {
             up = true;
             break;
         }
@@ -338,14 +263,9 @@ async fn the_binary_shuts_down_gracefully_on_sigterm() {
     }
     assert!(up, "server did not come up");
     let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
-        .await
-        .expect("exits in time")
-        .unwrap();
+    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status =
+        tokio::time::timeout(std::time::Duration::from_secs(10), child.wait()).await.expect("exits in time").unwrap();
     assert!(status.success(), "{status}");
     assert!(dir.path().join("baton.sqlite3").exists());
 }

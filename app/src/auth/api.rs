@@ -14,7 +14,8 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
 
     let state = guard::app_state();
     let client = guard::client_info();
-    let signed_in = service::sign_in(&state.db, &state.hasher, &username, password, &client, chrono::Utc::now()).await?;
+    let signed_in =
+        service::sign_in(&state.db, &state.hasher, &username, password, &client, chrono::Utc::now()).await?;
     let session = leptos_axum::extract::<tower_sessions::Session>().await?;
     // A fresh cookie-session id at sign-in: an id planted before sign-in is worthless after it.
     session.cycle_id().await.map_err(AppError::internal)?;

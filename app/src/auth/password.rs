@@ -7,7 +7,9 @@ use std::sync::{
 };
 
 use argon2::{
-    password_hash::{rand_core::OsRng, rand_core::RngCore, PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString},
+    password_hash::{
+        rand_core::OsRng, rand_core::RngCore, PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString,
+    },
     Algorithm, Argon2, Params, Version,
 };
 use tokio::sync::Semaphore;
@@ -79,10 +81,7 @@ fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
-        argon2()
-            .hash_password(generate_password().as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
+        argon2().hash_password(generate_password().as_bytes(), &salt).map(|h| h.to_string()).unwrap_or_default()
     })
 }
 
@@ -156,7 +155,10 @@ mod tests {
         let hasher = PasswordHasher::new(2);
         let hash = hasher.hash("correct horse battery".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
-        assert_eq!(hasher.verify("correct horse battery".into(), Some(hash.clone())).await.unwrap(), Verified { ok: true, needs_rehash: false });
+        assert_eq!(
+            hasher.verify("correct horse battery".into(), Some(hash.clone())).await.unwrap(),
+            Verified { ok: true, needs_rehash: false }
+        );
         assert!(!hasher.verify("wrong horse battery".into(), Some(hash)).await.unwrap().ok);
     }
 

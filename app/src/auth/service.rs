@@ -28,7 +28,14 @@ pub struct SignedIn {
 /// An unknown username and a wrong password take the same time and give the same answer.
 /// Failures count against the account and the client address; past the thresholds the caller is
 /// told how long to wait, before any password is checked.
-pub async fn sign_in(db: &Db, hasher: &PasswordHasher, username: &str, password: String, client: &ClientInfo, now: DateTime<Utc>) -> Result<SignedIn, AppError> {
+pub async fn sign_in(
+    db: &Db,
+    hasher: &PasswordHasher,
+    username: &str,
+    password: String,
+    client: &ClientInfo,
+    now: DateTime<Utc>,
+) -> Result<SignedIn, AppError> {
     if username.trim().is_empty() {
         return Err(AppError::invalid("username", FieldProblem::Required));
     }
@@ -87,7 +94,13 @@ pub struct PasswordChange {
 }
 
 /// Changes a user's own password after checking the current one; ends their other sessions.
-pub async fn change_own_password(db: &Db, hasher: &PasswordHasher, user: &CurrentUser, change: PasswordChange, now: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn change_own_password(
+    db: &Db,
+    hasher: &PasswordHasher,
+    user: &CurrentUser,
+    change: PasswordChange,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     let PasswordChange { current, new, confirm } = change;
     let (user_id, keep_session) = (user.me.id, user.session_id.as_str());
     if current.is_empty() {

@@ -61,7 +61,13 @@ pub struct Timeouts {
 }
 
 /// Creates a session record for a fresh sign-in; returns its id.
-pub async fn create(tx: &mut WriteTx, user_id: i64, client_addr: &str, user_agent: &str, now: DateTime<Utc>) -> Result<String, DbError> {
+pub async fn create(
+    tx: &mut WriteTx,
+    user_id: i64,
+    client_addr: &str,
+    user_agent: &str,
+    now: DateTime<Utc>,
+) -> Result<String, DbError> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     // User agents can be long; the record needs only enough to recognise a device.
     let user_agent: String = user_agent.chars().take(300).collect();
@@ -93,7 +99,13 @@ pub async fn end(db: &Db, session_id: &str, reason: EndReason, now: DateTime<Utc
 }
 
 /// Ends every live session of a user except `keep`, inside `tx`; returns how many were ended.
-pub async fn end_all_of(tx: &mut WriteTx, user_id: i64, keep: Option<&str>, reason: EndReason, now: DateTime<Utc>) -> Result<u64, DbError> {
+pub async fn end_all_of(
+    tx: &mut WriteTx,
+    user_id: i64,
+    keep: Option<&str>,
+    reason: EndReason,
+    now: DateTime<Utc>,
+) -> Result<u64, DbError> {
     let ended = on_tx!(tx, conn => sqlx::query(
         "UPDATE auth_sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL AND id <> $4",
     )

@@ -67,12 +67,14 @@ pub async fn record_failure(tx: &mut WriteTx, key: &str, threshold: i64, now: Da
             .await?
             .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
             .transpose()?,
-        WriteTx::Postgres(tx) => sqlx::query("SELECT failures, window_start_ms FROM login_throttle WHERE key = $1 FOR UPDATE")
-            .bind(key)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
-            .transpose()?,
+        WriteTx::Postgres(tx) => {
+            sqlx::query("SELECT failures, window_start_ms FROM login_throttle WHERE key = $1 FOR UPDATE")
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?
+        }
     };
     let (failures, window_start) = match current {
         Some((failures, start)) if now_ms - start < WINDOW.as_millis() as i64 => (failures + 1, start),

@@ -14,9 +14,7 @@ use std::{str::FromStr, time::Duration};
 
 use sqlx::{
     postgres::{PgPool, PgPoolOptions},
-    sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-    },
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
     Postgres, Sqlite, Transaction,
 };
 
@@ -101,10 +99,7 @@ impl Db {
     /// Opens a pool for `url`. SQLite files are created when missing, with WAL, foreign keys and a
     /// busy timeout set on every connection.
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, DbError> {
-        let connect_err = |source| DbError::Connect {
-            url: url.masked(),
-            source,
-        };
+        let connect_err = |source| DbError::Connect { url: url.masked(), source };
         match url.backend() {
             Backend::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url.expose())

@@ -18,12 +18,7 @@ pub async fn get(db: &Db, key: &str) -> Result<Option<String>, DbError> {
 }
 
 /// Creates or replaces one setting inside `tx`.
-pub async fn put(
-    tx: &mut WriteTx,
-    key: &str,
-    value: &str,
-    now: DateTime<Utc>,
-) -> Result<(), DbError> {
+pub async fn put(tx: &mut WriteTx, key: &str, value: &str, now: DateTime<Utc>) -> Result<(), DbError> {
     on_tx!(tx, conn => sqlx::query(
         "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -47,14 +42,12 @@ pub async fn get_for_update(tx: &mut WriteTx, key: &str) -> Result<Option<String
             .await?
             .map(|r| r.try_get::<String, _>("value"))
             .transpose()?,
-        WriteTx::Postgres(tx) => {
-            sqlx::query("SELECT value FROM settings WHERE key = $1 FOR UPDATE")
-                .bind(key)
-                .fetch_optional(&mut **tx)
-                .await?
-                .map(|r| r.try_get::<String, _>("value"))
-                .transpose()?
-        }
+        WriteTx::Postgres(tx) => sqlx::query("SELECT value FROM settings WHERE key = $1 FOR UPDATE")
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get::<String, _>("value"))
+            .transpose()?,
     };
     Ok(value)
 }

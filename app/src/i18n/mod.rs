@@ -69,11 +69,7 @@ impl Locale {
             let mut pieces = part.split(';');
             let tag = pieces.next().unwrap_or_default().trim();
             let q = pieces
-                .find_map(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .and_then(|q| q.trim().parse::<f32>().ok())
-                })
+                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
                 .unwrap_or(1.0);
             if q <= 0.0 {
                 continue;
@@ -90,14 +86,16 @@ impl Locale {
 
     /// The language for a request: the cookie's explicit choice, else the signed-in user's
     /// preferred language, else `Accept-Language`, else en.
-    pub fn for_request(cookie_header: Option<&str>, user_preference: Option<Locale>, accept_language: Option<&str>) -> Self {
+    pub fn for_request(
+        cookie_header: Option<&str>,
+        user_preference: Option<Locale>,
+        accept_language: Option<&str>,
+    ) -> Self {
         cookie_header
             .and_then(|cookies| {
                 cookies.split(';').find_map(|c| {
                     let (name, value) = c.trim().split_once('=')?;
-                    (name == LANG_COOKIE)
-                        .then(|| Locale::from_tag(value))
-                        .flatten()
+                    (name == LANG_COOKIE).then(|| Locale::from_tag(value)).flatten()
                 })
             })
             .or(user_preference)
@@ -159,9 +157,7 @@ fn remember_choice(locale: Locale) {
 /// language.
 pub fn provide_i18n() -> I18n {
     let initial = initial_locale();
-    let i18n = I18n {
-        locale: RwSignal::new(initial),
-    };
+    let i18n = I18n { locale: RwSignal::new(initial) };
     provide_context(i18n);
     i18n
 }
@@ -175,9 +171,7 @@ pub fn use_i18n() -> I18n {
 fn initial_locale() -> Locale {
     use_context::<http::request::Parts>()
         .map(|parts| {
-            let header = |name: http::header::HeaderName| {
-                parts.headers.get(name).and_then(|v| v.to_str().ok())
-            };
+            let header = |name: http::header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
             let preference = parts.extensions.get::<crate::auth::CurrentUser>().map(|u| u.me.language);
             Locale::for_request(header(http::header::COOKIE), preference, header(http::header::ACCEPT_LANGUAGE))
         })
@@ -204,18 +198,9 @@ mod tests {
 
     #[test]
     fn accept_language_picks_the_highest_quality_supported_language() {
-        assert_eq!(
-            Locale::negotiate("zh-CN,zh;q=0.9,en;q=0.8"),
-            Some(Locale::ZhCn)
-        );
-        assert_eq!(
-            Locale::negotiate("en-US,en;q=0.9,zh-CN;q=0.8"),
-            Some(Locale::En)
-        );
-        assert_eq!(
-            Locale::negotiate("fr-FR, zh-TW;q=0.5, en;q=0.7"),
-            Some(Locale::En)
-        );
+        assert_eq!(Locale::negotiate("zh-CN,zh;q=0.9,en;q=0.8"), Some(Locale::ZhCn));
+        assert_eq!(Locale::negotiate("en-US,en;q=0.9,zh-CN;q=0.8"), Some(Locale::En));
+        assert_eq!(Locale::negotiate("fr-FR, zh-TW;q=0.5, en;q=0.7"), Some(Locale::En));
         assert_eq!(Locale::negotiate("de, zh;q=0"), None);
         assert_eq!(Locale::negotiate(""), None);
     }
@@ -239,9 +224,6 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled() {
-        assert_eq!(
-            fill("{a} and {b}, {a}", &[("a", "x"), ("b", "y")]),
-            "x and y, x"
-        );
+        assert_eq!(fill("{a} and {b}, {a}", &[("a", "x"), ("b", "y")]), "x and y, x");
     }
 }

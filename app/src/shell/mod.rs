@@ -23,7 +23,10 @@ use crate::{
 
 /// `target` when it is a local path (so a redirect cannot lead to another site), else `/`.
 pub fn local_path(target: &str) -> &str {
-    let is_local = target.starts_with('/') && !target.starts_with("//") && !target.starts_with("/\\") && !target.contains(['\r', '\n']);
+    let is_local = target.starts_with('/')
+        && !target.starts_with("//")
+        && !target.starts_with("/\\")
+        && !target.contains(['\r', '\n']);
     if is_local {
         target
     } else {

@@ -66,7 +66,9 @@ pub async fn create_user(
     let mut tx = state.db.begin_write().await?;
     let id = match store::create(&mut tx, &new_user, chrono::Utc::now()).await {
         Ok(id) => id,
-        Err(store::UserWriteError::UsernameTaken) => return Err(AppError::invalid("username", FieldProblem::UsernameTaken)),
+        Err(store::UserWriteError::UsernameTaken) => {
+            return Err(AppError::invalid("username", FieldProblem::UsernameTaken))
+        }
         Err(store::UserWriteError::Db(err)) => return Err(err.into()),
     };
     tx.commit().await?;

@@ -136,7 +136,12 @@ pub struct CliUser {
 
 /// Sets a new password for `username` from the command line (must be changed at next sign-in)
 /// and ends their sessions.
-pub async fn reset_password(db: &Db, hasher: &PasswordHasher, username: &str, password: String) -> Result<(), AppError> {
+pub async fn reset_password(
+    db: &Db,
+    hasher: &PasswordHasher,
+    username: &str,
+    password: String,
+) -> Result<(), AppError> {
     check_policy(&password).map_err(|p| AppError::invalid("password", p))?;
     let id = store::id_by_username(db, username).await?.ok_or(AppError::NotFound)?;
     let hash = hasher.hash(password).await?;

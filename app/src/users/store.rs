@@ -145,7 +145,13 @@ pub async fn password_hash(db: &Db, user_id: i64) -> Result<Option<String>, DbEr
 }
 
 /// Stores a new password hash.
-pub async fn set_password(tx: &mut WriteTx, user_id: i64, hash: &str, must_change: bool, now: DateTime<Utc>) -> Result<(), DbError> {
+pub async fn set_password(
+    tx: &mut WriteTx,
+    user_id: i64,
+    hash: &str,
+    must_change: bool,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
     on_tx!(tx, conn => sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2, updated_at = $3 WHERE id = $4")
         .bind(hash)
         .bind(must_change)
@@ -158,7 +164,14 @@ pub async fn set_password(tx: &mut WriteTx, user_id: i64, hash: &str, must_chang
 }
 
 /// Changes name, email and language.
-pub async fn update_details(tx: &mut WriteTx, user_id: i64, display_name: &str, email: &str, language: Locale, now: DateTime<Utc>) -> Result<(), DbError> {
+pub async fn update_details(
+    tx: &mut WriteTx,
+    user_id: i64,
+    display_name: &str,
+    email: &str,
+    language: Locale,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
     on_tx!(tx, conn => sqlx::query("UPDATE users SET display_name = $1, email = $2, language = $3, updated_at = $4 WHERE id = $5")
         .bind(display_name)
         .bind(email)
@@ -200,7 +213,8 @@ macro_rules! user_summary {
 /// Users whose username, name or email contains `query` (case-insensitive), by username.
 pub async fn search(db: &Db, query: &str, limit: i64) -> Result<Vec<UserSummary>, DbError> {
     // LIKE wildcards in the query are matched literally.
-    let pattern = format!("%{}%", query.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let pattern =
+        format!("%{}%", query.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
     let mut users: Vec<UserSummary> = on_db!(db, pool => sqlx::query(
         "SELECT id, username, display_name, email, active FROM users \
          WHERE username_key LIKE $1 ESCAPE '\\' OR LOWER(display_name) LIKE $1 ESCAPE '\\' OR LOWER(email) LIKE $1 ESCAPE '\\' \

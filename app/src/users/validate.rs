@@ -47,7 +47,11 @@ pub fn email(value: &str) -> Result<String, AppError> {
     let valid = v.len() <= 254
         && !v.contains(char::is_whitespace)
         && v.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && !domain.contains('@') && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
         });
     if valid {
         Ok(v.to_owned())
