@@ -1,6 +1,7 @@
 //! Baton's HTTP server as a library: [`Application`] builds the whole app on a listener and runs
 //! it until a shutdown signal, so tests run the real server on port 0.
 
+mod api_status;
 mod auth;
 mod health;
 mod lang;
@@ -167,6 +168,7 @@ fn router(state: AppState, store: AnyStore) -> Router {
         .leptos_routes_with_context(&state, routes, provide_request_nonce, move || shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_request_nonce, shell))
         // Layers run outside-in from the last one added.
+        .layer(axum::middleware::from_fn(api_status::refine))
         .layer(axum::middleware::from_fn(auth::gate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_user))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::client_info))

@@ -102,6 +102,7 @@ db_test!(async fn unknown_users_and_wrong_passwords_get_identical_answers(ctx) {
     assert_eq!(wrong.status, unknown.status);
     assert_eq!(wrong.body, unknown.body);
     assert_eq!(wrong.error().as_deref(), Some("InvalidCredentials"));
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     app.stop().await;
 });
 
@@ -117,6 +118,7 @@ db_test!(async fn throttling_counts_per_account_and_per_address_and_ignores_spoo
     }
     let blocked = app.browser().login("target", PASSWORD).await;
     assert_eq!(blocked.error().as_deref(), Some("Throttled"), "{}", blocked.body);
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
     let fine = app.browser().login("other", PASSWORD).await;
     assert!(fine.status.is_success(), "other accounts are unaffected: {}", fine.body);
 
@@ -176,6 +178,7 @@ db_test!(async fn every_admin_function_refuses_non_admins_and_changes_nothing(ct
     for (path, form) in &calls {
         let answer = pm.call(path, form).await;
         assert_eq!(answer.error().as_deref(), Some("Forbidden"), "{path}: {} {}", answer.status, answer.body);
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}");
     }
     assert!(store::id_by_username(&app.db, "mallory").await.unwrap().is_none());
     let admin = store::get(&app.db, admin_id).await.unwrap().unwrap();

@@ -20,7 +20,13 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
     // A fresh cookie-session id at sign-in: an id planted before sign-in is worthless after it.
     session.cycle_id().await.map_err(AppError::internal)?;
     session.insert(SESSION_RECORD_KEY, &signed_in.session_id).await.map_err(AppError::internal)?;
-    leptos_axum::redirect(&safe_next(next.as_deref()));
+    // The browser follows this redirect inside the app, past the page gate, so the forced
+    // password change is decided here too.
+    if signed_in.must_change_password {
+        leptos_axum::redirect("/account/password");
+    } else {
+        leptos_axum::redirect(&safe_next(next.as_deref()));
+    }
     Ok(())
 }
 

@@ -18,6 +18,7 @@ pub fn LoginPage() -> impl IntoView {
     let i18n = use_i18n();
     let action = ServerAction::<Login>::new();
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    reload_me_when(move || action.value().with(|v| matches!(v, Some(Ok(())))));
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     view! {
@@ -51,6 +52,7 @@ pub fn ChangePasswordPage() -> impl IntoView {
     let i18n = use_i18n();
     let action = ServerAction::<ChangePassword>::new();
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    reload_me_when(move || action.value().with(|v| matches!(v, Some(Ok(())))));
     let me = use_me();
     let must_change = move || me.get().flatten().is_some_and(|m| m.must_change_password);
     view! {
@@ -87,15 +89,27 @@ pub fn ChangePasswordPage() -> impl IntoView {
 }
 
 /// The signed-in user of this page, loaded with the page (the server renders it, the browser
-/// reuses it when hydrating).
+/// reuses it when hydrating), and the counter whose change reloads it.
 #[derive(Clone, Copy)]
-pub struct MeResource(pub Resource<Option<Me>>);
+pub struct MeResource(pub Resource<Option<Me>>, RwSignal<u64>);
 
 /// Loads the signed-in user for this render and shares it through context.
 pub fn provide_me() -> Resource<Option<Me>> {
-    let me = Resource::new_blocking(|| (), |_| async { super::get_me().await.ok().flatten() });
-    provide_context(MeResource(me));
+    let epoch = RwSignal::new(0u64);
+    let me = Resource::new_blocking(move || epoch.get(), |_| async { super::get_me().await.ok().flatten() });
+    provide_context(MeResource(me, epoch));
     me
+}
+
+/// Reloads the signed-in user once `succeeded` turns true: sign-in, sign-out and password
+/// changes redirect within the app, without a page load, so the header must be told.
+fn reload_me_when(succeeded: impl Fn() -> bool + Send + Sync + 'static) {
+    let MeResource(_, epoch) = expect_context::<MeResource>();
+    Effect::new(move |_| {
+        if succeeded() {
+            epoch.update(|n| *n += 1);
+        }
+    });
 }
 
 /// The signed-in user resource provided by [`provide_me`].
@@ -109,6 +123,7 @@ pub fn SignedInNav() -> impl IntoView {
     let i18n = use_i18n();
     let me = use_me();
     let logout = ServerAction::<Logout>::new();
+    reload_me_when(move || logout.value().with(|v| matches!(v, Some(Ok(())))));
     view! {
         <Suspense>
             {move || match me.get().flatten() {

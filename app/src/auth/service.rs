@@ -21,6 +21,8 @@ pub struct SignedIn {
     pub user_id: i64,
     /// The new session record.
     pub session_id: String,
+    /// The user must choose a new password before anything else.
+    pub must_change_password: bool,
 }
 
 /// Checks a username and password and opens a session record.
@@ -72,14 +74,12 @@ pub async fn sign_in(
     throttle::clear(&mut tx, &account_key).await?;
     if let Some(hash) = rehash {
         // Keep the must-change flag as it is: only the hash parameters change.
-        let detail = store::get(db, account.id).await?;
-        let must_change = detail.is_some_and(|d| d.must_change_password);
-        store::set_password(&mut tx, account.id, &hash, must_change, now).await?;
+        store::set_password(&mut tx, account.id, &hash, account.must_change_password, now).await?;
     }
     let session_id = sessions::create(&mut tx, account.id, &client.addr, &client.user_agent, now).await?;
     tx.commit().await?;
     tracing::info!(username, user_id = account.id, addr = %client.addr, "signed in");
-    Ok(SignedIn { user_id: account.id, session_id })
+    Ok(SignedIn { user_id: account.id, session_id, must_change_password: account.must_change_password })
 }
 
 /// A password change as submitted.

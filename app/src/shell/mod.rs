@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 pub use header::{AppHeader, LanguageSwitch};
@@ -86,13 +86,15 @@ pub fn App() -> impl IntoView {
             <a class="skip-link" href="#main">{move || i18n.t().skip_to_content}</a>
             <AppHeader />
             <main id="main" class="page" tabindex="-1">
+                // In-order streaming: every page arrives complete, so it works without WASM and
+                // no inline script is needed to swap in late content.
                 <Routes fallback=NotFound>
-                    <Route path=path!("") view=HomePage />
-                    <Route path=path!("/login") view=LoginPage />
-                    <Route path=path!("/account/password") view=ChangePasswordPage />
-                    <Route path=path!("/admin/users") view=UsersPage />
-                    <Route path=path!("/admin/users/new") view=NewUserPage />
-                    <Route path=path!("/admin/users/:id") view=UserPage />
+                    <Route path=path!("") view=HomePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/account/password") view=ChangePasswordPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/users/new") view=NewUserPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/users/:id") view=UserPage ssr=SsrMode::InOrder />
                 </Routes>
             </main>
         </Router>

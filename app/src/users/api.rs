@@ -1,6 +1,8 @@
 //! Server functions of user management. Every one requires the admin role.
 // The #[server] and #[component] macros generate argument structs whose fields cannot carry docs.
 #![allow(missing_docs)]
+// A server function's arguments are its form's fields, one each; the user forms have many.
+#![allow(clippy::too_many_arguments)]
 
 use leptos::prelude::*;
 
@@ -25,7 +27,6 @@ pub async fn get_user(id: i64) -> Result<UserDetail, AppError> {
 
 /// Creates a user with an initial password they must change at first sign-in.
 #[server(endpoint = "users/create")]
-#[allow(clippy::too_many_arguments)]
 pub async fn create_user(
     username: String,
     display_name: String,
@@ -79,7 +80,6 @@ pub async fn create_user(
 
 /// Changes a user's name, email, language and roles. Role changes apply to their next request.
 #[server(endpoint = "users/update")]
-#[allow(clippy::too_many_arguments)]
 pub async fn update_user(
     id: i64,
     display_name: String,
