@@ -119,3 +119,22 @@ test('without JavaScript, signing in works through the plain form', async ({ bro
   await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dana Dev' })).toBeVisible();
   await context.close();
 });
+
+test('sign-in and user pages fit a phone without sideways scrolling', async ({ browser }, testInfo) => {
+  const { context, page } = await newPage(browser, { viewport: { width: 390, height: 844 } });
+  await page.goto('/login');
+  await page.screenshot({ path: testInfo.outputPath('login-phone.png'), fullPage: true });
+  await signIn(page, 'admin1');
+  for (const [name, path] of [
+    ['users', '/admin/users'],
+    ['user', '/admin/users/1'],
+    ['new-user', '/admin/users/new'],
+  ]) {
+    await page.goto(path);
+    await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow, `${name}: horizontal overflow`).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: testInfo.outputPath(`${name}-phone.png`), fullPage: true });
+  }
+  await context.close();
+});
