@@ -17,6 +17,8 @@ command -v wrk >/dev/null || { if [ "$(id -u)" = 0 ]; then apt-get install -y -q
 
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 data_dir=$(mktemp -d -t baton-bench-XXXXXX)
+printf 'bench password 1' | BATON_DATA_DIR="$data_dir" BATON_LOG=warn "$target_dir/release/server" user create \
+  --username bench --name Bench --email bench@example.com --roles ops --password-stdin --no-password-change >/dev/null
 BATON_LISTEN="127.0.0.1:$port" BATON_DATA_DIR="$data_dir" BATON_SITE_ROOT=target/site BATON_LOG=warn \
   "$target_dir/release/server" &
 server=$!
@@ -34,6 +36,26 @@ run() { # path -> "req/s p99"
 
 read -r const_rps const_p99 < <(run /livez)
 read -r ssr_rps ssr_p99 < <(run /)
+
+# Sign-ins at saturation (argon2id, 19 MiB, t=2), and a cheap page measured at the same time.
+lua=$(mktemp --suffix .lua)
+cat >"$lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = "username=bench&password=bench+password+1"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+LUA
+login_out=$(mktemp)
+wrk -t1 -c16 -d"${duration}s" --latency -s "$lua" "http://127.0.0.1:$port/api/auth/login" >"$login_out" &
+login_pid=$!
+sleep 2
+page_under_load=$(wrk -t1 -c4 -d"$((duration - 4))s" --latency "http://127.0.0.1:$port/")
+wait $login_pid
+login_rps=$(awk '/Requests\/sec/ {print $2}' "$login_out")
+login_p99=$(awk '$1 == "99%" {print $2}' "$login_out")
+login_errors=$(awk '/Non-2xx/ {print $5}' "$login_out")
+page_p99=$(awk '$1 == "99%" {print $2}' <<<"$page_under_load")
+page_rps=$(awk '/Requests\/sec/ {print $2}' <<<"$page_under_load")
+rm -f "$lua" "$login_out"
 wasm=$(ls target/site/pkg/*.wasm | head -n1)
 raw=$(stat -c %s "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
@@ -45,6 +67,8 @@ cat <<MD
 | \`GET /livez\` (constant axum route) | ${const_rps} req/s, p99 ${const_p99} |
 | \`GET /\` (SSR home page) | ${ssr_rps} req/s, p99 ${ssr_p99} |
 | SSR rate as a share of the constant route | ${share} % |
+| sign-ins at saturation (\`POST /api/auth/login\`, 16 connections) | ${login_rps} /s, p99 ${login_p99}, non-2xx: ${login_errors:-0} |
+| \`GET /\` while sign-ins saturate the hashing pool (4 connections) | ${page_rps} req/s, p99 ${page_p99} |
 | release WASM (\`$(basename "$wasm")\`) | $((raw / 1024)) KiB raw, $((gz / 1024)) KiB gzip -9 |
 
 wrk -t2 -c${connections} -d${duration}s, $(nproc) cores, $(date -u +%Y-%m-%d).

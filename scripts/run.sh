@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds a release of Baton and serves it on http://127.0.0.1:3000
 # with the embedded SQLite database under ./data. Settings: see README.md (environment variables).
+#
+#   scripts/run.sh           serve; on first start an "admin" account is created and its
+#                            one-time password printed in the log
+#   scripts/run.sh --demo    also create one user per role (ops, pm, dev, qa, admin) and print
+#                            their passwords, to try every role at once
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -11,4 +16,7 @@ cargo leptos build --release
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 export BATON_SITE_ROOT="${BATON_SITE_ROOT:-target/site}"
 echo "Baton is starting on http://${BATON_LISTEN:-127.0.0.1:3000} (Ctrl-C stops it)"
+if [ "${1:-}" = "--demo" ]; then
+  exec "$target_dir/release/server" serve --demo
+fi
 exec "$target_dir/release/server" "$@"

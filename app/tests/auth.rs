@@ -189,3 +189,21 @@ db_test!(async fn usernames_are_unique_whatever_their_case(ctx) {
     let err = bootstrap::create_user(&ctx.db, &PasswordHasher::new(1), fields).await.unwrap_err();
     assert_eq!(err, AppError::invalid("username", FieldProblem::UsernameTaken));
 });
+
+db_test!(async fn demo_mode_gives_one_user_per_role_with_fresh_passwords(ctx) {
+    let hasher = PasswordHasher::new(2);
+    let first = bootstrap::seed_demo_users(&ctx.db, &hasher).await.unwrap();
+    assert_eq!(first.iter().map(|a| a.username.as_str()).collect::<Vec<_>>(), ["ops", "pm", "dev", "qa", "admin"]);
+    let now = Utc::now();
+    for account in &first {
+        let sid = sign_in(&ctx.db, &account.username, &account.password, "10.0.0.1", now).await.unwrap();
+        let me = resolve(&ctx.db, &sid, now).await.unwrap().me;
+        assert_eq!(me.roles, vec![account.role]);
+        assert!(!me.must_change_password);
+    }
+    // A second start refreshes the passwords; the old ones stop working.
+    let second = bootstrap::seed_demo_users(&ctx.db, &hasher).await.unwrap();
+    assert_ne!(first[0].password, second[0].password);
+    assert_eq!(sign_in(&ctx.db, "ops", &first[0].password, "10.0.0.2", now).await.unwrap_err(), AppError::InvalidCredentials);
+    assert!(bootstrap::ensure_first_admin(&ctx.db, &hasher).await.unwrap().is_none(), "no extra admin once users exist");
+});

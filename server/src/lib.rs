@@ -21,6 +21,7 @@ use app::{
 };
 use axum::{
     routing::{get, post},
+    serve::ListenerExt,
     Router,
 };
 use leptos::prelude::*;
@@ -101,7 +102,14 @@ impl Application {
     /// the database.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         tracing::info!(address = %self.local_addr, "listening");
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+        // Pages stream in several chunks: without TCP_NODELAY, Nagle's algorithm and the client's
+        // delayed ACK hold each response for about 40 ms.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::warn!("cannot set TCP_NODELAY: {err}");
+            }
+        });
+        axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
             .context("server error")?;

@@ -112,13 +112,21 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
-    let application = server::Application::build(config).await?;
-    if demo {
-        let accounts = bootstrap::seed_demo_users(&application.state().db, &application.state().hasher)
+    // Demo users first, so an empty database does not also get the one-time admin account.
+    let demo_accounts = if demo {
+        let db = server::open_database(&config).await?;
+        let accounts = bootstrap::seed_demo_users(&db, &PasswordHasher::new(config.login_concurrency))
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the demo users: {e}"))?;
+        db.close().await;
+        accounts
+    } else {
+        Vec::new()
+    };
+    let application = server::Application::build(config).await?;
+    if !demo_accounts.is_empty() {
         println!("\nDemo users (sign in at {}/login):", application.state().config.base_url);
-        for account in accounts {
+        for account in demo_accounts {
             println!("  {:<6} password {}   ({})", account.username, account.password, account.role.as_str());
         }
         println!();
