@@ -207,3 +207,20 @@ db_test!(async fn demo_mode_gives_one_user_per_role_with_fresh_passwords(ctx) {
     assert_eq!(sign_in(&ctx.db, "ops", &first[0].password, "10.0.0.2", now).await.unwrap_err(), AppError::InvalidCredentials);
     assert!(bootstrap::ensure_first_admin(&ctx.db, &hasher).await.unwrap().is_none(), "no extra admin once users exist");
 });
+
+db_test!(async fn a_hash_with_old_parameters_is_replaced_at_sign_in(ctx) {
+    use argon2::{password_hash::{rand_core::OsRng, SaltString}, Algorithm, Argon2, Params, PasswordHasher as _, Version};
+    let id = user(&ctx.db, "legacy", &[Role::Ops]).await;
+    let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(4096, 1, 1, None).unwrap())
+        .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+    let mut tx = ctx.db.begin_write().await.unwrap();
+    store::set_password(&mut tx, id, &weak, false, Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
+
+    sign_in(&ctx.db, "legacy", PASSWORD, "10.0.0.1", Utc::now()).await.unwrap();
+    let stored = store::password_hash(&ctx.db, id).await.unwrap().unwrap();
+    assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+    sign_in(&ctx.db, "legacy", PASSWORD, "10.0.0.1", Utc::now()).await.expect("the new hash verifies");
+});

@@ -150,8 +150,16 @@ fn provide_request_nonce() {
 }
 
 /// All routes and middleware of the app.
+/// The app's routes, generated once per process. Generating them renders the app with resource
+/// loading suppressed process-wide, and a page render that starts meanwhile would wait forever
+/// (leptos issue 4773); once generated before any server starts, that window never recurs.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 fn router(state: AppState, store: AnyStore) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let sessions = SessionManagerLayer::new(store)
         .with_name(SESSION_COOKIE)
         .with_http_only(true)

@@ -273,3 +273,36 @@ async fn protected_pages_send_anonymous_visitors_to_sign_in() {
     app.stop().await;
     test_db.destroy().await;
 }
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_lax_host_only_and_secure_behind_https() {
+    let test_db = app::testing::TestDb::create(app::config::Backend::Sqlite).await.unwrap();
+    for (base, secure) in [(None, false), (Some("https://baton.example.com"), true)] {
+        let extra: Vec<(&str, &str)> = base.map(|b| vec![("BATON_BASE_URL", b)]).unwrap_or_default();
+        let app = TestApp::spawn_with(test_db.url.expose(), &extra).await;
+        if store::id_by_username(&app.db, "ops1").await.unwrap().is_none() {
+            app.create_user("ops1", &[Role::Ops]).await;
+        }
+        let response = app
+            .client
+            .post(app.url("/api/auth/login"))
+            .form(&[("username", "ops1"), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        let cookie = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("baton_session="))
+            .expect("session cookie")
+            .to_owned();
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(!cookie.contains("Domain"), "{cookie}");
+        assert_eq!(cookie.contains("Secure"), secure, "{cookie}");
+        app.stop().await;
+    }
+    test_db.destroy().await;
+}
