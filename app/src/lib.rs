@@ -11,6 +11,7 @@ pub mod home;
 pub mod i18n;
 pub mod shell;
 pub mod users;
+pub mod workflow;
 
 #[cfg(feature = "ssr")]
 pub mod config;
