@@ -65,6 +65,9 @@ pub enum AppError {
     /// An admin may not deactivate themselves or remove their own admin role.
     #[error("would lock the admin out")]
     SelfLockout,
+    /// A gate action was refused by the workflow rules.
+    #[error("refused: {0}")]
+    Refused(crate::workflow::rules::Refusal),
     /// The thing asked for does not exist.
     #[error("not found")]
     NotFound,
@@ -86,6 +89,7 @@ impl AppError {
     pub fn field(&self) -> Option<&str> {
         match self {
             AppError::Invalid { field, .. } => Some(field),
+            AppError::Refused(crate::workflow::rules::Refusal::Invalid { field, .. }) => Some(field),
             _ => None,
         }
     }
@@ -100,6 +104,16 @@ impl AppError {
             AppError::Throttled(secs) => fill(t.error_throttled, &[("seconds", &secs.to_string())]),
             AppError::Invalid { problem, .. } => problem.message(t),
             AppError::SelfLockout => t.error_self_lockout.to_owned(),
+            AppError::Refused(refusal) => {
+                use crate::workflow::rules::Refusal;
+                match refusal {
+                    Refusal::WrongStage => t.refusal_wrong_stage.to_owned(),
+                    Refusal::NotYourRole => t.refusal_not_your_role.to_owned(),
+                    Refusal::NotNamedOwner => t.refusal_not_named_owner.to_owned(),
+                    Refusal::Stale => t.refusal_stale.to_owned(),
+                    Refusal::Invalid { problem, .. } => problem.message(t),
+                }
+            }
             AppError::NotFound => t.error_not_found.to_owned(),
             AppError::Internal(reference) => fill(t.error_internal, &[("reference", reference)]),
             AppError::Request(_) => t.error_request.to_owned(),
@@ -158,6 +172,13 @@ impl AppError {
 impl From<crate::db::DbError> for AppError {
     fn from(err: crate::db::DbError) -> Self {
         AppError::internal(err)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        AppError::internal(crate::db::DbError::Query(err))
     }
 }
 

@@ -25,6 +25,9 @@ pub fn status_for(error: &AppError) -> Option<StatusCode> {
         AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
         AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::NotFound => StatusCode::NOT_FOUND,
+        AppError::Refused(app::workflow::rules::Refusal::Stale) => StatusCode::CONFLICT,
+        AppError::Refused(app::workflow::rules::Refusal::Invalid { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Refused(_) => StatusCode::FORBIDDEN,
         AppError::Request(_) => StatusCode::BAD_REQUEST,
         AppError::Internal(_) => return None,
     })

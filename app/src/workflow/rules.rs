@@ -376,7 +376,13 @@ pub struct Transition {
 
 /// Decides what an accepted action does. `pm_item_given` tells whether a not-optimal PM verdict
 /// carries the requirement-pool item (the item's own fields are validated with the input).
-pub fn transition(state: &IncidentState, actor: &Actor, kind: ActionKind, optimal: Option<bool>, pm_item_given: bool) -> Result<Transition, Refusal> {
+pub fn transition(
+    state: &IncidentState,
+    actor: &Actor,
+    kind: ActionKind,
+    optimal: Option<bool>,
+    pm_item_given: bool,
+) -> Result<Transition, Refusal> {
     may_act(state, actor, kind)?;
     let role = kind.role();
     let claim = state.owners.get(role).is_none().then_some(role);
@@ -393,7 +399,8 @@ pub fn transition(state: &IncidentState, actor: &Actor, kind: ActionKind, optima
             t.clear_verdicts = true;
         }
         ActionKind::VerdictPm | ActionKind::VerdictDev => {
-            let optimal = optimal.ok_or_else(|| Refusal::Invalid { field: "optimal".into(), problem: FieldProblem::Required })?;
+            let optimal =
+                optimal.ok_or_else(|| Refusal::Invalid { field: "optimal".into(), problem: FieldProblem::Required })?;
             let (pm, dev) = if kind == ActionKind::VerdictPm {
                 if !optimal && !pm_item_given {
                     return Err(Refusal::Invalid { field: "pool_title".into(), problem: FieldProblem::Required });
@@ -498,7 +505,8 @@ mod tests {
         let t = transition(&s, &actor(OTHER_DEV, Role::Dev), ActionKind::SubmitForTest, None, false).unwrap();
         assert_eq!(t.claim, Some(Role::Dev));
         assert_eq!(t.to, Some(Stage::Testing));
-        let t = transition(&state(Stage::Fixing), &actor(DEV, Role::Dev), ActionKind::SubmitForTest, None, false).unwrap();
+        let t =
+            transition(&state(Stage::Fixing), &actor(DEV, Role::Dev), ActionKind::SubmitForTest, None, false).unwrap();
         assert_eq!(t.claim, None);
     }
 
@@ -513,12 +521,18 @@ mod tests {
     #[test]
     fn each_stage_offers_its_owner_exactly_its_actions() {
         let pm = actor(PM, Role::Pm);
-        assert_eq!(available_actions(&state(Stage::ReleaseReview), &pm), vec![ActionKind::ApproveRelease, ActionKind::SendBackRelease]);
+        assert_eq!(
+            available_actions(&state(Stage::ReleaseReview), &pm),
+            vec![ActionKind::ApproveRelease, ActionKind::SendBackRelease]
+        );
         assert_eq!(
             available_actions(&state(Stage::SolutionReview), &pm),
             vec![ActionKind::VerdictPm, ActionKind::SendBackSolution]
         );
-        assert_eq!(available_actions(&state(Stage::SolutionReview), &actor(DEV, Role::Dev)), vec![ActionKind::VerdictDev]);
+        assert_eq!(
+            available_actions(&state(Stage::SolutionReview), &actor(DEV, Role::Dev)),
+            vec![ActionKind::VerdictDev]
+        );
         assert!(available_actions(&state(Stage::Closed), &pm).is_empty());
     }
 
@@ -555,7 +569,9 @@ mod tests {
             let t = transition(&state(stage), &who, kind, None, false).unwrap();
             assert_eq!((t.to, t.next_round), (Some(Stage::Fixing), true), "{kind:?}");
         }
-        let t = transition(&state(Stage::SolutionReview), &actor(PM, Role::Pm), ActionKind::SendBackSolution, None, false).unwrap();
+        let t =
+            transition(&state(Stage::SolutionReview), &actor(PM, Role::Pm), ActionKind::SendBackSolution, None, false)
+                .unwrap();
         assert_eq!((t.to, t.clear_verdicts, t.next_round), (Some(Stage::Investigating), true, false));
     }
 
@@ -573,7 +589,8 @@ mod tests {
             visited.push(s.stage);
         }
         s.pm_verdict = Some(true);
-        s.stage = transition(&s, &actor(DEV, Role::Dev), ActionKind::VerdictDev, Some(true), false).unwrap().to.unwrap();
+        s.stage =
+            transition(&s, &actor(DEV, Role::Dev), ActionKind::VerdictDev, Some(true), false).unwrap().to.unwrap();
         visited.push(s.stage);
         for (kind, who) in [
             (ActionKind::SubmitForTest, actor(DEV, Role::Dev)),

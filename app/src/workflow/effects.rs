@@ -1,0 +1,38 @@
+//! The one place where an accepted gate action's side effects join its transaction.
+//!
+//! Today the timeline entry is written by the engine itself; the audit record and the queued
+//! notification emails belong here, written with the same `tx` so they commit or roll back with
+//! the stage change.
+
+use super::rules::{ActionKind, Owners, Stage};
+use crate::{db::WriteTx, error::AppError};
+
+/// What happened, for the effects to act on.
+#[derive(Clone, Debug)]
+pub struct TransitionEvent {
+    /// The incident.
+    pub incident_id: i64,
+    /// Who acted.
+    pub actor_id: i64,
+    /// Which action.
+    pub kind: ActionKind,
+    /// Stage before.
+    pub from: Stage,
+    /// Stage after.
+    pub to: Stage,
+    /// Named owners after the action (the next stage's owners are among them).
+    pub owners: Owners,
+}
+
+/// Runs the side effects of an accepted action inside its transaction.
+pub async fn on_transition(_tx: &mut WriteTx, event: &TransitionEvent) -> Result<(), AppError> {
+    tracing::info!(
+        incident = event.incident_id,
+        actor = event.actor_id,
+        action = event.kind.as_str(),
+        from = event.from.as_str(),
+        to = event.to.as_str(),
+        "gate action accepted"
+    );
+    Ok(())
+}

@@ -1,0 +1,331 @@
+//! The server side of the rule book: every gate action as one transaction.
+//!
+//! An action loads the incident (row-locked on PostgreSQL; SQLite's write transaction holds the
+//! lock), checks the version the user saw, asks [`rules::transition`] what happens, checks the
+//! users it names, then writes the stage change with a compare-and-set on the version, the
+//! timeline entry and any pool item, and calls [`effects::on_transition`] where the audit record
+//! and queued emails join the same transaction. Either all of it commits or none of it does.
+
+use chrono::{DateTime, Datelike, Utc};
+use sqlx::Row;
+
+use super::{
+    effects::{self, TransitionEvent},
+    input::{GateInput, NewIncident},
+    rules::{self, Actor, IncidentState, Owners, Plan, Refusal, Stage},
+};
+use crate::{
+    auth::Role,
+    db::{Db, WriteTx},
+    error::{AppError, FieldProblem},
+    on_tx,
+};
+
+/// A created incident.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Created {
+    /// Row id.
+    pub id: i64,
+    /// Human key, `INC-2026-0042`.
+    pub key: String,
+}
+
+/// The incident after an accepted action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Moved {
+    /// Stage now.
+    pub stage: Stage,
+    /// Version now (the one to send with the next action).
+    pub version: i64,
+}
+
+fn refused(refusal: Refusal) -> AppError {
+    AppError::Refused(refusal)
+}
+
+fn invalid(field: &str, problem: FieldProblem) -> AppError {
+    refused(Refusal::Invalid { field: field.to_owned(), problem })
+}
+
+/// Reports a new incident in `reported`; the reporting ops user becomes its ops owner.
+pub async fn create_incident(
+    db: &Db,
+    actor: &Actor,
+    input: &NewIncident,
+    now: DateTime<Utc>,
+) -> Result<Created, AppError> {
+    if !actor.roles.contains(&Role::Ops) {
+        return Err(refused(Refusal::NotYourRole));
+    }
+    input.validate().map_err(refused)?;
+    let mut tx = db.begin_write().await?;
+    // The per-year counter row serialises concurrent creations: no two share a key.
+    let year = i64::from(now.year());
+    let seq: i64 = on_tx!(&mut tx, conn => sqlx::query(
+        "INSERT INTO incident_counters (year, last) VALUES ($1, 1) \
+         ON CONFLICT (year) DO UPDATE SET last = incident_counters.last + 1 RETURNING last",
+    )
+    .bind(year)
+    .fetch_one(conn)
+    .await?
+    .try_get(0)?);
+    let key = format!("INC-{year}-{seq:04}");
+    let id: i64 = on_tx!(&mut tx, conn => sqlx::query(
+        "INSERT INTO incidents (key, title, description, severity, channel, reporter_name, reporter_contact, \
+         external_ref, stage, ops_owner, created_by, created_at, updated_at, stage_entered_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+    )
+    .bind(&key)
+    .bind(input.title.trim())
+    .bind(&input.description)
+    .bind(input.severity.as_str())
+    .bind(input.channel.as_str())
+    .bind(input.reporter_name.trim())
+    .bind(input.reporter_contact.trim())
+    .bind(input.external_ref.trim())
+    .bind(Stage::Reported.as_str())
+    .bind(actor.id)
+    .bind(actor.id)
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await?
+    .try_get(0)?);
+    let fields = serde_json::to_string(input).map_err(AppError::internal)?;
+    insert_timeline(&mut tx, id, now, actor.id, Role::Ops, "create", Stage::Reported, Stage::Reported, &fields).await?;
+    tx.commit().await?;
+    Ok(Created { id, key })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_timeline(
+    tx: &mut WriteTx,
+    incident_id: i64,
+    at: DateTime<Utc>,
+    actor_id: i64,
+    role: Role,
+    action: &str,
+    from: Stage,
+    to: Stage,
+    fields: &str,
+) -> Result<(), AppError> {
+    on_tx!(tx, conn => sqlx::query(
+        "INSERT INTO incident_timeline (incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(incident_id)
+    .bind(at)
+    .bind(actor_id)
+    .bind(role.as_str())
+    .bind(action)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(fields)
+    .execute(conn)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+struct Locked {
+    state: IncidentState,
+    version: i64,
+    fix_round: i64,
+    pool_item_id: Option<i64>,
+}
+
+async fn load_for_update(tx: &mut WriteTx, id: i64) -> Result<Option<Locked>, AppError> {
+    const COLUMNS: &str =
+        "stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, version, fix_round, pool_item_id";
+    macro_rules! locked {
+        ($row:expr) => {{
+            let stage: String = $row.try_get(0)?;
+            Locked {
+                state: IncidentState {
+                    stage: Stage::parse(&stage).unwrap_or(Stage::Closed),
+                    owners: Owners {
+                        ops: $row.try_get(1)?,
+                        pm: $row.try_get(2)?,
+                        dev: $row.try_get(3)?,
+                        qa: $row.try_get(4)?,
+                    },
+                    pm_verdict: $row.try_get(5)?,
+                    dev_verdict: $row.try_get(6)?,
+                },
+                version: $row.try_get(7)?,
+                fix_round: $row.try_get(8)?,
+                pool_item_id: $row.try_get(9)?,
+            }
+        }};
+    }
+    let locked = match tx {
+        WriteTx::Sqlite(tx) => sqlx::query(&format!("SELECT {COLUMNS} FROM incidents WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| Ok::<_, sqlx::Error>(locked!(r)))
+            .transpose()?,
+        WriteTx::Postgres(tx) => sqlx::query(&format!("SELECT {COLUMNS} FROM incidents WHERE id = $1 FOR UPDATE"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| Ok::<_, sqlx::Error>(locked!(r)))
+            .transpose()?,
+    };
+    Ok(locked)
+}
+
+/// Whether `user_id` is an active user holding `role`.
+async fn holds_role(tx: &mut WriteTx, user_id: i64, role: Role) -> Result<bool, AppError> {
+    let n: i64 = on_tx!(tx, conn => sqlx::query(
+        "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id WHERE u.id = $1 AND r.role = $2 AND u.active = $3",
+    )
+    .bind(user_id)
+    .bind(role.as_str())
+    .bind(true)
+    .fetch_one(conn)
+    .await?
+    .try_get(0)?);
+    Ok(n > 0)
+}
+
+async fn require_holder(tx: &mut WriteTx, user_id: i64, role: Role, field: &str) -> Result<(), AppError> {
+    if holds_role(tx, user_id, role).await? {
+        Ok(())
+    } else {
+        Err(invalid(field, FieldProblem::InvalidChoice))
+    }
+}
+
+/// Takes one gate action on incident `id`, which the user last saw at `expected_version`.
+pub async fn act(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    expected_version: i64,
+    input: &GateInput,
+    now: DateTime<Utc>,
+) -> Result<Moved, AppError> {
+    input.validate().map_err(refused)?;
+    let kind = input.kind();
+    let mut tx = db.begin_write().await?;
+    let locked = load_for_update(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    if locked.version != expected_version {
+        return Err(refused(Refusal::Stale));
+    }
+    let pool_given = matches!(input, GateInput::VerdictPm { pool: Some(_), .. });
+    let t = rules::transition(&locked.state, actor, kind, input.optimal(), pool_given).map_err(refused)?;
+
+    let mut owners = locked.state.owners;
+    if let Some(role) = t.claim {
+        owners.set(role, actor.id);
+    }
+    match input {
+        GateInput::TriageTechnical { pm_id, .. } => {
+            require_holder(&mut tx, *pm_id, Role::Pm, "pm_id").await?;
+            owners.pm = Some(*pm_id);
+        }
+        GateInput::Dispatch { dev_id, qa_id, .. } => {
+            require_holder(&mut tx, *dev_id, Role::Dev, "dev_id").await?;
+            require_holder(&mut tx, *qa_id, Role::Qa, "qa_id").await?;
+            owners.dev = Some(*dev_id);
+            owners.qa = Some(*qa_id);
+        }
+        GateInput::SendReport { measures, .. } => {
+            for m in measures {
+                let n: i64 = on_tx!(&mut tx, conn => sqlx::query("SELECT COUNT(*) FROM users WHERE id = $1 AND active = $2")
+                    .bind(m.owner_id)
+                    .bind(true)
+                    .fetch_one(conn)
+                    .await?
+                    .try_get(0)?);
+                if n == 0 {
+                    return Err(invalid("measure_owner", FieldProblem::InvalidChoice));
+                }
+            }
+        }
+        _ => {}
+    }
+
+    let (mut pm_verdict, mut dev_verdict) = (locked.state.pm_verdict, locked.state.dev_verdict);
+    if t.clear_verdicts {
+        (pm_verdict, dev_verdict) = (None, None);
+    }
+    match t.verdict {
+        Some((Role::Pm, v)) => pm_verdict = Some(v),
+        Some((Role::Dev, v)) => dev_verdict = Some(v),
+        _ => {}
+    }
+    let mut pool_item_id = locked.pool_item_id;
+    if let (true, GateInput::VerdictPm { pool: Some(draft), .. }) = (t.creates_pool_item, input) {
+        let item: i64 = on_tx!(&mut tx, conn => sqlx::query(
+            "INSERT INTO pool_items (title, description, priority, status, source_incident_id, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(draft.title.trim())
+        .bind(&draft.description)
+        .bind(draft.priority.as_str())
+        .bind("open")
+        .bind(id)
+        .bind(actor.id)
+        .bind(now)
+        .bind(now)
+        .fetch_one(conn)
+        .await?
+        .try_get(0)?);
+        pool_item_id = Some(item);
+    }
+    let from = locked.state.stage;
+    let to = t.to.unwrap_or(from);
+    let fix_round = locked.fix_round + i64::from(t.next_round);
+    let plan = t.plan.map(|p| match p {
+        Plan::Optimal => "optimal",
+        Plan::Interim => "interim",
+    });
+    let resolution = t.resolution.map(|r| match r {
+        rules::Resolution::NonTechnical => "non_technical",
+        rules::Resolution::Fixed => "fixed",
+    });
+    let release_version = match input {
+        GateInput::MarkReleased { version, .. } => Some(version.trim().to_owned()),
+        _ => None,
+    };
+    // Compare-and-set: the version check above ran under the lock, and this WHERE makes the write
+    // itself refuse a moved incident, so no interleaving can apply two actions to one version.
+    let updated = on_tx!(&mut tx, conn => sqlx::query(
+        "UPDATE incidents SET stage = $1, ops_owner = $2, pm_owner = $3, dev_owner = $4, qa_owner = $5, \
+         pm_verdict = $6, dev_verdict = $7, fix_round = $8, plan = COALESCE($9, plan), pool_item_id = $10, \
+         resolution = COALESCE($11, resolution), release_version = COALESCE($12, release_version), \
+         version = version + 1, updated_at = $13, \
+         stage_entered_at = CASE WHEN stage = $1 THEN stage_entered_at ELSE $13 END \
+         WHERE id = $14 AND version = $15",
+    )
+    .bind(to.as_str())
+    .bind(owners.ops)
+    .bind(owners.pm)
+    .bind(owners.dev)
+    .bind(owners.qa)
+    .bind(pm_verdict)
+    .bind(dev_verdict)
+    .bind(fix_round)
+    .bind(plan)
+    .bind(pool_item_id)
+    .bind(resolution)
+    .bind(release_version)
+    .bind(now)
+    .bind(id)
+    .bind(expected_version)
+    .execute(conn)
+    .await?
+    .rows_affected());
+    if updated != 1 {
+        return Err(refused(Refusal::Stale));
+    }
+    let fields = serde_json::to_string(input).map_err(AppError::internal)?;
+    insert_timeline(&mut tx, id, now, actor.id, kind.role(), kind.as_str(), from, to, &fields).await?;
+    let event = TransitionEvent { incident_id: id, actor_id: actor.id, kind, from, to, owners };
+    effects::on_transition(&mut tx, &event).await?;
+    tx.commit().await?;
+    Ok(Moved { stage: to, version: expected_version + 1 })
+}

@@ -1,0 +1,279 @@
+//! The workflow engine on both back ends: whole paths, refusals that change nothing, and races.
+
+use app::{
+    auth::{password::PasswordHasher, Role},
+    db::Db,
+    db_test,
+    error::{AppError, FieldProblem},
+    users::bootstrap::{self, CliUser},
+    workflow::{
+        engine::{self, Moved},
+        input::{Channel, GateInput, Measure, NewIncident, PoolDraft, Severity, UserConfirmation},
+        rules::{Actor, Refusal, Stage},
+    },
+};
+use chrono::Utc;
+use sqlx::Row;
+
+struct Team {
+    ops: Actor,
+    pm: Actor,
+    dev: Actor,
+    qa: Actor,
+    other_dev: Actor,
+}
+
+async fn person(db: &Db, username: &str, roles: &[Role]) -> Actor {
+    let fields = CliUser {
+        username: username.into(),
+        display_name: username.into(),
+        email: format!("{username}@example.com"),
+        language: "en".into(),
+        roles: roles.to_vec(),
+        password: "correct horse battery".into(),
+        must_change: false,
+    };
+    let id = bootstrap::create_user(db, &PasswordHasher::new(1), fields).await.unwrap();
+    Actor { id, roles: roles.to_vec() }
+}
+
+async fn team(db: &Db) -> Team {
+    Team {
+        ops: person(db, "ops1", &[Role::Ops]).await,
+        pm: person(db, "pm1", &[Role::Pm]).await,
+        dev: person(db, "dev1", &[Role::Dev]).await,
+        qa: person(db, "qa1", &[Role::Qa]).await,
+        other_dev: person(db, "dev2", &[Role::Dev]).await,
+    }
+}
+
+fn report(title: &str) -> NewIncident {
+    NewIncident {
+        title: title.into(),
+        description: "Checkout fails with error 500 <b>since</b> 10:00".into(),
+        severity: Severity::P1,
+        channel: Channel::Email,
+        reporter_name: "王小明".into(),
+        reporter_contact: "xm@example.com".into(),
+        external_ref: "TICKET-7".into(),
+    }
+}
+
+/// Reads (stage, version, fix_round, plan, pool_item_id) of an incident.
+async fn row(db: &Db, id: i64) -> (String, i64, i64, Option<String>, Option<i64>) {
+    app::on_db!(db, pool => {
+        let r = sqlx::query("SELECT stage, version, fix_round, plan, pool_item_id FROM incidents WHERE id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))
+    })
+}
+
+async fn timeline_len(db: &Db, id: i64) -> i64 {
+    app::on_db!(db, pool => sqlx::query("SELECT COUNT(*) FROM incident_timeline WHERE incident_id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get::<i64, _>(0))
+}
+
+/// Takes an action at the incident's current version.
+async fn step(db: &Db, who: &Actor, id: i64, input: GateInput) -> Result<Moved, AppError> {
+    let version = row(db, id).await.1;
+    engine::act(db, who, id, version, &input, Utc::now()).await
+}
+
+async fn through_to_fixing(db: &Db, t: &Team, id: i64) {
+    step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: "looks like a bug".into() }).await.unwrap();
+    step(db, &t.pm, id, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }).await.unwrap();
+    step(db, &t.dev, id, GateInput::Propose { root_cause: "null price".into(), solution: "default to 0".into() })
+        .await
+        .unwrap();
+    step(db, &t.pm, id, GateInput::VerdictPm { optimal: true, pool: None }).await.unwrap();
+    let moved = step(db, &t.dev, id, GateInput::VerdictDev { optimal: true }).await.unwrap();
+    assert_eq!(moved.stage, Stage::Fixing);
+}
+
+db_test!(async fn an_incident_travels_through_all_twelve_stages(ctx) {
+    let db = &ctx.db;
+    let t = team(db).await;
+    let created = engine::create_incident(db, &t.ops, &report("Checkout broken"), Utc::now()).await.unwrap();
+    assert!(created.key.starts_with("INC-") && created.key.ends_with("-0001"), "{}", created.key);
+    let id = created.id;
+    through_to_fixing(db, &t, id).await;
+    let steps: Vec<(&Actor, GateInput, Stage)> = vec![
+        (&t.dev, GateInput::SubmitForTest { changes: "guard".into(), reference: "PR #12".into() }, Stage::Testing),
+        (&t.qa, GateInput::TestPass { notes: "ok".into() }, Stage::ReleaseReview),
+        (&t.pm, GateInput::ApproveRelease { note: String::new() }, Stage::Releasing),
+        (&t.dev, GateInput::MarkReleased { version: "2.4.1".into(), deployed_at: "2026-11-26 18:00".into() }, Stage::Verifying),
+        (&t.qa, GateInput::RegressionPass { notes: "fine in prod".into() }, Stage::UserFollowup),
+        (&t.ops, GateInput::ConfirmFollowup { reply: "fixed, sorry".into(), confirmation: UserConfirmation::Confirmed }, Stage::Reporting),
+        (
+            &t.pm,
+            GateInput::SendReport {
+                summary: "price null".into(),
+                measures: vec![Measure { text: "alert on 500s".into(), owner_id: t.dev.id, due: "2026-12-15".into() }],
+                recipients: vec!["cto@example.com".into()],
+            },
+            Stage::Closed,
+        ),
+    ];
+    for (who, input, expected) in steps {
+        assert_eq!(step(db, who, id, input).await.unwrap().stage, expected);
+    }
+    let (stage, version, round, plan, _) = row(db, id).await;
+    assert_eq!((stage.as_str(), round, plan.as_deref()), ("closed", 0, Some("optimal")));
+    assert_eq!(version, 13, "one version per accepted action");
+    assert_eq!(timeline_len(db, id).await, 13, "creation plus one entry per action");
+    // Closed is read-only.
+    let err = step(db, &t.qa, id, GateInput::TestPass { notes: String::new() }).await.unwrap_err();
+    assert_eq!(err, AppError::Refused(Refusal::WrongStage));
+});
+
+db_test!(async fn a_non_technical_report_is_answered_and_closed_by_ops(ctx) {
+    let db = &ctx.db;
+    let t = team(db).await;
+    let id = engine::create_incident(db, &t.ops, &report("How do I reset my password?"), Utc::now()).await.unwrap().id;
+    let moved = step(db, &t.ops, id, GateInput::TriageNonTechnical { reply: "Use the reset link".into() }).await.unwrap();
+    assert_eq!(moved.stage, Stage::Closed);
+    let resolution: String = app::on_db!(db, pool => sqlx::query("SELECT resolution FROM incidents WHERE id = $1").bind(id).fetch_one(pool).await.unwrap().get(0));
+    assert_eq!(resolution, "non_technical");
+});
+
+db_test!(async fn disagreement_keeps_the_review_until_both_agree_on_an_interim_fix_with_a_pool_item(ctx) {
+    let db = &ctx.db;
+    let t = team(db).await;
+    let id = engine::create_incident(db, &t.ops, &report("Slow search"), Utc::now()).await.unwrap().id;
+    step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
+    step(db, &t.pm, id, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }).await.unwrap();
+    step(db, &t.dev, id, GateInput::Propose { root_cause: "no index".into(), solution: "cache".into() }).await.unwrap();
+    // The PM sends it back once.
+    assert_eq!(step(db, &t.pm, id, GateInput::SendBackSolution { reason: "what about the index?".into() }).await.unwrap().stage, Stage::Investigating);
+    step(db, &t.dev, id, GateInput::Propose { root_cause: "no index".into(), solution: "cache now, index later".into() }).await.unwrap();
+    assert_eq!(step(db, &t.dev, id, GateInput::VerdictDev { optimal: true }).await.unwrap().stage, Stage::SolutionReview);
+    let err = step(db, &t.pm, id, GateInput::VerdictPm { optimal: false, pool: None }).await.unwrap_err();
+    assert_eq!(err, AppError::Refused(Refusal::Invalid { field: "pool_title".into(), problem: FieldProblem::Required }));
+    let pool = PoolDraft { title: "Index the search table".into(), description: "Add a trigram index".into(), priority: Severity::P2 };
+    assert_eq!(step(db, &t.pm, id, GateInput::VerdictPm { optimal: false, pool: Some(pool.clone()) }).await.unwrap().stage, Stage::SolutionReview, "they disagree");
+    let moved = step(db, &t.dev, id, GateInput::VerdictDev { optimal: false }).await.unwrap();
+    assert_eq!(moved.stage, Stage::Fixing);
+    let (_, _, _, plan, pool_item) = row(db, id).await;
+    assert_eq!(plan.as_deref(), Some("interim"));
+    let item = pool_item.expect("pool item linked");
+    let (title, status, source): (String, String, i64) = app::on_db!(db, pool => {
+        let r = sqlx::query("SELECT title, status, source_incident_id FROM pool_items WHERE id = $1").bind(item).fetch_one(pool).await.unwrap();
+        (r.get(0), r.get(1), r.get(2))
+    });
+    assert_eq!((title.as_str(), status.as_str(), source), ("Index the search table", "open", id));
+});
+
+db_test!(async fn failed_tests_and_regressions_return_to_fixing_and_count_rounds(ctx) {
+    let db = &ctx.db;
+    let t = team(db).await;
+    let id = engine::create_incident(db, &t.ops, &report("Totals wrong"), Utc::now()).await.unwrap().id;
+    through_to_fixing(db, &t, id).await;
+    step(db, &t.dev, id, GateInput::SubmitForTest { changes: "a".into(), reference: "b".into() }).await.unwrap();
+    assert_eq!(step(db, &t.qa, id, GateInput::TestFail { defect: "still wrong".into() }).await.unwrap().stage, Stage::Fixing);
+    step(db, &t.dev, id, GateInput::SubmitForTest { changes: "a2".into(), reference: "b2".into() }).await.unwrap();
+    step(db, &t.qa, id, GateInput::TestPass { notes: String::new() }).await.unwrap();
+    step(db, &t.pm, id, GateInput::ApproveRelease { note: String::new() }).await.unwrap();
+    step(db, &t.dev, id, GateInput::MarkReleased { version: "1.0.1".into(), deployed_at: "now".into() }).await.unwrap();
+    assert_eq!(step(db, &t.qa, id, GateInput::RegressionFail { defect: "prod differs".into() }).await.unwrap().stage, Stage::Fixing);
+    assert_eq!(row(db, id).await.2, 2, "two fix rounds");
+});
+
+db_test!(async fn refused_actions_change_nothing_and_say_why(ctx) {
+    let db = &ctx.db;
+    let t = team(db).await;
+    let id = engine::create_incident(db, &t.ops, &report("Refusals"), Utc::now()).await.unwrap().id;
+    through_to_fixing(db, &t, id).await;
+    let before = (row(db, id).await, timeline_len(db, id).await);
+    let submit = GateInput::SubmitForTest { changes: "x".into(), reference: "y".into() };
+    assert_eq!(step(db, &t.qa, id, submit.clone()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
+    assert_eq!(step(db, &t.other_dev, id, submit.clone()).await.unwrap_err(), AppError::Refused(Refusal::NotNamedOwner));
+    assert_eq!(step(db, &t.qa, id, GateInput::TestPass { notes: String::new() }).await.unwrap_err(), AppError::Refused(Refusal::WrongStage));
+    let stale = engine::act(db, &t.dev, id, before.0 .1 - 1, &submit, Utc::now()).await.unwrap_err();
+    assert_eq!(stale, AppError::Refused(Refusal::Stale));
+    let empty = GateInput::SubmitForTest { changes: String::new(), reference: "y".into() };
+    assert_eq!(step(db, &t.dev, id, empty).await.unwrap_err(), AppError::Refused(Refusal::Invalid { field: "changes".into(), problem: FieldProblem::Required }));
+    assert_eq!(engine::act(db, &t.dev, 999_999, 1, &submit, Utc::now()).await.unwrap_err(), AppError::NotFound);
+    assert_eq!((row(db, id).await, timeline_len(db, id).await), before, "nothing changed");
+
+    // Foreign ids: a dispatch to someone without the role is refused.
+    let id2 = engine::create_incident(db, &t.ops, &report("Foreign ids"), Utc::now()).await.unwrap().id;
+    let err = step(db, &t.ops, id2, GateInput::TriageTechnical { pm_id: t.dev.id, note: String::new() }).await.unwrap_err();
+    assert_eq!(err, AppError::Refused(Refusal::Invalid { field: "pm_id".into(), problem: FieldProblem::InvalidChoice }));
+    let err = step(db, &t.ops, id2, GateInput::TriageTechnical { pm_id: 424_242, note: String::new() }).await.unwrap_err();
+    assert!(matches!(err, AppError::Refused(Refusal::Invalid { .. })), "{err:?}");
+    assert_eq!(row(db, id2).await.0, "reported");
+});
+
+db_test!(async fn text_is_stored_verbatim(ctx) {
+    let db = &ctx.db;
+    let t = team(db).await;
+    let mut input = report("<script>alert('x')</script>'; DROP TABLE incidents; --");
+    input.description = "Robert'); DELETE FROM users; -- 中文 ✓".into();
+    let id = engine::create_incident(db, &t.ops, &input, Utc::now()).await.unwrap().id;
+    let (title, description): (String, String) = app::on_db!(db, pool => {
+        let r = sqlx::query("SELECT title, description FROM incidents WHERE id = $1").bind(id).fetch_one(pool).await.unwrap();
+        (r.get(0), r.get(1))
+    });
+    assert_eq!(title, input.title);
+    assert_eq!(description, input.description);
+    let bad = NewIncident { title: "x".repeat(201), ..report("t") };
+    assert!(matches!(engine::create_incident(db, &t.ops, &bad, Utc::now()).await, Err(AppError::Refused(Refusal::Invalid { .. }))));
+    assert!(matches!(engine::create_incident(db, &t.dev, &report("not ops"), Utc::now()).await, Err(AppError::Refused(Refusal::NotYourRole))));
+});
+
+db_test!(async fn fifty_identical_confirmations_make_exactly_one_transition(ctx) {
+    let db = ctx.db.clone();
+    let t = team(&db).await;
+    let id = engine::create_incident(&db, &t.ops, &report("Race"), Utc::now()).await.unwrap().id;
+    through_to_fixing(&db, &t, id).await;
+    let (_, version, _, _, _) = row(&db, id).await;
+    let before = timeline_len(&db, id).await;
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let db = db.clone();
+        let dev = Actor { id: t.dev.id, roles: t.dev.roles.clone() };
+        tasks.push(tokio::spawn(async move {
+            let input = GateInput::SubmitForTest { changes: "fix".into(), reference: "PR".into() };
+            engine::act(&db, &dev, id, version, &input, Utc::now()).await
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(moved) => {
+                ok += 1;
+                assert_eq!(moved.version, version + 1);
+            }
+            Err(err) => assert_eq!(err, AppError::Refused(Refusal::Stale)),
+        }
+    }
+    assert_eq!(ok, 1, "exactly one transition");
+    assert_eq!(row(&db, id).await.1, version + 1);
+    assert_eq!(timeline_len(&db, id).await, before + 1);
+});
+
+db_test!(async fn incidents_created_concurrently_never_share_a_key(ctx) {
+    let db = ctx.db.clone();
+    let ops = person(&db, "ops1", &[Role::Ops]).await;
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let db = db.clone();
+        let ops = Actor { id: ops.id, roles: ops.roles.clone() };
+        tasks.push(tokio::spawn(async move { engine::create_incident(&db, &ops, &report(&format!("n{i}")), Utc::now()).await }));
+    }
+    let mut keys = Vec::new();
+    for task in tasks {
+        keys.push(task.await.unwrap().unwrap().key);
+    }
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 30);
+    assert!(keys[29].ends_with("-0030"), "{:?}", keys.last());
+});
