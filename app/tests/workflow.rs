@@ -277,3 +277,106 @@ db_test!(async fn incidents_created_concurrently_never_share_a_key(ctx) {
     assert_eq!(keys.len(), 30);
     assert!(keys[29].ends_with("-0030"), "{:?}", keys.last());
 });
+
+db_test!(async fn each_person_queue_holds_exactly_the_incidents_waiting_for_them(ctx) {
+    use app::workflow::queries;
+    let db = &ctx.db;
+    let t = team(db).await;
+    let mut urgent = report("urgent");
+    urgent.severity = Severity::P0;
+    let a = engine::create_incident(db, &t.ops, &report("a"), Utc::now()).await.unwrap().id;
+    let b = engine::create_incident(db, &t.ops, &urgent, Utc::now()).await.unwrap().id;
+    let c = engine::create_incident(db, &t.ops, &report("c"), Utc::now()).await.unwrap().id;
+    through_to_fixing(db, &t, c).await;
+    let keys = |v: Vec<app::workflow::views::IncidentSummary>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(keys(queries::my_queue(db, &t.ops).await.unwrap()), vec![b, a], "most severe first");
+    assert_eq!(keys(queries::my_queue(db, &t.dev).await.unwrap()), vec![c]);
+    assert!(queries::my_queue(db, &t.other_dev).await.unwrap().is_empty(), "not the named dev");
+    assert!(queries::my_queue(db, &t.qa).await.unwrap().is_empty());
+    assert!(queries::my_queue(db, &t.pm).await.unwrap().is_empty());
+});
+
+db_test!(async fn the_list_filters_and_pages_by_keyset(ctx) {
+    use app::workflow::{queries, views::IncidentFilter};
+    let db = &ctx.db;
+    let t = team(db).await;
+    for i in 0..7 {
+        let mut r = report(&format!("Item {i}"));
+        if i % 2 == 0 {
+            r.channel = Channel::Sms;
+            r.description = "付款失败 50%_off".into();
+        }
+        engine::create_incident(db, &t.ops, &r, Utc::now()).await.unwrap();
+    }
+    let all = IncidentFilter::default();
+    let page1 = queries::list(db, &all, None, 3).await.unwrap();
+    assert_eq!(page1.items.iter().map(|i| i.title.as_str()).collect::<Vec<_>>(), ["Item 6", "Item 5", "Item 4"]);
+    let page2 = queries::list(db, &all, page1.next_before, 3).await.unwrap();
+    assert_eq!(page2.items.len(), 3);
+    let page3 = queries::list(db, &all, page2.next_before, 3).await.unwrap();
+    assert_eq!((page3.items.len(), page3.next_before), (1, None));
+
+    let sms = IncidentFilter { channel: Some(Channel::Sms), ..Default::default() };
+    assert_eq!(queries::list(db, &sms, None, 50).await.unwrap().items.len(), 4);
+    let text = IncidentFilter { text: Some("付款".into()), ..Default::default() };
+    assert_eq!(queries::list(db, &text, None, 50).await.unwrap().items.len(), 4);
+    // LIKE wildcards in the search text are literal.
+    let percent = IncidentFilter { text: Some("50%_".into()), ..Default::default() };
+    assert_eq!(queries::list(db, &percent, None, 50).await.unwrap().items.len(), 4);
+    let nothing = IncidentFilter { text: Some("%".into()), channel: Some(Channel::Email), ..Default::default() };
+    assert_eq!(queries::list(db, &nothing, None, 50).await.unwrap().items.len(), 0);
+    let by_key = IncidentFilter { text: Some("inc-".into()), stage: Some(Stage::Reported), severity: Some(Severity::P1), owner: Some(t.ops.id), ..Default::default() };
+    assert_eq!(queries::list(db, &by_key, None, 50).await.unwrap().items.len(), 7);
+    let future = IncidentFilter { created_from: Some("2999-01-01T00:00:00Z".into()), ..Default::default() };
+    assert_eq!(queries::list(db, &future, None, 50).await.unwrap().items.len(), 0);
+    let past = IncidentFilter { created_from: Some("2000-01-01T00:00:00Z".into()), created_to: Some("2999-01-01T00:00:00Z".into()), ..Default::default() };
+    assert_eq!(queries::list(db, &past, None, 50).await.unwrap().items.len(), 7);
+});
+
+db_test!(async fn claim_and_reassign_are_limited_and_recorded(ctx) {
+    use app::workflow::queries;
+    let db = &ctx.db;
+    let t = team(db).await;
+    let admin = person(db, "admin1", &[Role::Admin]).await;
+    let id = engine::create_incident(db, &t.ops, &report("owners"), Utc::now()).await.unwrap().id;
+    let key = |k: &str| k.to_owned();
+    let v = row(db, id).await.1;
+    // The PM role has no owner yet: a PM may claim it; nobody may claim an owned role.
+    engine::claim(db, &t.pm, id, v, Role::Pm, Utc::now()).await.unwrap();
+    let v = row(db, id).await.1;
+    assert_eq!(engine::claim(db, &t.pm, id, v, Role::Ops, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
+    let other_ops = person(db, "ops2", &[Role::Ops]).await;
+    assert_eq!(engine::claim(db, &other_ops, id, v, Role::Ops, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotNamedOwner));
+    // The PM reassigns dev; the dev cannot; the admin may reassign ops.
+    engine::reassign(db, &t.pm, id, v, Role::Dev, t.other_dev.id, Utc::now()).await.unwrap();
+    let v = row(db, id).await.1;
+    assert_eq!(engine::reassign(db, &t.dev, id, v, Role::Dev, t.dev.id, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
+    assert_eq!(engine::reassign(db, &t.pm, id, v, Role::Ops, other_ops.id, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotNamedOwner));
+    assert!(matches!(engine::reassign(db, &t.pm, id, v, Role::Qa, t.dev.id, Utc::now()).await, Err(AppError::Refused(Refusal::Invalid { .. }))), "the new owner must hold the role");
+    engine::reassign(db, &admin, id, v, Role::Ops, other_ops.id, Utc::now()).await.unwrap();
+
+    let k = app::on_db!(db, pool => sqlx::query("SELECT key FROM incidents WHERE id = $1").bind(id).fetch_one(pool).await.unwrap().get::<String, _>(0));
+    let detail = queries::detail(db, &key(&k), &other_ops).await.unwrap();
+    assert_eq!(detail.summary.owners.ops, Some(other_ops.id));
+    assert_eq!(detail.summary.owners.dev, Some(t.other_dev.id));
+    assert_eq!(detail.owner_names[1].as_ref().map(|p| p.name.as_str()), Some("pm1"));
+    let actions: Vec<&str> = detail.timeline.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["reassign", "reassign", "claim", "create"], "newest first");
+    assert_eq!(detail.my_actions.len(), 2, "the new ops owner may triage");
+    assert!(queries::detail(db, &key(&k), &t.ops).await.unwrap().my_actions.is_empty(), "the former ops owner may not");
+});
+
+db_test!(async fn the_pm_manages_the_pool_and_everyone_reads_it(ctx) {
+    use app::workflow::{queries, views::PoolStatus};
+    let db = &ctx.db;
+    let t = team(db).await;
+    let draft = PoolDraft { title: "Rate limiter".into(), description: "Per-tenant limits".into(), priority: Severity::P1 };
+    assert_eq!(engine::create_pool_item(db, &t.dev, &draft, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
+    let id = engine::create_pool_item(db, &t.pm, &draft, Utc::now()).await.unwrap();
+    assert_eq!(engine::update_pool_item(db, &t.qa, id, PoolStatus::Done, "", Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
+    engine::update_pool_item(db, &t.pm, id, PoolStatus::Scheduled, "2026.12", Utc::now()).await.unwrap();
+    let items = queries::pool_items(db, None).await.unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!((items[0].status, items[0].target_release.as_str(), items[0].source_incident.as_deref()), (PoolStatus::Scheduled, "2026.12", None));
+    assert_eq!(engine::update_pool_item(db, &t.pm, 424_242, PoolStatus::Done, "", Utc::now()).await.unwrap_err(), AppError::NotFound);
+});

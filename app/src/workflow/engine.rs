@@ -329,3 +329,174 @@ pub async fn act(
     tx.commit().await?;
     Ok(Moved { stage: to, version: expected_version + 1 })
 }
+
+/// Makes the actor the named owner of `role` on an incident where that role has none yet.
+pub async fn claim(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    expected_version: i64,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<Moved, AppError> {
+    if role == Role::Admin {
+        return Err(invalid("role", FieldProblem::InvalidChoice));
+    }
+    if !actor.roles.contains(&role) {
+        return Err(refused(Refusal::NotYourRole));
+    }
+    let mut tx = db.begin_write().await?;
+    let locked = load_for_update(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    if locked.version != expected_version {
+        return Err(refused(Refusal::Stale));
+    }
+    if locked.state.stage == Stage::Closed {
+        return Err(refused(Refusal::WrongStage));
+    }
+    if locked.state.owners.get(role).is_some() {
+        return Err(refused(Refusal::NotNamedOwner));
+    }
+    let mut owners = locked.state.owners;
+    owners.set(role, actor.id);
+    set_owners(&mut tx, id, expected_version, owners, now).await?;
+    let fields = serde_json::json!({ "role": role.as_str(), "user_id": actor.id }).to_string();
+    let stage = locked.state.stage;
+    insert_timeline(&mut tx, id, now, actor.id, role, "claim", stage, stage, &fields).await?;
+    tx.commit().await?;
+    Ok(Moved { stage, version: expected_version + 1 })
+}
+
+/// Names another owner for `role`: the incident's PM may reassign dev and QA, an admin any role.
+/// The new owner must hold the role.
+pub async fn reassign(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    expected_version: i64,
+    role: Role,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Moved, AppError> {
+    if role == Role::Admin {
+        return Err(invalid("role", FieldProblem::InvalidChoice));
+    }
+    let mut tx = db.begin_write().await?;
+    let locked = load_for_update(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    if locked.version != expected_version {
+        return Err(refused(Refusal::Stale));
+    }
+    if locked.state.stage == Stage::Closed {
+        return Err(refused(Refusal::WrongStage));
+    }
+    let as_admin = actor.roles.contains(&Role::Admin);
+    let as_pm = actor.roles.contains(&Role::Pm)
+        && matches!(role, Role::Dev | Role::Qa)
+        && locked.state.owners.pm.is_none_or(|pm| pm == actor.id);
+    if !as_admin && !as_pm {
+        return Err(refused(if actor.roles.contains(&Role::Pm) {
+            Refusal::NotNamedOwner
+        } else {
+            Refusal::NotYourRole
+        }));
+    }
+    require_holder(&mut tx, user_id, role, "user_id").await?;
+    let mut owners = locked.state.owners;
+    owners.set(role, user_id);
+    set_owners(&mut tx, id, expected_version, owners, now).await?;
+    let acting_role = if as_pm { Role::Pm } else { Role::Admin };
+    let fields =
+        serde_json::json!({ "role": role.as_str(), "from": locked.state.owners.get(role), "to": user_id }).to_string();
+    let stage = locked.state.stage;
+    insert_timeline(&mut tx, id, now, actor.id, acting_role, "reassign", stage, stage, &fields).await?;
+    tx.commit().await?;
+    Ok(Moved { stage, version: expected_version + 1 })
+}
+
+async fn set_owners(
+    tx: &mut WriteTx,
+    id: i64,
+    expected_version: i64,
+    owners: Owners,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let updated = on_tx!(tx, conn => sqlx::query(
+        "UPDATE incidents SET ops_owner = $1, pm_owner = $2, dev_owner = $3, qa_owner = $4, version = version + 1, \
+         updated_at = $5 WHERE id = $6 AND version = $7",
+    )
+    .bind(owners.ops)
+    .bind(owners.pm)
+    .bind(owners.dev)
+    .bind(owners.qa)
+    .bind(now)
+    .bind(id)
+    .bind(expected_version)
+    .execute(conn)
+    .await?
+    .rows_affected());
+    if updated == 1 {
+        Ok(())
+    } else {
+        Err(refused(Refusal::Stale))
+    }
+}
+
+/// A PM adds an item to the requirement pool directly.
+pub async fn create_pool_item(
+    db: &Db,
+    actor: &Actor,
+    draft: &super::input::PoolDraft,
+    now: DateTime<Utc>,
+) -> Result<i64, AppError> {
+    if !actor.roles.contains(&Role::Pm) {
+        return Err(refused(Refusal::NotYourRole));
+    }
+    GateInput::VerdictPm { optimal: false, pool: Some(draft.clone()) }.validate().map_err(refused)?;
+    let mut tx = db.begin_write().await?;
+    let id: i64 = on_tx!(&mut tx, conn => sqlx::query(
+        "INSERT INTO pool_items (title, description, priority, status, created_by, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(draft.title.trim())
+    .bind(&draft.description)
+    .bind(draft.priority.as_str())
+    .bind("open")
+    .bind(actor.id)
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await?
+    .try_get(0)?);
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// A PM changes a pool item's status and target release.
+pub async fn update_pool_item(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    status: super::views::PoolStatus,
+    target_release: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if !actor.roles.contains(&Role::Pm) {
+        return Err(refused(Refusal::NotYourRole));
+    }
+    if target_release.chars().count() > super::input::MAX_SHORT {
+        return Err(invalid("target_release", FieldProblem::TooLong(super::input::MAX_SHORT)));
+    }
+    let mut tx = db.begin_write().await?;
+    let updated = on_tx!(&mut tx, conn => sqlx::query("UPDATE pool_items SET status = $1, target_release = $2, updated_at = $3 WHERE id = $4")
+        .bind(status.as_str())
+        .bind(target_release.trim())
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?
+        .rows_affected());
+    if updated == 0 {
+        return Err(AppError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
+}

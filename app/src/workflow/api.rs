@@ -1,0 +1,327 @@
+//! Server functions of the incident process: report, read, claim and reassign, every gate action,
+//! and the requirement pool. Each one authenticates through `auth::guard`, validates, and calls
+//! the engine; the engine enforces the rule book.
+// The #[server] macro generates argument structs whose fields cannot carry docs.
+#![allow(missing_docs)]
+// A server function's arguments are its form's fields, one each.
+#![allow(clippy::too_many_arguments)]
+
+use leptos::prelude::*;
+
+use super::views::{IncidentDetail, IncidentPage, IncidentSummary, PoolItem};
+use crate::error::AppError;
+
+#[cfg(feature = "ssr")]
+mod support {
+    use crate::{
+        auth::{guard, Role},
+        error::{AppError, FieldProblem},
+        workflow::{engine, input::GateInput, rules::Actor},
+    };
+
+    /// The signed-in user as a workflow actor.
+    pub fn actor() -> Result<Actor, AppError> {
+        let user = guard::require_user()?;
+        Ok(Actor { id: user.me.id, roles: user.me.roles })
+    }
+
+    /// Takes a gate action for the signed-in user; returns the incident's new version.
+    pub async fn gate(incident_id: i64, version: i64, input: GateInput) -> Result<i64, AppError> {
+        let actor = actor()?;
+        let state = guard::app_state();
+        let moved = engine::act(&state.db, &actor, incident_id, version, &input, chrono::Utc::now()).await?;
+        Ok(moved.version)
+    }
+
+    /// Parses a submitted enum value, refusing unknown ones with the field's name.
+    pub fn choice<T>(field: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, AppError> {
+        parse(value).ok_or_else(|| AppError::invalid(field, FieldProblem::InvalidChoice))
+    }
+
+    /// A role that can own incidents.
+    pub fn owner_role(value: &str) -> Result<Role, AppError> {
+        choice("role", value, Role::parse).and_then(|r| {
+            if r == Role::Admin {
+                Err(AppError::invalid("role", FieldProblem::InvalidChoice))
+            } else {
+                Ok(r)
+            }
+        })
+    }
+}
+
+/// Reports a new incident (ops); returns its key.
+#[server(endpoint = "incidents/report")]
+pub async fn report_incident(
+    title: String,
+    description: String,
+    severity: String,
+    channel: String,
+    reporter_name: String,
+    reporter_contact: String,
+    external_ref: String,
+) -> Result<String, AppError> {
+    use crate::workflow::input::{Channel, NewIncident, Severity};
+    let actor = support::actor()?;
+    let input = NewIncident {
+        title,
+        description,
+        severity: support::choice("severity", &severity, Severity::parse)?,
+        channel: support::choice("channel", &channel, Channel::parse)?,
+        reporter_name,
+        reporter_contact,
+        external_ref,
+    };
+    let db = crate::auth::guard::app_state().db;
+    let created = crate::workflow::engine::create_incident(&db, &actor, &input, chrono::Utc::now()).await?;
+    Ok(created.key)
+}
+
+/// The incidents where the signed-in user must act now, most urgent first.
+#[server(endpoint = "incidents/queue")]
+pub async fn my_queue() -> Result<Vec<IncidentSummary>, AppError> {
+    let actor = support::actor()?;
+    crate::workflow::queries::my_queue(&crate::auth::guard::app_state().db, &actor).await
+}
+
+/// A page of incidents matching the filters, newest first.
+#[server(endpoint = "incidents/list")]
+pub async fn list_incidents(
+    stage: Option<String>,
+    severity: Option<String>,
+    owner: Option<i64>,
+    channel: Option<String>,
+    created_from: Option<String>,
+    created_to: Option<String>,
+    text: Option<String>,
+    before: Option<i64>,
+) -> Result<IncidentPage, AppError> {
+    use crate::workflow::{
+        input::{Channel, Severity},
+        rules::Stage,
+        views::IncidentFilter,
+    };
+    support::actor()?;
+    let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let filter = IncidentFilter {
+        stage: nonempty(stage).map(|s| support::choice("stage", &s, Stage::parse)).transpose()?,
+        severity: nonempty(severity).map(|s| support::choice("severity", &s, Severity::parse)).transpose()?,
+        owner,
+        channel: nonempty(channel).map(|s| support::choice("channel", &s, Channel::parse)).transpose()?,
+        created_from: nonempty(created_from),
+        created_to: nonempty(created_to),
+        text: nonempty(text),
+    };
+    crate::workflow::queries::list(&crate::auth::guard::app_state().db, &filter, before, 50).await
+}
+
+/// One incident with the actions the signed-in user may take now.
+#[server(endpoint = "incidents/get")]
+pub async fn get_incident(key: String) -> Result<IncidentDetail, AppError> {
+    let actor = support::actor()?;
+    crate::workflow::queries::detail(&crate::auth::guard::app_state().db, &key, &actor).await
+}
+
+/// Becomes the named owner of a role nobody owns yet on the incident.
+#[server(endpoint = "incidents/claim")]
+pub async fn claim_role(incident_id: i64, version: i64, role: String) -> Result<i64, AppError> {
+    let actor = support::actor()?;
+    let role = support::owner_role(&role)?;
+    let db = crate::auth::guard::app_state().db;
+    Ok(crate::workflow::engine::claim(&db, &actor, incident_id, version, role, chrono::Utc::now()).await?.version)
+}
+
+/// Names another owner (PM: dev and QA of their incident; admin: any role).
+#[server(endpoint = "incidents/reassign")]
+pub async fn reassign_owner(incident_id: i64, version: i64, role: String, user_id: i64) -> Result<i64, AppError> {
+    let actor = support::actor()?;
+    let role = support::owner_role(&role)?;
+    let db = crate::auth::guard::app_state().db;
+    Ok(crate::workflow::engine::reassign(&db, &actor, incident_id, version, role, user_id, chrono::Utc::now())
+        .await?
+        .version)
+}
+
+/// Ops: not a technical problem; the reply sent to the user closes it.
+#[server(endpoint = "incidents/triage_non_technical")]
+pub async fn triage_non_technical(incident_id: i64, version: i64, reply: String) -> Result<i64, AppError> {
+    support::gate(incident_id, version, crate::workflow::input::GateInput::TriageNonTechnical { reply }).await
+}
+
+/// Ops: a technical problem, handed to the chosen PM.
+#[server(endpoint = "incidents/triage_technical")]
+pub async fn triage_technical(incident_id: i64, version: i64, pm_id: i64, note: String) -> Result<i64, AppError> {
+    support::gate(incident_id, version, crate::workflow::input::GateInput::TriageTechnical { pm_id, note }).await
+}
+
+/// PM: names the dev and QA owners.
+#[server(endpoint = "incidents/dispatch")]
+pub async fn dispatch(incident_id: i64, version: i64, dev_id: i64, qa_id: i64, note: String) -> Result<i64, AppError> {
+    support::gate(incident_id, version, crate::workflow::input::GateInput::Dispatch { dev_id, qa_id, note }).await
+}
+
+/// Dev: root cause and proposed solution.
+#[server(endpoint = "incidents/propose")]
+pub async fn propose_solution(
+    incident_id: i64,
+    version: i64,
+    root_cause: String,
+    solution: String,
+) -> Result<i64, AppError> {
+    support::gate(incident_id, version, crate::workflow::input::GateInput::Propose { root_cause, solution }).await
+}
+
+/// PM: verdict on the solution; "not optimal" carries the pool item for the optimal one.
+#[server(endpoint = "incidents/verdict_pm")]
+pub async fn pm_verdict(
+    incident_id: i64,
+    version: i64,
+    optimal: bool,
+    pool_title: Option<String>,
+    pool_description: Option<String>,
+    pool_priority: Option<String>,
+) -> Result<i64, AppError> {
+    use crate::workflow::input::{GateInput, PoolDraft, Severity};
+    let pool = match pool_title.filter(|t| !t.trim().is_empty()) {
+        Some(title) => Some(PoolDraft {
+            title,
+            description: pool_description.unwrap_or_default(),
+            priority: support::choice("pool_priority", pool_priority.as_deref().unwrap_or("p2"), Severity::parse)?,
+        }),
+        None => None,
+    };
+    support::gate(incident_id, version, GateInput::VerdictPm { optimal, pool }).await
+}
+
+/// Dev: verdict on the solution.
+#[server(endpoint = "incidents/verdict_dev")]
+pub async fn dev_verdict(incident_id: i64, version: i64, optimal: bool) -> Result<i64, AppError> {
+    support::gate(incident_id, version, crate::workflow::input::GateInput::VerdictDev { optimal }).await
+}
+
+/// PM: back to investigation.
+#[server(endpoint = "incidents/send_back_solution")]
+pub async fn send_back_solution(incident_id: i64, version: i64, reason: String) -> Result<i64, AppError> {
+    support::gate(incident_id, version, crate::workflow::input::GateInput::SendBackSolution { reason }).await
+}
+
+/// Dev: the fix is ready for testing.
+#[server(endpoint = "incidents/submit_for_test")]
+pub async fn submit_for_test(
+    incident_id: i64,
+    version: i64,
+    changes: String,
+    reference: String,
+) -> Result<i64, AppError> {
+    support::gate(incident_id, version, crate::workflow::input::GateInput::SubmitForTest { changes, reference }).await
+}
+
+/// QA: tests pass.
+#[server(endpoint = "incidents/test_pass")]
+pub async fn test_pass(incident_id: i64, version: i64, notes: String) -> Result<i64, AppError> {
+    support::gate(incident_id, version, crate::workflow::input::GateInput::TestPass { notes }).await
+}
+
+/// QA: a defect was found.
+#[server(endpoint = "incidents/test_fail")]
+pub async fn test_fail(incident_id: i64, version: i64, defect: String) -> Result<i64, AppError> {
+    support::gate(incident_id, version, crate::workflow::input::GateInput::TestFail { defect }).await
+}
+
+/// PM: the release is approved.
+#[server(endpoint = "incidents/approve_release")]
+pub async fn approve_release(incident_id: i64, version: i64, note: String) -> Result<i64, AppError> {
+    support::gate(incident_id, version, crate::workflow::input::GateInput::ApproveRelease { note }).await
+}
+
+/// PM: back to fixing.
+#[server(endpoint = "incidents/send_back_release")]
+pub async fn send_back_release(incident_id: i64, version: i64, reason: String) -> Result<i64, AppError> {
+    support::gate(incident_id, version, crate::workflow::input::GateInput::SendBackRelease { reason }).await
+}
+
+/// Dev: released.
+#[server(endpoint = "incidents/mark_released")]
+pub async fn mark_released(
+    incident_id: i64,
+    version: i64,
+    release: String,
+    deployed_at: String,
+) -> Result<i64, AppError> {
+    support::gate(
+        incident_id,
+        version,
+        crate::workflow::input::GateInput::MarkReleased { version: release, deployed_at },
+    )
+    .await
+}
+
+/// QA: the fix works in production.
+#[server(endpoint = "incidents/regression_pass")]
+pub async fn regression_pass(incident_id: i64, version: i64, notes: String) -> Result<i64, AppError> {
+    support::gate(incident_id, version, crate::workflow::input::GateInput::RegressionPass { notes }).await
+}
+
+/// QA: the fix does not work in production.
+#[server(endpoint = "incidents/regression_fail")]
+pub async fn regression_fail(incident_id: i64, version: i64, defect: String) -> Result<i64, AppError> {
+    support::gate(incident_id, version, crate::workflow::input::GateInput::RegressionFail { defect }).await
+}
+
+/// Ops: the user was answered; `confirmation` is `confirmed` or `no_answer`.
+#[server(endpoint = "incidents/confirm_followup")]
+pub async fn confirm_followup(
+    incident_id: i64,
+    version: i64,
+    reply: String,
+    confirmation: String,
+) -> Result<i64, AppError> {
+    use crate::workflow::input::{GateInput, UserConfirmation};
+    let confirmation = support::choice("confirmation", &confirmation, |c| match c {
+        "confirmed" => Some(UserConfirmation::Confirmed),
+        "no_answer" => Some(UserConfirmation::NoAnswer),
+        _ => None,
+    })?;
+    support::gate(incident_id, version, GateInput::ConfirmFollowup { reply, confirmation }).await
+}
+
+/// PM: the result report with its prevention measures and extra recipients; closes.
+#[server(endpoint = "incidents/send_report")]
+pub async fn send_report(
+    incident_id: i64,
+    version: i64,
+    summary: String,
+    measures: Vec<crate::workflow::input::Measure>,
+    recipients: Option<Vec<String>>,
+) -> Result<i64, AppError> {
+    let recipients = recipients.unwrap_or_default().into_iter().filter(|r| !r.trim().is_empty()).collect();
+    support::gate(incident_id, version, crate::workflow::input::GateInput::SendReport { summary, measures, recipients })
+        .await
+}
+
+/// The requirement pool.
+#[server(endpoint = "pool/list")]
+pub async fn list_pool() -> Result<Vec<PoolItem>, AppError> {
+    support::actor()?;
+    crate::workflow::queries::pool_items(&crate::auth::guard::app_state().db, None).await
+}
+
+/// PM: adds an item to the pool directly; returns its id.
+#[server(endpoint = "pool/add")]
+pub async fn add_pool_item(title: String, description: String, priority: String) -> Result<i64, AppError> {
+    use crate::workflow::input::{PoolDraft, Severity};
+    let actor = support::actor()?;
+    let draft = PoolDraft { title, description, priority: support::choice("priority", &priority, Severity::parse)? };
+    crate::workflow::engine::create_pool_item(&crate::auth::guard::app_state().db, &actor, &draft, chrono::Utc::now())
+        .await
+}
+
+/// PM: sets an item's status (`open`, `scheduled`, `done`) and target release.
+#[server(endpoint = "pool/update")]
+pub async fn update_pool_item(id: i64, status: String, target_release: String) -> Result<(), AppError> {
+    use crate::workflow::views::PoolStatus;
+    let actor = support::actor()?;
+    let status = support::choice("status", &status, PoolStatus::parse)?;
+    let db = crate::auth::guard::app_state().db;
+    crate::workflow::engine::update_pool_item(&db, &actor, id, status, &target_release, chrono::Utc::now()).await
+}
