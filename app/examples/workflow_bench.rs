@@ -1,0 +1,173 @@
+//! Measures the workflow engine: gate actions per second under concurrent clients, and the
+//! incident list query with many incidents. Run through `scripts/bench-workflow.sh`, which passes
+//! the back end (`sqlite` or `postgres`) as the first argument.
+
+use std::time::{Duration, Instant};
+
+use app::{
+    auth::{password::PasswordHasher, Role},
+    config::Backend,
+    db::Db,
+    testing::TestDb,
+    users::bootstrap::{self, CliUser},
+    workflow::{
+        engine,
+        input::{Channel, GateInput, NewIncident, Severity},
+        queries,
+        rules::Actor,
+        views::IncidentFilter,
+    },
+};
+use chrono::Utc;
+
+async fn person(db: &Db, name: &str, role: Role) -> Actor {
+    let user = CliUser {
+        username: name.into(),
+        display_name: name.into(),
+        email: format!("{name}@example.com"),
+        language: "en".into(),
+        roles: vec![role],
+        password: "benchmark password".into(),
+        must_change: false,
+    };
+    Actor { id: bootstrap::create_user(db, &PasswordHasher::new(1), user).await.unwrap(), roles: vec![role] }
+}
+
+fn incident(i: usize) -> NewIncident {
+    NewIncident {
+        title: format!("Checkout error {i}"),
+        description: format!("User {i} reports a failure at step {}", i % 9),
+        severity: Severity::ALL[i % 4],
+        channel: Channel::ALL[i % 5],
+        reporter_name: format!("user{i}"),
+        reporter_contact: String::new(),
+        external_ref: String::new(),
+    }
+}
+
+/// Median of a few timed runs of `f`, in milliseconds.
+async fn time_ms<F, Fut>(runs: usize, mut f: F) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        f().await;
+        samples.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    samples[samples.len() / 2]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let backend = match std::env::args().nth(1).as_deref() {
+        Some("postgres") => Backend::Postgres,
+        _ => Backend::Sqlite,
+    };
+    let clients: usize = std::env::var("BENCH_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
+    let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let many: usize = std::env::var("BENCH_INCIDENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let test_db = TestDb::create(backend).await.expect("database");
+    let db = test_db.db.clone();
+    let ops = person(&db, "ops1", Role::Ops).await;
+    let pm = person(&db, "pm1", Role::Pm).await;
+
+    // Gate actions: each client triages its own incidents (technical, to the PM), as fast as it can.
+    let per_client = 2_000;
+    let mut ids = Vec::new();
+    for i in 0..clients * per_client / 2 {
+        ids.push(engine::create_incident(&db, &ops, &incident(i), Utc::now()).await.unwrap().id);
+    }
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for (c, chunk) in ids.chunks(ids.len().div_ceil(clients)).enumerate() {
+        let (db, ops, chunk) = (db.clone(), ops.clone(), chunk.to_vec());
+        let pm_id = pm.id;
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            for id in chunk {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let input = GateInput::TriageTechnical { pm_id, note: format!("client {c}") };
+                engine::act(&db, &ops, id, 1, &input, Utc::now()).await.unwrap();
+                done += 1;
+            }
+            done
+        }));
+    }
+    let start = Instant::now();
+    let mut actions = 0;
+    for task in tasks {
+        actions += task.await.unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "| {backend} | gate actions, {clients} concurrent clients | {:.0} /s ({actions} in {elapsed:.1} s) |",
+        actions as f64 / elapsed
+    );
+
+    // Many incidents: bulk-load them, then time the list queries.
+    let existing: usize = ids.len();
+    let batch = 1_000;
+    let start = Instant::now();
+    let mut created = existing;
+    while created < many {
+        let mut tx = db.begin_write().await.unwrap();
+        let n = batch.min(many - created);
+        app::on_tx!(&mut tx, conn => {
+            let mut sql = String::from(
+                "INSERT INTO incidents (key, title, description, severity, channel, reporter_name, reporter_contact, external_ref, stage, ops_owner, created_by, created_at, updated_at, stage_entered_at) VALUES ",
+            );
+            for j in 0..n {
+                let i = created + j;
+                let inc = incident(i);
+                if j > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "('BENCH-{i:07}', '{}', '{}', '{}', '{}', '', '', '', 'reported', {}, {}, '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')",
+                    inc.title, inc.description, inc.severity.as_str(), inc.channel.as_str(), ops.id, ops.id
+                ));
+            }
+            sqlx::query(&sql).execute(&mut *conn).await.unwrap();
+        });
+        tx.commit().await.unwrap();
+        created += n;
+    }
+    println!("| {backend} | bulk load to {many} incidents | {:.1} s |", start.elapsed().as_secs_f64());
+    // Fresh statistics, as autovacuum (PostgreSQL) or a periodic ANALYZE would give a live system.
+    app::on_db!(&db, pool => { sqlx::query("ANALYZE").execute(pool).await.unwrap(); });
+    let first = time_ms(7, || async {
+        queries::list(&db, &IncidentFilter::default(), None, 50).await.unwrap();
+    })
+    .await;
+    let page = queries::list(&db, &IncidentFilter::default(), None, 50).await.unwrap();
+    let deep_before = page.items.last().unwrap().id - (many as i64 / 2);
+    let deep = time_ms(7, || async {
+        queries::list(&db, &IncidentFilter::default(), Some(deep_before), 50).await.unwrap();
+    })
+    .await;
+    let filtered = IncidentFilter {
+        stage: Some(app::workflow::rules::Stage::Reported),
+        severity: Some(Severity::P0),
+        ..Default::default()
+    };
+    let by_stage = time_ms(7, || async {
+        queries::list(&db, &filtered, None, 50).await.unwrap();
+    })
+    .await;
+    let text = IncidentFilter { text: Some("step 7".into()), ..Default::default() };
+    let search = time_ms(7, || async {
+        queries::list(&db, &text, None, 50).await.unwrap();
+    })
+    .await;
+    println!("| {backend} | list, first page of 50 ({many} incidents) | {first:.2} ms |");
+    println!("| {backend} | list, a page in the middle (keyset) | {deep:.2} ms |");
+    println!("| {backend} | list filtered by stage and severity | {by_stage:.2} ms |");
+    println!("| {backend} | list with text search (substring, no index) | {search:.2} ms |");
+    test_db.destroy().await;
+}
