@@ -129,7 +129,13 @@ pub fn SignedInNav() -> impl IntoView {
             {move || match me.get().flatten() {
                 Some(me) => {
                     let is_admin = me.has(Role::Admin);
+                    // Admin alone gives no power over incidents; every other role works on them.
+                    let works_incidents = me.roles.iter().any(|r| *r != Role::Admin);
                     view! {
+                        {works_incidents.then(|| view! {
+                            <a class="nav-link" href="/incidents">{move || i18n.t().nav_incidents}</a>
+                            <a class="nav-link" href="/pool">{move || i18n.t().nav_pool}</a>
+                        })}
                         {is_admin.then(|| view! { <a class="nav-link" href="/admin/users">{move || i18n.t().nav_users}</a> })}
                         <span class="app-header__spacer"></span>
                         <a class="nav-link app-header__user" href="/account/password" title=move || i18n.t().nav_account>

@@ -3,7 +3,11 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::i18n::{use_i18n, Strings};
+use crate::{
+    auth::{use_me, Role},
+    i18n::{use_i18n, Strings},
+    workflow::MyQueue,
+};
 
 /// The nine steps of the process, in order.
 fn steps(t: &'static Strings) -> [&'static str; 9] {
@@ -20,9 +24,23 @@ fn steps(t: &'static Strings) -> [&'static str; 9] {
     ]
 }
 
-/// The landing page.
+/// The landing page: my queue for people who work on incidents, the introduction otherwise.
 #[component]
 pub fn HomePage() -> impl IntoView {
+    let me = use_me();
+    view! {
+        <Suspense>
+            {move || {
+                let works_incidents = me.get().flatten().is_some_and(|m| m.roles.iter().any(|r| *r != Role::Admin));
+                if works_incidents { view! { <Title text="" /> <MyQueue /> }.into_any() } else { view! { <Introduction /> }.into_any() }
+            }}
+        </Suspense>
+    }
+}
+
+/// What Baton is and how an incident travels.
+#[component]
+fn Introduction() -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <Title text="" />

@@ -19,6 +19,7 @@ use crate::{
     home::HomePage,
     i18n::provide_i18n,
     users::{NewUserPage, UserPage, UsersPage},
+    workflow::{IncidentListPage, IncidentPage, NewIncidentPage, PoolPage},
 };
 
 /// `target` when it is a local path (so a redirect cannot lead to another site), else `/`.
@@ -95,6 +96,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users/new") view=NewUserPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users/:id") view=UserPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/incidents") view=IncidentListPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/incidents/new") view=NewIncidentPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/incidents/:key") view=IncidentPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/pool") view=PoolPage ssr=SsrMode::InOrder />
                 </Routes>
             </main>
         </Router>

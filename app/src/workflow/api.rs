@@ -74,6 +74,7 @@ pub async fn report_incident(
     };
     let db = crate::auth::guard::app_state().db;
     let created = crate::workflow::engine::create_incident(&db, &actor, &input, chrono::Utc::now()).await?;
+    leptos_axum::redirect(&format!("/incidents/{}", created.key));
     Ok(created.key)
 }
 
@@ -324,4 +325,12 @@ pub async fn update_pool_item(id: i64, status: String, target_release: String) -
     let status = support::choice("status", &status, PoolStatus::parse)?;
     let db = crate::auth::guard::app_state().db;
     crate::workflow::engine::update_pool_item(&db, &actor, id, status, &target_release, chrono::Utc::now()).await
+}
+
+/// Active users holding `role` (for choosing owners), by name.
+#[server(endpoint = "people/with_role")]
+pub async fn people_with_role(role: String) -> Result<Vec<super::views::Person>, AppError> {
+    support::actor()?;
+    let role = support::owner_role(&role)?;
+    crate::workflow::queries::people_with_role(&crate::auth::guard::app_state().db, role).await
 }

@@ -4,6 +4,8 @@
 
 mod api;
 pub mod input;
+pub mod labels;
+mod pages;
 pub mod rules;
 pub mod views;
 
@@ -15,3 +17,4 @@ pub mod engine;
 pub mod queries;
 
 pub use api::*;
+pub use pages::{IncidentListPage, IncidentPage, MyQueue, NewIncidentPage, PoolPage};

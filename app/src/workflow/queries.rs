@@ -296,3 +296,18 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
         timeline,
     })
 }
+
+/// Active users holding `role`, by display name.
+pub async fn people_with_role(db: &Db, role: crate::auth::Role) -> Result<Vec<Person>, AppError> {
+    Ok(on_db!(db, pool => sqlx::query(
+        "SELECT u.id, u.display_name FROM users u JOIN user_roles r ON r.user_id = u.id \
+         WHERE r.role = $1 AND u.active = $2 ORDER BY u.display_name",
+    )
+    .bind(role.as_str())
+    .bind(true)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| Ok::<_, sqlx::Error>(Person { id: r.try_get(0)?, name: r.try_get(1)? }))
+    .collect::<Result<Vec<_>, _>>()?))
+}

@@ -1,0 +1,232 @@
+//! The "Your action" forms: one per gate action, each with its own fields.
+
+use leptos::prelude::*;
+
+use crate::{
+    auth::Role,
+    error::AppError,
+    forms::{FieldError, FormError},
+    i18n::{use_i18n, Strings},
+    workflow::{
+        input::Severity,
+        labels,
+        rules::{ActionKind, Refusal},
+        views::Person,
+        ApproveRelease, ConfirmFollowup, DevVerdict, Dispatch, MarkReleased, PmVerdict, ProposeSolution,
+        RegressionFail, RegressionPass, SendBackRelease, SendBackSolution, SendReport, SubmitForTest, TestFail,
+        TestPass, TriageNonTechnical, TriageTechnical,
+    },
+};
+
+/// What every gate form needs from the page.
+#[derive(Clone, Copy)]
+pub struct FormCtx {
+    /// Incident id.
+    pub id: i64,
+    /// The version the page shows.
+    pub version: i64,
+    /// Bumped after a submission, so the page reloads the incident.
+    pub refresh: RwSignal<u64>,
+    /// Set when the incident had moved on, to say so above the fresh forms.
+    pub moved_on: RwSignal<bool>,
+}
+
+/// A labelled multi-line text field.
+#[component]
+fn TextArea(
+    name: &'static str,
+    label: fn(&'static Strings) -> &'static str,
+    #[prop(into)] error: Signal<Option<AppError>>,
+    #[prop(optional)] required: bool,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let id = format!("f-{name}");
+    view! {
+        <div class="field">
+            <label for=id.clone()>{move || label(i18n.t())}</label>
+            <textarea id=id name=name rows="3" required=required></textarea>
+            <FieldError error field=name />
+        </div>
+    }
+}
+
+/// A labelled one-line field.
+#[component]
+fn Input(
+    name: &'static str,
+    label: fn(&'static Strings) -> &'static str,
+    #[prop(into)] error: Signal<Option<AppError>>,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] required: bool,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let id = format!("f-{name}");
+    view! {
+        <div class="field">
+            <label for=id.clone()>{move || label(i18n.t())}</label>
+            <input id=id name=name type=kind required=required />
+            <FieldError error field=name.split('[').next().unwrap_or(name) />
+        </div>
+    }
+}
+
+/// A choice of the active users holding `role`.
+#[component]
+fn PersonSelect(
+    name: &'static str,
+    label: fn(&'static Strings) -> &'static str,
+    role: Role,
+    #[prop(into)] error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let people = Resource::new(move || role, |role| crate::workflow::people_with_role(role.as_str().to_owned()));
+    let id = format!("f-{name}");
+    view! {
+        <div class="field">
+            <label for=id.clone()>{move || label(i18n.t())}</label>
+            <select id=id name=name required=true>
+                <Suspense>
+                    {move || people.get().map(|r| r.unwrap_or_default().into_iter().map(|p: Person| view! {
+                        <option value=p.id>{p.name}</option>
+                    }).collect_view())}
+                </Suspense>
+            </select>
+            <FieldError error field=name />
+        </div>
+    }
+}
+
+/// Two radio buttons for a yes/no field.
+#[component]
+fn YesNo(
+    name: &'static str,
+    legend: fn(&'static Strings) -> &'static str,
+    yes: fn(&'static Strings) -> &'static str,
+    no: fn(&'static Strings) -> &'static str,
+    yes_value: &'static str,
+    no_value: &'static str,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <fieldset class="field checks">
+            <legend>{move || legend(i18n.t())}</legend>
+            <label class="check"><input type="radio" name=name value=yes_value required=true /><span>{move || yes(i18n.t())}</span></label>
+            <label class="check"><input type="radio" name=name value=no_value /><span>{move || no(i18n.t())}</span></label>
+        </fieldset>
+    }
+}
+
+macro_rules! gate_form {
+    ($action:ty, $kind:expr, $ctx:expr, $error:ident => { $($fields:tt)* }) => {{
+        let ctx: FormCtx = $ctx;
+        let kind: ActionKind = $kind;
+        let i18n = use_i18n();
+        let action = ServerAction::<$action>::new();
+        let $error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+        Effect::new(move |_| {
+            let outcome = action.value().get();
+            let stale = matches!(outcome, Some(Err(AppError::Refused(Refusal::Stale))));
+            // Reload on success and when the incident moved on; keep other errors on the form.
+            if matches!(outcome, Some(Ok(_))) || stale {
+                ctx.moved_on.set(stale);
+                ctx.refresh.update(|n| *n += 1);
+            }
+        });
+        let heading_id = format!("gate-{}", kind.as_str());
+        let labelled_by = heading_id.clone();
+        view! {
+            <section class="card gate" aria-labelledby=labelled_by data-action=kind.as_str()>
+                <h3 id=heading_id>{move || labels::action(kind, i18n.t())}</h3>
+                <ActionForm action>
+                    <input type="hidden" name="incident_id" value=ctx.id />
+                    <input type="hidden" name="version" value=ctx.version />
+                    <FormError error=$error />
+                    $($fields)*
+                    <button type="submit" class="button" disabled=move || action.pending().get()>
+                        {move || labels::action(kind, i18n.t())}
+                    </button>
+                </ActionForm>
+            </section>
+        }
+        .into_any()
+    }};
+}
+
+/// The form of one gate action.
+pub fn gate_form(kind: ActionKind, ctx: FormCtx, owners: Vec<Person>) -> AnyView {
+    match kind {
+        ActionKind::TriageNonTechnical => gate_form!(TriageNonTechnical, kind, ctx, error => {
+            <TextArea name="reply" label=|t| t.field_reply error required=true />
+        }),
+        ActionKind::TriageTechnical => gate_form!(TriageTechnical, kind, ctx, error => {
+            <PersonSelect name="pm_id" label=|t| t.field_pm role=Role::Pm error />
+            <TextArea name="note" label=|t| t.field_note error />
+        }),
+        ActionKind::Dispatch => gate_form!(Dispatch, kind, ctx, error => {
+            <PersonSelect name="dev_id" label=|t| t.field_dev role=Role::Dev error />
+            <PersonSelect name="qa_id" label=|t| t.field_qa role=Role::Qa error />
+            <TextArea name="note" label=|t| t.field_note error />
+        }),
+        ActionKind::Propose => gate_form!(ProposeSolution, kind, ctx, error => {
+            <TextArea name="root_cause" label=|t| t.field_root_cause error required=true />
+            <TextArea name="solution" label=|t| t.field_solution error required=true />
+        }),
+        ActionKind::VerdictPm => gate_form!(PmVerdict, kind, ctx, error => {
+            <YesNo name="optimal" legend=|t| t.field_optimal yes=|t| t.field_optimal_yes no=|t| t.field_optimal_no yes_value="true" no_value="false" />
+            <Input name="pool_title" label=|t| t.field_pool_title error />
+            <TextArea name="pool_description" label=|t| t.field_pool_description error />
+            <input type="hidden" name="pool_priority" value=Severity::P2.as_str() />
+        }),
+        ActionKind::VerdictDev => gate_form!(DevVerdict, kind, ctx, error => {
+            <YesNo name="optimal" legend=|t| t.field_optimal yes=|t| t.field_optimal_yes no=|t| t.field_optimal_no yes_value="true" no_value="false" />
+        }),
+        ActionKind::SendBackSolution => gate_form!(SendBackSolution, kind, ctx, error => {
+            <TextArea name="reason" label=|t| t.field_reason error required=true />
+        }),
+        ActionKind::SubmitForTest => gate_form!(SubmitForTest, kind, ctx, error => {
+            <TextArea name="changes" label=|t| t.field_changes error required=true />
+            <Input name="reference" label=|t| t.field_reference error required=true />
+        }),
+        ActionKind::TestPass => gate_form!(TestPass, kind, ctx, error => {
+            <TextArea name="notes" label=|t| t.field_notes error />
+        }),
+        ActionKind::TestFail => gate_form!(TestFail, kind, ctx, error => {
+            <TextArea name="defect" label=|t| t.field_defect error required=true />
+        }),
+        ActionKind::ApproveRelease => gate_form!(ApproveRelease, kind, ctx, error => {
+            <TextArea name="note" label=|t| t.field_note error />
+        }),
+        ActionKind::SendBackRelease => gate_form!(SendBackRelease, kind, ctx, error => {
+            <TextArea name="reason" label=|t| t.field_reason error required=true />
+        }),
+        ActionKind::MarkReleased => gate_form!(MarkReleased, kind, ctx, error => {
+            <Input name="release" label=|t| t.field_release error required=true />
+            <Input name="deployed_at" label=|t| t.field_deployed_at error kind="datetime-local" required=true />
+        }),
+        ActionKind::RegressionPass => gate_form!(RegressionPass, kind, ctx, error => {
+            <TextArea name="notes" label=|t| t.field_notes error />
+        }),
+        ActionKind::RegressionFail => gate_form!(RegressionFail, kind, ctx, error => {
+            <TextArea name="defect" label=|t| t.field_defect error required=true />
+        }),
+        ActionKind::ConfirmFollowup => gate_form!(ConfirmFollowup, kind, ctx, error => {
+            <TextArea name="reply" label=|t| t.field_reply error required=true />
+            <YesNo name="confirmation" legend=|t| t.field_confirmation yes=|t| t.field_confirmed no=|t| t.field_no_answer yes_value="confirmed" no_value="no_answer" />
+        }),
+        ActionKind::SendReport => {
+            let i18n = use_i18n();
+            gate_form!(SendReport, kind, ctx, error => {
+                <TextArea name="summary" label=|t| t.field_summary error required=true />
+                <Input name="measures[0][text]" label=|t| t.field_measure error required=true />
+                <div class="field">
+                    <label for="f-measure-owner">{move || i18n.t().field_measure_owner}</label>
+                    <select id="f-measure-owner" name="measures[0][owner_id]">
+                        {owners.into_iter().map(|p| view! { <option value=p.id>{p.name}</option> }).collect_view()}
+                    </select>
+                </div>
+                <Input name="measures[0][due]" label=|t| t.field_measure_due error kind="date" required=true />
+                <Input name="recipients[0]" label=|t| t.field_recipients error kind="email" />
+            })
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! My queue, the incident list and the report form.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::{short_time, SeverityBadge, StageBadge};
+use crate::{
+    forms::{FieldError, FormError},
+    i18n::use_i18n,
+    workflow::{
+        input::{Channel, Severity},
+        labels,
+        rules::Stage,
+        views::IncidentSummary,
+        ReportIncident,
+    },
+};
+
+/// Incidents as a table that becomes cards on a phone.
+#[component]
+fn IncidentTable(items: Vec<IncidentSummary>) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <table class="table incidents">
+            <thead>
+                <tr>
+                    <th scope="col">{move || i18n.t().field_title}</th>
+                    <th scope="col">{move || i18n.t().field_severity}</th>
+                    <th scope="col">{move || i18n.t().incident_progress}</th>
+                    <th scope="col">{move || i18n.t().field_channel}</th>
+                </tr>
+            </thead>
+            <tbody>
+                {items
+                    .into_iter()
+                    .map(|i| {
+                        let entered = short_time(&i.stage_entered_at);
+                        view! {
+                            <tr>
+                                <td data-label=move || i18n.t().field_title>
+                                    <a href=format!("/incidents/{}", i.key)>
+                                        <span class="incident-key">{i.key.clone()}</span>
+                                        " "
+                                        {i.title.clone()}
+                                    </a>
+                                </td>
+                                <td data-label=move || i18n.t().field_severity><SeverityBadge severity=i.severity /></td>
+                                <td data-label=move || i18n.t().incident_progress>
+                                    <StageBadge stage=i.stage />
+                                    <span class="hint">" " {entered}</span>
+                                </td>
+                                <td data-label=move || i18n.t().field_channel>{move || labels::channel(i.channel, i18n.t())}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// The incidents waiting for the signed-in user, most urgent first.
+#[component]
+pub fn MyQueue() -> impl IntoView {
+    let i18n = use_i18n();
+    let queue = Resource::new(|| (), |_| super::super::my_queue());
+    view! {
+        <section aria-labelledby="queue-heading">
+            <div class="page-head">
+                <h1 id="queue-heading">{move || i18n.t().queue_title}</h1>
+                <a class="button" href="/incidents/new">{move || i18n.t().incidents_new}</a>
+            </div>
+            <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
+                {move || {
+                    queue
+                        .get()
+                        .map(|result| match result {
+                            Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                            Ok(items) if items.is_empty() => view! { <p class="notice">{move || i18n.t().queue_empty}</p> }.into_any(),
+                            Ok(items) => view! { <IncidentTable items /> }.into_any(),
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The list of all incidents with filters and paging.
+#[component]
+pub fn IncidentListPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let query = use_query_map();
+    let param = move |name: &str| query.read().get(name).filter(|v| !v.is_empty());
+    let page = Resource::new(
+        move || (param("stage"), param("severity"), param("channel"), param("text"), param("before")),
+        |(stage, severity, channel, text, before)| {
+            super::super::list_incidents(
+                stage,
+                severity,
+                None,
+                channel,
+                None,
+                None,
+                text,
+                before.and_then(|b| b.parse().ok()),
+            )
+        },
+    );
+    let selected = move |name: &'static str, value: &'static str| param(name).as_deref() == Some(value);
+    view! {
+        <Title text=move || i18n.t().incidents_title />
+        <div class="page-head">
+            <h1>{move || i18n.t().incidents_title}</h1>
+            <a class="button" href="/incidents/new">{move || i18n.t().incidents_new}</a>
+        </div>
+        <form class="filters" method="get" action="/incidents" role="search">
+            <div class="field">
+                <label for="text">{move || i18n.t().incidents_search}</label>
+                <input id="text" name="text" type="search" value=move || param("text").unwrap_or_default() />
+            </div>
+            <div class="field">
+                <label for="stage">{move || i18n.t().incident_progress}</label>
+                <select id="stage" name="stage">
+                    <option value="">{move || i18n.t().incidents_any}</option>
+                    {Stage::ALL.into_iter().map(|s| view! {
+                        <option value=s.as_str() selected=move || selected("stage", s.as_str())>{move || labels::stage(s, i18n.t())}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="severity">{move || i18n.t().field_severity}</label>
+                <select id="severity" name="severity">
+                    <option value="">{move || i18n.t().incidents_any}</option>
+                    {Severity::ALL.into_iter().map(|s| view! {
+                        <option value=s.as_str() selected=move || selected("severity", s.as_str())>{s.as_str().to_uppercase()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="channel">{move || i18n.t().field_channel}</label>
+                <select id="channel" name="channel">
+                    <option value="">{move || i18n.t().incidents_any}</option>
+                    {Channel::ALL.into_iter().map(|c| view! {
+                        <option value=c.as_str() selected=move || selected("channel", c.as_str())>{move || labels::channel(c, i18n.t())}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <button type="submit" class="button button--secondary">{move || i18n.t().incidents_filter}</button>
+        </form>
+        <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
+            {move || {
+                page.get().map(|result| match result {
+                    Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                    Ok(p) if p.items.is_empty() => view! { <p>{move || i18n.t().incidents_none}</p> }.into_any(),
+                    Ok(p) => {
+                        let more = p.next_before.map(|before| {
+                            let mut href = format!("/incidents?before={before}");
+                            for name in ["stage", "severity", "channel", "text"] {
+                                if let Some(v) = query.read_untracked().get(name).filter(|v| !v.is_empty()) {
+                                    href.push_str(&format!("&{name}={}", v.replace('&', "%26").replace(' ', "%20")));
+                                }
+                            }
+                            view! { <a class="button button--secondary" href=href>{move || i18n.t().incidents_more}</a> }
+                        });
+                        view! { <IncidentTable items=p.items /> {more} }.into_any()
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// The form where ops reports a new incident.
+#[component]
+pub fn NewIncidentPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let action = ServerAction::<ReportIncident>::new();
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    view! {
+        <Title text=move || i18n.t().incidents_new />
+        <section class="card narrow" aria-labelledby="new-incident-heading">
+            <h1 id="new-incident-heading">{move || i18n.t().incidents_new}</h1>
+            <ActionForm action>
+                <FormError error />
+                <div class="field">
+                    <label for="title">{move || i18n.t().field_title}</label>
+                    <input id="title" name="title" required maxlength="200" />
+                    <FieldError error field="title" />
+                </div>
+                <div class="field">
+                    <label for="description">{move || i18n.t().field_description}</label>
+                    <textarea id="description" name="description" required rows="5"></textarea>
+                    <FieldError error field="description" />
+                </div>
+                <div class="field">
+                    <label for="severity">{move || i18n.t().field_severity}</label>
+                    <select id="severity" name="severity">
+                        {Severity::ALL.into_iter().map(|s| view! {
+                            <option value=s.as_str() selected=s == Severity::P2>{s.as_str().to_uppercase()}</option>
+                        }).collect_view()}
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="channel">{move || i18n.t().field_channel}</label>
+                    <select id="channel" name="channel">
+                        {Channel::ALL.into_iter().map(|c| view! {
+                            <option value=c.as_str()>{move || labels::channel(c, i18n.t())}</option>
+                        }).collect_view()}
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="reporter_name">{move || i18n.t().field_reporter_name}</label>
+                    <input id="reporter_name" name="reporter_name" maxlength="200" />
+                </div>
+                <div class="field">
+                    <label for="reporter_contact">{move || i18n.t().field_reporter_contact}</label>
+                    <input id="reporter_contact" name="reporter_contact" maxlength="200" />
+                </div>
+                <div class="field">
+                    <label for="external_ref">{move || i18n.t().field_external_ref}</label>
+                    <input id="external_ref" name="external_ref" maxlength="200" />
+                </div>
+                <button type="submit" class="button" disabled=move || action.pending().get()>{move || i18n.t().incident_report_submit}</button>
+            </ActionForm>
+        </section>
+    }
+}

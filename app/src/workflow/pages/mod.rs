@@ -1,0 +1,36 @@
+//! The incident pages: my queue, the list, reporting, the incident page with only my actions, and
+//! the requirement pool.
+// The #[component] macro generates prop structs whose fields cannot carry docs.
+#![allow(missing_docs)]
+
+mod actions;
+mod incident;
+mod list;
+mod pool;
+
+pub use incident::IncidentPage;
+pub use list::{IncidentListPage, MyQueue, NewIncidentPage};
+pub use pool::PoolPage;
+
+use leptos::prelude::*;
+
+use super::{input::Severity, labels, rules::Stage};
+use crate::i18n::use_i18n;
+
+/// A severity badge (`P0` … `P3`), coloured by urgency.
+#[component]
+pub fn SeverityBadge(severity: Severity) -> impl IntoView {
+    view! { <span class=format!("badge badge--{}", severity.as_str())>{severity.as_str().to_uppercase()}</span> }
+}
+
+/// A stage badge in the user's language.
+#[component]
+pub fn StageBadge(stage: Stage) -> impl IntoView {
+    let i18n = use_i18n();
+    view! { <span class=format!("badge badge--stage badge--{}", stage.as_str())>{move || labels::stage(stage, i18n.t())}</span> }
+}
+
+/// `2026-11-26T10:00:00+00:00` shown as `2026-11-26 10:00` (UTC).
+pub fn short_time(rfc3339: &str) -> String {
+    rfc3339.get(..16).map(|s| s.replace('T', " ")).unwrap_or_default()
+}

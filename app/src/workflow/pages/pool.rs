@@ -1,0 +1,91 @@
+//! The requirement pool: everyone reads it; PMs set status and target release.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::SeverityBadge;
+use crate::{
+    auth::{use_me, Role},
+    forms::FormError,
+    i18n::{fill, use_i18n},
+    workflow::{
+        labels,
+        views::{PoolItem, PoolStatus},
+        UpdatePoolItem,
+    },
+};
+
+/// The pool page.
+#[component]
+pub fn PoolPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let refresh = RwSignal::new(0u64);
+    let items = Resource::new(move || refresh.get(), |_| crate::workflow::list_pool());
+    view! {
+        <Title text=move || i18n.t().pool_title />
+        <h1>{move || i18n.t().pool_title}</h1>
+        <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
+            {move || items.get().map(|result| match result {
+                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p>{move || i18n.t().pool_none}</p> }.into_any(),
+                Ok(list) => list.into_iter().map(|item| view! { <PoolCard item refresh /> }).collect_view().into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn PoolCard(item: PoolItem, refresh: RwSignal<u64>) -> impl IntoView {
+    let i18n = use_i18n();
+    let me = use_me();
+    let update = ServerAction::<UpdatePoolItem>::new();
+    let error = Signal::derive(move || update.value().get().and_then(|r| r.err()));
+    Effect::new(move |_| {
+        if update.value().with(|v| matches!(v, Some(Ok(())))) {
+            refresh.update(|n| *n += 1);
+        }
+    });
+    let is_pm = move || me.get().flatten().is_some_and(|m| m.has(Role::Pm));
+    let status = item.status;
+    let release = item.target_release.clone();
+    let id = item.id;
+    view! {
+        <article class="card pool-item" aria-labelledby=format!("pool-{id}")>
+            <h2 id=format!("pool-{id}")>{item.title.clone()}</h2>
+            <p>
+                <SeverityBadge severity=item.priority />
+                " " <span class="badge">{move || labels::pool_status(status, i18n.t())}</span>
+                {(!release.is_empty()).then(|| view! { " · " {release.clone()} })}
+                {item.source_incident.clone().map(|key| {
+                    let href = format!("/incidents/{key}");
+                    view! { " · " <a href=href>{move || fill(i18n.t().pool_from, &[("key", &key)])}</a> }
+                })}
+            </p>
+            <p class="prewrap">{item.description.clone()}</p>
+            <Suspense>
+                {move || is_pm().then(|| {
+                    let release = item.target_release.clone();
+                    view! {
+                        <ActionForm action=update>
+                            <FormError error />
+                            <input type="hidden" name="id" value=id />
+                            <div class="field">
+                                <label for=format!("status-{id}")>{move || i18n.t().field_status_pool}</label>
+                                <select id=format!("status-{id}") name="status">
+                                    {[PoolStatus::Open, PoolStatus::Scheduled, PoolStatus::Done].into_iter().map(|s| view! {
+                                        <option value=s.as_str() selected=s == status>{move || labels::pool_status(s, i18n.t())}</option>
+                                    }).collect_view()}
+                                </select>
+                            </div>
+                            <div class="field">
+                                <label for=format!("release-{id}")>{move || i18n.t().field_target_release}</label>
+                                <input id=format!("release-{id}") name="target_release" value=release />
+                            </div>
+                            <button type="submit" class="button button--secondary">{move || i18n.t().save}</button>
+                        </ActionForm>
+                    }
+                })}
+            </Suspense>
+        </article>
+    }
+}

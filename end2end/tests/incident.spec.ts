@@ -1,0 +1,205 @@
+import { expect, test, type Browser, type Page } from '@playwright/test';
+
+const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
+
+async function signedIn(browser: Browser, username: string, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  await page.goto('/login');
+  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+  return { context, page };
+}
+
+/** Opens the incident page and waits until it is interactive. */
+async function open(page: Page, url: string) {
+  await page.goto(url);
+  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+}
+
+/** The gate actions a page offers, by their stable names. */
+async function actionsOn(page: Page): Promise<string[]> {
+  return (await page.locator('section.gate').evaluateAll((els) => els.map((e) => e.getAttribute('data-action') ?? ''))).sort();
+}
+
+function gate(page: Page, action: string) {
+  return page.locator(`section.gate[data-action="${action}"]`);
+}
+
+test('four people walk an incident through all twelve stages, each seeing only their own actions', async ({ browser }, testInfo) => {
+  test.setTimeout(180_000);
+  const ops = await signedIn(browser, 'ops1');
+  const pm = await signedIn(browser, 'pm1');
+  const dev = await signedIn(browser, 'dev1');
+  const qa = await signedIn(browser, 'qa1', { width: 390, height: 844 });
+  const everyone = { ops: ops.page, pm: pm.page, dev: dev.page, qa: qa.page };
+
+  await open(ops.page, '/incidents/new');
+  await ops.page.getByLabel('Title').fill('Checkout fails for <b>some</b> users');
+  await ops.page.getByLabel('Description').fill('Error 500 after pressing Pay.');
+  await ops.page.getByLabel('Severity').selectOption('p1');
+  await ops.page.getByRole('button', { name: 'Report incident' }).click();
+  await expect(ops.page).toHaveURL(/\/incidents\/INC-\d{4}-\d{4}$/);
+  const url = new URL(ops.page.url()).pathname;
+  await expect(ops.page.getByRole('heading', { level: 1 })).toHaveText('Checkout fails for <b>some</b> users');
+
+  /** Every page reloads the incident and must offer exactly its owner's actions. */
+  async function expectTurn(stage: string, turns: Partial<Record<keyof typeof everyone, string[]>>) {
+    for (const [who, page] of Object.entries(everyone)) {
+      await open(page, url);
+      await expect(page.locator('.progress__step--current')).toContainText(stage);
+      expect(await actionsOn(page), `${who} at ${stage}`).toEqual((turns[who as keyof typeof everyone] ?? []).sort());
+    }
+  }
+  async function act(page: Page, action: string, fill: (section: ReturnType<typeof gate>) => Promise<void> = async () => {}) {
+    const section = gate(page, action);
+    await fill(section);
+    await section.getByRole('button').last().click();
+    await expect(gate(page, action)).toHaveCount(0);
+  }
+
+  await expectTurn('Reported', { ops: ['triage_non_technical', 'triage_technical'] });
+  await ops.page.screenshot({ path: testInfo.outputPath('incident-reported-desktop.png'), fullPage: true });
+  await act(ops.page, 'triage_technical', async (s) => {
+    await s.getByLabel('Product manager').selectOption({ label: 'Peter PM' });
+  });
+
+  await expectTurn('Awaiting PM', { pm: ['dispatch'] });
+  await act(pm.page, 'dispatch', async (s) => {
+    await s.getByLabel('Developer').selectOption({ label: 'Dana Dev' });
+    await s.getByLabel('QA').selectOption({ label: 'Quinn QA' });
+  });
+
+  await expectTurn('Investigating', { dev: ['propose'] });
+  await act(dev.page, 'propose', async (s) => {
+    await s.getByLabel('Root cause').fill('Price can be null');
+    await s.getByLabel('Proposed solution').fill('Default missing prices to zero');
+  });
+
+  await expectTurn('Solution review', { pm: ['send_back_solution', 'verdict_pm'], dev: ['verdict_dev'] });
+  await qa.page.screenshot({ path: testInfo.outputPath('incident-review-phone.png'), fullPage: true });
+  const overflow = await qa.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow, 'no sideways scroll at 390 px').toBeLessThanOrEqual(0);
+  await pm.page.locator('section.gate[data-action="verdict_pm"]').getByLabel('Optimal', { exact: true }).check();
+  await gate(pm.page, 'verdict_pm').getByRole('button').last().click();
+  await expect(pm.page.getByText('Verdicts')).toHaveCount(0);
+  await open(dev.page, url);
+  await dev.page.locator('section.gate[data-action="verdict_dev"]').getByLabel('Optimal', { exact: true }).check();
+  await act(dev.page, 'verdict_dev');
+
+  await expectTurn('Fixing', { dev: ['submit_for_test'] });
+  const submit = async () =>
+    act(dev.page, 'submit_for_test', async (s) => {
+      await s.getByLabel('What changed').fill('Null guard in pricing');
+      await s.getByLabel('Commit, PR or build').fill('PR #42');
+    });
+  await submit();
+
+  await expectTurn('Testing', { qa: ['test_fail', 'test_pass'] });
+  await act(qa.page, 'test_fail', async (s) => {
+    await s.getByLabel('Defect found').fill('Still fails for coupons');
+  });
+  await expectTurn('Fixing', { dev: ['submit_for_test'] });
+  await expect(dev.page.getByText('Fix round 1')).toBeVisible();
+  await submit();
+  await expectTurn('Testing', { qa: ['test_fail', 'test_pass'] });
+  await act(qa.page, 'test_pass');
+
+  await expectTurn('Release review', { pm: ['approve_release', 'send_back_release'] });
+  await act(pm.page, 'approve_release');
+
+  await expectTurn('Releasing', { dev: ['mark_released'] });
+  await act(dev.page, 'mark_released', async (s) => {
+    await s.getByLabel('Release version').fill('2.4.1');
+    await s.getByLabel('Deployed at').fill('2026-11-26T18:00');
+  });
+
+  await expectTurn('Verifying in production', { qa: ['regression_fail', 'regression_pass'] });
+  await act(qa.page, 'regression_pass');
+
+  await expectTurn('User follow-up', { ops: ['confirm_followup'] });
+  await act(ops.page, 'confirm_followup', async (s) => {
+    await s.getByLabel('Reply sent to the user').fill('Fixed in 2.4.1, sorry for the trouble');
+    await s.getByLabel('Confirmed fixed').check();
+  });
+
+  await expectTurn('Reporting', { pm: ['send_report'] });
+  await act(pm.page, 'send_report', async (s) => {
+    await s.getByLabel('Summary').fill('Null prices broke checkout');
+    await s.getByLabel('Prevention measure').fill('Alert on checkout 500s');
+    await s.getByLabel('Owner').selectOption({ label: 'Dana Dev' });
+    await s.getByLabel('Due date').fill('2026-12-15');
+  });
+
+  await expectTurn('Closed', {});
+  await expect(pm.page.getByText('This incident is closed.')).toBeVisible();
+  await pm.page.screenshot({ path: testInfo.outputPath('incident-closed-desktop.png'), fullPage: true });
+  await qa.page.screenshot({ path: testInfo.outputPath('incident-closed-phone.png'), fullPage: true });
+  for (const c of [ops, pm, dev, qa]) await c.context.close();
+});
+
+test('an interim plan puts the optimal solution in the requirement pool', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const ops = await signedIn(browser, 'ops1');
+  const pm = await signedIn(browser, 'pm1');
+  const dev = await signedIn(browser, 'dev1');
+  await open(ops.page, '/incidents/new');
+  await ops.page.getByLabel('Title').fill('Search is slow');
+  await ops.page.getByLabel('Description').fill('Takes 20 s');
+  await ops.page.getByRole('button', { name: 'Report incident' }).click();
+  await expect(ops.page).toHaveURL(/\/incidents\/INC-/);
+  const url = new URL(ops.page.url()).pathname;
+  await gate(ops.page, 'triage_technical').getByLabel('Product manager').selectOption({ label: 'Peter PM' });
+  await gate(ops.page, 'triage_technical').getByRole('button').last().click();
+  await expect(gate(ops.page, 'triage_technical')).toHaveCount(0);
+  await open(pm.page, url);
+  await gate(pm.page, 'dispatch').getByRole('button').last().click();
+  await expect(gate(pm.page, 'dispatch')).toHaveCount(0);
+  await open(dev.page, url);
+  await gate(dev.page, 'propose').getByLabel('Root cause').fill('No index');
+  await gate(dev.page, 'propose').getByLabel('Proposed solution').fill('Cache results now');
+  await gate(dev.page, 'propose').getByRole('button').last().click();
+  await expect(gate(dev.page, 'verdict_dev')).toBeVisible();
+  await gate(dev.page, 'verdict_dev').getByLabel('Not optimal').check();
+  await gate(dev.page, 'verdict_dev').getByRole('button').last().click();
+  await open(pm.page, url);
+  const verdict = gate(pm.page, 'verdict_pm');
+  await verdict.getByLabel('Not optimal').check();
+  await verdict.getByRole('button').last().click();
+  await expect(verdict.getByRole('alert')).toHaveText('Required.');
+  await verdict.getByLabel('Not optimal').check();
+  await verdict.getByLabel('Requirement pool item: title').fill('Add a search index');
+  await verdict.getByLabel('The optimal solution').fill('Trigram index on titles');
+  await verdict.getByRole('button').last().click();
+  await expect(pm.page.locator('.progress__step--current')).toContainText('Fixing');
+  await expect(pm.page.getByText('Interim fix')).toBeVisible();
+  await pm.page.goto('/pool');
+  await expect(pm.page.getByRole('heading', { name: 'Add a search index' })).toBeVisible();
+  await dev.page.goto('/pool');
+  await expect(dev.page.getByRole('heading', { name: 'Add a search index' })).toBeVisible();
+  await expect(dev.page.getByLabel('Target release')).toHaveCount(0);
+  for (const c of [ops, pm, dev]) await c.context.close();
+});
+
+test('without JavaScript a gate action works through the plain form', async ({ browser }) => {
+  const ops = await signedIn(browser, 'ops1');
+  await open(ops.page, '/incidents/new');
+  await ops.page.getByLabel('Title').fill('How do I change my email?');
+  await ops.page.getByLabel('Description').fill('Question from a user');
+  await ops.page.getByRole('button', { name: 'Report incident' }).click();
+  await expect(ops.page).toHaveURL(/\/incidents\/INC-/);
+  const url = new URL(ops.page.url()).pathname;
+  const cookies = await ops.context.cookies();
+  const noJs = await browser.newContext({ javaScriptEnabled: false });
+  await noJs.addCookies(cookies);
+  const page = await noJs.newPage();
+  await page.goto(url);
+  await gate(page, 'triage_non_technical').getByLabel('Reply sent to the user').fill('Settings → Email');
+  await gate(page, 'triage_non_technical').getByRole('button').last().click();
+  await expect(page.getByText('This incident is closed.')).toBeVisible();
+  await noJs.close();
+  await ops.context.close();
+});
