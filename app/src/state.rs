@@ -18,4 +18,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Password hashing with bounded concurrency.
     pub hasher: PasswordHasher,
+    /// Committed incident changes, for live updates.
+    pub events: crate::workflow::live::Events,
 }

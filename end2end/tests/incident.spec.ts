@@ -203,3 +203,30 @@ test('without JavaScript a gate action works through the plain form', async ({ b
   await noJs.close();
   await ops.context.close();
 });
+
+test('a change by one user reaches another user\'s open page without a reload', async ({ browser }) => {
+  const ops = await signedIn(browser, 'ops1');
+  const pm = await signedIn(browser, 'pm1');
+  await open(ops.page, '/incidents/new');
+  await ops.page.getByLabel('Title').fill('Live update');
+  await ops.page.getByLabel('Description').fill('Watch me move');
+  await ops.page.getByRole('button', { name: 'Report incident' }).click();
+  await expect(ops.page).toHaveURL(/\/incidents\/INC-/);
+  const url = new URL(ops.page.url()).pathname;
+  await open(pm.page, url);
+  await expect(pm.page.locator('.baton-holder')).toContainText('Olivia Ops');
+  await pm.page.evaluate(() => ((window as unknown as { stayed: number }).stayed = 1));
+  // The PM's queue page too: open in a second tab of the same user.
+  const queue = await pm.context.newPage();
+  await open(queue, '/');
+  await expect(queue.getByText('Nothing is waiting for you.')).toBeVisible();
+
+  await gate(ops.page, 'triage_technical').getByLabel('Product manager').selectOption({ label: 'Peter PM' });
+  await gate(ops.page, 'triage_technical').getByRole('button').last().click();
+
+  await expect(gate(pm.page, 'dispatch')).toBeVisible({ timeout: 2_000 });
+  expect(await pm.page.evaluate(() => (window as unknown as { stayed?: number }).stayed)).toBe(1);
+  await expect(queue.getByRole('link', { name: /Live update/ })).toBeVisible({ timeout: 2_000 });
+  await ops.context.close();
+  await pm.context.close();
+});

@@ -42,6 +42,7 @@ mod tests {
             db: test_db.db.clone(),
             config: Arc::new(config),
             hasher: app::auth::password::PasswordHasher::new(1),
+            events: Default::default(),
         };
         assert_eq!(healthz(State(state.clone())).await.0, StatusCode::OK);
         state.db.close().await;

@@ -3,6 +3,7 @@
 
 mod api_status;
 mod auth;
+mod events;
 mod health;
 mod lang;
 mod security;
@@ -83,8 +84,13 @@ impl Application {
                 }
             }
         });
-        let state =
-            AppState { leptos_options: leptos_options(&config, local_addr), db, config: Arc::new(config), hasher };
+        let state = AppState {
+            leptos_options: leptos_options(&config, local_addr),
+            db,
+            config: Arc::new(config),
+            hasher,
+            events: Default::default(),
+        };
         Ok(Self { listener, router: router(state.clone(), store), state, local_addr, cleanup })
     }
 
@@ -109,6 +115,12 @@ impl Application {
                 tracing::warn!("cannot set TCP_NODELAY: {err}");
             }
         });
+        let events = self.state.events.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Live-update streams never end on their own; end them so shutdown can complete.
+            events.close();
+        };
         axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
@@ -181,6 +193,7 @@ fn router(state: AppState, store: AnyStore) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::livez))
         .route("/lang", post(lang::switch_language))
+        .route("/events", get(events::stream))
         .leptos_routes_with_context(&state, routes, provide_request_nonce, move || shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_request_nonce, shell))
         // Layers run outside-in from the last one added.

@@ -215,3 +215,49 @@ db_test!(async fn a_stale_version_gets_the_moved_on_answer_and_bad_enums_are_ref
     assert!(store::id_by_username(&app.db, "pm1").await.unwrap().is_some());
     app.stop().await;
 });
+
+#[tokio::test]
+async fn signed_in_users_receive_live_changes_and_shutdown_ends_the_stream() {
+    let test_db = app::testing::TestDb::create(app::config::Backend::Sqlite).await.unwrap();
+    let app = TestApp::spawn(test_db.url.expose()).await;
+    app.create_user("ops1", &[Role::Ops]).await;
+    assert_eq!(app.get("/events").await.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    let mut ops = app.browser();
+    ops.login("ops1", PASSWORD).await;
+    let cookie = format!("baton_session={}", ops.cookie.clone().unwrap());
+    let mut stream = app.client.get(app.url("/events")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(stream.status(), reqwest::StatusCode::OK);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+
+    let created = ops
+        .call(
+            "/api/incidents/report",
+            &[
+                ("title", "t"),
+                ("description", "d"),
+                ("severity", "p1"),
+                ("channel", "sms"),
+                ("reporter_name", ""),
+                ("reporter_contact", ""),
+                ("external_ref", ""),
+            ],
+        )
+        .await;
+    assert!(created.status.is_success(), "{}", created.body);
+    let mut received = String::new();
+    while !received.contains("\"version\":1") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk())
+            .await
+            .expect("event in time")
+            .unwrap()
+            .expect("stream open");
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(received.contains("data: {\"id\":1,\"version\":1}"), "{received}");
+    // The stream is still open here: stopping must not wait for it.
+    tokio::time::timeout(std::time::Duration::from_secs(10), app.stop())
+        .await
+        .expect("graceful shutdown ends open streams");
+    test_db.destroy().await;
+}

@@ -64,6 +64,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let i18n = provide_i18n();
     provide_me();
+    crate::workflow::live::provide_live_updates();
     // Effects run only in the browser, after hydration: mark the document as interactive so
     // browser tests (and anyone debugging) can tell a hydrated page from server HTML.
     Effect::new(move |_| {

@@ -30,7 +30,13 @@ mod support {
         let actor = actor()?;
         let state = guard::app_state();
         let moved = engine::act(&state.db, &actor, incident_id, version, &input, chrono::Utc::now()).await?;
+        announce(incident_id, moved.version);
         Ok(moved.version)
+    }
+
+    /// Tells open pages that an incident changed (after its transaction committed).
+    pub fn announce(id: i64, version: i64) {
+        guard::app_state().events.publish(crate::workflow::live::IncidentChanged { id, version });
     }
 
     /// Parses a submitted enum value, refusing unknown ones with the field's name.
@@ -74,6 +80,7 @@ pub async fn report_incident(
     };
     let db = crate::auth::guard::app_state().db;
     let created = crate::workflow::engine::create_incident(&db, &actor, &input, chrono::Utc::now()).await?;
+    support::announce(created.id, 1);
     leptos_axum::redirect(&format!("/incidents/{}", created.key));
     Ok(created.key)
 }
@@ -129,7 +136,9 @@ pub async fn claim_role(incident_id: i64, version: i64, role: String) -> Result<
     let actor = support::actor()?;
     let role = support::owner_role(&role)?;
     let db = crate::auth::guard::app_state().db;
-    Ok(crate::workflow::engine::claim(&db, &actor, incident_id, version, role, chrono::Utc::now()).await?.version)
+    let moved = crate::workflow::engine::claim(&db, &actor, incident_id, version, role, chrono::Utc::now()).await?;
+    support::announce(incident_id, moved.version);
+    Ok(moved.version)
 }
 
 /// Names another owner (PM: dev and QA of their incident; admin: any role).

@@ -5,6 +5,7 @@
 mod api;
 pub mod input;
 pub mod labels;
+pub mod live;
 mod pages;
 pub mod rules;
 pub mod views;

@@ -53,6 +53,14 @@ fn IncidentView(detail: IncidentDetail, refresh: RwSignal<u64>, moved_on: RwSign
     let owners: Vec<Person> = detail.owner_names.iter().flatten().cloned().collect();
     let forms = detail.my_actions.iter().map(|kind| gate_form(*kind, ctx, owners.clone())).collect_view();
     let has_actions = !detail.my_actions.is_empty();
+    // Another user moved this incident: reload it, which replaces any form that is now stale.
+    let live = crate::workflow::live::use_live_updates();
+    let (shown_id, shown_version) = (s.id, s.version);
+    Effect::new(move |_| {
+        if live.0.get().is_some_and(|c| c.id == shown_id && c.version > shown_version) {
+            refresh.update(|n| *n += 1);
+        }
+    });
     let claim = ServerAction::<ClaimRole>::new();
     Effect::new(move |_| {
         if claim.value().with(|v| v.is_some()) {

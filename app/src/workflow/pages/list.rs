@@ -64,7 +64,9 @@ fn IncidentTable(items: Vec<IncidentSummary>) -> impl IntoView {
 #[component]
 pub fn MyQueue() -> impl IntoView {
     let i18n = use_i18n();
-    let queue = Resource::new(|| (), |_| super::super::my_queue());
+    let live = crate::workflow::live::use_live_updates();
+    // Any committed change may add or remove an incident here: reload on each.
+    let queue = Resource::new(move || live.0.get(), |_| super::super::my_queue());
     view! {
         <section aria-labelledby="queue-heading">
             <div class="page-head">
