@@ -288,12 +288,16 @@ db_test!(async fn each_person_queue_holds_exactly_the_incidents_waiting_for_them
     let b = engine::create_incident(db, &t.ops, &urgent, Utc::now()).await.unwrap().id;
     let c = engine::create_incident(db, &t.ops, &report("c"), Utc::now()).await.unwrap().id;
     through_to_fixing(db, &t, c).await;
-    let keys = |v: Vec<app::workflow::views::IncidentSummary>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    let keys = |v: app::workflow::views::MyQueueView| v.items.into_iter().map(|i| i.summary.id).collect::<Vec<_>>();
     assert_eq!(keys(queries::my_queue(db, &t.ops).await.unwrap()), vec![b, a], "most severe first");
     assert_eq!(keys(queries::my_queue(db, &t.dev).await.unwrap()), vec![c]);
-    assert!(queries::my_queue(db, &t.other_dev).await.unwrap().is_empty(), "not the named dev");
-    assert!(queries::my_queue(db, &t.qa).await.unwrap().is_empty());
-    assert!(queries::my_queue(db, &t.pm).await.unwrap().is_empty());
+    assert!(queries::my_queue(db, &t.other_dev).await.unwrap().items.is_empty(), "not the named dev");
+    assert!(queries::my_queue(db, &t.qa).await.unwrap().items.is_empty());
+    assert!(queries::my_queue(db, &t.pm).await.unwrap().items.is_empty());
+    let dev_queue = queries::my_queue(db, &t.dev).await.unwrap();
+    assert_eq!(dev_queue.items[0].actions, vec![app::workflow::rules::ActionKind::SubmitForTest]);
+    let ops_queue = queries::my_queue(db, &t.ops).await.unwrap();
+    assert_eq!(ops_queue.counts, vec![(Stage::Reported, 2), (Stage::UserFollowup, 0)]);
 });
 
 db_test!(async fn the_list_filters_and_pages_by_keyset(ctx) {

@@ -181,6 +181,16 @@ test('an interim plan puts the optimal solution in the requirement pool', async 
   await dev.page.goto('/pool');
   await expect(dev.page.getByRole('heading', { name: 'Add a search index' })).toBeVisible();
   await expect(dev.page.getByLabel('Target release')).toHaveCount(0);
+  // The PM schedules it on the item's own page.
+  await pm.page.getByRole('link', { name: 'Add a search index' }).click();
+  await expect(pm.page).toHaveURL(/\/pool\/\d+$/);
+  await expect(pm.page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+  await pm.page.getByLabel('Status').selectOption('scheduled');
+  await pm.page.getByLabel('Target release').fill('2026.12');
+  await pm.page.getByRole('button', { name: 'Save' }).click();
+  await expect(pm.page.locator('.pool-item .badge').last()).toHaveText('Scheduled');
+  await dev.page.reload();
+  await expect(dev.page.getByText('2026.12')).toBeVisible();
   for (const c of [ops, pm, dev]) await c.context.close();
 });
 

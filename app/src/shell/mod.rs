@@ -19,7 +19,7 @@ use crate::{
     home::HomePage,
     i18n::provide_i18n,
     users::{NewUserPage, UserPage, UsersPage},
-    workflow::{IncidentListPage, IncidentPage, NewIncidentPage, PoolPage},
+    workflow::{IncidentListPage, IncidentPage, NewIncidentPage, PoolItemPage, PoolPage},
 };
 
 /// `target` when it is a local path (so a redirect cannot lead to another site), else `/`.
@@ -101,6 +101,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/incidents/new") view=NewIncidentPage ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents/:key") view=IncidentPage ssr=SsrMode::InOrder />
                     <Route path=path!("/pool") view=PoolPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/pool/:id") view=PoolItemPage ssr=SsrMode::InOrder />
                 </Routes>
             </main>
         </Router>

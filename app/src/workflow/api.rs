@@ -8,7 +8,7 @@
 
 use leptos::prelude::*;
 
-use super::views::{IncidentDetail, IncidentPage, IncidentSummary, PoolItem};
+use super::views::{IncidentDetail, IncidentPage, PoolItem};
 use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
@@ -85,9 +85,9 @@ pub async fn report_incident(
     Ok(created.key)
 }
 
-/// The incidents where the signed-in user must act now, most urgent first.
+/// The incidents where the signed-in user must act now (most urgent first), with counts per stage.
 #[server(endpoint = "incidents/queue")]
-pub async fn my_queue() -> Result<Vec<IncidentSummary>, AppError> {
+pub async fn my_queue() -> Result<super::views::MyQueueView, AppError> {
     let actor = support::actor()?;
     crate::workflow::queries::my_queue(&crate::auth::guard::app_state().db, &actor).await
 }
@@ -342,4 +342,11 @@ pub async fn people_with_role(role: String) -> Result<Vec<super::views::Person>,
     support::actor()?;
     let role = support::owner_role(&role)?;
     crate::workflow::queries::people_with_role(&crate::auth::guard::app_state().db, role).await
+}
+
+/// One pool item.
+#[server(endpoint = "pool/get")]
+pub async fn get_pool_item(id: i64) -> Result<PoolItem, AppError> {
+    support::actor()?;
+    crate::workflow::queries::pool_item(&crate::auth::guard::app_state().db, id).await?.ok_or(AppError::NotFound)
 }

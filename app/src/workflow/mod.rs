@@ -18,4 +18,4 @@ pub mod engine;
 pub mod queries;
 
 pub use api::*;
-pub use pages::{IncidentListPage, IncidentPage, MyQueue, NewIncidentPage, PoolPage};
+pub use pages::{IncidentListPage, IncidentPage, MyQueue, NewIncidentPage, PoolItemPage, PoolPage};

@@ -7,7 +7,8 @@ use super::{
     input::{Channel, Severity},
     rules::{self, Actor, IncidentState, Owners, Stage},
     views::{
-        IncidentDetail, IncidentFilter, IncidentPage, IncidentSummary, Person, PoolItem, PoolStatus, TimelineEntry,
+        IncidentDetail, IncidentFilter, IncidentPage, IncidentSummary, MyQueueView, Person, PoolItem, PoolStatus,
+        QueueItem, TimelineEntry,
     },
 };
 use crate::{db::Db, error::AppError, on_db};
@@ -50,8 +51,9 @@ fn state_of(summary: &IncidentSummary, verdicts: Verdicts) -> IncidentState {
     IncidentState { stage: summary.stage, owners: summary.owners, pm_verdict: verdicts.0, dev_verdict: verdicts.1 }
 }
 
-/// Open incidents where `actor` must act now: most severe first, then longest waiting.
-pub async fn my_queue(db: &Db, actor: &Actor) -> Result<Vec<IncidentSummary>, AppError> {
+/// Open incidents where `actor` must act now (most severe first, then longest waiting), with the
+/// actions owed, and the open incidents per stage of the actor's roles.
+pub async fn my_queue(db: &Db, actor: &Actor) -> Result<MyQueueView, AppError> {
     // Open incidents are few next to closed ones; the rule book decides which are the actor's.
     let rows: Vec<(IncidentSummary, Verdicts)> = on_db!(db, pool => sqlx::query(&format!(
         "SELECT {SUMMARY_COLUMNS} FROM incidents WHERE stage <> 'closed' ORDER BY severity, stage_entered_at, id"
@@ -61,11 +63,19 @@ pub async fn my_queue(db: &Db, actor: &Actor) -> Result<Vec<IncidentSummary>, Ap
     .iter()
     .map(|r| Ok::<_, sqlx::Error>(summary!(r)))
     .collect::<Result<_, _>>()?);
-    Ok(rows
+    let counts = Stage::ALL
         .into_iter()
-        .filter(|(s, v)| !rules::available_actions(&state_of(s, *v), actor).is_empty())
-        .map(|(s, _)| s)
-        .collect())
+        .filter(|stage| stage.owner_roles().iter().any(|r| actor.roles.contains(r)))
+        .map(|stage| (stage, rows.iter().filter(|(s, _)| s.stage == stage).count() as i64))
+        .collect();
+    let items = rows
+        .into_iter()
+        .filter_map(|(summary, verdicts)| {
+            let actions = rules::available_actions(&state_of(&summary, verdicts), actor);
+            (!actions.is_empty()).then_some(QueueItem { summary, actions })
+        })
+        .collect();
+    Ok(MyQueueView { items, counts })
 }
 
 enum Bind {

@@ -32,6 +32,24 @@ pub struct IncidentSummary {
     pub created_at: String,
 }
 
+/// An incident waiting for the user, with the actions they owe on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueueItem {
+    /// The incident.
+    pub summary: IncidentSummary,
+    /// What the user may do on it now.
+    pub actions: Vec<ActionKind>,
+}
+
+/// The user's queue and the open incidents per stage of their roles.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MyQueueView {
+    /// Incidents waiting for the user, most urgent first.
+    pub items: Vec<QueueItem>,
+    /// Open incidents per stage owned by one of the user's roles, in process order.
+    pub counts: Vec<(Stage, i64)>,
+}
+
 /// A named person on an incident.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {

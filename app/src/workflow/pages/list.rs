@@ -7,12 +7,12 @@ use leptos_router::hooks::use_query_map;
 use super::{short_time, SeverityBadge, StageBadge};
 use crate::{
     forms::{FieldError, FormError},
-    i18n::use_i18n,
+    i18n::{fill, use_i18n},
     workflow::{
         input::{Channel, Severity},
         labels,
         rules::Stage,
-        views::IncidentSummary,
+        views::{IncidentSummary, QueueItem},
         ReportIncident,
     },
 };
@@ -60,6 +60,53 @@ fn IncidentTable(items: Vec<IncidentSummary>) -> impl IntoView {
     }
 }
 
+/// The queue: each incident with the action the user owes and how long it has waited.
+#[component]
+fn QueueTable(items: Vec<QueueItem>) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <table class="table incidents">
+            <thead>
+                <tr>
+                    <th scope="col">{move || i18n.t().field_title}</th>
+                    <th scope="col">{move || i18n.t().field_severity}</th>
+                    <th scope="col">{move || i18n.t().incident_progress}</th>
+                    <th scope="col">{move || i18n.t().incident_your_action}</th>
+                </tr>
+            </thead>
+            <tbody>
+                {items
+                    .into_iter()
+                    .map(|item| {
+                        let i = item.summary;
+                        let entered = short_time(&i.stage_entered_at);
+                        let owed = item.actions;
+                        view! {
+                            <tr>
+                                <td data-label=move || i18n.t().field_title>
+                                    <a href=format!("/incidents/{}", i.key)>
+                                        <span class="incident-key">{i.key.clone()}</span>
+                                        " "
+                                        {i.title.clone()}
+                                    </a>
+                                </td>
+                                <td data-label=move || i18n.t().field_severity><SeverityBadge severity=i.severity /></td>
+                                <td data-label=move || i18n.t().incident_progress>
+                                    <StageBadge stage=i.stage />
+                                    <span class="hint">" " {move || fill(i18n.t().incident_time_in_stage, &[("time", &entered)])}</span>
+                                </td>
+                                <td data-label=move || i18n.t().incident_your_action>
+                                    {move || owed.iter().map(|k| labels::action(*k, i18n.t())).collect::<Vec<_>>().join(" / ")}
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
 /// The incidents waiting for the signed-in user, most urgent first.
 #[component]
 pub fn MyQueue() -> impl IntoView {
@@ -79,8 +126,24 @@ pub fn MyQueue() -> impl IntoView {
                         .get()
                         .map(|result| match result {
                             Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
-                            Ok(items) if items.is_empty() => view! { <p class="notice">{move || i18n.t().queue_empty}</p> }.into_any(),
-                            Ok(items) => view! { <IncidentTable items /> }.into_any(),
+                            Ok(queue) => {
+                                let counts = queue.counts.into_iter().map(|(stage, n)| view! {
+                                    <li><StageBadge stage /> " " <strong>{n}</strong></li>
+                                }).collect_view();
+                                let body = if queue.items.is_empty() {
+                                    view! { <p class="notice">{move || i18n.t().queue_empty}</p> }.into_any()
+                                } else {
+                                    view! { <QueueTable items=queue.items /> }.into_any()
+                                };
+                                view! {
+                                    {body}
+                                    <section aria-labelledby="counts-heading">
+                                        <h2 id="counts-heading">{move || i18n.t().queue_counts}</h2>
+                                        <ul class="stage-counts">{counts}</ul>
+                                    </section>
+                                }
+                                .into_any()
+                            }
                         })
                 }}
             </Suspense>

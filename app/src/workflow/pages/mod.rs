@@ -10,7 +10,7 @@ mod pool;
 
 pub use incident::IncidentPage;
 pub use list::{IncidentListPage, MyQueue, NewIncidentPage};
-pub use pool::PoolPage;
+pub use pool::{PoolItemPage, PoolPage};
 
 use leptos::prelude::*;
 

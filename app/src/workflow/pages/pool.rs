@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
 
 use super::SeverityBadge;
 use crate::{
@@ -34,6 +35,25 @@ pub fn PoolPage() -> impl IntoView {
     }
 }
 
+/// One pool item, at `/pool/:id`.
+#[component]
+pub fn PoolItemPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let refresh = RwSignal::new(0u64);
+    let item = Resource::new(move || (id(), refresh.get()), |(id, _)| crate::workflow::get_pool_item(id));
+    view! {
+        <p><a href="/pool">{move || i18n.t().pool_title}</a></p>
+        <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
+            {move || item.get().map(|result| match result {
+                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Ok(item) => view! { <Title text=item.title.clone() /> <PoolCard item refresh /> }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
 #[component]
 fn PoolCard(item: PoolItem, refresh: RwSignal<u64>) -> impl IntoView {
     let i18n = use_i18n();
@@ -51,7 +71,7 @@ fn PoolCard(item: PoolItem, refresh: RwSignal<u64>) -> impl IntoView {
     let id = item.id;
     view! {
         <article class="card pool-item" aria-labelledby=format!("pool-{id}")>
-            <h2 id=format!("pool-{id}")>{item.title.clone()}</h2>
+            <h2 id=format!("pool-{id}")><a href=format!("/pool/{id}")>{item.title.clone()}</a></h2>
             <p>
                 <SeverityBadge severity=item.priority />
                 " " <span class="badge">{move || labels::pool_status(status, i18n.t())}</span>
