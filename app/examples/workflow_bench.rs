@@ -61,8 +61,84 @@ where
     samples[samples.len() / 2]
 }
 
+/// `seed <database-url>`: migrates the database, adds a team (password "benchmark password"), one
+/// incident with a long timeline (printed: its key), and `BENCH_INCIDENTS` more incidents, for
+/// benchmarking the pages of a running server.
+async fn seed(url: &str, many: usize) {
+    let db = Db::connect(&app::config::DatabaseUrl::parse(url).expect("database url")).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    let ops = person(&db, "ops1", Role::Ops).await;
+    let pm = person(&db, "pm1", Role::Pm).await;
+    let dev = person(&db, "dev1", Role::Dev).await;
+    let qa = person(&db, "qa1", Role::Qa).await;
+    let id = engine::create_incident(&db, &ops, &incident(0), Utc::now()).await.unwrap().id;
+    let mut version = 1;
+    let mut run = vec![
+        (ops.clone(), GateInput::TriageTechnical { pm_id: pm.id, note: "please look".into() }),
+        (pm.clone(), GateInput::Dispatch { dev_id: dev.id, qa_id: qa.id, note: "urgent".into() }),
+        (
+            dev.clone(),
+            GateInput::Propose { root_cause: "null price in cart".into(), solution: "guard and default".into() },
+        ),
+        (pm.clone(), GateInput::VerdictPm { optimal: true, pool: None }),
+        (dev.clone(), GateInput::VerdictDev { optimal: true }),
+    ];
+    for round in 0..8 {
+        run.push((
+            dev.clone(),
+            GateInput::SubmitForTest { changes: format!("attempt {round}"), reference: format!("PR #{round}") },
+        ));
+        run.push((qa.clone(), GateInput::TestFail { defect: format!("still failing in case {round}") }));
+    }
+    run.push((dev.clone(), GateInput::SubmitForTest { changes: "final".into(), reference: "PR #99".into() }));
+    run.push((qa.clone(), GateInput::TestPass { notes: "all green".into() }));
+    for (who, input) in run {
+        engine::act(&db, &who, id, version, &input, Utc::now()).await.unwrap();
+        version += 1;
+    }
+    let key: String = app::on_db!(&db, pool => sqlx::query_scalar("SELECT key FROM incidents WHERE id = $1").bind(id).fetch_one(pool).await.unwrap());
+    bulk_load(&db, &ops, 1, many).await;
+    app::on_db!(&db, pool => { sqlx::query("ANALYZE").execute(pool).await.unwrap(); });
+    println!("{key}");
+}
+
+/// Inserts incidents numbered `from..to` in batches, bypassing the engine (for volume only).
+async fn bulk_load(db: &Db, ops: &Actor, from: usize, to: usize) {
+    let batch = 1_000;
+    let mut created = from;
+    while created < to {
+        let mut tx = db.begin_write().await.unwrap();
+        let n = batch.min(to - created);
+        app::on_tx!(&mut tx, conn => {
+            let mut sql = String::from(
+                "INSERT INTO incidents (key, title, description, severity, channel, reporter_name, reporter_contact, external_ref, stage, ops_owner, created_by, created_at, updated_at, stage_entered_at) VALUES ",
+            );
+            for j in 0..n {
+                let i = created + j;
+                let inc = incident(i);
+                if j > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "('BENCH-{i:07}', '{}', '{}', '{}', '{}', '', '', '', 'reported', {}, {}, '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')",
+                    inc.title, inc.description, inc.severity.as_str(), inc.channel.as_str(), ops.id, ops.id
+                ));
+            }
+            sqlx::query(&sql).execute(&mut *conn).await.unwrap();
+        });
+        tx.commit().await.unwrap();
+        created += n;
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("seed") {
+        let url = std::env::args().nth(2).expect("seed <database-url>");
+        let many: usize = std::env::var("BENCH_INCIDENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+        seed(&url, many).await;
+        return;
+    }
     let backend = match std::env::args().nth(1).as_deref() {
         Some("postgres") => Backend::Postgres,
         _ => Backend::Sqlite,
@@ -111,33 +187,8 @@ async fn main() {
     );
 
     // Many incidents: bulk-load them, then time the list queries.
-    let existing: usize = ids.len();
-    let batch = 1_000;
     let start = Instant::now();
-    let mut created = existing;
-    while created < many {
-        let mut tx = db.begin_write().await.unwrap();
-        let n = batch.min(many - created);
-        app::on_tx!(&mut tx, conn => {
-            let mut sql = String::from(
-                "INSERT INTO incidents (key, title, description, severity, channel, reporter_name, reporter_contact, external_ref, stage, ops_owner, created_by, created_at, updated_at, stage_entered_at) VALUES ",
-            );
-            for j in 0..n {
-                let i = created + j;
-                let inc = incident(i);
-                if j > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "('BENCH-{i:07}', '{}', '{}', '{}', '{}', '', '', '', 'reported', {}, {}, '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00', '2026-01-01 00:00:00+00:00')",
-                    inc.title, inc.description, inc.severity.as_str(), inc.channel.as_str(), ops.id, ops.id
-                ));
-            }
-            sqlx::query(&sql).execute(&mut *conn).await.unwrap();
-        });
-        tx.commit().await.unwrap();
-        created += n;
-    }
+    bulk_load(&db, &ops, ids.len(), many).await;
     println!("| {backend} | bulk load to {many} incidents | {:.1} s |", start.elapsed().as_secs_f64());
     // Fresh statistics, as autovacuum (PostgreSQL) or a periodic ANALYZE would give a live system.
     app::on_db!(&db, pool => { sqlx::query("ANALYZE").execute(pool).await.unwrap(); });

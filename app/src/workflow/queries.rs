@@ -159,17 +159,6 @@ pub async fn list(db: &Db, filter: &IncidentFilter, before: Option<i64>, limit: 
     Ok(IncidentPage { items, next_before })
 }
 
-async fn person(db: &Db, id: Option<i64>) -> Result<Option<Person>, AppError> {
-    let Some(id) = id else { return Ok(None) };
-    let name: Option<String> = on_db!(db, pool => sqlx::query("SELECT display_name FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .map(|r| r.try_get::<String, _>(0))
-        .transpose()?);
-    Ok(name.map(|name| Person { id, name }))
-}
-
 /// One pool item.
 pub async fn pool_item(db: &Db, id: i64) -> Result<Option<PoolItem>, AppError> {
     Ok(pool_items(db, Some(id)).await?.into_iter().next())
@@ -253,12 +242,19 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
         return Err(AppError::NotFound);
     };
     let owners = summary.owners;
-    let owner_names = [
-        person(db, owners.ops).await?,
-        person(db, owners.pm).await?,
-        person(db, owners.dev).await?,
-        person(db, owners.qa).await?,
-    ];
+    // One round trip for the four names (NULL ids match nothing).
+    let names: Vec<Person> = on_db!(db, pool => sqlx::query("SELECT id, display_name FROM users WHERE id IN ($1, $2, $3, $4)")
+        .bind(owners.ops)
+        .bind(owners.pm)
+        .bind(owners.dev)
+        .bind(owners.qa)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| Ok::<_, sqlx::Error>(Person { id: r.try_get(0)?, name: r.try_get(1)? }))
+        .collect::<Result<Vec<_>, _>>()?);
+    let name_of = |id: Option<i64>| id.and_then(|id| names.iter().find(|p| p.id == id).cloned());
+    let owner_names = [name_of(owners.ops), name_of(owners.pm), name_of(owners.dev), name_of(owners.qa)];
     let pool_item = match pool_id {
         Some(id) => pool_item(db, id).await?,
         None => None,

@@ -11,16 +11,20 @@ use crate::{
     workflow::{
         input::{Channel, Severity},
         labels,
-        rules::Stage,
-        views::{IncidentSummary, QueueItem},
+        rules::{ActionKind, Stage},
+        views::IncidentSummary,
         ReportIncident,
     },
 };
 
-/// Incidents as a table that becomes cards on a phone.
+/// Incidents as a table that becomes cards on a phone. With `owed`, the last column is the action
+/// the user owes on each (the queue); without, the channel (the list).
 #[component]
-fn IncidentTable(items: Vec<IncidentSummary>) -> impl IntoView {
+fn IncidentTable(items: Vec<IncidentSummary>, #[prop(optional)] owed: Option<Vec<Vec<ActionKind>>>) -> impl IntoView {
     let i18n = use_i18n();
+    let queue = owed.is_some();
+    let mut owed = owed.unwrap_or_default().into_iter();
+    let last_label = move || if queue { i18n.t().incident_your_action } else { i18n.t().field_channel };
     view! {
         <table class="table incidents">
             <thead>
@@ -28,7 +32,7 @@ fn IncidentTable(items: Vec<IncidentSummary>) -> impl IntoView {
                     <th scope="col">{move || i18n.t().field_title}</th>
                     <th scope="col">{move || i18n.t().field_severity}</th>
                     <th scope="col">{move || i18n.t().incident_progress}</th>
-                    <th scope="col">{move || i18n.t().field_channel}</th>
+                    <th scope="col">{last_label}</th>
                 </tr>
             </thead>
             <tbody>
@@ -36,51 +40,15 @@ fn IncidentTable(items: Vec<IncidentSummary>) -> impl IntoView {
                     .into_iter()
                     .map(|i| {
                         let entered = short_time(&i.stage_entered_at);
-                        view! {
-                            <tr>
-                                <td data-label=move || i18n.t().field_title>
-                                    <a href=format!("/incidents/{}", i.key)>
-                                        <span class="incident-key">{i.key.clone()}</span>
-                                        " "
-                                        {i.title.clone()}
-                                    </a>
-                                </td>
-                                <td data-label=move || i18n.t().field_severity><SeverityBadge severity=i.severity /></td>
-                                <td data-label=move || i18n.t().incident_progress>
-                                    <StageBadge stage=i.stage />
-                                    <span class="hint">" " {entered}</span>
-                                </td>
-                                <td data-label=move || i18n.t().field_channel>{move || labels::channel(i.channel, i18n.t())}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
-    }
-}
-
-/// The queue: each incident with the action the user owes and how long it has waited.
-#[component]
-fn QueueTable(items: Vec<QueueItem>) -> impl IntoView {
-    let i18n = use_i18n();
-    view! {
-        <table class="table incidents">
-            <thead>
-                <tr>
-                    <th scope="col">{move || i18n.t().field_title}</th>
-                    <th scope="col">{move || i18n.t().field_severity}</th>
-                    <th scope="col">{move || i18n.t().incident_progress}</th>
-                    <th scope="col">{move || i18n.t().incident_your_action}</th>
-                </tr>
-            </thead>
-            <tbody>
-                {items
-                    .into_iter()
-                    .map(|item| {
-                        let i = item.summary;
-                        let entered = short_time(&i.stage_entered_at);
-                        let owed = item.actions;
+                        let actions = owed.next().unwrap_or_default();
+                        let channel = i.channel;
+                        let last = move || {
+                            if queue {
+                                actions.iter().map(|k| labels::action(*k, i18n.t())).collect::<Vec<_>>().join(" / ")
+                            } else {
+                                labels::channel(channel, i18n.t()).to_owned()
+                            }
+                        };
                         view! {
                             <tr>
                                 <td data-label=move || i18n.t().field_title>
@@ -95,9 +63,7 @@ fn QueueTable(items: Vec<QueueItem>) -> impl IntoView {
                                     <StageBadge stage=i.stage />
                                     <span class="hint">" " {move || fill(i18n.t().incident_time_in_stage, &[("time", &entered)])}</span>
                                 </td>
-                                <td data-label=move || i18n.t().incident_your_action>
-                                    {move || owed.iter().map(|k| labels::action(*k, i18n.t())).collect::<Vec<_>>().join(" / ")}
-                                </td>
+                                <td data-label=last_label>{last}</td>
                             </tr>
                         }
                     })
@@ -133,7 +99,8 @@ pub fn MyQueue() -> impl IntoView {
                                 let body = if queue.items.is_empty() {
                                     view! { <p class="notice">{move || i18n.t().queue_empty}</p> }.into_any()
                                 } else {
-                                    view! { <QueueTable items=queue.items /> }.into_any()
+                                    let (items, owed): (Vec<_>, Vec<_>) = queue.items.into_iter().map(|q| (q.summary, q.actions)).unzip();
+                                    view! { <IncidentTable items owed /> }.into_any()
                                 };
                                 view! {
                                     {body}
