@@ -51,13 +51,7 @@ pub async fn create_user(
         display_name: validate::display_name(&display_name)?,
         email: validate::email(&email)?,
         language: validate::language(&language)?,
-        roles: validate::roles([
-            (Role::Ops, &role_ops),
-            (Role::Pm, &role_pm),
-            (Role::Dev, &role_dev),
-            (Role::Qa, &role_qa),
-            (Role::Admin, &role_admin),
-        ]),
+        roles: validate::roles([&role_ops, &role_pm, &role_dev, &role_qa, &role_admin]),
         password_hash: {
             check_policy(&password).map_err(|p| AppError::invalid("password", p))?;
             state.hasher.hash(password).await?
@@ -100,13 +94,7 @@ pub async fn update_user(
     let display_name = validate::display_name(&display_name)?;
     let email = validate::email(&email)?;
     let language = validate::language(&language)?;
-    let roles = validate::roles([
-        (Role::Ops, &role_ops),
-        (Role::Pm, &role_pm),
-        (Role::Dev, &role_dev),
-        (Role::Qa, &role_qa),
-        (Role::Admin, &role_admin),
-    ]);
+    let roles = validate::roles([&role_ops, &role_pm, &role_dev, &role_qa, &role_admin]);
     if id == admin.me.id && !roles.contains(&Role::Admin) {
         return Err(AppError::SelfLockout);
     }

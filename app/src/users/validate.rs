@@ -65,9 +65,9 @@ pub fn language(value: &str) -> Result<Locale, AppError> {
     Locale::from_tag(value).ok_or_else(|| AppError::invalid("language", FieldProblem::InvalidChoice))
 }
 
-/// Roles from the form's checkboxes (`Some(_)` = checked), in display order.
-pub fn roles(checked: [(Role, &Option<String>); 5]) -> Vec<Role> {
-    checked.into_iter().filter(|(_, v)| v.is_some()).map(|(r, _)| r).collect()
+/// Roles from the form's checkboxes (`Some(_)` = checked), given in the order of [`Role::ALL`].
+pub fn roles(checked: [&Option<String>; 5]) -> Vec<Role> {
+    Role::ALL.into_iter().zip(checked).filter(|(_, v)| v.is_some()).map(|(r, _)| r).collect()
 }
 
 #[cfg(test)]

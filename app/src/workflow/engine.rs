@@ -176,6 +176,15 @@ async fn load_for_update(tx: &mut WriteTx, id: i64) -> Result<Option<Locked>, Ap
     Ok(locked)
 }
 
+/// Locks the incident and checks that it is still at the version the user saw.
+async fn lock_at_version(tx: &mut WriteTx, id: i64, expected_version: i64) -> Result<Locked, AppError> {
+    let locked = load_for_update(tx, id).await?.ok_or(AppError::NotFound)?;
+    if locked.version != expected_version {
+        return Err(refused(Refusal::Stale));
+    }
+    Ok(locked)
+}
+
 /// Whether `user_id` is an active user holding `role`.
 async fn holds_role(tx: &mut WriteTx, user_id: i64, role: Role) -> Result<bool, AppError> {
     let n: i64 = on_tx!(tx, conn => sqlx::query(
@@ -210,10 +219,7 @@ pub async fn act(
     input.validate().map_err(refused)?;
     let kind = input.kind();
     let mut tx = db.begin_write().await?;
-    let locked = load_for_update(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    if locked.version != expected_version {
-        return Err(refused(Refusal::Stale));
-    }
+    let locked = lock_at_version(&mut tx, id, expected_version).await?;
     let pool_given = matches!(input, GateInput::VerdictPm { pool: Some(_), .. });
     let t = rules::transition(&locked.state, actor, kind, input.optimal(), pool_given).map_err(refused)?;
 
@@ -346,10 +352,7 @@ pub async fn claim(
         return Err(refused(Refusal::NotYourRole));
     }
     let mut tx = db.begin_write().await?;
-    let locked = load_for_update(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    if locked.version != expected_version {
-        return Err(refused(Refusal::Stale));
-    }
+    let locked = lock_at_version(&mut tx, id, expected_version).await?;
     if locked.state.stage == Stage::Closed {
         return Err(refused(Refusal::WrongStage));
     }
@@ -381,10 +384,7 @@ pub async fn reassign(
         return Err(invalid("role", FieldProblem::InvalidChoice));
     }
     let mut tx = db.begin_write().await?;
-    let locked = load_for_update(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    if locked.version != expected_version {
-        return Err(refused(Refusal::Stale));
-    }
+    let locked = lock_at_version(&mut tx, id, expected_version).await?;
     if locked.state.stage == Stage::Closed {
         return Err(refused(Refusal::WrongStage));
     }
