@@ -4,6 +4,7 @@
 //! organised by feature: each module holds its components, server functions and, behind
 //! `ssr`, its storage code.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod forms;

@@ -150,14 +150,14 @@ db_test!(async fn changing_the_password_needs_the_current_one_and_ends_other_ses
     let hasher = PasswordHasher::new(2);
     let change = |current: &str, new: &str, confirm: &str| PasswordChange { current: current.into(), new: new.into(), confirm: confirm.into() };
 
-    let err = service::change_own_password(&ctx.db, &hasher, &me, change("wrong one!!", "a brand new secret", "a brand new secret"), now).await.unwrap_err();
+    let err = service::change_own_password(&ctx.db, &hasher, &me, &client("198.51.100.1"), change("wrong one!!", "a brand new secret", "a brand new secret"), now).await.unwrap_err();
     assert_eq!(err, AppError::invalid("current", FieldProblem::WrongPassword));
-    let err = service::change_own_password(&ctx.db, &hasher, &me, change(PASSWORD, "short", "short"), now).await.unwrap_err();
+    let err = service::change_own_password(&ctx.db, &hasher, &me, &client("198.51.100.1"), change(PASSWORD, "short", "short"), now).await.unwrap_err();
     assert_eq!(err, AppError::invalid("new", FieldProblem::TooShort(10)));
-    let err = service::change_own_password(&ctx.db, &hasher, &me, change(PASSWORD, "a brand new secret", "another secret!!"), now).await.unwrap_err();
+    let err = service::change_own_password(&ctx.db, &hasher, &me, &client("198.51.100.1"), change(PASSWORD, "a brand new secret", "another secret!!"), now).await.unwrap_err();
     assert_eq!(err, AppError::invalid("confirm", FieldProblem::PasswordMismatch));
 
-    service::change_own_password(&ctx.db, &hasher, &me, change(PASSWORD, "a brand new secret", "a brand new secret"), now).await.unwrap();
+    service::change_own_password(&ctx.db, &hasher, &me, &client("198.51.100.1"), change(PASSWORD, "a brand new secret", "a brand new secret"), now).await.unwrap();
     assert!(resolve(&ctx.db, &laptop, now).await.is_some(), "the session that changed it stays");
     assert!(resolve(&ctx.db, &phone, now).await.is_none(), "other sessions end");
     assert_eq!(sign_in(&ctx.db, "dev1", PASSWORD, "10.0.0.3", now).await.unwrap_err(), AppError::InvalidCredentials);

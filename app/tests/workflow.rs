@@ -34,7 +34,7 @@ async fn person(db: &Db, username: &str, roles: &[Role]) -> Actor {
         must_change: false,
     };
     let id = bootstrap::create_user(db, &PasswordHasher::new(1), fields).await.unwrap();
-    Actor { id, roles: roles.to_vec() }
+    Actor { id, roles: roles.to_vec(), name: username.into(), ..Default::default() }
 }
 
 async fn team(db: &Db) -> Team {
@@ -128,6 +128,23 @@ db_test!(async fn an_incident_travels_through_all_twelve_stages(ctx) {
     assert_eq!((stage.as_str(), round, plan.as_deref()), ("closed", 0, Some("optimal")));
     assert_eq!(version, 13, "one version per accepted action");
     assert_eq!(timeline_len(db, id).await, 13, "creation plus one entry per action");
+    // The audit log holds the creation and exactly one entry per accepted gate action, in order.
+    let query = app::audit::store::Query::new(&app::audit::AuditFilter {
+        target: Some(created.key.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    let entries = app::audit::store::page(db, &query, app::audit::store::Cursor::After(0), 100).await.unwrap();
+    let events: Vec<&str> = entries.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(events[0], "incident.created");
+    assert_eq!(events[1..], ["incident.action"; 12]);
+    let actions: Vec<String> = entries[1..]
+        .iter()
+        .map(|e| serde_json::from_str::<serde_json::Value>(&e.details).unwrap()["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(actions.first().map(String::as_str), Some("triage_technical"));
+    assert_eq!(actions.last().map(String::as_str), Some("send_report"));
+    assert!(entries.iter().all(|e| e.outcome == "ok" && e.actor_kind == "user"));
     // Closed is read-only.
     let err = step(db, &t.qa, id, GateInput::TestPass { notes: String::new() }).await.unwrap_err();
     assert_eq!(err, AppError::Refused(Refusal::WrongStage));
@@ -238,7 +255,7 @@ db_test!(async fn fifty_identical_confirmations_make_exactly_one_transition(ctx)
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let db = db.clone();
-        let dev = Actor { id: t.dev.id, roles: t.dev.roles.clone() };
+        let dev = t.dev.clone();
         tasks.push(tokio::spawn(async move {
             let input = GateInput::SubmitForTest { changes: "fix".into(), reference: "PR".into() };
             engine::act(&db, &dev, id, version, &input, Utc::now()).await
@@ -265,7 +282,7 @@ db_test!(async fn incidents_created_concurrently_never_share_a_key(ctx) {
     let mut tasks = Vec::new();
     for i in 0..30 {
         let db = db.clone();
-        let ops = Actor { id: ops.id, roles: ops.roles.clone() };
+        let ops = ops.clone();
         tasks.push(tokio::spawn(async move { engine::create_incident(&db, &ops, &report(&format!("n{i}")), Utc::now()).await }));
     }
     let mut keys = Vec::new();

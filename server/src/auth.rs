@@ -31,7 +31,8 @@ pub async fn client_info(State(state): State<AppState>, mut request: Request, ne
     next.run(request).await
 }
 
-fn client_addr(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> String {
+/// The client's address (see [`client_info`]).
+pub(crate) fn client_addr(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> String {
     let Some(peer) = peer else { return "unknown".into() };
     if !trusted.contains(&peer) {
         return peer.to_string();

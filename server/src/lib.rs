@@ -2,6 +2,7 @@
 //! it until a shutdown signal, so tests run the real server on port 0.
 
 mod api_status;
+mod audit_export;
 mod auth;
 mod events;
 mod health;
@@ -186,7 +187,7 @@ fn router(state: AppState, store: AnyStore) -> Router {
                 .unwrap_or(tower_sessions::cookie::time::Duration::HOUR),
         ));
     let max_body = state.config.max_body_bytes;
-    let security = security::Security::new(&state.config);
+    let security = security::Security::new(&state.config, state.db.clone());
     let shell_options = state.leptos_options.clone();
 
     Router::new()
@@ -194,6 +195,8 @@ fn router(state: AppState, store: AnyStore) -> Router {
         .route("/livez", get(health::livez))
         .route("/lang", post(lang::switch_language))
         .route("/events", get(events::stream))
+        .route("/admin/audit/export.csv", get(audit_export::csv))
+        .route("/admin/audit/export.jsonl", get(audit_export::json_lines))
         .leptos_routes_with_context(&state, routes, provide_request_nonce, move || shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_request_nonce, shell))
         // Layers run outside-in from the last one added.

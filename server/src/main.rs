@@ -4,11 +4,17 @@
 //! server [serve] [--demo]                      run the app (--demo: one user per role, passwords printed)
 //! server user create --username U --name N --email E --roles ops,pm [--language zh-CN] [--password-stdin]
 //! server user reset-password USERNAME [--password-stdin]
+//! server audit verify [--file EXPORT.jsonl] [--head N:HASH]   check the audit chain; non-zero exit on a break
+//! server audit head                            print the audit head (N:HASH) to record elsewhere
 //! ```
 
 use std::{io::Read, process::ExitCode};
 
 use app::{
+    audit::{
+        chain::{Head, Verifier},
+        store as audit_store, AuditEntry, VerifyReport,
+    },
     auth::{
         password::{generate_password, PasswordHasher},
         Role,
@@ -36,6 +42,26 @@ enum Command {
     /// Manage user accounts without a browser.
     #[command(subcommand)]
     User(UserCommand),
+    /// Check the audit log's hash chain, or print its head.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the chain in the database, or in an exported JSON Lines file (offline). Exits
+    /// non-zero when the chain is broken.
+    Verify {
+        /// A JSON Lines export to check instead of the database.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        /// A head recorded earlier (`N:HASH`, from `audit head` or a report email): also catches a
+        /// cut-off tail.
+        #[arg(long)]
+        head: Option<Head>,
+    },
+    /// Print the current head (`N:HASH`) so it can be kept outside the database.
+    Head,
 }
 
 #[derive(Subcommand)]
@@ -100,6 +126,11 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve { demo: false }) {
         Command::Serve { demo } => serve(config, demo).await,
         Command::User(command) => manage_user(config, command).await,
+        Command::Audit(command) => match audit(config, command).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(err) => Err(err),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -177,4 +208,66 @@ async fn manage_user(config: Config, command: UserCommand) -> anyhow::Result<()>
     }
     db.close().await;
     Ok(())
+}
+
+/// Runs an audit command; `Ok(false)` when the chain is broken.
+async fn audit(config: Config, command: AuditCommand) -> anyhow::Result<bool> {
+    match command {
+        AuditCommand::Head => {
+            let db = server::open_database(&config).await?;
+            let head = audit_store::head(&db).await?;
+            db.close().await;
+            match head {
+                Some(head) => println!("{head}"),
+                None => println!("0:{}", app::audit::chain::GENESIS),
+            }
+            Ok(true)
+        }
+        AuditCommand::Verify { file: Some(path), head } => {
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            Ok(print_report(&verify_lines(&text, head)?))
+        }
+        AuditCommand::Verify { file: None, head } => {
+            let db = server::open_database(&config).await?;
+            let report = audit_store::verify(&db, head).await?;
+            db.close().await;
+            Ok(print_report(&report))
+        }
+    }
+}
+
+/// Checks an exported JSON Lines file. An export that starts after entry 1 (a filtered one) is
+/// checked from its first entry on.
+fn verify_lines(text: &str, head: Option<Head>) -> anyhow::Result<VerifyReport> {
+    let mut verifier: Option<Verifier> = None;
+    let mut head = head;
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let entry: AuditEntry =
+            serde_json::from_str(line).map_err(|e| anyhow::anyhow!("line {}: not an audit entry: {e}", n + 1))?;
+        let verifier = verifier.get_or_insert_with(|| {
+            if entry.seq == 1 {
+                Verifier::new(head.take())
+            } else {
+                Verifier::partial(head.take())
+            }
+        });
+        if let Err(report) = verifier.push(&entry) {
+            return Ok(report);
+        }
+    }
+    Ok(verifier.unwrap_or_else(|| Verifier::new(head)).finish())
+}
+
+fn print_report(report: &VerifyReport) -> bool {
+    match report {
+        VerifyReport::Verified { through, hash } => {
+            println!("verified through entry {through}; head {through}:{hash}");
+            true
+        }
+        VerifyReport::Broken { at, reason } => {
+            println!("broken at entry {at}: {reason:?}");
+            false
+        }
+    }
 }

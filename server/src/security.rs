@@ -1,8 +1,19 @@
 //! Response security headers and the same-origin check on state-changing requests.
 
-use app::config::Config;
+use std::net::{IpAddr, SocketAddr};
+
+use app::{
+    audit::{
+        event,
+        store::{Origin, Record},
+        Outcome,
+    },
+    auth::ClientInfo,
+    config::Config,
+    db::Db,
+};
 use axum::{
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -16,11 +27,15 @@ pub struct Security {
     base_origin: String,
     /// Extra `connect-src` source for cargo-leptos' live reload in development.
     live_reload: Option<String>,
+    /// Where refusals are recorded.
+    db: Option<Db>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    trusted_proxies: Vec<IpAddr>,
 }
 
 impl Security {
-    /// Derives the settings from the configuration.
-    pub fn new(config: &Config) -> Self {
+    /// Derives the settings from the configuration; refusals are recorded in `db`'s audit log.
+    pub fn new(config: &Config, db: Db) -> Self {
         let base_origin = origin_of(&config.base_url).to_owned();
         // cargo-leptos sets LEPTOS_WATCH while `cargo leptos watch` runs; only then does the page
         // open the live-reload WebSocket.
@@ -28,7 +43,7 @@ impl Security {
             let port = std::env::var("LEPTOS_RELOAD_PORT").unwrap_or_else(|_| "3001".into());
             format!("ws://{}:{port}", config.listen.ip())
         });
-        Self { base_origin, live_reload }
+        Self { base_origin, live_reload, db: Some(db), trusted_proxies: config.trusted_proxies.clone() }
     }
 
     fn content_security_policy(&self, nonce: &str) -> String {
@@ -91,7 +106,34 @@ pub async fn same_origin(State(security): State<Security>, request: Request, nex
         sec_fetch_site = ?request.headers().get("sec-fetch-site"),
         "refused a cross-site request"
     );
+    if let Some(db) = &security.db {
+        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let client = ClientInfo {
+            addr: crate::auth::client_addr(peer, request.headers(), &security.trusted_proxies),
+            user_agent: text_header(request.headers(), header::USER_AGENT.as_str()),
+        };
+        let details = serde_json::json!({
+            "method": request.method().as_str(),
+            "origin": text_header(request.headers(), header::ORIGIN.as_str()),
+            "sec_fetch_site": text_header(request.headers(), "sec-fetch-site"),
+        });
+        // Who sent it is unknown here on purpose: the session is not consulted for a request
+        // that is refused anyway.
+        let recorded = Record::new(&Origin::anonymous("", &client), event::CROSS_SITE)
+            .target("request", request.uri().path())
+            .outcome(Outcome::Denied)
+            .details(details)
+            .record(db, chrono::Utc::now())
+            .await;
+        if let Err(err) = recorded {
+            tracing::error!("cannot record a refused request in the audit log: {err}");
+        }
+    }
     (StatusCode::FORBIDDEN, "cross-site request refused").into_response()
+}
+
+fn text_header(headers: &HeaderMap, name: &str) -> String {
+    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }
 
 fn is_safe_method(method: &Method) -> bool {
@@ -120,7 +162,12 @@ mod tests {
     use super::*;
 
     fn security() -> Security {
-        Security { base_origin: "https://baton.example.com".into(), live_reload: None }
+        Security {
+            base_origin: "https://baton.example.com".into(),
+            live_reload: None,
+            db: None,
+            trusted_proxies: Vec::new(),
+        }
     }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {

@@ -34,7 +34,7 @@ async fn version_of(db: &Db, id: i64) -> (String, i64) {
 
 /// Creates an incident and walks it to `target` through the engine, with the team as owners.
 async fn incident_at(db: &Db, ids: &Ids, target: Stage) -> i64 {
-    let actor = |id: i64, role: Role| Actor { id, roles: vec![role] };
+    let actor = |id: i64, role: Role| Actor { id, roles: vec![role], ..Default::default() };
     let input = NewIncident {
         title: format!("at {}", target.as_str()),
         description: "d".into(),

@@ -37,7 +37,8 @@ pub async fn logout() -> Result<(), AppError> {
 
     if let Some(user) = guard::current_user() {
         let state = guard::app_state();
-        sessions::end(&state.db, &user.session_id, sessions::EndReason::Logout, chrono::Utc::now()).await?;
+        let origin = crate::audit::store::Origin::of(&user, &guard::client_info());
+        sessions::end_signed_out(&state.db, &user.session_id, &origin, chrono::Utc::now()).await?;
         tracing::info!(user = %user.me.username, "signed out");
     }
     let session = leptos_axum::extract::<tower_sessions::Session>().await?;
@@ -60,7 +61,8 @@ pub async fn change_password(current: String, new: String, confirm: String) -> R
     let user = guard::require_user()?;
     let state = guard::app_state();
     let change = service::PasswordChange { current, new, confirm };
-    service::change_own_password(&state.db, &state.hasher, &user, change, chrono::Utc::now()).await?;
+    service::change_own_password(&state.db, &state.hasher, &user, &guard::client_info(), change, chrono::Utc::now())
+        .await?;
     tracing::info!(user = %user.me.username, "changed own password");
     leptos_axum::redirect("/?password_changed=1");
     Ok(())

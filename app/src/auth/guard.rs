@@ -27,13 +27,26 @@ pub fn require_user() -> Result<CurrentUser, AppError> {
     current_user().ok_or(AppError::NotSignedIn)
 }
 
-/// The signed-in user holding `role`, or a refusal.
-pub fn require_role(role: Role) -> Result<CurrentUser, AppError> {
+/// The signed-in user holding `role`, or a refusal, which is recorded in the audit log.
+pub async fn require_role(role: Role) -> Result<CurrentUser, AppError> {
+    use crate::audit::{event, store::Origin, store::Record, Outcome};
+
     let user = require_user()?;
     if user.me.has(role) {
-        Ok(user)
-    } else {
-        tracing::warn!(user = %user.me.username, role = role.as_str(), "refused: missing role");
-        Err(AppError::Forbidden)
+        return Ok(user);
     }
+    let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_owned()).unwrap_or_default();
+    tracing::warn!(user = %user.me.username, role = role.as_str(), path, "refused: missing role");
+    let origin = Origin::of(&user, &client_info());
+    let recorded = Record::new(&origin, event::ACCESS_DENIED)
+        .target("request", path)
+        .outcome(Outcome::Denied)
+        .details(serde_json::json!({ "required_role": role.as_str() }))
+        .record(&app_state().db, chrono::Utc::now())
+        .await;
+    if let Err(err) = recorded {
+        // The refusal stands even when it cannot be recorded.
+        tracing::error!("cannot record a refusal in the audit log: {err}");
+    }
+    Err(AppError::Forbidden)
 }

@@ -60,7 +60,7 @@ pub struct CurrentUser {
 }
 
 /// Where a request came from, as far as the server can trust it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientInfo {
     /// Client IP address (from `X-Forwarded-For` only when the peer is a trusted proxy).
     pub addr: String,

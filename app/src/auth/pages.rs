@@ -136,7 +136,10 @@ pub fn SignedInNav() -> impl IntoView {
                             <a class="nav-link" href="/incidents">{move || i18n.t().nav_incidents}</a>
                             <a class="nav-link" href="/pool">{move || i18n.t().nav_pool}</a>
                         })}
-                        {is_admin.then(|| view! { <a class="nav-link" href="/admin/users">{move || i18n.t().nav_users}</a> })}
+                        {is_admin.then(|| view! {
+                            <a class="nav-link" href="/admin/users">{move || i18n.t().nav_users}</a>
+                            <a class="nav-link" href="/admin/audit">{move || i18n.t().nav_audit}</a>
+                        })}
                         <span class="app-header__spacer"></span>
                         <a class="nav-link app-header__user" href="/account/password" title=move || i18n.t().nav_account>
                             {me.display_name.clone()}

@@ -9,6 +9,11 @@ use super::{
     throttle, ClientInfo, CurrentUser,
 };
 use crate::{
+    audit::{
+        event,
+        store::{Origin, Record},
+        Outcome,
+    },
     db::Db,
     error::{AppError, FieldProblem},
     users::store::{self, username_key},
@@ -46,8 +51,17 @@ pub async fn sign_in(
     }
     let account_key = throttle::account_key(&username_key(username));
     let address_key = throttle::address_key(&client.addr);
+    // Failed and refused attempts are recorded under the username that was tried.
+    let tried = Origin::anonymous(username, client);
+    let attempt = |outcome, reason: &str| {
+        Record::new(&tried, event::LOGIN)
+            .target("user", username)
+            .outcome(outcome)
+            .details(serde_json::json!({ "reason": reason }))
+    };
     if let Some(wait) = throttle::blocked_for(db, &[account_key.clone(), address_key.clone()], now).await? {
         tracing::warn!(username, addr = %client.addr, wait, "sign-in throttled");
+        attempt(Outcome::Denied, "throttled").record(db, now).await?;
         return Err(AppError::Throttled(wait));
     }
 
@@ -59,14 +73,17 @@ pub async fn sign_in(
             let mut tx = db.begin_write().await?;
             throttle::record_failure(&mut tx, &account_key, throttle::ACCOUNT_THRESHOLD, now).await?;
             throttle::record_failure(&mut tx, &address_key, throttle::ADDRESS_THRESHOLD, now).await?;
+            attempt(Outcome::Failed, "invalid_credentials").append(&mut tx, now).await?;
             tx.commit().await?;
             tracing::info!(username, addr = %client.addr, "sign-in failed");
             return Err(AppError::InvalidCredentials);
         }
     };
     if !account.active {
+        attempt(Outcome::Denied, "deactivated").record(db, now).await?;
         return Err(AppError::AccountDeactivated);
     }
+    let roles = store::roles_of(db, account.id).await?;
     // Hash before the transaction: the write lock is not held while argon2 runs.
     let rehash = if verified.needs_rehash { Some(hasher.hash(password).await?) } else { None };
 
@@ -77,6 +94,10 @@ pub async fn sign_in(
         store::set_password(&mut tx, account.id, &hash, account.must_change_password, now).await?;
     }
     let session_id = sessions::create(&mut tx, account.id, &client.addr, &client.user_agent, now).await?;
+    Record::new(&Origin::user(account.id, &account.username, &roles, client), event::LOGIN)
+        .target("user", &account.username)
+        .append(&mut tx, now)
+        .await?;
     tx.commit().await?;
     tracing::info!(username, user_id = account.id, addr = %client.addr, "signed in");
     Ok(SignedIn { user_id: account.id, session_id, must_change_password: account.must_change_password })
@@ -98,6 +119,7 @@ pub async fn change_own_password(
     db: &Db,
     hasher: &PasswordHasher,
     user: &CurrentUser,
+    client: &ClientInfo,
     change: PasswordChange,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
@@ -117,7 +139,12 @@ pub async fn change_own_password(
     let hash = hasher.hash(new).await?;
     let mut tx = db.begin_write().await?;
     store::set_password(&mut tx, user_id, &hash, false, now).await?;
-    sessions::end_all_of(&mut tx, user_id, Some(keep_session), EndReason::PasswordChanged, now).await?;
+    let ended = sessions::end_all_of(&mut tx, user_id, Some(keep_session), EndReason::PasswordChanged, now).await?;
+    Record::new(&Origin::of(user, client), event::PASSWORD_CHANGED)
+        .target("user", &user.me.username)
+        .details(serde_json::json!({ "other_sessions_ended": ended }))
+        .append(&mut tx, now)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

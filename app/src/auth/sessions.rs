@@ -12,6 +12,10 @@ use sqlx::Row;
 
 use super::{CurrentUser, Me};
 use crate::{
+    audit::{
+        event,
+        store::{Origin, Record},
+    },
     db::{Db, DbError, WriteTx},
     i18n::Locale,
     on_db, on_tx,
@@ -39,7 +43,8 @@ pub enum EndReason {
 }
 
 impl EndReason {
-    fn as_str(self) -> &'static str {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
         match self {
             EndReason::Logout => "logout",
             EndReason::Idle => "idle_timeout",
@@ -86,15 +91,53 @@ pub async fn create(
     Ok(id)
 }
 
-/// Ends one session (idempotent).
-pub async fn end(db: &Db, session_id: &str, reason: EndReason, now: DateTime<Utc>) -> Result<(), DbError> {
-    on_db!(db, pool => sqlx::query("UPDATE auth_sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+/// Ends one session (idempotent); returns whether it was live until now.
+pub async fn end(db: &Db, session_id: &str, reason: EndReason, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let mut tx = db.begin_write().await?;
+    let ended = end_in(&mut tx, session_id, reason, now).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+
+async fn end_in(tx: &mut WriteTx, session_id: &str, reason: EndReason, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let ended = on_tx!(tx, conn => sqlx::query("UPDATE auth_sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
         .bind(now)
         .bind(reason.as_str())
         .bind(session_id)
-        .execute(pool)
+        .execute(conn)
         .await
-        .map(|_| ()))?;
+        .map(|r| r.rows_affected()))?;
+    Ok(ended > 0)
+}
+
+/// Signs a user out: ends their session and records it in the audit log, together.
+pub async fn end_signed_out(db: &Db, session_id: &str, origin: &Origin, now: DateTime<Utc>) -> Result<(), DbError> {
+    let mut tx = db.begin_write().await?;
+    if end_in(&mut tx, session_id, EndReason::Logout, now).await? {
+        Record::new(origin, event::LOGOUT).append(&mut tx, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Ends a session that timed out or whose user was deactivated, recorded as done by the system.
+async fn end_expired(
+    db: &Db,
+    session_id: &str,
+    username: &str,
+    reason: EndReason,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let mut tx = db.begin_write().await?;
+    // Two requests may race to end the same session: only the one that ends it records it.
+    if end_in(&mut tx, session_id, reason, now).await? {
+        Record::new(&Origin::system("sessions"), event::SESSION_ENDED)
+            .target("user", username)
+            .details(serde_json::json!({ "reason": reason.as_str() }))
+            .append(&mut tx, now)
+            .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -179,7 +222,7 @@ pub async fn resolve(db: &Db, session_id: &str, timeouts: Timeouts, now: DateTim
         None
     };
     if let Some(reason) = expired {
-        end(db, session_id, reason, now).await?;
+        end_expired(db, session_id, &row.username, reason, now).await?;
         return Ok(Resolved::Ended);
     }
     // Touch often enough that an active user never reaches the idle timeout.

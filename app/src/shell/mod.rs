@@ -15,6 +15,7 @@ pub use header::{AppHeader, LanguageSwitch};
 pub use not_found::NotFound;
 
 use crate::{
+    audit::{AuditEntryPage, AuditPage},
     auth::{provide_me, ChangePasswordPage, LoginPage},
     home::HomePage,
     i18n::provide_i18n,
@@ -97,6 +98,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users/new") view=NewUserPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users/:id") view=UserPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/audit/:seq") view=AuditEntryPage ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents") view=IncidentListPage ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents/new") view=NewIncidentPage ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents/:key") view=IncidentPage ssr=SsrMode::InOrder />

@@ -9,11 +9,17 @@ use leptos::prelude::*;
 use super::{UserDetail, UserSummary};
 use crate::error::AppError;
 
+/// The admin acting, as the audit log records them.
+#[cfg(feature = "ssr")]
+fn origin(admin: &crate::auth::CurrentUser) -> crate::audit::store::Origin {
+    crate::audit::store::Origin::of(admin, &crate::auth::guard::client_info())
+}
+
 /// Users matching `query` (username, name or email), at most 200.
 #[server(endpoint = "users/list")]
 pub async fn list_users(query: String) -> Result<Vec<UserSummary>, AppError> {
     use crate::auth::{guard, Role};
-    guard::require_role(Role::Admin)?;
+    guard::require_role(Role::Admin).await?;
     Ok(crate::users::store::search(&guard::app_state().db, &query, 200).await?)
 }
 
@@ -21,7 +27,7 @@ pub async fn list_users(query: String) -> Result<Vec<UserSummary>, AppError> {
 #[server(endpoint = "users/get")]
 pub async fn get_user(id: i64) -> Result<UserDetail, AppError> {
     use crate::auth::{guard, Role};
-    guard::require_role(Role::Admin)?;
+    guard::require_role(Role::Admin).await?;
     crate::users::store::get(&guard::app_state().db, id).await?.ok_or(AppError::NotFound)
 }
 
@@ -40,11 +46,12 @@ pub async fn create_user(
     role_admin: Option<String>,
 ) -> Result<(), AppError> {
     use crate::{
+        audit::{event, store::Record},
         auth::{guard, password::check_policy, Role},
         error::FieldProblem,
         users::{store, validate},
     };
-    let admin = guard::require_role(Role::Admin)?;
+    let admin = guard::require_role(Role::Admin).await?;
     let state = guard::app_state();
     let new_user = store::NewUser {
         username: validate::username(&username)?,
@@ -66,6 +73,18 @@ pub async fn create_user(
         }
         Err(store::UserWriteError::Db(err)) => return Err(err.into()),
     };
+    let roles: Vec<_> = new_user.roles.iter().map(|r| r.as_str()).collect();
+    Record::new(&origin(&admin), event::USER_CREATED)
+        .target("user", &new_user.username)
+        .details(serde_json::json!({ "after": {
+            "id": id,
+            "display_name": new_user.display_name,
+            "email": new_user.email,
+            "language": new_user.language.tag(),
+            "roles": roles,
+        }}))
+        .append(&mut tx, chrono::Utc::now())
+        .await?;
     tx.commit().await?;
     tracing::info!(admin = %admin.me.username, user = %new_user.username, id, "user created");
     leptos_axum::redirect(&format!("/admin/users/{id}?saved=created"));
@@ -86,10 +105,11 @@ pub async fn update_user(
     role_admin: Option<String>,
 ) -> Result<(), AppError> {
     use crate::{
+        audit::{event, store::Record},
         auth::{guard, Role},
         users::{store, validate},
     };
-    let admin = guard::require_role(Role::Admin)?;
+    let admin = guard::require_role(Role::Admin).await?;
     let state = guard::app_state();
     let display_name = validate::display_name(&display_name)?;
     let email = validate::email(&email)?;
@@ -98,11 +118,36 @@ pub async fn update_user(
     if id == admin.me.id && !roles.contains(&Role::Admin) {
         return Err(AppError::SelfLockout);
     }
-    store::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let before = store::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let now = chrono::Utc::now();
     let mut tx = state.db.begin_write().await?;
     store::update_details(&mut tx, id, &display_name, &email, language, now).await?;
     store::set_roles(&mut tx, id, &roles).await?;
+    let who = origin(&admin);
+    let target = before.summary.username.clone();
+    let details_before = (&before.summary.display_name, &before.summary.email, before.language);
+    if details_before != (&display_name, &email, language) {
+        Record::new(&who, event::USER_UPDATED)
+            .target("user", &target)
+            .details(serde_json::json!({
+                "before": { "display_name": before.summary.display_name, "email": before.summary.email, "language": before.language.tag() },
+                "after": { "display_name": display_name, "email": email, "language": language.tag() },
+            }))
+            .append(&mut tx, now)
+            .await?;
+    }
+    let mut sorted = roles.clone();
+    sorted.sort();
+    let mut held = before.summary.roles.clone();
+    held.sort();
+    if sorted != held {
+        let names = |rs: &[Role]| rs.iter().map(|r| r.as_str()).collect::<Vec<_>>();
+        Record::new(&who, event::USER_ROLES_CHANGED)
+            .target("user", &target)
+            .details(serde_json::json!({ "before": names(&held), "after": names(&sorted) }))
+            .append(&mut tx, now)
+            .await?;
+    }
     tx.commit().await?;
     tracing::info!(admin = %admin.me.username, id, ?roles, "user updated");
     leptos_axum::redirect(&format!("/admin/users/{id}?saved=details"));
@@ -112,20 +157,29 @@ pub async fn update_user(
 /// Deactivates (ending every session) or reactivates a user.
 #[server(endpoint = "users/set_active")]
 pub async fn set_user_active(id: i64, active: bool) -> Result<(), AppError> {
+    use crate::audit::{event, store::Record};
     use crate::auth::{guard, sessions, Role};
     use crate::users::store;
-    let admin = guard::require_role(Role::Admin)?;
+    let admin = guard::require_role(Role::Admin).await?;
     if id == admin.me.id && !active {
         return Err(AppError::SelfLockout);
     }
     let state = guard::app_state();
-    store::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let before = store::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let now = chrono::Utc::now();
     let mut tx = state.db.begin_write().await?;
     store::set_active(&mut tx, id, active, now).await?;
-    if !active {
-        sessions::end_all_of(&mut tx, id, None, sessions::EndReason::Deactivated, now).await?;
-    }
+    let ended =
+        if active { 0 } else { sessions::end_all_of(&mut tx, id, None, sessions::EndReason::Deactivated, now).await? };
+    Record::new(&origin(&admin), event::USER_ACTIVATION)
+        .target("user", &before.summary.username)
+        .details(serde_json::json!({
+            "before": { "active": before.summary.active },
+            "after": { "active": active },
+            "sessions_ended": ended,
+        }))
+        .append(&mut tx, now)
+        .await?;
     tx.commit().await?;
     tracing::info!(admin = %admin.me.username, id, active, "user activation changed");
     leptos_axum::redirect(&format!("/admin/users/{id}?saved=active"));
@@ -135,17 +189,24 @@ pub async fn set_user_active(id: i64, active: bool) -> Result<(), AppError> {
 /// Sets a new temporary password (to be changed at next sign-in) and ends every session.
 #[server(endpoint = "users/reset_password")]
 pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
+    use crate::audit::{event, store::Record};
     use crate::auth::{guard, password::check_policy, sessions, Role};
     use crate::users::store;
-    let admin = guard::require_role(Role::Admin)?;
+    let admin = guard::require_role(Role::Admin).await?;
     check_policy(&password).map_err(|p| AppError::invalid("password", p))?;
     let state = guard::app_state();
-    store::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let user = store::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let hash = state.hasher.hash(password).await?;
     let now = chrono::Utc::now();
     let mut tx = state.db.begin_write().await?;
     store::set_password(&mut tx, id, &hash, true, now).await?;
-    sessions::end_all_of(&mut tx, id, None, sessions::EndReason::PasswordChanged, now).await?;
+    let ended = sessions::end_all_of(&mut tx, id, None, sessions::EndReason::PasswordChanged, now).await?;
+    // Never the password itself, not even hashed.
+    Record::new(&origin(&admin), event::USER_PASSWORD_RESET)
+        .target("user", &user.summary.username)
+        .details(serde_json::json!({ "must_change_password": true, "sessions_ended": ended }))
+        .append(&mut tx, now)
+        .await?;
     tx.commit().await?;
     tracing::info!(admin = %admin.me.username, id, "password reset");
     leptos_axum::redirect(&format!("/admin/users/{id}?saved=password"));
@@ -155,11 +216,19 @@ pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
 /// Ends every session of a user; they must sign in again.
 #[server(endpoint = "users/end_sessions")]
 pub async fn end_user_sessions(id: i64) -> Result<(), AppError> {
+    use crate::audit::{event, store::Record};
     use crate::auth::{guard, sessions, Role};
-    let admin = guard::require_role(Role::Admin)?;
+    let admin = guard::require_role(Role::Admin).await?;
     let state = guard::app_state();
+    let user = crate::users::store::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let now = chrono::Utc::now();
     let mut tx = state.db.begin_write().await?;
-    let ended = sessions::end_all_of(&mut tx, id, None, sessions::EndReason::Admin, chrono::Utc::now()).await?;
+    let ended = sessions::end_all_of(&mut tx, id, None, sessions::EndReason::Admin, now).await?;
+    Record::new(&origin(&admin), event::SESSION_ENDED)
+        .target("user", &user.summary.username)
+        .details(serde_json::json!({ "reason": sessions::EndReason::Admin.as_str(), "sessions_ended": ended }))
+        .append(&mut tx, now)
+        .await?;
     tx.commit().await?;
     tracing::info!(admin = %admin.me.username, id, ended, "sessions ended by admin");
     leptos_axum::redirect(&format!("/admin/users/{id}?saved=sessions"));

@@ -7,6 +7,10 @@ use super::{
     validate,
 };
 use crate::{
+    audit::{
+        event,
+        store::{Origin, Record},
+    },
     auth::{
         password::{check_policy, generate_password, PasswordHasher},
         sessions::{self, EndReason},
@@ -16,6 +20,29 @@ use crate::{
     error::AppError,
     i18n::Locale,
 };
+
+/// Records a user created outside the browser, inside its transaction.
+async fn record_created(
+    tx: &mut crate::db::WriteTx,
+    part: &str,
+    id: i64,
+    user: &NewUser,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), AppError> {
+    let roles: Vec<_> = user.roles.iter().map(|r| r.as_str()).collect();
+    Record::new(&Origin::system(part), event::USER_CREATED)
+        .target("user", &user.username)
+        .details(serde_json::json!({ "after": {
+            "id": id,
+            "display_name": user.display_name,
+            "email": user.email,
+            "language": user.language.tag(),
+            "roles": roles,
+        }}))
+        .append(tx, now)
+        .await?;
+    Ok(())
+}
 
 /// On a database without users, creates `admin` with a random one-time password that must be
 /// changed at first sign-in. Returns the password so the caller can print it once.
@@ -34,8 +61,9 @@ pub async fn ensure_first_admin(db: &Db, hasher: &PasswordHasher) -> Result<Opti
         must_change_password: true,
     };
     let mut tx = db.begin_write().await?;
-    match store::create(&mut tx, &user, Utc::now()).await {
-        Ok(_) => {}
+    let now = Utc::now();
+    match store::create(&mut tx, &user, now).await {
+        Ok(id) => record_created(&mut tx, "first-admin", id, &user, now).await?,
         // Another instance created it first: nothing to print here.
         Err(UserWriteError::UsernameTaken) => return Ok(None),
         Err(UserWriteError::Db(e)) => return Err(e.into()),
@@ -70,6 +98,11 @@ pub async fn seed_demo_users(db: &Db, hasher: &PasswordHasher) -> Result<Vec<Dem
                 store::set_password(&mut tx, id, &hash, false, now).await?;
                 store::set_roles(&mut tx, id, &[role]).await?;
                 store::set_active(&mut tx, id, true, now).await?;
+                Record::new(&Origin::system("demo"), event::USER_PASSWORD_RESET)
+                    .target("user", &username)
+                    .details(serde_json::json!({ "roles": [role.as_str()], "active": true }))
+                    .append(&mut tx, now)
+                    .await?;
             }
             None => {
                 let user = NewUser {
@@ -81,10 +114,11 @@ pub async fn seed_demo_users(db: &Db, hasher: &PasswordHasher) -> Result<Vec<Dem
                     password_hash: hash,
                     must_change_password: false,
                 };
-                store::create(&mut tx, &user, now).await.map_err(|e| match e {
+                let id = store::create(&mut tx, &user, now).await.map_err(|e| match e {
                     UserWriteError::UsernameTaken => AppError::internal("demo user created concurrently"),
                     UserWriteError::Db(e) => e.into(),
                 })?;
+                record_created(&mut tx, "demo", id, &user, now).await?;
             }
         }
         tx.commit().await?;
@@ -107,10 +141,12 @@ pub async fn create_user(db: &Db, hasher: &PasswordHasher, fields: CliUser) -> R
         must_change_password: fields.must_change,
     };
     let mut tx = db.begin_write().await?;
-    let id = store::create(&mut tx, &user, Utc::now()).await.map_err(|e| match e {
+    let now = Utc::now();
+    let id = store::create(&mut tx, &user, now).await.map_err(|e| match e {
         UserWriteError::UsernameTaken => AppError::invalid("username", crate::error::FieldProblem::UsernameTaken),
         UserWriteError::Db(e) => e.into(),
     })?;
+    record_created(&mut tx, "cli", id, &user, now).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -148,7 +184,12 @@ pub async fn reset_password(
     let now = Utc::now();
     let mut tx = db.begin_write().await?;
     store::set_password(&mut tx, id, &hash, true, now).await?;
-    sessions::end_all_of(&mut tx, id, None, EndReason::PasswordChanged, now).await?;
+    let ended = sessions::end_all_of(&mut tx, id, None, EndReason::PasswordChanged, now).await?;
+    Record::new(&Origin::system("cli"), event::USER_PASSWORD_RESET)
+        .target("user", username)
+        .details(serde_json::json!({ "must_change_password": true, "sessions_ended": ended }))
+        .append(&mut tx, now)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

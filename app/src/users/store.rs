@@ -122,12 +122,14 @@ pub struct LoginRow {
     pub active: bool,
     /// Must choose a new password before anything else.
     pub must_change_password: bool,
+    /// Login name as stored.
+    pub username: String,
 }
 
 /// Finds the account for a sign-in by its case-insensitive username.
 pub async fn find_for_login(db: &Db, username: &str) -> Result<Option<LoginRow>, DbError> {
     let key = username_key(username);
-    let row = on_db!(db, pool => sqlx::query("SELECT id, password_hash, active, must_change_password FROM users WHERE username_key = $1")
+    let row = on_db!(db, pool => sqlx::query("SELECT id, password_hash, active, must_change_password, username FROM users WHERE username_key = $1")
         .bind(&key)
         .fetch_optional(pool)
         .await?
@@ -136,6 +138,7 @@ pub async fn find_for_login(db: &Db, username: &str) -> Result<Option<LoginRow>,
             password_hash: r.try_get(1)?,
             active: r.try_get(2)?,
             must_change_password: r.try_get(3)?,
+            username: r.try_get(4)?,
         }))
         .transpose()?);
     Ok(row)

@@ -22,7 +22,7 @@ mod support {
     /// The signed-in user as a workflow actor.
     pub fn actor() -> Result<Actor, AppError> {
         let user = guard::require_user()?;
-        Ok(Actor { id: user.me.id, roles: user.me.roles })
+        Ok(Actor { id: user.me.id, roles: user.me.roles, name: user.me.username, client: guard::client_info() })
     }
 
     /// Takes a gate action for the signed-in user; returns the incident's new version.

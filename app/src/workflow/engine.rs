@@ -15,6 +15,11 @@ use super::{
     rules::{self, Actor, IncidentState, Owners, Plan, Refusal, Stage},
 };
 use crate::{
+    audit::{
+        event,
+        store::{Origin, Record},
+        Outcome,
+    },
     auth::Role,
     db::{Db, WriteTx},
     error::{AppError, FieldProblem},
@@ -47,8 +52,69 @@ fn invalid(field: &str, problem: FieldProblem) -> AppError {
     refused(Refusal::Invalid { field: field.to_owned(), problem })
 }
 
+/// Records a refused attempt in the audit log, in a transaction of its own since the attempt's
+/// rolled back. Form mistakes (invalid fields) are not attempts to overstep and are not recorded;
+/// a failure to record is logged and the refusal still stands.
+async fn record_refusal(
+    db: &Db,
+    actor: &Actor,
+    event: &'static str,
+    incident_id: Option<i64>,
+    mut details: serde_json::Value,
+    err: &AppError,
+    now: DateTime<Utc>,
+) {
+    let reason = match err {
+        AppError::Refused(Refusal::Invalid { .. }) => return,
+        AppError::Refused(r) => serde_json::to_value(r).unwrap_or_default(),
+        AppError::NotFound => serde_json::json!("NotFound"),
+        _ => return,
+    };
+    details["refusal"] = reason;
+    let result = async {
+        let key = match incident_id {
+            Some(id) => incident_key(db, id).await?.unwrap_or_else(|| id.to_string()),
+            None => String::new(),
+        };
+        let kind = if incident_id.is_some() { "incident" } else { "" };
+        Record::new(&Origin::actor(actor), event)
+            .target(kind, key)
+            .outcome(Outcome::Denied)
+            .details(details)
+            .record(db, now)
+            .await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!("cannot record a refused action in the audit log: {e}");
+    }
+}
+
+async fn incident_key(db: &Db, id: i64) -> Result<Option<String>, crate::db::DbError> {
+    let key = crate::on_db!(db, pool => sqlx::query("SELECT key FROM incidents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| r.try_get::<String, _>(0))
+        .transpose()?);
+    Ok(key)
+}
+
 /// Reports a new incident in `reported`; the reporting ops user becomes its ops owner.
 pub async fn create_incident(
+    db: &Db,
+    actor: &Actor,
+    input: &NewIncident,
+    now: DateTime<Utc>,
+) -> Result<Created, AppError> {
+    let result = create_incident_tx(db, actor, input, now).await;
+    if let Err(err) = &result {
+        record_refusal(db, actor, event::INCIDENT_CREATED, None, serde_json::json!({}), err, now).await;
+    }
+    result
+}
+
+async fn create_incident_tx(
     db: &Db,
     actor: &Actor,
     input: &NewIncident,
@@ -94,6 +160,11 @@ pub async fn create_incident(
     .try_get(0)?);
     let fields = serde_json::to_string(input).map_err(AppError::internal)?;
     insert_timeline(&mut tx, id, now, actor.id, Role::Ops, "create", Stage::Reported, Stage::Reported, &fields).await?;
+    Record::new(&Origin::actor(actor), event::INCIDENT_CREATED)
+        .target("incident", &key)
+        .details(serde_json::json!({ "after": input }))
+        .append(&mut tx, now)
+        .await?;
     tx.commit().await?;
     Ok(Created { id, key })
 }
@@ -129,6 +200,7 @@ async fn insert_timeline(
 }
 
 struct Locked {
+    key: String,
     state: IncidentState,
     version: i64,
     fix_round: i64,
@@ -137,11 +209,12 @@ struct Locked {
 
 async fn load_for_update(tx: &mut WriteTx, id: i64) -> Result<Option<Locked>, AppError> {
     const COLUMNS: &str =
-        "stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, version, fix_round, pool_item_id";
+        "stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, version, fix_round, pool_item_id, key";
     macro_rules! locked {
         ($row:expr) => {{
             let stage: String = $row.try_get(0)?;
             Locked {
+                key: $row.try_get(10)?,
                 state: IncidentState {
                     stage: Stage::parse(&stage).unwrap_or(Stage::Closed),
                     owners: Owners {
@@ -209,6 +282,22 @@ async fn require_holder(tx: &mut WriteTx, user_id: i64, role: Role, field: &str)
 
 /// Takes one gate action on incident `id`, which the user last saw at `expected_version`.
 pub async fn act(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    expected_version: i64,
+    input: &GateInput,
+    now: DateTime<Utc>,
+) -> Result<Moved, AppError> {
+    let result = act_tx(db, actor, id, expected_version, input, now).await;
+    if let Err(err) = &result {
+        let details = serde_json::json!({ "action": input.kind().as_str(), "version": expected_version });
+        record_refusal(db, actor, event::INCIDENT_ACTION, Some(id), details, err, now).await;
+    }
+    result
+}
+
+async fn act_tx(
     db: &Db,
     actor: &Actor,
     id: i64,
@@ -330,6 +419,16 @@ pub async fn act(
     }
     let fields = serde_json::to_string(input).map_err(AppError::internal)?;
     insert_timeline(&mut tx, id, now, actor.id, kind.role(), kind.as_str(), from, to, &fields).await?;
+    Record::new(&Origin::actor(actor), event::INCIDENT_ACTION)
+        .target("incident", &locked.key)
+        .details(serde_json::json!({
+            "action": kind.as_str(),
+            "before": { "stage": from.as_str(), "version": expected_version },
+            "after": { "stage": to.as_str(), "version": expected_version + 1 },
+            "input": input,
+        }))
+        .append(&mut tx, now)
+        .await?;
     let event = TransitionEvent { incident_id: id, actor_id: actor.id, kind, from, to, owners };
     effects::on_transition(&mut tx, &event).await?;
     tx.commit().await?;
@@ -338,6 +437,30 @@ pub async fn act(
 
 /// Makes the actor the named owner of `role` on an incident where that role has none yet.
 pub async fn claim(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    expected_version: i64,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<Moved, AppError> {
+    let result = claim_tx(db, actor, id, expected_version, role, now).await;
+    if let Err(err) = &result {
+        record_refusal(
+            db,
+            actor,
+            event::INCIDENT_CLAIM,
+            Some(id),
+            serde_json::json!({ "role": role.as_str(), "version": expected_version }),
+            err,
+            now,
+        )
+        .await;
+    }
+    result
+}
+
+async fn claim_tx(
     db: &Db,
     actor: &Actor,
     id: i64,
@@ -365,6 +488,13 @@ pub async fn claim(
     let fields = serde_json::json!({ "role": role.as_str(), "user_id": actor.id }).to_string();
     let stage = locked.state.stage;
     insert_timeline(&mut tx, id, now, actor.id, role, "claim", stage, stage, &fields).await?;
+    Record::new(&Origin::actor(actor), event::INCIDENT_CLAIM)
+        .target("incident", &locked.key)
+        .details(
+            serde_json::json!({ "role": role.as_str(), "before": null, "after": actor.id, "stage": stage.as_str() }),
+        )
+        .append(&mut tx, now)
+        .await?;
     tx.commit().await?;
     Ok(Moved { stage, version: expected_version + 1 })
 }
@@ -372,6 +502,31 @@ pub async fn claim(
 /// Names another owner for `role`: the incident's PM may reassign dev and QA, an admin any role.
 /// The new owner must hold the role.
 pub async fn reassign(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    expected_version: i64,
+    role: Role,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Moved, AppError> {
+    let result = reassign_tx(db, actor, id, expected_version, role, user_id, now).await;
+    if let Err(err) = &result {
+        record_refusal(
+            db,
+            actor,
+            event::INCIDENT_REASSIGN,
+            Some(id),
+            serde_json::json!({ "role": role.as_str(), "to": user_id, "version": expected_version }),
+            err,
+            now,
+        )
+        .await;
+    }
+    result
+}
+
+async fn reassign_tx(
     db: &Db,
     actor: &Actor,
     id: i64,
@@ -408,6 +563,16 @@ pub async fn reassign(
         serde_json::json!({ "role": role.as_str(), "from": locked.state.owners.get(role), "to": user_id }).to_string();
     let stage = locked.state.stage;
     insert_timeline(&mut tx, id, now, actor.id, acting_role, "reassign", stage, stage, &fields).await?;
+    Record::new(&Origin::actor(actor), event::INCIDENT_REASSIGN)
+        .target("incident", &locked.key)
+        .details(serde_json::json!({
+            "role": role.as_str(),
+            "before": locked.state.owners.get(role),
+            "after": user_id,
+            "stage": stage.as_str(),
+        }))
+        .append(&mut tx, now)
+        .await?;
     tx.commit().await?;
     Ok(Moved { stage, version: expected_version + 1 })
 }
@@ -447,6 +612,19 @@ pub async fn create_pool_item(
     draft: &super::input::PoolDraft,
     now: DateTime<Utc>,
 ) -> Result<i64, AppError> {
+    let result = create_pool_item_tx(db, actor, draft, now).await;
+    if let Err(err) = &result {
+        record_refusal(db, actor, event::POOL_CREATED, None, serde_json::json!({}), err, now).await;
+    }
+    result
+}
+
+async fn create_pool_item_tx(
+    db: &Db,
+    actor: &Actor,
+    draft: &super::input::PoolDraft,
+    now: DateTime<Utc>,
+) -> Result<i64, AppError> {
     if !actor.roles.contains(&Role::Pm) {
         return Err(refused(Refusal::NotYourRole));
     }
@@ -466,12 +644,32 @@ pub async fn create_pool_item(
     .fetch_one(conn)
     .await?
     .try_get(0)?);
+    Record::new(&Origin::actor(actor), event::POOL_CREATED)
+        .target("pool_item", id.to_string())
+        .details(serde_json::json!({ "after": draft }))
+        .append(&mut tx, now)
+        .await?;
     tx.commit().await?;
     Ok(id)
 }
 
 /// A PM changes a pool item's status and target release.
 pub async fn update_pool_item(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    status: super::views::PoolStatus,
+    target_release: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let result = update_pool_item_tx(db, actor, id, status, target_release, now).await;
+    if let Err(err) = &result {
+        record_refusal(db, actor, event::POOL_UPDATED, None, serde_json::json!({ "pool_item": id }), err, now).await;
+    }
+    result
+}
+
+async fn update_pool_item_tx(
     db: &Db,
     actor: &Actor,
     id: i64,
@@ -486,6 +684,13 @@ pub async fn update_pool_item(
         return Err(invalid("target_release", FieldProblem::TooLong(super::input::MAX_SHORT)));
     }
     let mut tx = db.begin_write().await?;
+    let before = on_tx!(&mut tx, conn => sqlx::query("SELECT status, target_release FROM pool_items WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+        .transpose()?);
+    let Some((status_before, release_before)) = before else { return Err(AppError::NotFound) };
     let updated = on_tx!(&mut tx, conn => sqlx::query("UPDATE pool_items SET status = $1, target_release = $2, updated_at = $3 WHERE id = $4")
         .bind(status.as_str())
         .bind(target_release.trim())
@@ -497,6 +702,14 @@ pub async fn update_pool_item(
     if updated == 0 {
         return Err(AppError::NotFound);
     }
+    Record::new(&Origin::actor(actor), event::POOL_UPDATED)
+        .target("pool_item", id.to_string())
+        .details(serde_json::json!({
+            "before": { "status": status_before, "target_release": release_before },
+            "after": { "status": status.as_str(), "target_release": target_release.trim() },
+        }))
+        .append(&mut tx, now)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -279,12 +279,16 @@ pub struct IncidentState {
 }
 
 /// Who is acting.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Actor {
     /// User id.
     pub id: i64,
     /// Roles held now.
     pub roles: Vec<Role>,
+    /// Username, for the audit log.
+    pub name: String,
+    /// Where the request came from, for the audit log.
+    pub client: crate::auth::ClientInfo,
 }
 
 /// Why a gate action is refused.
@@ -466,7 +470,7 @@ mod tests {
     }
 
     fn actor(id: i64, role: Role) -> Actor {
-        Actor { id, roles: vec![role] }
+        Actor { id, roles: vec![role], ..Default::default() }
     }
 
     /// Every role × stage × action: exactly the cells of the table are allowed, and each refusal
@@ -512,7 +516,7 @@ mod tests {
 
     #[test]
     fn admin_alone_gives_no_power_over_incidents() {
-        let admin = Actor { id: 99, roles: vec![Role::Admin] };
+        let admin = Actor { id: 99, roles: vec![Role::Admin], ..Default::default() };
         for stage in Stage::ALL {
             assert!(available_actions(&state(stage), &admin).is_empty(), "{stage:?}");
         }
