@@ -271,3 +271,63 @@ fn print_report(report: &VerifyReport) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use app::audit::{
+        chain::{entry_hash, GENESIS},
+        AuditEntry, BreakReason, VerifyReport,
+    };
+
+    use super::verify_lines;
+
+    fn export(n: i64) -> Vec<AuditEntry> {
+        let mut prev = GENESIS.to_owned();
+        (1..=n)
+            .map(|seq| {
+                let mut e = AuditEntry {
+                    seq,
+                    at: "2026-11-27T00:00:00.000000Z".into(),
+                    actor_kind: "system".into(),
+                    actor_id: None,
+                    actor_name: "test".into(),
+                    actor_roles: String::new(),
+                    client_addr: "local".into(),
+                    user_agent: String::new(),
+                    event: "settings.changed".into(),
+                    target_kind: String::new(),
+                    target: String::new(),
+                    outcome: "ok".into(),
+                    details: format!("{{\"n\":{seq}}}"),
+                    prev_hash: prev.clone(),
+                    hash: String::new(),
+                };
+                e.hash = entry_hash(&e);
+                prev.clone_from(&e.hash);
+                e
+            })
+            .collect()
+    }
+
+    fn lines(entries: &[AuditEntry]) -> String {
+        entries.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect()
+    }
+
+    #[test]
+    fn an_exported_file_verifies_offline_and_breaks_where_edited() {
+        let entries = export(4);
+        let head = format!("4:{}", entries[3].hash).parse().unwrap();
+        assert!(matches!(
+            verify_lines(&lines(&entries), Some(head)).unwrap(),
+            VerifyReport::Verified { through: 4, .. }
+        ));
+        let edited = lines(&entries).replace("{\\\"n\\\":2}", "{\\\"n\\\":20}");
+        assert_eq!(verify_lines(&edited, None).unwrap(), VerifyReport::Broken { at: 2, reason: BreakReason::Altered });
+        let head = format!("4:{}", entries[3].hash).parse().unwrap();
+        assert_eq!(
+            verify_lines(&lines(&entries[..3]), Some(head)).unwrap(),
+            VerifyReport::Broken { at: 4, reason: BreakReason::Truncated }
+        );
+        assert!(verify_lines("not json\n", None).is_err());
+    }
+}
