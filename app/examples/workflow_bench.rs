@@ -30,7 +30,8 @@ async fn person(db: &Db, name: &str, role: Role) -> Actor {
         password: "benchmark password".into(),
         must_change: false,
     };
-    Actor { id: bootstrap::create_user(db, &PasswordHasher::new(1), user).await.unwrap(), roles: vec![role] }
+    let id = bootstrap::create_user(db, &PasswordHasher::new(1), user).await.unwrap();
+    Actor { id, roles: vec![role], name: name.into(), ..Default::default() }
 }
 
 fn incident(i: usize) -> NewIncident {

@@ -115,6 +115,27 @@ db_test!(async fn sessions_end_at_the_idle_and_absolute_timeouts(ctx) {
         assert!(resolve(&ctx.db, &sid, t).await.is_some(), "active at {t}");
     }
     assert!(resolve(&ctx.db, &sid, t0 + chrono::Duration::hours(12)).await.is_none());
+    // Each timeout is in the audit log once, as done by the system, naming the user and reason.
+    let all = app::audit::store::page(
+        &ctx.db,
+        &app::audit::store::Query::default(),
+        app::audit::store::Cursor::After(0),
+        1000,
+    )
+    .await
+    .unwrap();
+    let ended: Vec<(&str, &str, &str)> = all
+        .iter()
+        .filter(|e| e.event == app::audit::event::SESSION_ENDED)
+        .map(|e| (e.actor_kind.as_str(), e.target.as_str(), e.details.as_str()))
+        .collect();
+    assert_eq!(
+        ended,
+        [
+            ("system", "qa1", r#"{"reason":"idle_timeout"}"#),
+            ("system", "qa1", r#"{"reason":"absolute_timeout"}"#)
+        ]
+    );
 });
 
 db_test!(async fn deactivation_role_changes_and_logout_apply_to_the_next_request(ctx) {
