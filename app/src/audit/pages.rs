@@ -213,7 +213,7 @@ pub fn AuditPage() -> impl IntoView {
                         } else {
                             format!("/admin/audit?before={before}&{rest}")
                         };
-                        view! { <a class="button button--secondary" href=href>{move || i18n.t().incidents_more}</a> }
+                        view! { <a class="button button--secondary" href=href>{move || i18n.t().audit_more}</a> }
                     });
                     view! { <AuditTable items=p.items /> {more} }.into_any()
                 }

@@ -1,6 +1,6 @@
 //! The one place where an accepted gate action's side effects join its transaction.
 //!
-//! Today the timeline entry is written by the engine itself; the audit record and the queued
+//! The timeline entry and the audit entry are written by the engine itself; the queued
 //! notification emails belong here, written with the same `tx` so they commit or roll back with
 //! the stage change.
 

@@ -3,8 +3,8 @@
 //! An action loads the incident (row-locked on PostgreSQL; SQLite's write transaction holds the
 //! lock), checks the version the user saw, asks [`rules::transition`] what happens, checks the
 //! users it names, then writes the stage change with a compare-and-set on the version, the
-//! timeline entry and any pool item, and calls [`effects::on_transition`] where the audit record
-//! and queued emails join the same transaction. Either all of it commits or none of it does.
+//! timeline entry, any pool item and the audit entry, and calls [`effects::on_transition`] where
+//! queued emails join the same transaction. Either all of it commits or none of it does.
 
 use chrono::{DateTime, Datelike, Utc};
 use sqlx::Row;
