@@ -29,12 +29,21 @@ function gate(page: Page, action: string) {
   return page.locator(`section.gate[data-action="${action}"]`);
 }
 
-test('four people walk an incident through all twelve stages, each seeing only their own actions', async ({ browser }, testInfo) => {
-  test.setTimeout(180_000);
-  const ops = await signedIn(browser, 'ops1');
-  const pm = await signedIn(browser, 'pm1');
-  const dev = await signedIn(browser, 'dev1');
-  const qa = await signedIn(browser, 'qa1', { width: 390, height: 844 });
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+async function expectNoSidewaysScroll(page: Page, where: string) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow, `no sideways scroll at ${where}`).toBeLessThanOrEqual(0);
+}
+
+for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+test(`four people walk an incident through all twelve stages, each seeing only their own actions (${size})`, async ({ browser }, testInfo) => {
+  test.setTimeout(240_000);
+  const ops = await signedIn(browser, 'ops1', viewport);
+  const pm = await signedIn(browser, 'pm1', viewport);
+  const dev = await signedIn(browser, 'dev1', viewport);
+  const qa = await signedIn(browser, 'qa1', viewport);
   const everyone = { ops: ops.page, pm: pm.page, dev: dev.page, qa: qa.page };
 
   await open(ops.page, '/incidents/new');
@@ -52,6 +61,7 @@ test('four people walk an incident through all twelve stages, each seeing only t
       await open(page, url);
       await expect(page.locator('.progress__step--current')).toContainText(stage);
       expect(await actionsOn(page), `${who} at ${stage}`).toEqual((turns[who as keyof typeof everyone] ?? []).sort());
+      if (size === 'phone') await expectNoSidewaysScroll(page, `${who} at ${stage}, 390 px`);
     }
   }
   async function act(page: Page, action: string, fill: (section: ReturnType<typeof gate>) => Promise<void> = async () => {}) {
@@ -62,7 +72,7 @@ test('four people walk an incident through all twelve stages, each seeing only t
   }
 
   await expectTurn('Reported', { ops: ['triage_non_technical', 'triage_technical'] });
-  await ops.page.screenshot({ path: testInfo.outputPath('incident-reported-desktop.png'), fullPage: true });
+  await ops.page.screenshot({ path: testInfo.outputPath(`incident-reported-${size}.png`), fullPage: true });
   await act(ops.page, 'triage_technical', async (s) => {
     await s.getByLabel('Product manager').selectOption({ label: 'Peter PM' });
   });
@@ -80,9 +90,7 @@ test('four people walk an incident through all twelve stages, each seeing only t
   });
 
   await expectTurn('Solution review', { pm: ['send_back_solution', 'verdict_pm'], dev: ['verdict_dev'] });
-  await qa.page.screenshot({ path: testInfo.outputPath('incident-review-phone.png'), fullPage: true });
-  const overflow = await qa.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  expect(overflow, 'no sideways scroll at 390 px').toBeLessThanOrEqual(0);
+  await pm.page.screenshot({ path: testInfo.outputPath(`incident-review-${size}.png`), fullPage: true });
   await pm.page.locator('section.gate[data-action="verdict_pm"]').getByLabel('Optimal', { exact: true }).check();
   await gate(pm.page, 'verdict_pm').getByRole('button').last().click();
   await expect(pm.page.getByText('Verdicts')).toHaveCount(0);
@@ -136,9 +144,32 @@ test('four people walk an incident through all twelve stages, each seeing only t
 
   await expectTurn('Closed', {});
   await expect(pm.page.getByText('This incident is closed.')).toBeVisible();
-  await pm.page.screenshot({ path: testInfo.outputPath('incident-closed-desktop.png'), fullPage: true });
-  await qa.page.screenshot({ path: testInfo.outputPath('incident-closed-phone.png'), fullPage: true });
+  await pm.page.screenshot({ path: testInfo.outputPath(`incident-closed-${size}.png`), fullPage: true });
   for (const c of [ops, pm, dev, qa]) await c.context.close();
+});
+}
+
+test('a report that is not a bug is answered and closed by ops alone', async ({ browser }) => {
+  const ops = await signedIn(browser, 'ops1');
+  const pm = await signedIn(browser, 'pm1');
+  await open(ops.page, '/incidents/new');
+  await ops.page.getByLabel('Title').fill('How do I export my invoices?');
+  await ops.page.getByLabel('Description').fill('Asked by phone.');
+  await ops.page.getByRole('button', { name: 'Report incident' }).click();
+  await expect(ops.page).toHaveURL(/\/incidents\/INC-/);
+  const url = new URL(ops.page.url()).pathname;
+  await open(pm.page, url);
+  expect(await actionsOn(pm.page), 'the PM has nothing to do on a fresh report').toEqual([]);
+  expect(await actionsOn(ops.page)).toEqual(['triage_non_technical', 'triage_technical']);
+  const triage = gate(ops.page, 'triage_non_technical');
+  await triage.getByLabel('Reply sent to the user').fill('Settings → Billing → Export; sent by email.');
+  await triage.getByRole('button').last().click();
+  await expect(ops.page.locator('.progress__step--current')).toContainText('Closed');
+  expect(await actionsOn(ops.page)).toEqual([]);
+  await open(pm.page, url);
+  await expect(pm.page.getByText('This incident is closed.')).toBeVisible();
+  await expect(pm.page.getByText('Settings → Billing → Export; sent by email.').first()).toBeVisible();
+  for (const c of [ops, pm]) await c.context.close();
 });
 
 test('an interim plan puts the optimal solution in the requirement pool', async ({ browser }) => {
