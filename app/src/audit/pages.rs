@@ -325,11 +325,11 @@ pub fn AuditEntryPage() -> impl IntoView {
                             <h1>{move || fill(i18n.t().audit_entry_heading, &[("seq", &e.seq.to_string())])}</h1>
                             <dl class="facts">
                                 <dt>{move || i18n.t().audit_time}</dt><dd><time datetime=e.at.clone()>{e.at.clone()}</time></dd>
-                                <dt>{move || i18n.t().audit_event}</dt><dd>{move || event_label(&event, i18n.t())} <code>{e.event.clone()}</code></dd>
+                                <dt>{move || i18n.t().audit_event}</dt><dd>{move || event_label(&event, i18n.t())} " " <code>{e.event.clone()}</code></dd>
                                 <dt>{move || i18n.t().audit_outcome}</dt><dd><OutcomeBadge outcome=e.outcome.clone() /></dd>
                                 <dt>{move || i18n.t().audit_actor}</dt>
                                 <dd>{e.actor_name.clone()} " " <span class="hint">{format!("{} {}", e.actor_kind, e.actor_roles)}</span></dd>
-                                <dt>{move || i18n.t().audit_client}</dt><dd>{e.client_addr.clone()} <span class="hint">{e.user_agent.clone()}</span></dd>
+                                <dt>{move || i18n.t().audit_client}</dt><dd>{e.client_addr.clone()} " " <span class="hint">{e.user_agent.clone()}</span></dd>
                                 <dt>{move || i18n.t().audit_target}</dt><dd>{e.target_kind.clone()} " " {target_view}</dd>
                                 <dt>{move || i18n.t().audit_hash}</dt><dd><code class="hash">{e.hash.clone()}</code></dd>
                                 <dt>{move || i18n.t().audit_prev_hash}</dt><dd><code class="hash">{e.prev_hash.clone()}</code></dd>
