@@ -137,6 +137,7 @@ pub fn SignedInNav() -> impl IntoView {
                             <a class="nav-link" href="/pool">{move || i18n.t().nav_pool}</a>
                         })}
                         {is_admin.then(|| view! { <a class="nav-link" href="/admin/users">{move || i18n.t().nav_users}</a> })}
+                        {is_admin.then(|| view! { <a class="nav-link" href="/admin/outbox">{move || i18n.t().nav_outbox}</a> })}
                         <span class="app-header__spacer"></span>
                         <a class="nav-link app-header__user" href="/account/password" title=move || i18n.t().nav_account>
                             {me.display_name.clone()}

@@ -285,6 +285,7 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
     })
     .collect::<Result<Vec<_>, _>>()?);
     let my_actions = rules::available_actions(&state_of(&summary, verdicts), actor);
+    let report = crate::mail::outbox::report_of(db, summary.id).await?;
     Ok(IncidentDetail {
         summary,
         description,
@@ -300,6 +301,7 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
         verdicts,
         my_actions,
         timeline,
+        report,
     })
 }
 

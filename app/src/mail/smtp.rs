@@ -1,0 +1,102 @@
+//! The SMTP side: one pooled async transport built from the settings, the MIME message of an
+//! outbox row, and which failures are worth retrying.
+
+use lettre::{
+    message::{header::ContentType, Mailbox, MultiPart, SinglePart},
+    transport::smtp::{
+        authentication::Credentials,
+        client::{Tls, TlsParameters},
+        PoolConfig,
+    },
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
+
+use super::outbox::Claimed;
+use crate::config::{SmtpConfig, SmtpTls};
+
+/// Why a delivery attempt failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// Worth another try later: a 4xx answer, a timeout, a refused or dropped connection.
+    Transient(String),
+    /// Will fail again: a 5xx answer or an unusable address.
+    Permanent(String),
+}
+
+impl SendError {
+    /// The error text, for the outbox and the admins.
+    pub fn message(&self) -> &str {
+        match self {
+            SendError::Transient(m) | SendError::Permanent(m) => m,
+        }
+    }
+}
+
+/// The mail server connection, shared by every delivery: lettre keeps a small pool of open
+/// connections and reuses them, so a burst of emails does not open one connection each.
+#[derive(Clone)]
+pub struct Smtp {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Smtp {
+    /// Builds the transport; connects lazily on the first email.
+    pub fn new(config: &SmtpConfig) -> Result<Self, String> {
+        let from: Mailbox = config.from.parse().map_err(|e| format!("BATON_SMTP_FROM: {e}"))?;
+        let builder = match config.tls {
+            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.as_str()),
+            SmtpTls::StartTls | SmtpTls::Tls => {
+                let params = TlsParameters::new(config.host.clone()).map_err(|e| format!("BATON_SMTP_HOST: {e}"))?;
+                let tls = if config.tls == SmtpTls::Tls { Tls::Wrapper(params) } else { Tls::Required(params) };
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.as_str()).tls(tls)
+            }
+        };
+        let mut builder = builder
+            .port(config.port)
+            .timeout(Some(config.timeout))
+            .pool_config(PoolConfig::new().max_size(4));
+        if !config.username.is_empty() {
+            builder = builder.credentials(Credentials::new(config.username.clone(), config.password.clone()));
+        }
+        Ok(Self { transport: builder.build(), from })
+    }
+
+    /// Sends one outbox email.
+    pub async fn send(&self, email: &Claimed) -> Result<(), SendError> {
+        let message = build_message(&self.from, email)?;
+        self.transport.send(message).await.map(|_| ()).map_err(|e| classify(&e))
+    }
+}
+
+/// The MIME message of an outbox row: both parts, UTF-8, its fixed Message-ID.
+pub fn build_message(from: &Mailbox, email: &Claimed) -> Result<Message, SendError> {
+    let mut builder = Message::builder().from(from.clone()).subject(email.subject.clone());
+    if email.recipients.is_empty() {
+        return Err(SendError::Permanent("no recipients".into()));
+    }
+    for address in &email.recipients {
+        let mailbox: Mailbox =
+            address.parse().map_err(|e| SendError::Permanent(format!("invalid recipient {address:?}: {e}")))?;
+        builder = builder.to(mailbox);
+    }
+    builder
+        .message_id(Some(email.message_id.clone()))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(email.body_text.clone()))
+                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(email.body_html.clone())),
+        )
+        .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))
+}
+
+/// 5xx answers are permanent; everything else (4xx, timeouts, connection and TLS trouble) may
+/// pass on a later try.
+fn classify(err: &lettre::transport::smtp::Error) -> SendError {
+    let text = err.to_string();
+    if err.is_permanent() {
+        SendError::Permanent(text)
+    } else {
+        SendError::Transient(text)
+    }
+}
