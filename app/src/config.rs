@@ -578,8 +578,9 @@ mod tests {
     #[test]
     fn smtp_is_off_by_default_and_read_with_its_defaults() {
         assert_eq!(config_from(&[]).unwrap().smtp, None);
-        let c = config_from(&[("BATON_SMTP_HOST", "mail.example.com"), ("BATON_SMTP_FROM", "Baton <baton@example.com>")])
-            .unwrap();
+        let c =
+            config_from(&[("BATON_SMTP_HOST", "mail.example.com"), ("BATON_SMTP_FROM", "Baton <baton@example.com>")])
+                .unwrap();
         let smtp = c.smtp.unwrap();
         assert_eq!((smtp.port, smtp.tls, smtp.timeout), (587, SmtpTls::StartTls, Duration::from_secs(30)));
         let c = config_from(&[
@@ -602,7 +603,8 @@ mod tests {
         assert_eq!(refused_setting(&[host, from, ("BATON_SMTP_TLS", "ssl3")]), "BATON_SMTP_TLS");
         assert_eq!(refused_setting(&[host, from, ("BATON_SMTP_PORT", "99999")]), "BATON_SMTP_PORT");
         assert_eq!(refused_setting(&[host, from, ("BATON_SMTP_PASSWORD", "x")]), "BATON_SMTP_USERNAME");
-        let c = config_from(&[host, from, ("BATON_SMTP_USERNAME", "baton"), ("BATON_SMTP_PASSWORD", "hunter2")]).unwrap();
+        let c =
+            config_from(&[host, from, ("BATON_SMTP_USERNAME", "baton"), ("BATON_SMTP_PASSWORD", "hunter2")]).unwrap();
         let shown = format!("{c:?}");
         assert!(shown.contains("mail.example.com") && !shown.contains("hunter2"), "{shown}");
     }

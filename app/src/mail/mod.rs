@@ -58,13 +58,8 @@ pub enum EmailStatus {
 
 impl EmailStatus {
     /// Every status.
-    pub const ALL: [EmailStatus; 5] = [
-        EmailStatus::Queued,
-        EmailStatus::Sending,
-        EmailStatus::Sent,
-        EmailStatus::Failed,
-        EmailStatus::NotConfigured,
-    ];
+    pub const ALL: [EmailStatus; 5] =
+        [EmailStatus::Queued, EmailStatus::Sending, EmailStatus::Sent, EmailStatus::Failed, EmailStatus::NotConfigured];
 
     /// Stored name.
     pub fn as_str(self) -> &'static str {

@@ -191,14 +191,9 @@ pub async fn mark_sent(db: &Db, id: i64, attempt: i64, now: DateTime<Utc>) -> Re
 }
 
 /// A transient failure: try again at `next`.
-pub async fn mark_retry(
-    db: &Db,
-    id: i64,
-    attempt: i64,
-    next: DateTime<Utc>,
-    error: &str,
-) -> Result<bool, AppError> {
-    finish(db, id, attempt, "status = 'queued', next_attempt_at = $1, last_error = $2", Finish::Retry(next, error)).await
+pub async fn mark_retry(db: &Db, id: i64, attempt: i64, next: DateTime<Utc>, error: &str) -> Result<bool, AppError> {
+    finish(db, id, attempt, "status = 'queued', next_attempt_at = $1, last_error = $2", Finish::Retry(next, error))
+        .await
 }
 
 /// A permanent failure (or out of retries): no more attempts unless an admin asks.

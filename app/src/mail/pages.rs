@@ -31,7 +31,8 @@ pub fn OutboxPage() -> impl IntoView {
     let filter_link = move |value: Option<EmailStatus>| {
         let current = status();
         let selected = current.as_deref() == value.map(EmailStatus::as_str);
-        let href = value.map(|s| format!("/admin/outbox?status={}", s.as_str())).unwrap_or_else(|| "/admin/outbox".into());
+        let href =
+            value.map(|s| format!("/admin/outbox?status={}", s.as_str())).unwrap_or_else(|| "/admin/outbox".into());
         view! {
             <a class="filter-chip" href=href aria-current=selected.then_some("page")>
                 {move || value.map(|s| s.label(i18n.t())).unwrap_or(i18n.t().outbox_all)}

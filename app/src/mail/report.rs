@@ -172,12 +172,14 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
     });
     let (key, title, severity, channel, reporter, created_at, plan, pool_id, release_version) = row;
     let pool_item = match pool_id {
-        Some(pool_id) => on_tx!(&mut *tx, conn => sqlx::query("SELECT title, description FROM pool_items WHERE id = $1")
+        Some(pool_id) => {
+            on_tx!(&mut *tx, conn => sqlx::query("SELECT title, description FROM pool_items WHERE id = $1")
             .bind(pool_id)
             .fetch_optional(conn)
             .await?
             .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
-            .transpose()?),
+            .transpose()?)
+        }
         None => None,
     };
     let entries: Vec<Entry> = on_tx!(&mut *tx, conn => sqlx::query(
@@ -318,7 +320,7 @@ pub fn render(record: &Record, locale: Locale, pm_name: Option<&str>, link: &str
         .map(|(stage, secs, visits)| {
             let mut spent = duration(*secs, t);
             if *visits > 1 {
-                spent = format!("{spent} ({})", fill(t.mail_report_visits, &[("n", &visits.to_string())]));
+                spent = format!("{spent} {}", fill(t.mail_report_visits, &[("n", &visits.to_string())]));
             }
             (labels::stage(*stage, t).to_owned(), spent)
         })
@@ -475,15 +477,7 @@ mod tests {
     use super::*;
 
     fn entry(at: DateTime<Utc>, from: Stage, to: Stage) -> Entry {
-        Entry {
-            at,
-            actor_id: None,
-            role: "pm".into(),
-            action: "x".into(),
-            from,
-            to,
-            fields: serde_json::Value::Null,
-        }
+        Entry { at, actor_id: None, role: "pm".into(), action: "x".into(), from, to, fields: serde_json::Value::Null }
     }
 
     #[test]
@@ -501,7 +495,12 @@ mod tests {
         let (spans, total) = stage_spans(t0, &entries);
         assert_eq!(
             spans,
-            vec![(Stage::Reported, 600, 1), (Stage::AwaitingPm, 300, 1), (Stage::Fixing, 4200, 2), (Stage::Testing, 900, 1)]
+            vec![
+                (Stage::Reported, 600, 1),
+                (Stage::AwaitingPm, 300, 1),
+                (Stage::Fixing, 4200, 2),
+                (Stage::Testing, 900, 1)
+            ]
         );
         assert_eq!(total, 6000);
     }
@@ -525,7 +524,12 @@ mod tests {
         let (subject, text, html) = render(&record, Locale::ZhCn, Some("<pm>"), "http://h/incidents/INC-2026-0001");
         assert_eq!(subject, "[INC-2026-0001] 事件处理结果：<script>alert(1)</script>");
         assert!(text.contains("a & b <img src=x onerror=alert(1)>"));
-        assert!(!html.contains("<script>") && !html.contains("<img") && !html.contains("<b>alert") && !html.contains("<pm>"));
+        assert!(
+            !html.contains("<script>")
+                && !html.contains("<img")
+                && !html.contains("<b>alert")
+                && !html.contains("<pm>")
+        );
         assert!(html.contains("&lt;script&gt;") && html.contains("王小明"));
     }
 }

@@ -131,13 +131,18 @@ impl Sender {
         let (recorded, outcome) = match result {
             Ok(()) => (outbox::mark_sent(&self.db, email.id, email.attempt, Utc::now()).await?, DeliveryOutcome::Sent),
             Err(SendError::Transient(error)) if email.attempt < self.tuning.max_attempts => {
-                let delay = chrono::Duration::from_std(self.tuning.backoff(email.attempt)).map_err(AppError::internal)?;
-                let recorded = outbox::mark_retry(&self.db, email.id, email.attempt, Utc::now() + delay, &error).await?;
+                let delay =
+                    chrono::Duration::from_std(self.tuning.backoff(email.attempt)).map_err(AppError::internal)?;
+                let recorded =
+                    outbox::mark_retry(&self.db, email.id, email.attempt, Utc::now() + delay, &error).await?;
                 (recorded, DeliveryOutcome::Retrying { error })
             }
             Err(err) => {
                 let error = err.message().to_owned();
-                (outbox::mark_failed(&self.db, email.id, email.attempt, &error).await?, DeliveryOutcome::Failed { error })
+                (
+                    outbox::mark_failed(&self.db, email.id, email.attempt, &error).await?,
+                    DeliveryOutcome::Failed { error },
+                )
             }
         };
         if recorded {

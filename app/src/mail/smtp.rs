@@ -52,10 +52,8 @@ impl Smtp {
                 AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.as_str()).tls(tls)
             }
         };
-        let mut builder = builder
-            .port(config.port)
-            .timeout(Some(config.timeout))
-            .pool_config(PoolConfig::new().max_size(4));
+        let mut builder =
+            builder.port(config.port).timeout(Some(config.timeout)).pool_config(PoolConfig::new().max_size(4));
         if !config.username.is_empty() {
             builder = builder.credentials(Credentials::new(config.username.clone(), config.password.clone()));
         }
