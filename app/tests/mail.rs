@@ -2,12 +2,7 @@
 //! (`scripts/smtp_sink.py`, aiosmtpd): what is queued by a whole incident, what arrives, and how
 //! failures, outages, races and crashes end.
 
-use std::{
-    io::{BufRead, BufReader},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use app::{
     auth::{password::PasswordHasher, Role},
@@ -19,6 +14,7 @@ use app::{
         compose, outbox,
         sender::{Sender, Tuning},
         smtp::Smtp,
+        test_sink::{free_port, Sink},
         EmailKind, EmailStatus,
     },
     users::bootstrap::{self, CliUser},
@@ -33,72 +29,6 @@ use sqlx::Row;
 
 // ---------------------------------------------------------------------------------------------
 // The SMTP server.
-
-/// A running `scripts/smtp_sink.py`; stopped when dropped.
-struct Sink {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/smtp_sink.py")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-impl Sink {
-    fn start(port: u16) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
-            .arg(script())
-            .arg(port.to_string())
-            .arg(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert_eq!(
-            line.trim(),
-            "ready",
-            "the SMTP sink did not start (is aiosmtpd installed? scripts/setup.sh --smtp-sink installs it)"
-        );
-        Self { child, dir }
-    }
-
-    /// Received messages in arrival order: envelope recipients and the decoded message.
-    fn messages(&self) -> Vec<(Vec<String>, serde_json::Value)> {
-        let mut numbers: Vec<u32> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".rcpt")?.parse().ok())
-            .collect();
-        numbers.sort();
-        numbers
-            .into_iter()
-            .map(|n| {
-                let rcpt = std::fs::read_to_string(self.dir.path().join(format!("{n}.rcpt"))).unwrap();
-                (rcpt.lines().map(str::to_owned).collect(), decode(&self.dir.path().join(format!("{n}.eml"))))
-            })
-            .collect()
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Decodes a stored message with Python's `email` package (MIME, charsets, transfer encodings).
-fn decode(path: &Path) -> serde_json::Value {
-    let out = Command::new("python3").arg(script()).arg("--decode").arg(path).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn smtp(port: u16) -> SmtpConfig {
     SmtpConfig {

@@ -29,6 +29,8 @@ pub mod report;
 pub mod sender;
 #[cfg(feature = "ssr")]
 pub mod smtp;
+#[cfg(feature = "test-support")]
+pub mod test_sink;
 
 pub use api::*;
 pub use pages::{OutboxPage, ReportCopy};
