@@ -136,3 +136,60 @@ db_test!(async fn without_smtp_the_server_keeps_emails_as_not_configured(ctx) {
     }
     app.stop().await;
 });
+
+db_test!(async fn the_incident_page_shows_the_report_copy_with_its_delivery_status(ctx) {
+    use app::workflow::input::{GateInput, UserConfirmation};
+    let app = TestApp::spawn(ctx.url.expose()).await;
+    let ops = app.create_user("ops1", &[Role::Ops]).await;
+    let pm = app.create_user("pm1", &[Role::Pm]).await;
+    let dev = app.create_user("dev1", &[Role::Dev]).await;
+    let qa = app.create_user("qa1", &[Role::Qa]).await;
+    let (id, key) = new_incident(&app.db, ops).await;
+    let actor = |id: i64, role: Role| Actor { id, roles: vec![role] };
+    let path = vec![
+        (actor(ops, Role::Ops), GateInput::TriageTechnical { pm_id: pm, note: String::new() }),
+        (actor(pm, Role::Pm), GateInput::Dispatch { dev_id: dev, qa_id: qa, note: String::new() }),
+        (actor(dev, Role::Dev), GateInput::Propose { root_cause: "r".into(), solution: "s".into() }),
+        (actor(pm, Role::Pm), GateInput::VerdictPm { optimal: true, pool: None }),
+        (actor(dev, Role::Dev), GateInput::VerdictDev { optimal: true }),
+        (actor(dev, Role::Dev), GateInput::SubmitForTest { changes: "c".into(), reference: "r".into() }),
+        (actor(qa, Role::Qa), GateInput::TestPass { notes: String::new() }),
+        (actor(pm, Role::Pm), GateInput::ApproveRelease { note: String::new() }),
+        (actor(dev, Role::Dev), GateInput::MarkReleased { version: "3.1".into(), deployed_at: "now".into() }),
+        (actor(qa, Role::Qa), GateInput::RegressionPass { notes: String::new() }),
+        (actor(ops, Role::Ops), GateInput::ConfirmFollowup { reply: "r".into(), confirmation: UserConfirmation::NoAnswer }),
+    ];
+    for (who, input) in path {
+        let v: i64 = app::on_db!(&app.db, pool => sqlx::query("SELECT version FROM incidents WHERE id = $1").bind(id).fetch_one(pool).await.unwrap().get(0));
+        engine::act(&app.db, &who, id, v, &input, Utc::now()).await.unwrap();
+    }
+    let mut browser = app.browser();
+    browser.login("pm1", PASSWORD).await;
+    let detail = browser.call("/api/incidents/get", &[("key", &key)]).await.json();
+    assert_eq!(detail["report"], serde_json::Value::Null, "no report before step 9");
+    let version = detail["summary"]["version"].as_i64().unwrap().to_string();
+    let (id_text, dev_text) = (id.to_string(), dev.to_string());
+    let answer = browser
+        .call(
+            "/api/incidents/send_report",
+            &[
+                ("incident_id", id_text.as_str()),
+                ("version", version.as_str()),
+                ("summary", "<script>alert(1)</script> 总结"),
+                ("measures[0][text]", "add alerting"),
+                ("measures[0][owner_id]", dev_text.as_str()),
+                ("measures[0][due]", "2027-01-31"),
+            ],
+        )
+        .await;
+    assert!(answer.status.is_success(), "{}", answer.body);
+    let detail = browser.call("/api/incidents/get", &[("key", &key)]).await.json();
+    let report = &detail["report"];
+    assert_eq!(report["kind"], "report");
+    assert!(report["body_text"].as_str().unwrap().contains("<script>alert(1)</script> 总结"));
+    assert!(!report["body_html"].as_str().unwrap().contains("<script>"));
+    let page = browser.get(&format!("/incidents/{key}")).await.text().await.unwrap();
+    assert!(page.contains("report-email-heading"), "the incident page shows the report copy");
+    assert!(!page.contains("<script>alert(1)"), "and escapes it");
+    app.stop().await;
+});

@@ -320,7 +320,7 @@ pub fn render(record: &Record, locale: Locale, pm_name: Option<&str>, link: &str
         .map(|(stage, secs, visits)| {
             let mut spent = duration(*secs, t);
             if *visits > 1 {
-                spent = format!("{spent} {}", fill(t.mail_report_visits, &[("n", &visits.to_string())]));
+                spent = format!("{spent}{}", fill(t.mail_report_visits, &[("n", &visits.to_string())]));
             }
             (labels::stage(*stage, t).to_owned(), spent)
         })
@@ -374,7 +374,7 @@ pub fn render(record: &Record, locale: Locale, pm_name: Option<&str>, link: &str
         })
         .collect();
     let measure_line = |(text, owner, due): &(String, String, String)| {
-        format!("{text} — {}: {owner}, {}: {due}", t.field_measure_owner, t.field_measure_due)
+        fill(t.mail_report_measure, &[("text", text), ("owner", owner), ("due", due)])
     };
     let link_line = fill(t.mail_report_link, &[("link", link)]);
 
@@ -383,7 +383,9 @@ pub fn render(record: &Record, locale: Locale, pm_name: Option<&str>, link: &str
     let section = |out: &mut String, heading: &str| out.push_str(&format!("\n== {heading} ==\n"));
     let pairs = |out: &mut String, rows: &[(&str, String)]| {
         for (label, value) in rows {
-            out.push_str(&format!("{label}: {}\n", value.replace('\n', "\n  ")));
+            let value = value.replace('\n', "\n  ");
+            out.push_str(&fill(t.mail_field, &[("label", label), ("value", &value)]));
+            out.push('\n');
         }
     };
     text.push_str(&format!("{intro}\n"));
@@ -393,7 +395,7 @@ pub fn render(record: &Record, locale: Locale, pm_name: Option<&str>, link: &str
     pairs(&mut text, &facts);
     section(&mut text, t.mail_report_timeline);
     for (stage, spent) in &stages {
-        text.push_str(&format!("- {stage}: {spent}\n"));
+        text.push_str(&format!("- {}\n", fill(t.mail_field, &[("label", stage), ("value", spent)])));
     }
     text.push_str(&format!("{total}\n"));
     section(&mut text, t.mail_report_fix);

@@ -69,7 +69,7 @@ impl Smtp {
 
 /// The MIME message of an outbox row: both parts, UTF-8, its fixed Message-ID.
 pub fn build_message(from: &Mailbox, email: &Claimed) -> Result<Message, SendError> {
-    let mut builder = Message::builder().from(from.clone()).subject(email.subject.clone());
+    let mut builder = Message::builder().from(from.clone()).subject(one_line(&email.subject));
     if email.recipients.is_empty() {
         return Err(SendError::Permanent("no recipients".into()));
     }
@@ -88,6 +88,12 @@ pub fn build_message(from: &Mailbox, email: &Claimed) -> Result<Message, SendErr
         .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))
 }
 
+/// The text with line breaks and other control characters turned into spaces: a header value
+/// must never start another header.
+pub fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
 /// 5xx answers are permanent; everything else (4xx, timeouts, connection and TLS trouble) may
 /// pass on a later try.
 fn classify(err: &lettre::transport::smtp::Error) -> SendError {
@@ -96,5 +102,31 @@ fn classify(err: &lettre::transport::smtp::Error) -> SendError {
         SendError::Permanent(text)
     } else {
         SendError::Transient(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subject_cannot_smuggle_headers_and_both_parts_are_utf8() {
+        let email = Claimed {
+            id: 1,
+            recipients: vec!["a@example.com".into()],
+            subject: "标题\r\nBcc: victim@example.com".into(),
+            body_text: "正文".into(),
+            body_html: "<p>正文</p>".into(),
+            message_id: "<outbox-1.INC-2026-0001@example.com>".into(),
+            attempt: 1,
+        };
+        let from: Mailbox = "Baton <baton@example.com>".parse().unwrap();
+        let raw = String::from_utf8(build_message(&from, &email).unwrap().formatted()).unwrap();
+        assert!(!raw.contains("\r\nBcc:"), "{raw}");
+        assert!(raw.contains("Message-ID: <outbox-1.INC-2026-0001@example.com>"), "{raw}");
+        assert!(raw.contains("multipart/alternative"));
+        assert_eq!(raw.matches("charset=utf-8").count(), 2, "{raw}");
+        let bad = Claimed { recipients: vec!["not an address".into()], ..email };
+        assert!(matches!(build_message(&from, &bad), Err(SendError::Permanent(_))));
     }
 }
