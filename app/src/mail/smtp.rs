@@ -41,7 +41,8 @@ pub struct Smtp {
 }
 
 impl Smtp {
-    /// Builds the transport; connects lazily on the first email.
+    /// Builds the transport; connects lazily on the first email. Must run inside the Tokio
+    /// runtime (the pool starts a task that closes idle connections).
     pub fn new(config: &SmtpConfig) -> Result<Self, String> {
         let from: Mailbox = config.from.parse().map_err(|e| format!("BATON_SMTP_FROM: {e}"))?;
         let builder = match config.tls {
@@ -108,6 +109,23 @@ fn classify(err: &lettre::transport::smtp::Error) -> SendError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The pool's idle-connection reaper is a task: building the transport needs the runtime.
+    #[tokio::test]
+    async fn every_tls_mode_builds_a_transport_without_connecting() {
+        for tls in [SmtpTls::None, SmtpTls::StartTls, SmtpTls::Tls] {
+            let config = SmtpConfig {
+                host: "mail.example.com".into(),
+                port: 587,
+                tls,
+                username: "baton".into(),
+                password: "secret".into(),
+                from: "Baton <baton@example.com>".into(),
+                timeout: std::time::Duration::from_secs(5),
+            };
+            assert!(Smtp::new(&config).is_ok(), "{tls:?}");
+        }
+    }
 
     #[test]
     fn a_subject_cannot_smuggle_headers_and_both_parts_are_utf8() {
