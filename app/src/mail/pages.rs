@@ -29,12 +29,12 @@ pub fn OutboxPage() -> impl IntoView {
     let retry_error = Signal::derive(move || retry.value().get().and_then(|r| r.err()));
     let retried = move || retry.value().get().is_some_and(|r| r.is_ok());
     let filter_link = move |value: Option<EmailStatus>| {
-        let current = status();
-        let selected = current.as_deref() == value.map(EmailStatus::as_str);
+        // Reactive: following a chip changes the query without re-creating the page.
+        let selected = move || (status().as_deref() == value.map(EmailStatus::as_str)).then_some("page");
         let href =
             value.map(|s| format!("/admin/outbox?status={}", s.as_str())).unwrap_or_else(|| "/admin/outbox".into());
         view! {
-            <a class="filter-chip" href=href aria-current=selected.then_some("page")>
+            <a class="filter-chip" href=href aria-current=selected>
                 {move || value.map(|s| s.label(i18n.t())).unwrap_or(i18n.t().outbox_all)}
             </a>
         }
