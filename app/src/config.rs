@@ -610,6 +610,25 @@ mod tests {
     }
 
     #[test]
+    fn smtp_settings_may_come_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("baton-smtp-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("baton.toml");
+        std::fs::write(
+            &file,
+            "smtp_host = \"mail.example.com\"\nsmtp_tls = \"tls\"\nsmtp_from = \"baton@example.com\"\n\
+             smtp_username = \"baton\"\nsmtp_password = \"from-file\"\nsmtp_timeout = \"10s\"\n",
+        )
+        .unwrap();
+        let c = config_from(&[("BATON_CONFIG", &file.display().to_string())]).unwrap();
+        let smtp = c.smtp.clone().unwrap();
+        assert_eq!((smtp.port, smtp.tls, smtp.password.as_str()), (465, SmtpTls::Tls, "from-file"));
+        assert_eq!(smtp.timeout, Duration::from_secs(10));
+        assert!(!format!("{c:?}").contains("from-file"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn file_settings_apply_and_environment_overrides_them() {
         let dir = std::env::temp_dir().join(format!("baton-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

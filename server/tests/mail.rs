@@ -134,6 +134,28 @@ db_test!(async fn without_smtp_the_server_keeps_emails_as_not_configured(ctx) {
         assert!(Instant::now() < deadline, "still {status}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // An admin sees it rendered and may queue it again; still without SMTP, it is kept again.
+    app.create_user("admin1", &[Role::Admin]).await;
+    let mut admin = app.browser();
+    admin.login("admin1", PASSWORD).await;
+    let listed = admin.call("/api/outbox/list", &[("status", "not_configured")]).await.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert!(listed[0]["body_html"].as_str().unwrap().contains("<html"));
+    let email = listed[0]["id"].as_i64().unwrap().to_string();
+    let answer = admin.call("/api/outbox/retry", &[("id", &email)]).await;
+    assert!(answer.status.is_success(), "{}", answer.body);
+    let again = admin.call("/api/outbox/retry", &[("id", "999999")]).await;
+    assert_eq!(again.error().as_deref(), Some("NotFound"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let status: String = app::on_db!(&app.db, pool => sqlx::query("SELECT status FROM outbox").fetch_one(pool).await.unwrap().get(0));
+        if status == "not_configured" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     app.stop().await;
 });
 

@@ -54,7 +54,7 @@ pub struct Record {
     pub title: String,
     /// Severity (`P1`).
     pub severity: String,
-    /// Channel label key.
+    /// How it reached us.
     pub channel: Option<Channel>,
     /// Who reported it.
     pub reporter: String,
