@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and running Baton needs, skipping anything already present.
-# Usage: scripts/setup.sh [--test]   (--test also installs Chromium and the end-to-end packages)
+# Usage: scripts/setup.sh [--test | --smtp-sink]
+#   --test       also installs the test SMTP server, Chromium and the end-to-end packages
+#   --smtp-sink  also installs the test SMTP server only (what the app and server tests need)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +40,22 @@ fi
 if ! have wasm-opt; then
   log "installing wasm-opt (binaryen $BINARYEN_VERSION from npm)"
   npm install -g "binaryen@$BINARYEN_VERSION"
+fi
+
+# The SMTP server the mail tests talk to (scripts/smtp_sink.py): aiosmtpd from PyPI, or Debian's
+# package where the system Python refuses pip installs.
+install_smtp_sink() {
+  if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+    log "installing aiosmtpd (the test SMTP server)"
+    python3 -m pip install --quiet aiosmtpd 2>/dev/null \
+      || python3 -m pip install --quiet --break-system-packages aiosmtpd 2>/dev/null \
+      || { sudo_if_needed=""; [ "$(id -u)" = 0 ] || sudo_if_needed=sudo
+           $sudo_if_needed apt-get update -qq && $sudo_if_needed apt-get install -y -qq python3-aiosmtpd; }
+  fi
+}
+
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--smtp-sink" ]; then
+  install_smtp_sink
 fi
 
 if [ "${1:-}" = "--test" ]; then

@@ -19,7 +19,8 @@ step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 
 needs_e2e=false
 for layer in "${layers[@]}"; do [ "$layer" = e2e ] && needs_e2e=true; done
-if $needs_e2e; then scripts/setup.sh --test; else scripts/setup.sh; fi
+# The app and server layers talk to a real SMTP server (scripts/smtp_sink.py, aiosmtpd).
+if $needs_e2e; then scripts/setup.sh --test; else scripts/setup.sh --smtp-sink; fi
 
 ensure_postgres() {
   if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then

@@ -45,6 +45,52 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// How many password hashes may run at once (`BATON_LOGIN_CONCURRENCY`); default: the cores.
     pub login_concurrency: usize,
+    /// Outgoing mail server (`BATON_SMTP_*`); `None` keeps every email in the outbox, unsent.
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// How the outgoing mail server is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain text, for a relay on the same host or network.
+    None,
+    /// Plain connection upgraded with STARTTLS (required, never skipped).
+    StartTls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+}
+
+/// Settings of the outgoing mail server. `Debug` masks the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// Host name (`BATON_SMTP_HOST`); setting it turns sending on.
+    pub host: String,
+    /// Port (`BATON_SMTP_PORT`); default 25, 587 or 465 by TLS mode.
+    pub port: u16,
+    /// TLS mode (`BATON_SMTP_TLS`: none, starttls or tls; default starttls).
+    pub tls: SmtpTls,
+    /// User name for authentication (`BATON_SMTP_USERNAME`); empty means no authentication.
+    pub username: String,
+    /// Password (`BATON_SMTP_PASSWORD`). Never logged.
+    pub password: String,
+    /// The `From` address (`BATON_SMTP_FROM`), e.g. `Baton <baton@example.com>`.
+    pub from: String,
+    /// Time limit of one SMTP command (`BATON_SMTP_TIMEOUT`, default 30s).
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &if self.password.is_empty() { "" } else { "****" })
+            .field("from", &self.from)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// How log lines are written.
@@ -149,6 +195,7 @@ impl fmt::Debug for Config {
             .field("session_absolute", &self.session_absolute)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("login_concurrency", &self.login_concurrency)
+            .field("smtp", &self.smtp)
             .finish()
     }
 }
@@ -192,6 +239,13 @@ struct FileSettings {
     session_absolute: Option<String>,
     trusted_proxies: Option<String>,
     login_concurrency: Option<String>,
+    smtp_host: Option<String>,
+    smtp_port: Option<String>,
+    smtp_tls: Option<String>,
+    smtp_username: Option<String>,
+    smtp_password: Option<String>,
+    smtp_from: Option<String>,
+    smtp_timeout: Option<String>,
 }
 
 impl FileSettings {
@@ -209,6 +263,13 @@ impl FileSettings {
             ("BATON_SESSION_ABSOLUTE", self.session_absolute),
             ("BATON_TRUSTED_PROXIES", self.trusted_proxies),
             ("BATON_LOGIN_CONCURRENCY", self.login_concurrency),
+            ("BATON_SMTP_HOST", self.smtp_host),
+            ("BATON_SMTP_PORT", self.smtp_port),
+            ("BATON_SMTP_TLS", self.smtp_tls),
+            ("BATON_SMTP_USERNAME", self.smtp_username),
+            ("BATON_SMTP_PASSWORD", self.smtp_password),
+            ("BATON_SMTP_FROM", self.smtp_from),
+            ("BATON_SMTP_TIMEOUT", self.smtp_timeout),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -304,6 +365,53 @@ impl Config {
                 invalid("BATON_LOGIN_CONCURRENCY", &concurrency_raw, "expected a whole number from 1 to 256")
             })?;
 
+        let smtp = match get("BATON_SMTP_HOST") {
+            None => None,
+            Some(host) => {
+                let tls = match get("BATON_SMTP_TLS").as_deref() {
+                    None | Some("starttls") => SmtpTls::StartTls,
+                    Some("tls") => SmtpTls::Tls,
+                    Some("none") => SmtpTls::None,
+                    Some(other) => return Err(invalid("BATON_SMTP_TLS", other, "expected none, starttls or tls")),
+                };
+                let default_port = match tls {
+                    SmtpTls::None => 25,
+                    SmtpTls::StartTls => 587,
+                    SmtpTls::Tls => 465,
+                };
+                let port = match get("BATON_SMTP_PORT") {
+                    None => default_port,
+                    Some(raw) => raw
+                        .parse::<u16>()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| invalid("BATON_SMTP_PORT", &raw, "expected a port number"))?,
+                };
+                let from = get("BATON_SMTP_FROM").unwrap_or_default();
+                if from.parse::<lettre::message::Mailbox>().is_err() {
+                    return Err(invalid(
+                        "BATON_SMTP_FROM",
+                        &from,
+                        "expected an address like baton@example.com or Baton <baton@example.com>",
+                    ));
+                }
+                let username = get("BATON_SMTP_USERNAME").unwrap_or_default();
+                let password = get("BATON_SMTP_PASSWORD").unwrap_or_default();
+                if !password.is_empty() && username.is_empty() {
+                    return Err(invalid("BATON_SMTP_USERNAME", "", "a password needs a user name"));
+                }
+                Some(SmtpConfig {
+                    host: host.trim().to_owned(),
+                    port,
+                    tls,
+                    username,
+                    password,
+                    from,
+                    timeout: duration("BATON_SMTP_TIMEOUT", "30s")?,
+                })
+            }
+        };
+
         Ok(Self {
             listen,
             data_dir,
@@ -317,6 +425,7 @@ impl Config {
             session_absolute,
             trusted_proxies,
             login_concurrency,
+            smtp,
         })
     }
 
@@ -464,6 +573,59 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(shown.contains("postgres://baton:****@db:5432/baton"), "{shown}");
         assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn smtp_is_off_by_default_and_read_with_its_defaults() {
+        assert_eq!(config_from(&[]).unwrap().smtp, None);
+        let c =
+            config_from(&[("BATON_SMTP_HOST", "mail.example.com"), ("BATON_SMTP_FROM", "Baton <baton@example.com>")])
+                .unwrap();
+        let smtp = c.smtp.unwrap();
+        assert_eq!((smtp.port, smtp.tls, smtp.timeout), (587, SmtpTls::StartTls, Duration::from_secs(30)));
+        let c = config_from(&[
+            ("BATON_SMTP_HOST", "127.0.0.1"),
+            ("BATON_SMTP_TLS", "none"),
+            ("BATON_SMTP_PORT", "2525"),
+            ("BATON_SMTP_FROM", "baton@example.com"),
+            ("BATON_SMTP_TIMEOUT", "5s"),
+        ])
+        .unwrap();
+        let smtp = c.smtp.unwrap();
+        assert_eq!((smtp.port, smtp.tls, smtp.timeout), (2525, SmtpTls::None, Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn bad_smtp_settings_are_refused_and_the_password_never_shown() {
+        let host = ("BATON_SMTP_HOST", "mail.example.com");
+        let from = ("BATON_SMTP_FROM", "baton@example.com");
+        assert_eq!(refused_setting(&[host, ("BATON_SMTP_FROM", "not an address")]), "BATON_SMTP_FROM");
+        assert_eq!(refused_setting(&[host, from, ("BATON_SMTP_TLS", "ssl3")]), "BATON_SMTP_TLS");
+        assert_eq!(refused_setting(&[host, from, ("BATON_SMTP_PORT", "99999")]), "BATON_SMTP_PORT");
+        assert_eq!(refused_setting(&[host, from, ("BATON_SMTP_PASSWORD", "x")]), "BATON_SMTP_USERNAME");
+        let c =
+            config_from(&[host, from, ("BATON_SMTP_USERNAME", "baton"), ("BATON_SMTP_PASSWORD", "hunter2")]).unwrap();
+        let shown = format!("{c:?}");
+        assert!(shown.contains("mail.example.com") && !shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn smtp_settings_may_come_from_the_file() {
+        let dir = std::env::temp_dir().join(format!("baton-smtp-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("baton.toml");
+        std::fs::write(
+            &file,
+            "smtp_host = \"mail.example.com\"\nsmtp_tls = \"tls\"\nsmtp_from = \"baton@example.com\"\n\
+             smtp_username = \"baton\"\nsmtp_password = \"from-file\"\nsmtp_timeout = \"10s\"\n",
+        )
+        .unwrap();
+        let c = config_from(&[("BATON_CONFIG", &file.display().to_string())]).unwrap();
+        let smtp = c.smtp.clone().unwrap();
+        assert_eq!((smtp.port, smtp.tls, smtp.password.as_str()), (465, SmtpTls::Tls, "from-file"));
+        assert_eq!(smtp.timeout, Duration::from_secs(10));
+        assert!(!format!("{c:?}").contains("from-file"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

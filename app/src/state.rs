@@ -20,4 +20,6 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     /// Committed incident changes, for live updates.
     pub events: crate::workflow::live::Events,
+    /// Wakes the email sender after a commit that queued mail.
+    pub mail: crate::mail::Wakeup,
 }

@@ -43,6 +43,7 @@ mod tests {
             config: Arc::new(config),
             hasher: app::auth::password::PasswordHasher::new(1),
             events: Default::default(),
+            mail: Default::default(),
         };
         assert_eq!(healthz(State(state.clone())).await.0, StatusCode::OK);
         state.db.close().await;

@@ -43,6 +43,48 @@ pub struct Application {
     state: AppState,
     local_addr: SocketAddr,
     cleanup: JoinHandle<()>,
+    mailer: Mailer,
+}
+
+/// The background email sender and the switch that stops it.
+struct Mailer {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Mailer {
+    /// Starts the sender: with the configured SMTP server, or (without one) only marking queued
+    /// emails as not configured, so they stay readable in the outbox.
+    async fn start(config: &Config, db: &Db, wakeup: app::mail::Wakeup) -> anyhow::Result<Self> {
+        app::mail::compose::remember_base_url(db, &config.base_url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot record the public base URL for emails: {e}"))?;
+        let tuning = app::mail::sender::Tuning::for_timeout(
+            config.smtp.as_ref().map(|s| s.timeout).unwrap_or(std::time::Duration::from_secs(30)),
+        );
+        let sender = app::mail::sender::Sender::new(db.clone(), config.smtp.as_ref(), tuning)
+            .map_err(|e| anyhow::anyhow!("invalid SMTP settings: {e}"))?;
+        match &config.smtp {
+            Some(smtp) => tracing::info!(host = %smtp.host, port = smtp.port, "sending email through SMTP"),
+            None => tracing::warn!("no SMTP server configured (BATON_SMTP_HOST): emails stay in the outbox, unsent"),
+        }
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(sender.run(wakeup, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }));
+        Ok(Self { stop, task })
+    }
+
+    /// Stops the sender after the email in hand, or abandons it after a grace period (its lease
+    /// then lets another sender finish the job).
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let mut task = self.task;
+        if tokio::time::timeout(std::time::Duration::from_secs(10), &mut task).await.is_err() {
+            tracing::warn!("email sender did not stop in time; abandoning its current email to the lease");
+            task.abort();
+        }
+    }
 }
 
 impl Application {
@@ -85,14 +127,17 @@ impl Application {
                 }
             }
         });
+        let wakeup = app::mail::Wakeup::default();
+        let mailer = Mailer::start(&config, &db, wakeup.clone()).await?;
         let state = AppState {
             leptos_options: leptos_options(&config, local_addr),
             db,
             config: Arc::new(config),
             hasher,
             events: Default::default(),
+            mail: wakeup,
         };
-        Ok(Self { listener, router: router(state.clone(), store), state, local_addr, cleanup })
+        Ok(Self { listener, router: router(state.clone(), store), state, local_addr, cleanup, mailer })
     }
 
     /// The shared state (database, configuration), e.g. for seeding demo users before serving.
@@ -128,6 +173,7 @@ impl Application {
             .context("server error")?;
         tracing::info!("stopped accepting requests; closing the database");
         self.cleanup.abort();
+        self.mailer.stop().await;
         self.state.db.close().await;
         Ok(())
     }

@@ -139,6 +139,7 @@ pub fn SignedInNav() -> impl IntoView {
                         {is_admin.then(|| view! {
                             <a class="nav-link" href="/admin/users">{move || i18n.t().nav_users}</a>
                             <a class="nav-link" href="/admin/audit">{move || i18n.t().nav_audit}</a>
+                            <a class="nav-link" href="/admin/outbox">{move || i18n.t().nav_outbox}</a>
                         })}
                         <span class="app-header__spacer"></span>
                         <a class="nav-link app-header__user" href="/account/password" title=move || i18n.t().nav_account>

@@ -19,6 +19,7 @@ use crate::{
     auth::{provide_me, ChangePasswordPage, LoginPage},
     home::HomePage,
     i18n::provide_i18n,
+    mail::OutboxPage,
     users::{NewUserPage, UserPage, UsersPage},
     workflow::{IncidentListPage, IncidentPage, NewIncidentPage, PoolItemPage, PoolPage},
 };
@@ -100,6 +101,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users/:id") view=UserPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit/:seq") view=AuditEntryPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/outbox") view=OutboxPage ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents") view=IncidentListPage ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents/new") view=NewIncidentPage ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents/:key") view=IncidentPage ssr=SsrMode::InOrder />

@@ -31,6 +31,8 @@ mod support {
         let state = guard::app_state();
         let moved = engine::act(&state.db, &actor, incident_id, version, &input, chrono::Utc::now()).await?;
         announce(incident_id, moved.version);
+        // The action may have queued email: the sender need not wait for its next poll.
+        state.mail.wake();
         Ok(moved.version)
     }
 

@@ -1,8 +1,8 @@
 //! The one place where an accepted gate action's side effects join its transaction.
 //!
-//! The timeline entry and the audit entry are written by the engine itself; the queued
-//! notification emails belong here, written with the same `tx` so they commit or roll back with
-//! the stage change.
+//! The timeline entry and the audit entry are written by the engine itself; the queued emails are
+//! written here ([`crate::mail::on_transition`]), with the same `tx` so they commit or roll back
+//! with the stage change.
 
 use super::rules::{ActionKind, Owners, Stage};
 use crate::{db::WriteTx, error::AppError};
@@ -25,7 +25,7 @@ pub struct TransitionEvent {
 }
 
 /// Runs the side effects of an accepted action inside its transaction.
-pub async fn on_transition(_tx: &mut WriteTx, event: &TransitionEvent) -> Result<(), AppError> {
+pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(), AppError> {
     tracing::info!(
         incident = event.incident_id,
         actor = event.actor_id,
@@ -34,5 +34,5 @@ pub async fn on_transition(_tx: &mut WriteTx, event: &TransitionEvent) -> Result
         to = event.to.as_str(),
         "gate action accepted"
     );
-    Ok(())
+    crate::mail::on_transition(tx, event).await
 }

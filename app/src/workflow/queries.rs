@@ -285,6 +285,11 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
     })
     .collect::<Result<Vec<_>, _>>()?);
     let my_actions = rules::available_actions(&state_of(&summary, verdicts), actor);
+    // Everyone on the incident sees the report's copy and status; the SMTP error text is for admins.
+    let report = crate::mail::outbox::report_of(db, summary.id).await?.map(|mut email| {
+        email.last_error.clear();
+        email
+    });
     Ok(IncidentDetail {
         summary,
         description,
@@ -300,6 +305,7 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
         verdicts,
         my_actions,
         timeline,
+        report,
     })
 }
 

@@ -109,6 +109,8 @@ pub struct IncidentDetail {
     pub my_actions: Vec<ActionKind>,
     /// Newest first.
     pub timeline: Vec<TimelineEntry>,
+    /// The report email, once the PM sent it: the rendered copy with its delivery status.
+    pub report: Option<crate::mail::EmailView>,
 }
 
 /// Status of a requirement-pool item.

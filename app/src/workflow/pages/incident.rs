@@ -184,6 +184,8 @@ fn IncidentView(detail: IncidentDetail, refresh: RwSignal<u64>, moved_on: RwSign
                 })}
             </section>
 
+            {detail.report.clone().map(|email| view! { <crate::mail::ReportCopy email /> })}
+
             <section class="card" aria-labelledby="timeline-heading">
                 <h2 id="timeline-heading">{move || i18n.t().incident_timeline}</h2>
                 <ol class="timeline">

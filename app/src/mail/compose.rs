@@ -1,0 +1,211 @@
+//! Which stage entry notifies whom, and the notification emails themselves.
+//!
+//! Entering a stage notifies the named owners of that stage's roles (step 3 adds QA to
+//! investigating, so dev and QA both start locating the problem). A verdict that keeps the stage,
+//! a claim or a reassignment sends nothing; refusals roll back and so never reach this code.
+
+use chrono::Utc;
+use sqlx::Row;
+
+use super::{
+    html::{escape, escape_lines, fill, host_of},
+    outbox::{self, NewEmail},
+    report, EmailKind,
+};
+use crate::{
+    auth::Role,
+    db::{Db, WriteTx},
+    error::AppError,
+    i18n::{Locale, Strings},
+    on_tx,
+    workflow::{effects::TransitionEvent, labels, rules::Stage},
+};
+
+/// Settings key holding the public base URL, written by the server at start-up so that emails
+/// composed inside any transaction link to the address users reach.
+pub const BASE_URL_SETTING: &str = "mail.public_base_url";
+
+/// Used when no server has recorded its base URL (command-line tools, tests).
+const FALLBACK_BASE_URL: &str = "http://127.0.0.1:3000";
+
+/// Records the public base URL for the links in emails.
+pub async fn remember_base_url(db: &Db, base_url: &str) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    crate::db::settings::put(&mut tx, BASE_URL_SETTING, base_url, Utc::now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The public base URL, read inside `tx`.
+pub(crate) async fn base_url(tx: &mut WriteTx) -> Result<String, AppError> {
+    let value: Option<String> = on_tx!(&mut *tx, conn => sqlx::query("SELECT value FROM settings WHERE key = $1")
+        .bind(BASE_URL_SETTING)
+        .fetch_optional(conn)
+        .await?
+        .map(|r| r.try_get::<String, _>(0))
+        .transpose()?);
+    Ok(value.unwrap_or_else(|| FALLBACK_BASE_URL.to_owned()))
+}
+
+/// The roles told when an incident enters `stage`.
+pub fn notified_roles(stage: Stage) -> &'static [Role] {
+    match stage {
+        // Step 3: the PM notifies QA and dev to locate the problem.
+        Stage::Investigating => &[Role::Dev, Role::Qa],
+        // Nobody acts on a closed incident; the report (if any) tells everyone.
+        Stage::Closed | Stage::Reported => &[],
+        other => other.owner_roles(),
+    }
+}
+
+/// A user as an email recipient.
+#[derive(Clone, Debug)]
+pub(crate) struct Recipient {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub locale: Locale,
+    pub active: bool,
+}
+
+/// Loads users by id inside `tx` (unknown ids are left out).
+pub(crate) async fn recipients(tx: &mut WriteTx, ids: &[i64]) -> Result<Vec<Recipient>, AppError> {
+    let mut out = Vec::new();
+    for id in ids {
+        if out.iter().any(|r: &Recipient| r.id == *id) {
+            continue;
+        }
+        let row = on_tx!(&mut *tx, conn => sqlx::query("SELECT display_name, email, language, active FROM users WHERE id = $1")
+            .bind(*id)
+            .fetch_optional(conn)
+            .await?
+            .map(|r| {
+                let language: String = r.try_get(2)?;
+                Ok::<_, sqlx::Error>(Recipient {
+                    id: *id,
+                    name: r.try_get(0)?,
+                    email: r.try_get(1)?,
+                    locale: Locale::from_tag(&language).unwrap_or_default(),
+                    active: r.try_get(3)?,
+                })
+            })
+            .transpose()?);
+        out.extend(row);
+    }
+    Ok(out)
+}
+
+/// Queues the emails an accepted gate action causes, inside its transaction: the notifications of
+/// the stage it entered and, for the send-report action, the report. Called by
+/// `workflow::effects::on_transition`.
+pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(), AppError> {
+    if event.kind == crate::workflow::rules::ActionKind::SendReport {
+        report::queue_report(tx, event).await?;
+    }
+    if event.from == event.to {
+        return Ok(());
+    }
+    let roles = notified_roles(event.to);
+    if roles.is_empty() {
+        return Ok(());
+    }
+    let base = base_url(tx).await?;
+    let (key, title, severity): (String, String, String) = on_tx!(&mut *tx, conn => {
+        let r = sqlx::query("SELECT key, title, severity FROM incidents WHERE id = $1")
+            .bind(event.incident_id)
+            .fetch_one(conn)
+            .await?;
+        (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)
+    });
+    let actor = recipients(tx, &[event.actor_id]).await?.into_iter().next();
+    let now = Utc::now();
+    // One email per person, even when they hold two of the notified roles.
+    let mut seen: Vec<i64> = Vec::new();
+    for role in roles {
+        let Some(user_id) = event.owners.get(*role) else { continue };
+        if seen.contains(&user_id) {
+            continue;
+        }
+        seen.push(user_id);
+        let Some(user) = recipients(tx, &[user_id]).await?.into_iter().next() else { continue };
+        if !user.active || user.email.trim().is_empty() {
+            continue;
+        }
+        let note = Notification {
+            key: &key,
+            title: &title,
+            severity: &severity.to_uppercase(),
+            stage: event.to,
+            role: *role,
+            action: labels::action(event.kind, user.locale.strings()),
+            actor: actor.as_ref().map(|a| a.name.as_str()).unwrap_or_default(),
+            link: &format!("{base}/incidents/{key}"),
+        };
+        let (subject, body_text, body_html) = note.render(&user.name, user.locale.strings());
+        let email = NewEmail {
+            kind: EmailKind::Notification,
+            incident_id: event.incident_id,
+            incident_key: key.clone(),
+            dedupe_key: None,
+            recipients: vec![user.email.trim().to_owned()],
+            subject,
+            body_text,
+            body_html,
+            language: user.locale.tag().to_owned(),
+            message_domain: host_of(&base),
+        };
+        outbox::enqueue(tx, &email, now).await?;
+    }
+    Ok(())
+}
+
+/// What a hand-off notification says.
+struct Notification<'a> {
+    key: &'a str,
+    title: &'a str,
+    severity: &'a str,
+    stage: Stage,
+    role: Role,
+    action: &'a str,
+    actor: &'a str,
+    link: &'a str,
+}
+
+impl Notification<'_> {
+    /// Subject, plain text and HTML for `name`, in the language of `t`.
+    fn render(&self, name: &str, t: &'static Strings) -> (String, String, String) {
+        let stage = labels::stage(self.stage, t);
+        let role = self.role.label(t);
+        let subject = fill(t.mail_notify_subject, &[("key", self.key), ("stage", stage), ("title", self.title)]);
+        let greeting = fill(t.mail_greeting, &[("name", name)]);
+        let body = fill(
+            t.mail_notify_body,
+            &[("key", self.key), ("title", self.title), ("severity", self.severity), ("stage", stage), ("role", role)],
+        );
+        let by = fill(t.mail_notify_by, &[("action", self.action), ("name", self.actor)]);
+        let text = format!(
+            "{greeting}\n\n{body}\n{by}\n\n{}\n\n-- \n{}\n",
+            fill(t.mail_notify_link, &[("link", self.link)]),
+            t.mail_footer
+        );
+        let link = format!("<a href=\"{}\">{}</a>", escape(self.link), escape(self.link));
+        let html = format!(
+            "{HTML_HEAD}<p>{}</p>\n<p>{}<br>\n{}</p>\n<p>{}</p>\n<p style=\"color:#666;font-size:12px\">{}</p>\n{HTML_TAIL}",
+            escape(&greeting),
+            escape(&body),
+            escape(&by),
+            // The link template's text is ours; only the URL is inserted, escaped.
+            fill(&escape(t.mail_notify_link), &[("link", &link)]),
+            escape_lines(t.mail_footer),
+        );
+        (subject, text, html)
+    }
+}
+
+/// Start of every HTML email: UTF-8, readable on a phone, no external resources.
+pub(crate) const HTML_HEAD: &str = "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n</head>\n\
+<body style=\"font-family:-apple-system,'Segoe UI','PingFang SC','Microsoft YaHei',sans-serif;line-height:1.5;color:#1b1b1b;max-width:640px\">\n";
+
+/// End of every HTML email.
+pub(crate) const HTML_TAIL: &str = "</body>\n</html>\n";

@@ -1,0 +1,175 @@
+//! The admin Outbox page and the report copy on the incident page.
+// The #[component] macro generates argument structs whose fields cannot carry docs.
+#![allow(missing_docs)]
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::{EmailKind, EmailStatus, EmailView, RetryEmail};
+use crate::{
+    forms::FormError,
+    i18n::{fill, use_i18n},
+    workflow::short_time,
+};
+
+/// Every email, newest first, with its status and a preview; failed and unsent ones can be sent
+/// again. At `/admin/outbox`, for admins.
+#[component]
+pub fn OutboxPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let query = use_query_map();
+    let status = move || query.read().get("status").filter(|s| !s.is_empty());
+    let before = move || query.read().get("before").and_then(|b| b.parse::<i64>().ok());
+    let retry = ServerAction::<RetryEmail>::new();
+    let emails = Resource::new(
+        move || (status(), before(), retry.version().get()),
+        |(status, before, _)| super::list_outbox(status, before),
+    );
+    let retry_error = Signal::derive(move || retry.value().get().and_then(|r| r.err()));
+    let retried = move || retry.value().get().is_some_and(|r| r.is_ok());
+    let filter_link = move |value: Option<EmailStatus>| {
+        // Reactive: following a chip changes the query without re-creating the page.
+        let selected = move || (status().as_deref() == value.map(EmailStatus::as_str)).then_some("page");
+        let href =
+            value.map(|s| format!("/admin/outbox?status={}", s.as_str())).unwrap_or_else(|| "/admin/outbox".into());
+        view! {
+            <a class="filter-chip" href=href aria-current=selected>
+                {move || value.map(|s| s.label(i18n.t())).unwrap_or(i18n.t().outbox_all)}
+            </a>
+        }
+    };
+    view! {
+        <Title text=move || i18n.t().outbox_title />
+        <div class="page-head">
+            <h1>{move || i18n.t().outbox_title}</h1>
+        </div>
+        <p class="hint">{move || i18n.t().outbox_intro}</p>
+        <nav class="filter-chips" aria-label=move || i18n.t().field_status>
+            {filter_link(None)}
+            {EmailStatus::ALL.into_iter().map(|s| filter_link(Some(s))).collect_view()}
+        </nav>
+        {move || retried().then(|| view! { <p class="notice" role="status">{move || i18n.t().outbox_retried}</p> })}
+        <FormError error=retry_error />
+        <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
+            {move || emails.get().map(|result| match result {
+                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p>{move || i18n.t().outbox_none}</p> }.into_any(),
+                Ok(list) => {
+                    let more = (list.len() >= 50).then(|| {
+                        let last = list.last().map(|e| e.id).unwrap_or_default();
+                        let status = status().map(|s| format!("&status={s}")).unwrap_or_default();
+                        format!("/admin/outbox?before={last}{status}")
+                    });
+                    view! {
+                        <ul class="outbox">
+                            {list.into_iter().map(|email| view! { <li><EmailCard email retry /></li> }).collect_view()}
+                        </ul>
+                        {more.map(|href| view! { <a class="button button--secondary" href=href>{move || i18n.t().outbox_more}</a> })}
+                    }.into_any()
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A status badge.
+#[component]
+fn StatusBadge(status: EmailStatus) -> impl IntoView {
+    let i18n = use_i18n();
+    view! { <span class=format!("badge mail-status mail-status--{}", status.as_str())>{move || status.label(i18n.t())}</span> }
+}
+
+/// The two parts of an email, folded: the text as text, the HTML in a sandboxed frame (no
+/// scripts, no same-origin access), so nothing in it can act on the page.
+#[component]
+fn EmailPreview(text: String, html: String) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <details class="email-preview">
+            <summary>{move || i18n.t().outbox_preview_text}</summary>
+            <pre class="prewrap email-preview__text">{text}</pre>
+        </details>
+        <details class="email-preview">
+            <summary>{move || i18n.t().outbox_preview_html}</summary>
+            <iframe class="email-preview__html" sandbox="" srcdoc=html title=move || i18n.t().outbox_preview_html></iframe>
+        </details>
+    }
+}
+
+#[component]
+fn EmailCard(email: EmailView, retry: ServerAction<RetryEmail>) -> impl IntoView {
+    let i18n = use_i18n();
+    let kind = email.kind;
+    let status = email.status;
+    let id = email.id;
+    let key = email.incident_key.clone();
+    let next = (status == EmailStatus::Queued).then(|| short_time(&email.next_attempt_at));
+    let sent = email.sent_at.as_deref().map(short_time);
+    let created = short_time(&email.created_at);
+    let attempts = email.attempts.to_string();
+    let error = email.last_error.clone();
+    view! {
+        <article class="card outbox-item" aria-label=email.subject.clone()>
+            <p class="outbox-item__head">
+                <StatusBadge status />
+                " "
+                <span class="hint">
+                    {move || match kind {
+                        EmailKind::Notification => i18n.t().outbox_kind_notification,
+                        EmailKind::Report => i18n.t().outbox_kind_report,
+                    }}
+                </span>
+                {key.map(|k| view! { " · " <a href=format!("/incidents/{k}")>{k.clone()}</a> })}
+            </p>
+            <h2 class="outbox-item__subject">{email.subject.clone()}</h2>
+            <dl class="facts">
+                <dt>{move || i18n.t().outbox_to}</dt>
+                <dd>{email.recipients.join(", ")}</dd>
+                <dt>{move || i18n.t().outbox_created}</dt>
+                <dd>{created}</dd>
+                <dt>{move || i18n.t().outbox_attempts}</dt>
+                <dd>{attempts}</dd>
+                {next.map(|n| view! { <dt>{move || i18n.t().outbox_next_attempt}</dt><dd>{n}</dd> })}
+                {sent.map(|s| view! { <dt>{move || i18n.t().outbox_sent_at}</dt><dd>{s}</dd> })}
+                {(!error.is_empty()).then(|| view! {
+                    <dt>{move || i18n.t().outbox_last_error}</dt>
+                    <dd class="outbox-item__error">{error.clone()}</dd>
+                })}
+                <dt>"Message-ID"</dt>
+                <dd class="mono">{email.message_id.clone()}</dd>
+            </dl>
+            {status.retryable().then(|| view! {
+                <ActionForm action=retry>
+                    <input type="hidden" name="id" value=id />
+                    <button type="submit" class="button button--secondary button--small">{move || i18n.t().outbox_retry}</button>
+                </ActionForm>
+            })}
+            <EmailPreview text=email.body_text.clone() html=email.body_html.clone() />
+        </article>
+    }
+}
+
+/// The report email's copy on the incident page, with its delivery status.
+#[component]
+pub fn ReportCopy(email: EmailView) -> impl IntoView {
+    let i18n = use_i18n();
+    let status = email.status;
+    view! {
+        <section class="card" aria-labelledby="report-email-heading">
+            <h2 id="report-email-heading">{move || i18n.t().incident_report_email}</h2>
+            <p>
+                {move || fill(i18n.t().incident_report_delivery, &[("status", status.label(i18n.t()))])}
+                " "
+                <StatusBadge status />
+            </p>
+            <p><strong>{email.subject.clone()}</strong></p>
+            <p class="hint">{move || i18n.t().outbox_to} ": " {email.recipients.join(", ")}</p>
+            <pre class="prewrap email-preview__text">{email.body_text.clone()}</pre>
+            <details class="email-preview">
+                <summary>{move || i18n.t().outbox_preview_html}</summary>
+                <iframe class="email-preview__html" sandbox="" srcdoc=email.body_html.clone() title=move || i18n.t().outbox_preview_html></iframe>
+            </details>
+        </section>
+    }
+}

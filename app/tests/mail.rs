@@ -1,0 +1,533 @@
+//! Email through the outbox, on both databases and against a real SMTP server on localhost
+//! (`scripts/smtp_sink.py`, aiosmtpd): what is queued by a whole incident, what arrives, and how
+//! failures, outages, races and crashes end.
+
+use std::time::{Duration, Instant};
+
+use app::{
+    auth::{password::PasswordHasher, Role},
+    config::{SmtpConfig, SmtpTls},
+    db::Db,
+    db_test,
+    error::AppError,
+    mail::{
+        compose, outbox,
+        sender::{Sender, Tuning},
+        smtp::Smtp,
+        test_sink::{free_port, Sink},
+        EmailKind, EmailStatus,
+    },
+    users::bootstrap::{self, CliUser},
+    workflow::{
+        engine::{self, Moved},
+        input::{Channel, GateInput, Measure, NewIncident, Severity, UserConfirmation},
+        rules::{Actor, Refusal, Stage},
+    },
+};
+use chrono::Utc;
+use sqlx::Row;
+
+// ---------------------------------------------------------------------------------------------
+// The SMTP server.
+
+fn smtp(port: u16) -> SmtpConfig {
+    SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls: SmtpTls::None,
+        username: String::new(),
+        password: String::new(),
+        from: "Baton <baton@example.com>".into(),
+        timeout: Duration::from_secs(5),
+    }
+}
+
+/// Test timing: retries come due within milliseconds.
+fn fast() -> Tuning {
+    Tuning {
+        lease: Duration::from_secs(30),
+        poll: Duration::from_millis(50),
+        backoff_base: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(40),
+        max_attempts: 5,
+        batch: 20,
+    }
+}
+
+/// Runs sender passes until one finds nothing due.
+async fn drain(sender: &Sender) -> usize {
+    let mut total = 0;
+    loop {
+        let n = sender.run_once().await.unwrap();
+        if n == 0 {
+            return total;
+        }
+        total += n;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The team and the incident.
+
+struct Team {
+    ops: Actor,
+    pm: Actor,
+    dev: Actor,
+    qa: Actor,
+}
+
+async fn person(db: &Db, username: &str, email: &str, language: &str, roles: &[Role]) -> Actor {
+    let fields = CliUser {
+        username: username.into(),
+        display_name: format!("{username} 名"),
+        email: email.into(),
+        language: language.into(),
+        roles: roles.to_vec(),
+        password: "correct horse battery".into(),
+        must_change: false,
+    };
+    let id = bootstrap::create_user(db, &PasswordHasher::new(1), fields).await.unwrap();
+    Actor { id, roles: roles.to_vec(), name: username.into(), ..Default::default() }
+}
+
+/// Ops, dev and QA read English; the PM reads Chinese. `qa_email` lets a test make QA unreachable.
+async fn team(db: &Db, qa_email: &str) -> Team {
+    compose::remember_base_url(db, "https://baton.example.com").await.unwrap();
+    Team {
+        ops: person(db, "ops1", "ops1@example.com", "en", &[Role::Ops]).await,
+        pm: person(db, "pm1", "pm1@example.com", "zh-CN", &[Role::Pm]).await,
+        dev: person(db, "dev1", "dev1@example.com", "en", &[Role::Dev]).await,
+        qa: person(db, "qa1", qa_email, "en", &[Role::Qa]).await,
+    }
+}
+
+fn new_incident() -> NewIncident {
+    NewIncident {
+        title: "结账失败 <b>500</b>".into(),
+        description: "Checkout fails".into(),
+        severity: Severity::P1,
+        channel: Channel::Email,
+        reporter_name: "王小明".into(),
+        reporter_contact: "xm@example.com".into(),
+        external_ref: String::new(),
+    }
+}
+
+async fn version(db: &Db, id: i64) -> i64 {
+    app::on_db!(db, pool => sqlx::query("SELECT version FROM incidents WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get::<i64, _>(0))
+}
+
+async fn step(db: &Db, who: &Actor, id: i64, input: GateInput) -> Result<Moved, AppError> {
+    let v = version(db, id).await;
+    engine::act(db, who, id, v, &input, Utc::now()).await
+}
+
+fn report_input(t: &Team) -> GateInput {
+    GateInput::SendReport {
+        summary: "价格为空导致结账失败。".into(),
+        measures: vec![Measure {
+            text: "为 500 错误加告警".into(), owner_id: t.dev.id, due: "2026-12-15".into()
+        }],
+        recipients: vec!["cto@example.com".into(), "PM1@example.com".into()],
+    }
+}
+
+/// Walks a new incident to `reporting` (one failed test on the way); returns its id.
+async fn to_reporting(db: &Db, t: &Team) -> i64 {
+    let id = engine::create_incident(db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    let steps: Vec<(&Actor, GateInput)> = vec![
+        (&t.ops, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }),
+        (&t.pm, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }),
+        (&t.dev, GateInput::Propose { root_cause: "价格字段为空".into(), solution: "默认价格为 0".into() }),
+        (&t.pm, GateInput::VerdictPm { optimal: true, pool: None }),
+        (&t.dev, GateInput::VerdictDev { optimal: true }),
+        (&t.dev, GateInput::SubmitForTest { changes: "guard".into(), reference: "PR #12".into() }),
+        (&t.qa, GateInput::TestFail { defect: "still 500".into() }),
+        (&t.dev, GateInput::SubmitForTest { changes: "guard 2".into(), reference: "PR #13".into() }),
+        (&t.qa, GateInput::TestPass { notes: "ok".into() }),
+        (&t.pm, GateInput::ApproveRelease { note: String::new() }),
+        (&t.dev, GateInput::MarkReleased { version: "2.4.1".into(), deployed_at: "2026-11-26 18:00".into() }),
+        (&t.qa, GateInput::RegressionPass { notes: "生产环境正常".into() }),
+        (&t.ops, GateInput::ConfirmFollowup { reply: "已修复".into(), confirmation: UserConfirmation::Confirmed }),
+    ];
+    for (who, input) in steps {
+        step(db, who, id, input).await.unwrap();
+    }
+    id
+}
+
+/// (kind, recipients, language, subject, status, attempts, message_id) of every outbox row, by id.
+type Row7 = (String, Vec<String>, String, String, String, i64, String);
+
+async fn rows(db: &Db) -> Vec<Row7> {
+    app::on_db!(db, pool => sqlx::query(
+        "SELECT kind, recipients, language, subject, status, attempts, message_id FROM outbox ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        let recipients: String = r.get(1);
+        (r.get(0), serde_json::from_str(&recipients).unwrap(), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6))
+    })
+    .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// What is queued.
+
+db_test!(async fn a_whole_incident_queues_the_hand_offs_and_one_report_in_each_readers_language(ctx) {
+    let db = &ctx.db;
+    let t = team(db, "qa1@example.com").await;
+    let id = to_reporting(db, &t).await;
+    assert_eq!(step(db, &t.pm, id, report_input(&t)).await.unwrap().stage, Stage::Closed);
+
+    let all = rows(db).await;
+    let got: Vec<(&str, &str)> =
+        all.iter().map(|r| (r.0.as_str(), r.1.first().map(String::as_str).unwrap_or(""))).collect();
+    let expected = vec![
+        ("notification", "pm1@example.com"),  // awaiting_pm
+        ("notification", "dev1@example.com"), // investigating: dev and QA
+        ("notification", "qa1@example.com"),
+        ("notification", "pm1@example.com"), // solution_review: PM and dev
+        ("notification", "dev1@example.com"),
+        ("notification", "dev1@example.com"), // fixing (the PM's verdict alone kept the stage)
+        ("notification", "qa1@example.com"),  // testing
+        ("notification", "dev1@example.com"), // fixing again after the failed test
+        ("notification", "qa1@example.com"),  // testing
+        ("notification", "pm1@example.com"),  // release_review
+        ("notification", "dev1@example.com"), // releasing
+        ("notification", "qa1@example.com"),  // verifying
+        ("notification", "ops1@example.com"), // user_followup
+        ("notification", "pm1@example.com"),  // reporting
+        ("report", "ops1@example.com"),
+    ];
+    assert_eq!(got, expected);
+
+    let key: String = app::on_db!(db, pool => sqlx::query("SELECT key FROM incidents WHERE id = $1").bind(id).fetch_one(pool).await.unwrap().get(0));
+    let (_, _, lang, subject, status, attempts, _) = &all[0];
+    assert_eq!((lang.as_str(), status.as_str(), *attempts), ("zh-CN", "queued", 0));
+    assert_eq!(subject, &format!("[{key}] 轮到您：待产品对接 · 结账失败 <b>500</b>"));
+    assert_eq!(all[1].3, format!("[{key}] Your turn: Investigating · 结账失败 <b>500</b>"));
+    for (n, row) in all.iter().enumerate() {
+        assert_eq!(row.6, format!("<outbox-{}.{key}@baton.example.com>", n + 1), "a fixed Message-ID per row");
+    }
+
+    let report = outbox::report_of(db, id).await.unwrap().expect("a report row");
+    assert_eq!(report.kind, EmailKind::Report);
+    assert_eq!(report.language, "zh-CN", "the PM's language");
+    assert_eq!(report.subject, format!("[{key}] 事件处理结果：结账失败 <b>500</b>"));
+    assert_eq!(
+        report.recipients,
+        vec!["ops1@example.com", "pm1@example.com", "dev1@example.com", "qa1@example.com", "cto@example.com"],
+        "every named owner plus the added addresses, each once"
+    );
+    for needle in [
+        "价格为空导致结账失败。",
+        "价格字段为空",
+        "默认价格为 0",
+        "最优方案",
+        "2.4.1",
+        "2026-11-26 18:00",
+        "生产环境正常",
+        "已修复",
+        "已确认解决",
+        "为 500 错误加告警",
+        "dev1 名",
+        "2026-12-15",
+        "修复中",
+        "（2 次）",
+        "ops1 名",
+        "qa1 名",
+        "https://baton.example.com/incidents/",
+    ] {
+        assert!(report.body_text.contains(needle), "text part lacks {needle:?}:\n{}", report.body_text);
+    }
+    assert!(report.body_html.contains("结账失败 &lt;b&gt;500&lt;/b&gt;"), "user text is escaped in HTML");
+    assert!(!report.body_html.contains("<b>500"), "no user markup in HTML");
+    let link = format!("https://baton.example.com/incidents/{key}");
+    assert!(all[0].3.contains(&key) && report.body_html.contains(&link));
+});
+
+db_test!(async fn refused_actions_and_unchanged_stages_queue_nothing(ctx) {
+    let db = &ctx.db;
+    let t = team(db, "qa1@example.com").await;
+    let id = engine::create_incident(db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    assert_eq!(rows(db).await.len(), 0, "reporting an incident emails nobody");
+    let err = step(db, &t.dev, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await;
+    assert_eq!(err.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
+    let bad_pm = step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.dev.id, note: String::new() }).await;
+    assert!(bad_pm.is_err());
+    assert_eq!(rows(db).await.len(), 0, "refusals roll back and email nobody");
+    step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
+    step(db, &t.pm, id, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }).await.unwrap();
+    step(db, &t.dev, id, GateInput::Propose { root_cause: "r".into(), solution: "s".into() }).await.unwrap();
+    let before = rows(db).await.len();
+    step(db, &t.pm, id, GateInput::VerdictPm { optimal: true, pool: None }).await.unwrap();
+    assert_eq!(rows(db).await.len(), before, "a verdict that keeps the stage notifies nobody");
+});
+
+// ---------------------------------------------------------------------------------------------
+// What arrives.
+
+db_test!(async fn emails_arrive_with_their_recipients_both_parts_and_intact_chinese(ctx) {
+    let db = &ctx.db;
+    let t = team(db, "qa1@example.com").await;
+    let id = to_reporting(db, &t).await;
+    step(db, &t.pm, id, report_input(&t)).await.unwrap();
+    let port = free_port();
+    let sink = Sink::start(port);
+    let sender = Sender::new(db.clone(), Some(&smtp(port)), fast()).unwrap();
+    let queued = rows(db).await;
+    assert_eq!(drain(&sender).await, queued.len());
+
+    let sent = rows(db).await;
+    assert!(sent.iter().all(|r| r.4 == "sent" && r.5 == 1), "{sent:?}");
+    let received = sink.messages();
+    assert_eq!(received.len(), sent.len(), "one message per outbox row");
+    for ((rcpt, message), row) in received.iter().zip(&sent) {
+        assert_eq!(rcpt, &row.1, "envelope recipients");
+        assert_eq!(message["subject"], row.3.as_str(), "subject decodes to the stored one");
+        assert_eq!(message["message_id"], row.6.as_str());
+        assert_eq!(message["from"], "Baton <baton@example.com>");
+        assert_eq!(message["content_type"], "multipart/alternative");
+        let parts = message["parts"].as_array().unwrap();
+        let types: Vec<&str> = parts.iter().map(|p| p["content_type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["text/plain", "text/html"]);
+        for part in parts {
+            assert_eq!(part["charset"], "utf-8");
+            let cte = part["transfer_encoding"].as_str().unwrap().to_ascii_lowercase();
+            assert!(["quoted-printable", "base64", "7bit", "8bit"].contains(&cte.as_str()), "{cte}");
+        }
+    }
+    let (rcpt, report) = received.last().unwrap();
+    assert_eq!(rcpt.len(), 5);
+    let stored = outbox::report_of(db, id).await.unwrap().unwrap();
+    assert_eq!(stored.status, EmailStatus::Sent);
+    let text = report["parts"][0]["content"].as_str().unwrap();
+    let html = report["parts"][1]["content"].as_str().unwrap();
+    assert_eq!(text.replace("\r\n", "\n").trim_end(), stored.body_text.trim_end(), "text part arrives intact");
+    assert!(text.contains("价格为空导致结账失败。") && text.contains("为 500 错误加告警"));
+    assert!(html.contains("结账失败 &lt;b&gt;500&lt;/b&gt;") && html.contains("生产环境正常"));
+    assert!(report["subject"].as_str().unwrap().contains("事件处理结果"));
+    // The footer carries the audit head of the closing transaction, which verifies as recorded.
+    let head_line = text.lines().find(|l| l.contains("审计日志链头")).expect("audit head in the footer");
+    let head: app::audit::chain::Head = head_line.rsplit('：').next().unwrap().trim().parse().unwrap();
+    let close = audit_entries(db).await.into_iter().find(|e| e.seq == head.seq).unwrap();
+    assert_eq!((close.event.as_str(), close.hash.as_str()), ("incident.action", head.hash.as_str()));
+    assert!(close.details.contains("send_report"));
+    assert!(matches!(
+        app::audit::store::verify(db, Some(head)).await.unwrap(),
+        app::audit::VerifyReport::Verified { .. }
+    ));
+    // Every delivery is on record.
+    let sent_entries = audit_entries(db).await.into_iter().filter(|e| e.event == "email.sent").count();
+    assert_eq!(sent_entries, sent.len());
+});
+
+async fn audit_entries(db: &Db) -> Vec<app::audit::AuditEntry> {
+    app::audit::store::page(db, &Default::default(), app::audit::store::Cursor::After(0), 10_000).await.unwrap()
+}
+
+db_test!(async fn an_action_during_an_smtp_outage_answers_at_once_and_its_email_arrives_once_smtp_is_back(ctx) {
+    let db = &ctx.db;
+    let t = team(db, "qa1@example.com").await;
+    let id = engine::create_incident(db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    let port = free_port(); // nothing listens here yet
+    let sender = Sender::new(db.clone(), Some(&smtp(port)), fast()).unwrap();
+    let started = Instant::now();
+    step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(900), "the action never waits for SMTP: {:?}", started.elapsed());
+
+    assert_eq!(sender.run_once().await.unwrap(), 1);
+    let (status, attempts, error): (String, i64, String) = app::on_db!(db, pool => {
+        let r = sqlx::query("SELECT status, attempts, last_error FROM outbox").fetch_one(pool).await.unwrap();
+        (r.get(0), r.get(1), r.get(2))
+    });
+    assert_eq!((status.as_str(), attempts), ("queued", 1), "a refused connection is retried");
+    assert!(!error.is_empty());
+
+    let sink = Sink::start(port);
+    tokio::time::sleep(Duration::from_millis(60)).await; // the backoff (at most 40 ms here)
+    assert_eq!(drain(&sender).await, 1);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(drain(&sender).await, 0, "nothing left to send");
+    let received = sink.messages();
+    assert_eq!(received.len(), 1, "delivered exactly once");
+    assert_eq!(received[0].0, vec!["pm1@example.com".to_owned()]);
+    let rows = rows(db).await;
+    assert_eq!((rows[0].4.as_str(), rows[0].5), ("sent", 2));
+});
+
+db_test!(async fn a_permanently_refused_recipient_fails_once_visibly_and_is_not_retried(ctx) {
+    let db = &ctx.db;
+    let t = team(db, "reject-qa@example.com").await;
+    let id = engine::create_incident(db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
+    step(db, &t.pm, id, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }).await.unwrap();
+    let port = free_port();
+    let sink = Sink::start(port);
+    let sender = Sender::new(db.clone(), Some(&smtp(port)), fast()).unwrap();
+    drain(&sender).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(drain(&sender).await, 0, "a permanent failure is not retried");
+
+    let failed = outbox::list(db, Some(EmailStatus::Failed), None, 50).await.unwrap();
+    assert_eq!(failed.len(), 1, "the admins' list shows it");
+    assert_eq!(failed[0].recipients, vec!["reject-qa@example.com".to_owned()]);
+    assert_eq!(failed[0].attempts, 1);
+    assert!(failed[0].last_error.contains("550"), "{}", failed[0].last_error);
+    assert_eq!(sink.messages().len(), 2, "the PM's and dev's emails still arrive");
+    let failures: Vec<_> = audit_entries(db).await.into_iter().filter(|e| e.event == "email.failed").collect();
+    assert_eq!(failures.len(), 1, "the failure is on record once");
+    assert_eq!((failures[0].outcome.as_str(), failures[0].target.clone()), ("failed", failed[0].id.to_string()));
+    assert!(failures[0].details.contains("reject-qa@example.com") && failures[0].details.contains("550"));
+
+    // An admin may send it again: it is queued, tried once more, and fails the same way.
+    assert!(outbox::retry(db, failed[0].id, Utc::now()).await.unwrap());
+    assert!(!outbox::retry(db, failed[0].id, Utc::now()).await.unwrap(), "already queued");
+    drain(&sender).await;
+    let again = outbox::list(db, Some(EmailStatus::Failed), None, 50).await.unwrap();
+    assert_eq!(again[0].attempts, 2);
+});
+
+db_test!(async fn twenty_concurrent_report_submissions_make_one_report_email(ctx) {
+    let db = ctx.db.clone();
+    let t = team(&db, "qa1@example.com").await;
+    let id = to_reporting(&db, &t).await;
+    let v = version(&db, id).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (db, pm, input) = (db.clone(), t.pm.clone(), report_input(&t));
+        tasks.push(tokio::spawn(async move { engine::act(&db, &pm, id, v, &input, Utc::now()).await }));
+    }
+    let mut accepted = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => accepted += 1,
+            Err(err) => assert_eq!(err, AppError::Refused(Refusal::Stale)),
+        }
+    }
+    assert_eq!(accepted, 1);
+    let reports = rows(&db).await.into_iter().filter(|r| r.0 == "report").count();
+    assert_eq!(reports, 1);
+
+    // The database itself refuses a second report for the incident, whatever the caller.
+    let second = outbox::NewEmail {
+        kind: EmailKind::Report,
+        incident_id: id,
+        incident_key: "K".into(),
+        dedupe_key: Some(app::mail::report::dedupe_key(id)),
+        recipients: vec!["x@example.com".into()],
+        subject: "s".into(),
+        body_text: "t".into(),
+        body_html: "h".into(),
+        language: "en".into(),
+        message_domain: "example.com".into(),
+    };
+    let mut tx = db.begin_write().await.unwrap();
+    assert!(outbox::enqueue(&mut tx, &second, Utc::now()).await.is_err());
+    drop(tx);
+
+    let port = free_port();
+    let sink = Sink::start(port);
+    drain(&Sender::new(db.clone(), Some(&smtp(port)), fast()).unwrap()).await;
+    let subjects: Vec<String> =
+        sink.messages().iter().map(|(_, m)| m["subject"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(subjects.iter().filter(|s| s.contains("事件处理结果")).count(), 1, "one report email");
+});
+
+db_test!(async fn a_crash_between_acceptance_and_marking_sent_repeats_at_most_once_with_the_same_message_id(ctx) {
+    let db = &ctx.db;
+    let t = team(db, "qa1@example.com").await;
+    let id = engine::create_incident(db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
+    let port = free_port();
+    let sink = Sink::start(port);
+
+    // A sender claims the email, the server accepts it, and the sender dies before recording it.
+    let lease = Duration::from_millis(300);
+    let claimed = outbox::claim_due(db, Utc::now(), lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    Smtp::new(&smtp(port)).unwrap().send(&claimed[0]).await.unwrap();
+    // While the lease holds, no other sender touches it.
+    let sender = Sender::new(db.clone(), Some(&smtp(port)), fast()).unwrap();
+    assert_eq!(sender.run_once().await.unwrap(), 0, "leased to the dead sender");
+
+    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    assert_eq!(drain(&sender).await, 1, "the expired lease is taken over");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(drain(&sender).await, 0);
+    let received = sink.messages();
+    assert_eq!(received.len(), 2, "one extra delivery, no more");
+    assert_eq!(received[0].1["message_id"], received[1].1["message_id"], "recognisable as the same email");
+    let rows = rows(db).await;
+    assert_eq!((rows[0].4.as_str(), rows[0].5), ("sent", 2));
+    // The dead sender's late outcome is not recorded over the new claim's.
+    assert!(!outbox::mark_failed(db, claimed[0].id, claimed[0].attempt, "late").await.unwrap());
+});
+
+db_test!(async fn two_senders_never_claim_the_same_email(ctx) {
+    let db = ctx.db.clone();
+    let t = team(&db, "qa1@example.com").await;
+    let id = engine::create_incident(&db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    let mut tx = db.begin_write().await.unwrap();
+    for n in 0..60 {
+        let email = outbox::NewEmail {
+            kind: EmailKind::Notification,
+            incident_id: id,
+            incident_key: "K".into(),
+            dedupe_key: None,
+            recipients: vec![format!("u{n}@example.com")],
+            subject: "s".into(),
+            body_text: "t".into(),
+            body_html: "h".into(),
+            language: "en".into(),
+            message_domain: "example.com".into(),
+        };
+        outbox::enqueue(&mut tx, &email, Utc::now()).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let claim_all = |db: Db| async move {
+        let mut ids = Vec::new();
+        loop {
+            let batch = outbox::claim_due(&db, Utc::now(), Duration::from_secs(60), 7).await.unwrap();
+            if batch.is_empty() {
+                return ids;
+            }
+            ids.extend(batch.into_iter().map(|c| c.id));
+        }
+    };
+    let (a, b) = tokio::join!(tokio::spawn(claim_all(db.clone())), tokio::spawn(claim_all(db.clone())));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.iter().all(|id| !b.contains(id)), "no email claimed twice");
+    assert_eq!(a.len() + b.len(), 60);
+});
+
+db_test!(async fn without_smtp_emails_stay_readable_as_not_configured_until_an_admin_retries(ctx) {
+    let db = &ctx.db;
+    let t = team(db, "qa1@example.com").await;
+    let id = engine::create_incident(db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
+    let unconfigured = Sender::new(db.clone(), None, fast()).unwrap();
+    unconfigured.run_once().await.unwrap();
+    let kept = outbox::list(db, None, None, 50).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].status, kept[0].attempts), (EmailStatus::NotConfigured, 0));
+    assert!(kept[0].body_text.contains("/incidents/"), "rendered, for admins to read");
+
+    // SMTP configured later: the email is sent when an admin asks for it.
+    let port = free_port();
+    let sink = Sink::start(port);
+    let configured = Sender::new(db.clone(), Some(&smtp(port)), fast()).unwrap();
+    assert_eq!(drain(&configured).await, 0, "not sent on its own");
+    assert!(outbox::retry(db, kept[0].id, Utc::now()).await.unwrap());
+    assert_eq!(drain(&configured).await, 1);
+    assert_eq!(sink.messages().len(), 1);
+});
