@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{CurrentUser, Me};
+use super::{CurrentUser, Me, Role};
 use crate::{
     audit::{
         event,
@@ -19,7 +19,6 @@ use crate::{
     db::{Db, DbError, WriteTx},
     i18n::Locale,
     on_db, on_tx,
-    users::store::roles_of,
 };
 
 /// `last_seen_at` is written at most this often per session, not on every request.
@@ -185,28 +184,37 @@ pub async fn resolve(db: &Db, session_id: &str, timeouts: Timeouts, now: DateTim
         language: String,
         must_change_password: bool,
     }
-    let row = on_db!(db, pool => sqlx::query(
+    // One query for the session, its user and their roles (one row per role): this runs on every
+    // signed-in request.
+    let rows = on_db!(db, pool => sqlx::query(
         "SELECT s.user_id, s.created_at, s.last_seen_at, s.revoked_at IS NOT NULL AS revoked, u.active, u.username, \
-         u.display_name, u.language, u.must_change_password \
-         FROM auth_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+         u.display_name, u.language, u.must_change_password, r.role \
+         FROM auth_sessions s JOIN users u ON u.id = s.user_id LEFT JOIN user_roles r ON r.user_id = u.id WHERE s.id = $1",
     )
     .bind(session_id)
-    .fetch_optional(pool)
+    .fetch_all(pool)
     .await?
+    .into_iter()
     .map(|r| {
-        Ok::<_, sqlx::Error>(Row_ {
-            user_id: r.try_get(0)?,
-            created_at: r.try_get(1)?,
-            last_seen_at: r.try_get(2)?,
-            revoked: r.try_get(3)?,
-            active: r.try_get(4)?,
-            username: r.try_get(5)?,
-            display_name: r.try_get(6)?,
-            language: r.try_get(7)?,
-            must_change_password: r.try_get(8)?,
-        })
+        Ok::<_, sqlx::Error>((
+            Row_ {
+                user_id: r.try_get(0)?,
+                created_at: r.try_get(1)?,
+                last_seen_at: r.try_get(2)?,
+                revoked: r.try_get(3)?,
+                active: r.try_get(4)?,
+                username: r.try_get(5)?,
+                display_name: r.try_get(6)?,
+                language: r.try_get(7)?,
+                must_change_password: r.try_get(8)?,
+            },
+            r.try_get::<Option<String>, _>(9)?,
+        ))
     })
-    .transpose()?);
+    .collect::<Result<Vec<_>, _>>()?);
+    let mut roles: Vec<Role> = rows.iter().filter_map(|(_, role)| role.as_deref().and_then(Role::parse)).collect();
+    roles.sort();
+    let row = rows.into_iter().next().map(|(row, _)| row);
     let Some(row) = row else { return Ok(Resolved::Ended) };
     if row.revoked {
         return Ok(Resolved::Ended);
@@ -234,7 +242,6 @@ pub async fn resolve(db: &Db, session_id: &str, timeouts: Timeouts, now: DateTim
             .await
             .map(|_| ()))?;
     }
-    let roles = roles_of(db, row.user_id).await?;
     Ok(Resolved::Valid(CurrentUser {
         me: Me {
             id: row.user_id,
