@@ -45,6 +45,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// How many password hashes may run at once (`BATON_LOGIN_CONCURRENCY`); default: the cores.
     pub login_concurrency: usize,
+    /// Reports each intake source may deliver per minute, also its burst
+    /// (`BATON_INTAKE_RATE_PER_MINUTE`, default 60; see [`crate::intake::rate`]).
+    pub intake_rate_per_minute: u32,
 }
 
 /// How log lines are written.
@@ -149,6 +152,7 @@ impl fmt::Debug for Config {
             .field("session_absolute", &self.session_absolute)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("login_concurrency", &self.login_concurrency)
+            .field("intake_rate_per_minute", &self.intake_rate_per_minute)
             .finish()
     }
 }
@@ -192,6 +196,7 @@ struct FileSettings {
     session_absolute: Option<String>,
     trusted_proxies: Option<String>,
     login_concurrency: Option<String>,
+    intake_rate_per_minute: Option<String>,
 }
 
 impl FileSettings {
@@ -209,6 +214,7 @@ impl FileSettings {
             ("BATON_SESSION_ABSOLUTE", self.session_absolute),
             ("BATON_TRUSTED_PROXIES", self.trusted_proxies),
             ("BATON_LOGIN_CONCURRENCY", self.login_concurrency),
+            ("BATON_INTAKE_RATE_PER_MINUTE", self.intake_rate_per_minute),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -304,6 +310,12 @@ impl Config {
                 invalid("BATON_LOGIN_CONCURRENCY", &concurrency_raw, "expected a whole number from 1 to 256")
             })?;
 
+        let intake_rate_raw = get("BATON_INTAKE_RATE_PER_MINUTE").unwrap_or_else(|| "60".into());
+        let intake_rate_per_minute =
+            intake_rate_raw.parse::<u32>().ok().filter(|n| (1..=1_000_000).contains(n)).ok_or_else(|| {
+                invalid("BATON_INTAKE_RATE_PER_MINUTE", &intake_rate_raw, "expected a whole number from 1 to 1000000")
+            })?;
+
         Ok(Self {
             listen,
             data_dir,
@@ -317,6 +329,7 @@ impl Config {
             session_absolute,
             trusted_proxies,
             login_concurrency,
+            intake_rate_per_minute,
         })
     }
 
@@ -433,6 +446,7 @@ mod tests {
         assert_eq!(refused_setting(&[("BATON_BASE_URL", "not a url")]), "BATON_BASE_URL");
         assert_eq!(refused_setting(&[("BATON_LOG_FORMAT", "xml")]), "BATON_LOG_FORMAT");
         assert_eq!(refused_setting(&[("BATON_MAX_BODY_BYTES", "lots")]), "BATON_MAX_BODY_BYTES");
+        assert_eq!(refused_setting(&[("BATON_INTAKE_RATE_PER_MINUTE", "0")]), "BATON_INTAKE_RATE_PER_MINUTE");
     }
 
     #[test]

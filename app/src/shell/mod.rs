@@ -19,6 +19,7 @@ use crate::{
     auth::{provide_me, ChangePasswordPage, LoginPage},
     home::HomePage,
     i18n::provide_i18n,
+    intake::IntakePage,
     users::{NewUserPage, UserPage, UsersPage},
     workflow::{IncidentListPage, IncidentPage, NewIncidentPage, PoolItemPage, PoolPage},
 };
@@ -98,6 +99,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users/new") view=NewUserPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users/:id") view=UserPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/intake") view=IntakePage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit/:seq") view=AuditEntryPage ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents") view=IncidentListPage ssr=SsrMode::InOrder />
