@@ -671,20 +671,34 @@ fn sms_fields(bytes: &[u8]) -> Result<Report, ApiError> {
     })
 }
 
-/// Gives the app-wide body limit's plain 413 (sent before a handler runs, when Content-Length is
-/// already too large) the intake API's JSON form.
-pub async fn json_payload_too_large(request: Request, next: Next) -> Response {
-    let is_intake = request.uri().path().starts_with(PREFIX);
-    let response = next.run(request).await;
-    let is_json = response
+/// Oversized bodies larger than this are not read before refusing them.
+const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
+/// How long reading an oversized body to its end may take.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Refuses an intake body whose announced length is over the app's limit with the API's JSON 413.
+///
+/// Runs before the app-wide body limit, whose own refusal is plain text and sent without reading
+/// the body: a webhook sender still writing its upload then sees the connection reset, not the
+/// 413, and retries forever. So a moderately oversized body is read to its end and discarded
+/// first (up to [`DRAIN_LIMIT`], within [`DRAIN_TIMEOUT`]). Bodies without a length are limited
+/// while the handler reads them ([`read_body`]).
+pub async fn refuse_oversized(State(max_body): State<usize>, request: Request, next: Next) -> Response {
+    let announced = request
         .headers()
-        .get(header::CONTENT_TYPE)
+        .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_intake && response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_json {
-        return ApiError::too_large().into_response();
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = announced.is_some_and(|n| n > max_body as u64);
+    if !too_large || !request.uri().path().starts_with(PREFIX) {
+        return next.run(request).await;
     }
-    response
+    if announced.is_some_and(|n| n <= DRAIN_LIMIT) {
+        let mut stream = request.into_body().into_data_stream();
+        let drain = async { while let Some(Ok(_)) = futures::StreamExt::next(&mut stream).await {} };
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
+    }
+    ApiError::too_large().into_response()
 }
 
 #[cfg(test)]

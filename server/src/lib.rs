@@ -209,7 +209,7 @@ fn router(state: AppState, store: AnyStore) -> Router {
         .layer(sessions)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(max_body))
-        .layer(axum::middleware::from_fn(intake::json_payload_too_large))
+        .layer(axum::middleware::from_fn_with_state(max_body, intake::refuse_oversized))
         .layer(axum::middleware::from_fn_with_state(security.clone(), security::same_origin))
         .layer(axum::middleware::from_fn_with_state(security, security::headers))
         .layer(PropagateRequestIdLayer::x_request_id())
