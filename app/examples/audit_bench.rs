@@ -22,13 +22,20 @@ fn entry(seq: i64, prev_hash: &str) -> AuditEntry {
     let user = seq % 50;
     let mut e = AuditEntry {
         seq,
-        at: format!("2026-{:02}-{:02}T{:02}:{:02}:00.000000Z", 1 + (seq / 100_000) % 12, 1 + (seq / 4000) % 28, (seq / 60) % 24, seq % 60),
+        at: format!(
+            "2026-{:02}-{:02}T{:02}:{:02}:00.000000Z",
+            1 + (seq / 100_000) % 12,
+            1 + (seq / 4000) % 28,
+            (seq / 60) % 24,
+            seq % 60
+        ),
         actor_kind: "user".into(),
         actor_id: Some(user),
         actor_name: format!("user{user}"),
         actor_roles: "dev,qa".into(),
         client_addr: format!("10.0.{}.{}", user / 10, user % 250),
-        user_agent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36".into(),
+        user_agent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
+            .into(),
         event: EVENTS[(seq % 5) as usize].into(),
         target_kind: "incident".into(),
         target: format!("INC-2026-{:04}", seq % 9000),

@@ -83,7 +83,10 @@ impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("btn_…").build();
-        openapi.components.get_or_insert_with(Default::default).add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
     }
 }
 
@@ -455,15 +458,14 @@ async fn accept(
             ApiError::new(ErrorCode::InvalidMessage, message)
         })?,
     };
-    let delivered =
-        engine::create_from_intake(&state.app.db, &source, client, &report, chrono::Utc::now()).await.map_err(
-            |err| match err {
-                AppError::Refused(Refusal::Invalid { field, problem }) => {
-                    ApiError::fields(vec![FieldMessage::new(&field, problem)])
-                }
-                other => ApiError::internal(other),
-            },
-        )?;
+    let delivered = engine::create_from_intake(&state.app.db, &source, client, &report, chrono::Utc::now())
+        .await
+        .map_err(|err| match err {
+            AppError::Refused(Refusal::Invalid { field, problem }) => {
+                ApiError::fields(vec![FieldMessage::new(&field, problem)])
+            }
+            other => ApiError::internal(other),
+        })?;
     let key = delivered.incident.key;
     Ok(Accepted {
         incident_url: format!("{}/incidents/{key}", state.app.config.base_url),
@@ -529,7 +531,8 @@ async fn read_body(body: Body) -> Result<axum::body::Bytes, ApiError> {
 
 /// The JSON object of a body, or the error for invalid UTF-8 or malformed JSON.
 fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::new(ErrorCode::InvalidUtf8, "the body is not UTF-8"))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| ApiError::new(ErrorCode::InvalidUtf8, "the body is not UTF-8"))?;
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::new(ErrorCode::InvalidJson, "the body must be a JSON object")),
@@ -684,11 +687,8 @@ const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// first (up to [`DRAIN_LIMIT`], within [`DRAIN_TIMEOUT`]). Bodies without a length are limited
 /// while the handler reads them ([`read_body`]).
 pub async fn refuse_oversized(State(max_body): State<usize>, request: Request, next: Next) -> Response {
-    let announced = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let announced =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let too_large = announced.is_some_and(|n| n > max_body as u64);
     if !too_large || !request.uri().path().starts_with(PREFIX) {
         return next.run(request).await;
@@ -707,12 +707,18 @@ mod tests {
 
     #[test]
     fn every_problem_of_a_json_report_is_named() {
-        let err = json_fields(br#"{"title": 5, "severity": "urgent", "received_at": "yesterday"}"#, SourceChannel::Other)
-            .unwrap_err();
+        let err =
+            json_fields(br#"{"title": 5, "severity": "urgent", "received_at": "yesterday"}"#, SourceChannel::Other)
+                .unwrap_err();
         let named: Vec<(&str, &str)> = err.fields.iter().map(|f| (f.field.as_str(), f.problem.as_str())).collect();
         assert_eq!(
             named,
-            [("title", "wrong_type"), ("body", "required"), ("severity", "invalid_choice"), ("received_at", "invalid_choice")]
+            [
+                ("title", "wrong_type"),
+                ("body", "required"),
+                ("severity", "invalid_choice"),
+                ("received_at", "invalid_choice")
+            ]
         );
     }
 

@@ -51,7 +51,13 @@ struct Sent {
     retry_after: Option<String>,
 }
 
-async fn send(app: &TestApp, path: &str, token: Option<&str>, content_type: &str, body: impl Into<reqwest::Body>) -> Sent {
+async fn send(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> Sent {
     let mut request = app.client.post(app.url(path)).header(header::CONTENT_TYPE, content_type).body(body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -191,13 +197,16 @@ db_test!(async fn bad_tokens_are_refused_and_recorded(ctx) {
     app.stop().await;
 });
 
+/// (path, token, content type, body, expected status, expected error code)
+type Case<'a> = (&'a str, &'a str, &'a str, Vec<u8>, StatusCode, &'a str);
+
 db_test!(async fn bad_input_gets_its_typed_error_and_creates_nothing(ctx) {
     let app = TestApp::spawn(ctx.url.expose()).await;
     let feedback = token(&app, "Feedback", SourceChannel::FeedbackSystem).await;
     let mail = token(&app, "Mail", SourceChannel::Email).await;
     let sms = token(&app, "SMS", SourceChannel::Sms).await;
     let json_type = "application/json";
-    let cases: Vec<(&str, &str, &str, Vec<u8>, StatusCode, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("/api/v1/intake", &feedback, json_type, b"{\"title\": \"x\", ".to_vec(), StatusCode::BAD_REQUEST, "invalid_json"),
         ("/api/v1/intake", &feedback, json_type, b"[1, 2]".to_vec(), StatusCode::BAD_REQUEST, "invalid_json"),
         ("/api/v1/intake", &feedback, json_type, b"{\"title\": \"x\"}".to_vec(), StatusCode::BAD_REQUEST, "invalid_fields"),

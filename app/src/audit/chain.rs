@@ -94,12 +94,8 @@ impl Verifier {
         match self.next_seq {
             Some(expected) if e.seq > expected => return broken(expected, BreakReason::Missing),
             Some(expected) if e.seq < expected => return broken(e.seq, BreakReason::Missing),
-            Some(_) => {
-                if e.prev_hash != self.prev_hash {
-                    return broken(e.seq, BreakReason::Unlinked);
-                }
-            }
-            None => {}
+            Some(_) if e.prev_hash != self.prev_hash => return broken(e.seq, BreakReason::Unlinked),
+            Some(_) | None => {}
         }
         if entry_hash(e) != e.hash {
             return broken(e.seq, BreakReason::Altered);

@@ -113,7 +113,7 @@ pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
     let param = move |name: &str| query.read().get(name).filter(|v| !v.trim().is_empty());
     let page = Resource::new(
-        move || (FILTERS.map(|f| param(f)), param("before").and_then(|b| b.parse::<i64>().ok())),
+        move || (FILTERS.map(param), param("before").and_then(|b| b.parse::<i64>().ok())),
         |([actor, event, target, outcome, from, to], before)| {
             super::list_audit(actor, event, target, outcome, from, to, before)
         },

@@ -130,10 +130,7 @@ pub struct Report {
 /// for a repeated delivery), so the email commits or rolls back with the incident. Until then it
 /// does nothing; the incident reaches ops through their queue and the live updates.
 #[cfg(feature = "ssr")]
-pub async fn notify_ops_of_intake(
-    tx: &mut crate::db::WriteTx,
-    incident_id: i64,
-) -> Result<(), crate::error::AppError> {
+pub async fn notify_ops_of_intake(tx: &mut crate::db::WriteTx, incident_id: i64) -> Result<(), crate::error::AppError> {
     let _ = (tx, incident_id);
     Ok(())
 }

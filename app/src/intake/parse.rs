@@ -127,8 +127,14 @@ Message-ID: <abc@example.com>\r\nDate: Fri, 27 Nov 2026 08:00:00 +0800\r\n\r\nTh
     #[test]
     fn titles_are_the_first_words() {
         assert_eq!(derived_title("App crashes  when\nI open settings"), "App crashes when I open settings");
-        assert_eq!(derived_title("one two three four five six seven eight nine"), "one two three four five six seven eight…");
-        assert_eq!(derived_title("支付页面打不开了一直转圈圈请尽快处理谢谢大家辛苦了我们的客户很着急呢真的"), "支付页面打不开了一直转圈圈请尽快处理谢谢大家辛苦了我们的客…");
+        assert_eq!(
+            derived_title("one two three four five six seven eight nine"),
+            "one two three four five six seven eight…"
+        );
+        assert_eq!(
+            derived_title("支付页面打不开了一直转圈圈请尽快处理谢谢大家辛苦了我们的客户很着急呢真的"),
+            "支付页面打不开了一直转圈圈请尽快处理谢谢大家辛苦了我们的客…"
+        );
         assert_eq!(clip("abc", 2), "a…");
     }
 }

@@ -116,7 +116,8 @@ pub async fn create(
     if name.chars().count() > MAX_NAME {
         return Err(AppError::invalid("name", FieldProblem::TooLong(MAX_NAME)));
     }
-    let channel = SourceChannel::parse(channel).ok_or_else(|| AppError::invalid("channel", FieldProblem::InvalidChoice))?;
+    let channel =
+        SourceChannel::parse(channel).ok_or_else(|| AppError::invalid("channel", FieldProblem::InvalidChoice))?;
     let token = tokens::generate();
     let mut tx = db.begin_write().await?;
     let taken: i64 = on_tx!(&mut tx, conn => sqlx::query("SELECT COUNT(*) FROM intake_sources WHERE name = $1")
@@ -198,7 +199,10 @@ async fn change(db: &Db, admin: &Origin, id: i64, now: DateTime<Utc>, change: Ch
                 .execute(conn)
                 .await
                 .map(|_| ()))?;
-            (event::INTAKE_SOURCE_REVOKED, serde_json::json!({ "before": { "revoked": false }, "after": { "revoked": true } }))
+            (
+                event::INTAKE_SOURCE_REVOKED,
+                serde_json::json!({ "before": { "revoked": false }, "after": { "revoked": true } }),
+            )
         }
     };
     Record::new(admin, event).target("intake_source", name).details(details).append(&mut tx, now).await?;

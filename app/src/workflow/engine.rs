@@ -159,7 +159,18 @@ async fn create_incident_tx(
     .await?
     .try_get(0)?);
     let fields = serde_json::to_string(input).map_err(AppError::internal)?;
-    insert_timeline(&mut tx, id, now, Some(actor.id), Role::Ops.as_str(), "create", Stage::Reported, Stage::Reported, &fields).await?;
+    insert_timeline(
+        &mut tx,
+        id,
+        now,
+        Some(actor.id),
+        Role::Ops.as_str(),
+        "create",
+        Stage::Reported,
+        Stage::Reported,
+        &fields,
+    )
+    .await?;
     Record::new(&Origin::actor(actor), event::INCIDENT_CREATED)
         .target("incident", &key)
         .details(serde_json::json!({ "after": input }))
