@@ -27,9 +27,12 @@ use tokio::net::TcpListener;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    NoExternalId,
-    NewExternalId,
-    RepeatedExternalId,
+    /// No external id: no idempotency check.
+    Anonymous,
+    /// A new external id each time: the check finds nothing.
+    Fresh,
+    /// One external id over and over: the check finds the incident.
+    Repeated,
 }
 
 struct Outcome {
@@ -59,9 +62,9 @@ async fn run(base: &str, token: &str, mode: Mode, clients: usize, seconds: u64) 
                 while Instant::now() < deadline {
                     let n = counter.fetch_add(1, Ordering::Relaxed);
                     let external_id = match mode {
-                        Mode::NoExternalId => None,
-                        Mode::NewExternalId => Some(format!("bench-{n}")),
-                        Mode::RepeatedExternalId => Some("bench-repeat".to_owned()),
+                        Mode::Anonymous => None,
+                        Mode::Fresh => Some(format!("bench-{n}")),
+                        Mode::Repeated => Some("bench-repeat".to_owned()),
                     };
                     let body = serde_json::json!({
                         "title": format!("Checkout fails for user {n}"),
@@ -93,7 +96,8 @@ async fn main() {
         Some("postgres") => Backend::Postgres,
         _ => Backend::Sqlite,
     };
-    let env_number = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let env_number =
+        |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let clients = env_number("BENCH_CLIENTS", 16) as usize;
     let seconds = env_number("BENCH_SECONDS", 10);
 
@@ -127,9 +131,9 @@ async fn main() {
     }));
 
     for (mode, label) in [
-        (Mode::NoExternalId, "new incidents, no external id (no idempotency check)"),
-        (Mode::NewExternalId, "new incidents, each with a new external id"),
-        (Mode::RepeatedExternalId, "repeats of one external id (nothing created)"),
+        (Mode::Anonymous, "new incidents, no external id (no idempotency check)"),
+        (Mode::Fresh, "new incidents, each with a new external id"),
+        (Mode::Repeated, "repeats of one external id (nothing created)"),
     ] {
         let outcome = run(&base, &created.token, mode, clients, seconds).await;
         let rate = outcome.requests as f64 / outcome.elapsed.as_secs_f64();
