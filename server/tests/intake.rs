@@ -258,6 +258,7 @@ db_test!(async fn hostile_text_arrives_verbatim_and_renders_escaped(ctx) {
     assert!(html.contains("&lt;script&gt;alert("), "title escaped");
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "description escaped");
     assert!(html.contains("DROP TABLE incidents;"));
+    assert!(html.contains("<strong>Feedback</strong>"), "the timeline names the source");
     assert!(!html.contains("<script>alert(") && !html.contains("<img src=x"), "never as markup");
     // And the incident is in the ops user's queue, unowned.
     let queue = ops.call("/api/incidents/queue", &[]).await;
@@ -314,5 +315,19 @@ db_test!(async fn admins_manage_sources_and_the_api_describes_itself(ctx) {
     let doc: Value = doc.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["paths"]["/api/v1/intake/email"]["post"]["requestBody"]["content"]["message/rfc822"].is_object());
+    app.stop().await;
+});
+
+db_test!(async fn concurrent_deliveries_of_one_external_id_create_one_incident(ctx) {
+    let app = TestApp::spawn(ctx.url.expose()).await;
+    let feedback = token(&app, "Feedback", SourceChannel::FeedbackSystem).await;
+    let report = json!({ "title": "Same report", "body": "Delivered six times at once", "external_id": "FB-RACE" });
+    let sends = (0..6).map(|_| send_json(&app, "/api/v1/intake", &feedback, report.clone()));
+    let answers = futures::future::join_all(sends).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|a| a.status).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 5, "{statuses:?}");
+    assert!(answers.iter().all(|a| a.body["incident_key"] == answers[0].body["incident_key"]));
+    assert_eq!(incidents(&app.db).await, 1);
     app.stop().await;
 });
