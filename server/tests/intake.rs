@@ -242,7 +242,7 @@ db_test!(async fn hostile_text_arrives_verbatim_and_renders_escaped(ctx) {
     let app = TestApp::spawn(ctx.url.expose()).await;
     let feedback = token(&app, "Feedback", SourceChannel::FeedbackSystem).await;
     app.create_user("ops1", &[Role::Ops]).await;
-    let title = "<script>alert('t')</script>";
+    let title = "</title><script>alert('t')</script>";
     let body = "Robert'); DROP TABLE incidents;-- <img src=x onerror=alert(1)>";
     let sent = send_json(&app, "/api/v1/intake", &feedback, json!({ "title": title, "body": body })).await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
@@ -255,11 +255,15 @@ db_test!(async fn hostile_text_arrives_verbatim_and_renders_escaped(ctx) {
     let page = ops.get(&format!("/incidents/{key}")).await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert!(html.contains("&lt;script&gt;alert("), "title escaped");
+    assert!(html.contains("&lt;/title&gt;&lt;script&gt;alert("), "title escaped, in the head too");
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "description escaped");
     assert!(html.contains("DROP TABLE incidents;"));
     assert!(html.contains("<strong>Feedback</strong>"), "the timeline names the source");
-    assert!(!html.contains("<script>alert(") && !html.contains("<img src=x"), "never as markup");
+    for needle in ["<script>alert(", "<img src=x", "</title><script>"] {
+        if let Some(at) = html.find(needle) {
+            panic!("{needle} as markup: {}", &html[at.saturating_sub(300)..(at + 200).min(html.len())]);
+        }
+    }
     // And the incident is in the ops user's queue, unowned.
     let queue = ops.call("/api/incidents/queue", &[]).await;
     assert_eq!(queue.status, StatusCode::OK, "{}", queue.body);
