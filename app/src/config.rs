@@ -47,6 +47,9 @@ pub struct Config {
     pub login_concurrency: usize,
     /// Outgoing mail server (`BATON_SMTP_*`); `None` keeps every email in the outbox, unsent.
     pub smtp: Option<SmtpConfig>,
+    /// Reports each intake source may deliver per minute, also its burst
+    /// (`BATON_INTAKE_RATE_PER_MINUTE`, default 60; see [`crate::intake::rate`]).
+    pub intake_rate_per_minute: u32,
 }
 
 /// How the outgoing mail server is reached.
@@ -196,6 +199,7 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("login_concurrency", &self.login_concurrency)
             .field("smtp", &self.smtp)
+            .field("intake_rate_per_minute", &self.intake_rate_per_minute)
             .finish()
     }
 }
@@ -246,6 +250,7 @@ struct FileSettings {
     smtp_password: Option<String>,
     smtp_from: Option<String>,
     smtp_timeout: Option<String>,
+    intake_rate_per_minute: Option<String>,
 }
 
 impl FileSettings {
@@ -270,6 +275,7 @@ impl FileSettings {
             ("BATON_SMTP_PASSWORD", self.smtp_password),
             ("BATON_SMTP_FROM", self.smtp_from),
             ("BATON_SMTP_TIMEOUT", self.smtp_timeout),
+            ("BATON_INTAKE_RATE_PER_MINUTE", self.intake_rate_per_minute),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -411,6 +417,11 @@ impl Config {
                 })
             }
         };
+        let intake_rate_raw = get("BATON_INTAKE_RATE_PER_MINUTE").unwrap_or_else(|| "60".into());
+        let intake_rate_per_minute =
+            intake_rate_raw.parse::<u32>().ok().filter(|n| (1..=1_000_000).contains(n)).ok_or_else(|| {
+                invalid("BATON_INTAKE_RATE_PER_MINUTE", &intake_rate_raw, "expected a whole number from 1 to 1000000")
+            })?;
 
         Ok(Self {
             listen,
@@ -426,6 +437,7 @@ impl Config {
             trusted_proxies,
             login_concurrency,
             smtp,
+            intake_rate_per_minute,
         })
     }
 
@@ -542,6 +554,7 @@ mod tests {
         assert_eq!(refused_setting(&[("BATON_BASE_URL", "not a url")]), "BATON_BASE_URL");
         assert_eq!(refused_setting(&[("BATON_LOG_FORMAT", "xml")]), "BATON_LOG_FORMAT");
         assert_eq!(refused_setting(&[("BATON_MAX_BODY_BYTES", "lots")]), "BATON_MAX_BODY_BYTES");
+        assert_eq!(refused_setting(&[("BATON_INTAKE_RATE_PER_MINUTE", "0")]), "BATON_INTAKE_RATE_PER_MINUTE");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod error;
 pub mod forms;
 pub mod home;
 pub mod i18n;
+pub mod intake;
 pub mod mail;
 pub mod shell;
 pub mod users;

@@ -6,6 +6,7 @@ mod audit_export;
 mod auth;
 mod events;
 mod health;
+mod intake;
 mod lang;
 mod security;
 pub mod telemetry;
@@ -243,6 +244,7 @@ fn router(state: AppState, store: AnyStore) -> Router {
         .route("/events", get(events::stream))
         .route("/admin/audit/export.csv", get(audit_export::csv))
         .route("/admin/audit/export.jsonl", get(audit_export::json_lines))
+        .merge(intake::routes(state.clone()))
         .leptos_routes_with_context(&state, routes, provide_request_nonce, move || shell(shell_options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_request_nonce, shell))
         // Layers run outside-in from the last one added.
@@ -253,6 +255,7 @@ fn router(state: AppState, store: AnyStore) -> Router {
         .layer(sessions)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(axum::middleware::from_fn_with_state(max_body, intake::refuse_oversized))
         .layer(axum::middleware::from_fn_with_state(security.clone(), security::same_origin))
         .layer(axum::middleware::from_fn_with_state(security, security::headers))
         .layer(PropagateRequestIdLayer::x_request_id())

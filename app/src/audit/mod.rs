@@ -67,6 +67,16 @@ pub mod event {
     pub const AUDIT_VERIFIED: &str = "audit.verified";
     /// A setting was changed.
     pub const SETTINGS_CHANGED: &str = "settings.changed";
+    /// An intake source delivered a report that became a new incident.
+    pub const INTAKE_RECEIVED: &str = "intake.received";
+    /// An intake delivery refused: unknown, paused or revoked token.
+    pub const INTAKE_REFUSED: &str = "intake.refused";
+    /// An admin created an intake source (and its token).
+    pub const INTAKE_SOURCE_CREATED: &str = "intake.source_created";
+    /// An admin paused or resumed an intake source.
+    pub const INTAKE_SOURCE_UPDATED: &str = "intake.source_updated";
+    /// An admin revoked an intake source's token.
+    pub const INTAKE_SOURCE_REVOKED: &str = "intake.source_revoked";
 
     /// Every event type, for the filter.
     pub const ALL: &[&str] = &[
@@ -93,6 +103,11 @@ pub mod event {
         AUDIT_EXPORTED,
         AUDIT_VERIFIED,
         SETTINGS_CHANGED,
+        INTAKE_RECEIVED,
+        INTAKE_REFUSED,
+        INTAKE_SOURCE_CREATED,
+        INTAKE_SOURCE_UPDATED,
+        INTAKE_SOURCE_REVOKED,
     ];
 }
 

@@ -38,6 +38,11 @@ pub fn event_label(event: &str, t: &'static Strings) -> String {
         event::AUDIT_EXPORTED => t.audit_ev_audit_exported,
         event::AUDIT_VERIFIED => t.audit_ev_audit_verified,
         event::SETTINGS_CHANGED => t.audit_ev_settings_changed,
+        event::INTAKE_RECEIVED => t.audit_ev_intake_received,
+        event::INTAKE_REFUSED => t.audit_ev_intake_refused,
+        event::INTAKE_SOURCE_CREATED => t.audit_ev_intake_source_created,
+        event::INTAKE_SOURCE_UPDATED => t.audit_ev_intake_source_updated,
+        event::INTAKE_SOURCE_REVOKED => t.audit_ev_intake_source_revoked,
         other => return other.to_owned(),
     };
     label.to_owned()

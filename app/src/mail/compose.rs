@@ -159,6 +159,74 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
     Ok(())
 }
 
+/// Queues the step-1 notification of an incident that arrived through intake: every active ops
+/// user with an email address, each in their own language, inside the intake transaction (so the
+/// emails exist exactly when the incident does).
+pub async fn notify_ops_of_intake(tx: &mut WriteTx, incident_id: i64) -> Result<(), AppError> {
+    let base = base_url(tx).await?;
+    let (key, title, severity, source): (String, String, String, String) = on_tx!(&mut *tx, conn => {
+        let r = sqlx::query(
+            "SELECT i.key, i.title, i.severity, COALESCE(s.name, '') FROM incidents i \
+             LEFT JOIN intake_sources s ON s.id = i.intake_source_id WHERE i.id = $1",
+        )
+        .bind(incident_id)
+        .fetch_one(conn)
+        .await?;
+        (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)
+    });
+    let ops: Vec<i64> = on_tx!(&mut *tx, conn => sqlx::query(
+        "SELECT u.id FROM users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = $1 AND u.active = $2 ORDER BY u.id",
+    )
+    .bind(Role::Ops.as_str())
+    .bind(true)
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(|r| r.try_get::<i64, _>(0))
+    .collect::<Result<_, _>>()?);
+    let link = format!("{base}/incidents/{key}");
+    let now = Utc::now();
+    for user in recipients(tx, &ops).await? {
+        if user.email.trim().is_empty() {
+            continue;
+        }
+        let t = user.locale.strings();
+        let stage = labels::stage(Stage::Reported, t);
+        let subject = fill(t.mail_notify_subject, &[("key", &key), ("stage", stage), ("title", &title)]);
+        let greeting = fill(t.mail_greeting, &[("name", &user.name)]);
+        let severity = severity.to_uppercase();
+        let body =
+            fill(t.mail_intake_body, &[("key", &key), ("title", &title), ("severity", &severity), ("source", &source)]);
+        let body_text = format!(
+            "{greeting}\n\n{body}\n\n{}\n\n-- \n{}\n",
+            fill(t.mail_notify_link, &[("link", &link)]),
+            t.mail_footer
+        );
+        let anchor = format!("<a href=\"{}\">{}</a>", escape(&link), escape(&link));
+        let body_html = format!(
+            "{HTML_HEAD}<p>{}</p>\n<p>{}</p>\n<p>{}</p>\n<p style=\"color:#666;font-size:12px\">{}</p>\n{HTML_TAIL}",
+            escape(&greeting),
+            escape(&body),
+            fill(&escape(t.mail_notify_link), &[("link", &anchor)]),
+            escape_lines(t.mail_footer),
+        );
+        let email = NewEmail {
+            kind: EmailKind::Notification,
+            incident_id,
+            incident_key: key.clone(),
+            dedupe_key: None,
+            recipients: vec![user.email.trim().to_owned()],
+            subject,
+            body_text,
+            body_html,
+            language: user.locale.tag().to_owned(),
+            message_domain: host_of(&base),
+        };
+        outbox::enqueue(tx, &email, now).await?;
+    }
+    Ok(())
+}
+
 /// What a hand-off notification says.
 struct Notification<'a> {
     key: &'a str,

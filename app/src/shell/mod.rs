@@ -19,6 +19,7 @@ use crate::{
     auth::{provide_me, ChangePasswordPage, LoginPage},
     home::HomePage,
     i18n::provide_i18n,
+    intake::IntakePage,
     mail::OutboxPage,
     users::{NewUserPage, UserPage, UsersPage},
     workflow::{IncidentListPage, IncidentPage, NewIncidentPage, PoolItemPage, PoolPage},
@@ -34,6 +35,18 @@ pub fn local_path(target: &str) -> &str {
         target
     } else {
         "/"
+    }
+}
+
+/// The document title as the current side needs it. leptos_meta (0.8) writes the server-rendered
+/// `<title>` without escaping, so a title made of user text (an incident's, which may come from
+/// any email sender) could close the element and add markup: on the server the text is escaped
+/// here. The browser sets `document.title` as plain text, where escaping would show.
+fn title_text(title: String) -> String {
+    if cfg!(feature = "ssr") {
+        title.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    } else {
+        title
     }
 }
 
@@ -80,7 +93,8 @@ pub fn App() -> impl IntoView {
         <Html attr:lang=move || i18n.locale().tag() />
         <Title formatter=move |page: String| {
             let product = i18n.t().product_name;
-            if page.is_empty() { product.to_owned() } else { format!("{page} · {product}") }
+            let title = if page.is_empty() { product.to_owned() } else { format!("{page} · {product}") };
+            title_text(title)
         } />
         <Meta name="description" content=move || i18n.t().product_tagline />
         <Meta name="theme-color" content="#1f3a5f" />
@@ -99,6 +113,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users/new") view=NewUserPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users/:id") view=UserPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/intake") view=IntakePage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit/:seq") view=AuditEntryPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/outbox") view=OutboxPage ssr=SsrMode::InOrder />
@@ -116,6 +131,12 @@ pub fn App() -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::local_path;
+
+    #[test]
+    fn titles_are_escaped_for_the_server_rendered_head() {
+        let escaped = super::title_text("</title><meta http-equiv=refresh> & co".into());
+        assert_eq!(escaped, "&lt;/title&gt;&lt;meta http-equiv=refresh&gt; &amp; co");
+    }
 
     #[test]
     fn only_local_paths_are_followed() {

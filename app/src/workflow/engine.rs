@@ -159,7 +159,18 @@ async fn create_incident_tx(
     .await?
     .try_get(0)?);
     let fields = serde_json::to_string(input).map_err(AppError::internal)?;
-    insert_timeline(&mut tx, id, now, actor.id, Role::Ops, "create", Stage::Reported, Stage::Reported, &fields).await?;
+    insert_timeline(
+        &mut tx,
+        id,
+        now,
+        Some(actor.id),
+        Role::Ops.as_str(),
+        "create",
+        Stage::Reported,
+        Stage::Reported,
+        &fields,
+    )
+    .await?;
     Record::new(&Origin::actor(actor), event::INCIDENT_CREATED)
         .target("incident", &key)
         .details(serde_json::json!({ "after": input }))
@@ -169,13 +180,154 @@ async fn create_incident_tx(
     Ok(Created { id, key })
 }
 
+/// The outcome of an intake delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivered {
+    /// The incident the delivery is about.
+    pub incident: Created,
+    /// False when the delivery repeated an earlier one (same source and external id) and the
+    /// existing incident was returned without creating anything.
+    pub created: bool,
+}
+
+/// Turns a report delivered by an intake source into an incident in `reported`, with no ops owner
+/// yet (every ops user sees it in their queue, and the first to act claims it).
+///
+/// The incident, its timeline entry, the audit entry ([`event::INTAKE_RECEIVED`], actor kind
+/// `intake`), the source's last use and the ops notification ([`notify_ops_of_intake`]) commit
+/// together. A delivery whose external id this source already delivered returns that incident
+/// and creates nothing, also when the two arrive at once: the unique index on (source, external
+/// id) decides, and the loser finds the winner's incident.
+///
+/// [`notify_ops_of_intake`]: crate::intake::notify_ops_of_intake
+pub async fn create_from_intake(
+    db: &Db,
+    source: &crate::intake::store::Source,
+    client: &crate::auth::ClientInfo,
+    report: &crate::intake::Report,
+    now: DateTime<Utc>,
+) -> Result<Delivered, AppError> {
+    let contact = [report.reporter_email.trim(), report.reporter_phone.trim()]
+        .into_iter()
+        .filter(|c| !c.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ");
+    let input = NewIncident {
+        title: report.title.trim().to_owned(),
+        description: report.description.clone(),
+        // A hint at most: ops sets the real severity at triage.
+        severity: report.severity.unwrap_or(super::input::Severity::P2),
+        channel: source.channel.incident_channel(),
+        reporter_name: report.reporter_name.trim().to_owned(),
+        reporter_contact: contact,
+        external_ref: report.external_id.trim().to_owned(),
+    };
+    input.validate().map_err(refused)?;
+    let mut tx = db.begin_write().await?;
+    if let Some(existing) = delivered_before(&mut tx, source.id, &input.external_ref).await? {
+        touch_source(&mut tx, source.id, now).await?;
+        tx.commit().await?;
+        return Ok(Delivered { incident: existing, created: false });
+    }
+    let year = i64::from(now.year());
+    let seq: i64 = on_tx!(&mut tx, conn => sqlx::query(
+        "INSERT INTO incident_counters (year, last) VALUES ($1, 1) \
+         ON CONFLICT (year) DO UPDATE SET last = incident_counters.last + 1 RETURNING last",
+    )
+    .bind(year)
+    .fetch_one(conn)
+    .await?
+    .try_get(0)?);
+    let key = format!("INC-{year}-{seq:04}");
+    // DO NOTHING: a concurrent delivery of the same external id (PostgreSQL, where the check
+    // above cannot see an uncommitted twin) waits for the twin here and then inserts nothing.
+    let id: Option<i64> = on_tx!(&mut tx, conn => sqlx::query(
+        "INSERT INTO incidents (key, title, description, severity, channel, reporter_name, reporter_contact, \
+         external_ref, stage, intake_source_id, created_at, updated_at, stage_entered_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(&key)
+    .bind(&input.title)
+    .bind(&input.description)
+    .bind(input.severity.as_str())
+    .bind(input.channel.as_str())
+    .bind(&input.reporter_name)
+    .bind(&input.reporter_contact)
+    .bind(&input.external_ref)
+    .bind(Stage::Reported.as_str())
+    .bind(source.id)
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?
+    .map(|r| r.try_get(0))
+    .transpose()?);
+    let Some(id) = id else {
+        tx.rollback().await?;
+        let mut tx = db.begin_write().await?;
+        let existing = delivered_before(&mut tx, source.id, &input.external_ref).await?;
+        touch_source(&mut tx, source.id, now).await?;
+        tx.commit().await?;
+        return existing
+            .map(|incident| Delivered { incident, created: false })
+            .ok_or_else(|| AppError::internal("an intake insert conflicted but no earlier delivery was found"));
+    };
+    let received_at = report.received_at.map(|t| t.to_rfc3339());
+    let fields = serde_json::json!({
+        "source": source.name,
+        "title": input.title,
+        "description": input.description,
+        "reporter_name": input.reporter_name,
+        "reporter_contact": input.reporter_contact,
+        "external_ref": input.external_ref,
+        "received_at": received_at,
+    })
+    .to_string();
+    insert_timeline(&mut tx, id, now, None, "intake", "intake", Stage::Reported, Stage::Reported, &fields).await?;
+    Record::new(&Origin::intake(&source.name, client), event::INTAKE_RECEIVED)
+        .target("incident", &key)
+        .details(serde_json::json!({ "source_id": source.id, "received_at": received_at, "after": input }))
+        .append(&mut tx, now)
+        .await?;
+    touch_source(&mut tx, source.id, now).await?;
+    crate::intake::notify_ops_of_intake(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(Delivered { incident: Created { id, key }, created: true })
+}
+
+/// The incident an earlier delivery of `external_ref` from `source_id` created.
+async fn delivered_before(tx: &mut WriteTx, source_id: i64, external_ref: &str) -> Result<Option<Created>, AppError> {
+    if external_ref.is_empty() {
+        return Ok(None);
+    }
+    let found = on_tx!(tx, conn => sqlx::query("SELECT id, key FROM incidents WHERE intake_source_id = $1 AND external_ref = $2")
+        .bind(source_id)
+        .bind(external_ref)
+        .fetch_optional(conn)
+        .await?
+        .map(|r| Ok::<_, sqlx::Error>(Created { id: r.try_get(0)?, key: r.try_get(1)? }))
+        .transpose()?);
+    Ok(found)
+}
+
+async fn touch_source(tx: &mut WriteTx, source_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
+    on_tx!(tx, conn => sqlx::query("UPDATE intake_sources SET last_used_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(source_id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn insert_timeline(
     tx: &mut WriteTx,
     incident_id: i64,
     at: DateTime<Utc>,
-    actor_id: i64,
-    role: Role,
+    actor_id: Option<i64>,
+    role: &str,
     action: &str,
     from: Stage,
     to: Stage,
@@ -188,7 +340,7 @@ async fn insert_timeline(
     .bind(incident_id)
     .bind(at)
     .bind(actor_id)
-    .bind(role.as_str())
+    .bind(role)
     .bind(action)
     .bind(from.as_str())
     .bind(to.as_str())
@@ -418,7 +570,7 @@ async fn act_tx(
         return Err(refused(Refusal::Stale));
     }
     let fields = serde_json::to_string(input).map_err(AppError::internal)?;
-    insert_timeline(&mut tx, id, now, actor.id, kind.role(), kind.as_str(), from, to, &fields).await?;
+    insert_timeline(&mut tx, id, now, Some(actor.id), kind.role().as_str(), kind.as_str(), from, to, &fields).await?;
     Record::new(&Origin::actor(actor), event::INCIDENT_ACTION)
         .target("incident", &locked.key)
         .details(serde_json::json!({
@@ -487,7 +639,7 @@ async fn claim_tx(
     set_owners(&mut tx, id, expected_version, owners, now).await?;
     let fields = serde_json::json!({ "role": role.as_str(), "user_id": actor.id }).to_string();
     let stage = locked.state.stage;
-    insert_timeline(&mut tx, id, now, actor.id, role, "claim", stage, stage, &fields).await?;
+    insert_timeline(&mut tx, id, now, Some(actor.id), role.as_str(), "claim", stage, stage, &fields).await?;
     Record::new(&Origin::actor(actor), event::INCIDENT_CLAIM)
         .target("incident", &locked.key)
         .details(
@@ -562,7 +714,7 @@ async fn reassign_tx(
     let fields =
         serde_json::json!({ "role": role.as_str(), "from": locked.state.owners.get(role), "to": user_id }).to_string();
     let stage = locked.state.stage;
-    insert_timeline(&mut tx, id, now, actor.id, acting_role, "reassign", stage, stage, &fields).await?;
+    insert_timeline(&mut tx, id, now, Some(actor.id), acting_role.as_str(), "reassign", stage, stage, &fields).await?;
     Record::new(&Origin::actor(actor), event::INCIDENT_REASSIGN)
         .target("incident", &locked.key)
         .details(serde_json::json!({

@@ -54,6 +54,7 @@ pub fn timeline_action(name: &str, t: &'static Strings) -> &'static str {
         "create" => t.action_create,
         "claim" => t.action_claim,
         "reassign" => t.action_reassign,
+        "intake" => t.action_intake,
         other => ActionKind::ALL.into_iter().find(|k| k.as_str() == other).map(|k| action(k, t)).unwrap_or(""),
     }
 }

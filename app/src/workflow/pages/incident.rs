@@ -190,7 +190,8 @@ fn IncidentView(detail: IncidentDetail, refresh: RwSignal<u64>, moved_on: RwSign
                 <h2 id="timeline-heading">{move || i18n.t().incident_timeline}</h2>
                 <ol class="timeline">
                     {detail.timeline.into_iter().map(|e| {
-                        let who = e.actor.map(|p| p.name).unwrap_or_default();
+                        // Intake entries have no user; the source that delivered the report is named instead.
+                        let who = e.actor.map(|p| p.name).unwrap_or_else(|| intake_source(&e.fields));
                         let action = e.action.clone();
                         let fields = summarize_fields(&e.fields);
                         view! {
@@ -217,9 +218,17 @@ fn summarize_fields(json: &str) -> String {
         return String::new();
     };
     map.iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "action" | "severity" | "channel"))
+        .filter(|(k, _)| !matches!(k.as_str(), "action" | "severity" | "channel" | "source"))
         .filter_map(|(_, v)| v.as_str().map(str::to_owned))
         .filter(|v| !v.trim().is_empty())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The intake source named in a timeline entry's fields (empty for other entries).
+fn intake_source(json: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| v.get("source").and_then(|s| s.as_str()).map(str::to_owned))
+        .unwrap_or_default()
 }

@@ -1,0 +1,142 @@
+//! The admin page of intake sources: create one (its token is shown once), list, pause, revoke.
+// The #[component] macro generates argument structs whose fields cannot carry docs.
+#![allow(missing_docs)]
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::{CreateIntakeSource, RevokeIntakeSource, SetIntakeSourceEnabled, SourceChannel, SourceView};
+use crate::{
+    forms::{FieldError, FormError},
+    i18n::{use_i18n, Strings},
+};
+
+/// A channel's name.
+fn channel_label(channel: SourceChannel, t: &'static Strings) -> &'static str {
+    crate::workflow::labels::channel(channel.incident_channel(), t)
+}
+
+/// `/admin/intake`.
+#[component]
+pub fn IntakePage() -> impl IntoView {
+    let i18n = use_i18n();
+    let create = ServerAction::<CreateIntakeSource>::new();
+    let revoke = ServerAction::<RevokeIntakeSource>::new();
+    let set_enabled = ServerAction::<SetIntakeSourceEnabled>::new();
+    let create_error = Signal::derive(move || create.value().get().and_then(|r| r.err()));
+    let change_error = Signal::derive(move || {
+        revoke.value().get().and_then(|r| r.err()).or_else(|| set_enabled.value().get().and_then(|r| r.err()))
+    });
+    let sources = Resource::new(
+        move || (create.version().get(), revoke.version().get(), set_enabled.version().get()),
+        |_| super::list_intake_sources(),
+    );
+    view! {
+        <Title text=move || i18n.t().intake_title />
+        <div class="page-head">
+            <h1>{move || i18n.t().intake_title}</h1>
+        </div>
+        <p class="hint">{move || i18n.t().intake_intro}</p>
+        <section class="card narrow" aria-labelledby="new-source-heading">
+            <h2 id="new-source-heading">{move || i18n.t().intake_new}</h2>
+            <ActionForm action=create>
+                <FormError error=create_error />
+                <div class="field">
+                    <label for="name">{move || i18n.t().intake_field_name}</label>
+                    <input id="name" name="name" type="text" required maxlength="100" autocomplete="off" />
+                    <FieldError error=create_error field="name" />
+                </div>
+                <div class="field">
+                    <label for="channel">{move || i18n.t().intake_field_channel}</label>
+                    <select id="channel" name="channel">
+                        {SourceChannel::ALL.into_iter().map(|c| view! {
+                            <option value=c.as_str()>{move || channel_label(c, i18n.t())}</option>
+                        }).collect_view()}
+                    </select>
+                    <FieldError error=create_error field="channel" />
+                </div>
+                <button type="submit" class="button" disabled=move || create.pending().get()>
+                    {move || i18n.t().intake_create_submit}
+                </button>
+            </ActionForm>
+            {move || create.value().get().and_then(|r| r.ok()).map(|created| view! {
+                <div class="notice" role="status">
+                    <p>{move || i18n.t().intake_token_once}</p>
+                    <p><strong>{created.name.clone()}</strong></p>
+                    <pre class="token"><code>{created.token.clone()}</code></pre>
+                </div>
+            })}
+        </section>
+        <FormError error=change_error />
+        <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
+            {move || sources.get().map(|result| match result {
+                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p>{move || i18n.t().intake_none}</p> }.into_any(),
+                Ok(list) => view! {
+                    <table class="table">
+                        <thead>
+                            <tr>
+                                <th scope="col">{move || i18n.t().intake_field_name}</th>
+                                <th scope="col">{move || i18n.t().intake_field_channel}</th>
+                                <th scope="col">{move || i18n.t().intake_field_token}</th>
+                                <th scope="col">{move || i18n.t().intake_field_last_used}</th>
+                                <th scope="col">{move || i18n.t().field_status}</th>
+                                <th scope="col"><span class="visually-hidden">{move || i18n.t().intake_actions}</span></th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {list.into_iter().map(|s| view! { <SourceRow source=s revoke set_enabled /> }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SourceRow(
+    source: SourceView,
+    revoke: ServerAction<RevokeIntakeSource>,
+    set_enabled: ServerAction<SetIntakeSourceEnabled>,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    let SourceView { id, name, channel, token_hint, enabled, revoked, last_used_at, .. } = source;
+    let last_used = last_used_at.map(|t| t.get(..16).unwrap_or(&t).replace('T', " ")).unwrap_or_default();
+    let status = move || {
+        let t = i18n.t();
+        if revoked {
+            t.intake_status_revoked
+        } else if enabled {
+            t.intake_status_enabled
+        } else {
+            t.intake_status_paused
+        }
+    };
+    view! {
+        <tr>
+            <td data-label=move || i18n.t().intake_field_name>{name}</td>
+            <td data-label=move || i18n.t().intake_field_channel>{move || channel_label(channel, i18n.t())}</td>
+            <td data-label=move || i18n.t().intake_field_token><code>{token_hint}</code></td>
+            <td data-label=move || i18n.t().intake_field_last_used>{last_used}</td>
+            <td data-label=move || i18n.t().field_status>{status}</td>
+            <td data-label=move || i18n.t().intake_actions>
+                {(!revoked).then(|| view! {
+                    <div class="button-row">
+                        <ActionForm action=set_enabled>
+                            <input type="hidden" name="id" value=id />
+                            <input type="hidden" name="enabled" value=(!enabled).to_string() />
+                            <button type="submit" class="button button--secondary">
+                                {move || if enabled { i18n.t().intake_pause } else { i18n.t().intake_resume }}
+                            </button>
+                        </ActionForm>
+                        <ActionForm action=revoke>
+                            <input type="hidden" name="id" value=id />
+                            <button type="submit" class="button button--danger">{move || i18n.t().intake_revoke}</button>
+                        </ActionForm>
+                    </div>
+                })}
+            </td>
+        </tr>
+    }
+}
