@@ -1,0 +1,54 @@
+import { expect, test, type Browser } from '@playwright/test';
+
+const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
+
+async function signedIn(browser: Browser, username: string, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  await page.goto('/login');
+  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Sign out' })).toBeVisible();
+  return { context, page };
+}
+
+test('an admin creates an intake source; an SMS sent with its token lands in the ops queue; revoked, it is refused', async ({ browser, request }) => {
+  const admin = await signedIn(browser, 'admin1');
+  await admin.page.goto('/admin/intake');
+  await expect(admin.page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+  await admin.page.getByLabel('Name').fill('SMS gateway e2e');
+  await admin.page.getByLabel('Channel').selectOption('sms');
+  await admin.page.getByRole('button', { name: 'Create source' }).click();
+  const token = (await admin.page.locator('pre.token code').textContent())?.trim() ?? '';
+  expect(token).toMatch(/^btn_/);
+
+  const text = `App crashes when I open my orders ${Date.now()}`;
+  const sent = await request.post('/api/v1/intake/sms', {
+    headers: { Authorization: `Bearer ${token}` },
+    data: { from: '+8613800000000', text, message_id: `SM-${Date.now()}` },
+  });
+  expect(sent.status()).toBe(201);
+  const { incident_key: key } = await sent.json();
+  expect(key).toMatch(/^INC-\d{4}-\d{4}$/);
+
+  const ops = await signedIn(browser, 'ops1', { width: 390, height: 844 });
+  await expect(ops.page.getByRole('link', { name: new RegExp(key) })).toBeVisible();
+  await ops.page.getByRole('link', { name: new RegExp(key) }).click();
+  await expect(ops.page.locator('.progress__step--current')).toContainText('Reported');
+  await expect(ops.page.getByText(text).first()).toBeVisible();
+  await ops.context.close();
+
+  // Revoked: the same token is refused.
+  await admin.page.reload();
+  const row = admin.page.locator('tr').filter({ hasText: 'SMS gateway e2e' });
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expect(admin.page.locator('tr').filter({ hasText: 'SMS gateway e2e' })).toContainText('Revoked');
+  const refused = await request.post('/api/v1/intake/sms', {
+    headers: { Authorization: `Bearer ${token}` },
+    data: { from: '+8613800000000', text: 'again' },
+  });
+  expect(refused.status()).toBe(401);
+  await admin.context.close();
+});
