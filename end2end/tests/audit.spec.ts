@@ -1,18 +1,6 @@
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, test, type Page } from '@playwright/test';
 
-const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
-
-async function signedIn(browser: Browser, username: string, viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  await page.goto('/login');
-  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Sign out' })).toBeVisible();
-  return { context, page };
-}
+import { PHONE, signedIn } from './helpers';
 
 async function noHorizontalOverflow(page: Page) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
@@ -61,7 +49,7 @@ test('an admin reads, filters and verifies the audit log; others are refused and
 
   // In Chinese, on a phone, nothing scrolls sideways.
   await admin.context.close();
-  const phone = await signedIn(browser, 'admin1', { width: 390, height: 844 });
+  const phone = await signedIn(browser, 'admin1', PHONE);
   await phone.page.getByRole('button', { name: '中文' }).click();
   await phone.page.goto('/admin/audit');
   await expect(phone.page.getByRole('heading', { level: 1, name: '审计日志' })).toBeVisible();

@@ -1,18 +1,6 @@
-import { expect, test, type Browser } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 
-const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
-
-async function signedIn(browser: Browser, username: string, viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  await page.goto('/login');
-  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Sign out' })).toBeVisible();
-  return { context, page };
-}
+import { PHONE, signedIn } from './helpers';
 
 test('an admin creates an intake source; an SMS sent with its token lands in the ops queue; revoked, it is refused', async ({ browser, request }) => {
   const admin = await signedIn(browser, 'admin1');
@@ -33,7 +21,7 @@ test('an admin creates an intake source; an SMS sent with its token lands in the
   const { incident_key: key } = await sent.json();
   expect(key).toMatch(/^INC-\d{4}-\d{4}$/);
 
-  const ops = await signedIn(browser, 'ops1', { width: 390, height: 844 });
+  const ops = await signedIn(browser, 'ops1', PHONE);
   await expect(ops.page.getByRole('link', { name: new RegExp(key) })).toBeVisible();
   await ops.page.getByRole('link', { name: new RegExp(key) }).click();
   await expect(ops.page.locator('.progress__step--current')).toContainText('Reported');

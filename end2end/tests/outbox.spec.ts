@@ -1,18 +1,6 @@
-import { expect, test, type Browser } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 
-const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
-
-async function signedIn(browser: Browser, username: string, viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  await page.goto('/login');
-  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Sign out' })).toBeVisible();
-  return { context, page };
-}
+import { PHONE, signedIn } from './helpers';
 
 test('a hand-off email waits in the outbox without SMTP, readable by admins, who may send it again', async ({ browser }) => {
   const ops = await signedIn(browser, 'ops1');
@@ -34,7 +22,7 @@ test('a hand-off email waits in the outbox without SMTP, readable by admins, who
   await expect(pm.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Outbox' })).toHaveCount(0);
   await pm.context.close();
 
-  const admin = await signedIn(browser, 'admin1', { width: 390, height: 844 });
+  const admin = await signedIn(browser, 'admin1', PHONE);
   const page = admin.page;
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Outbox' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Outbox' })).toBeVisible();
