@@ -45,6 +45,7 @@ pub struct Application {
     local_addr: SocketAddr,
     cleanup: JoinHandle<()>,
     mailer: Mailer,
+    relay: JoinHandle<()>,
 }
 
 /// The background email sender and the switch that stops it.
@@ -132,13 +133,18 @@ impl Application {
         let mailer = Mailer::start(&config, &db, wakeup.clone()).await?;
         let state = AppState {
             leptos_options: leptos_options(&config, local_addr),
-            db,
             config: Arc::new(config),
             hasher,
-            events: Default::default(),
+            events: app::workflow::live::Events::for_db(&db),
+            db,
             mail: wakeup,
         };
-        Ok(Self { listener, router: router(state.clone(), store), state, local_addr, cleanup, mailer })
+        // On PostgreSQL, changes made through any instance reach this one's open pages.
+        let relay = tokio::spawn({
+            let events = state.events.clone();
+            async move { events.relay_notifications().await }
+        });
+        Ok(Self { listener, router: router(state.clone(), store), state, local_addr, cleanup, mailer, relay })
     }
 
     /// The shared state (database, configuration), e.g. for seeding demo users before serving.
@@ -174,6 +180,9 @@ impl Application {
             .context("server error")?;
         tracing::info!("stopped accepting requests; closing the database");
         self.cleanup.abort();
+        // `events.close()` above already ended the relay; wait so its connection is returned.
+        self.state.events.close();
+        let _ = self.relay.await;
         self.mailer.stop().await;
         self.state.db.close().await;
         Ok(())
