@@ -301,7 +301,11 @@ async fn delivered_before(tx: &mut WriteTx, source_id: i64, external_ref: &str) 
     if external_ref.is_empty() {
         return Ok(None);
     }
-    let found = on_tx!(tx, conn => sqlx::query("SELECT id, key FROM incidents WHERE intake_source_id = $1 AND external_ref = $2")
+    // The last condition repeats the partial index's own, so SQLite can use that index: without
+    // it this lookup scans every incident.
+    let found = on_tx!(tx, conn => sqlx::query(
+        "SELECT id, key FROM incidents WHERE intake_source_id = $1 AND external_ref = $2 AND external_ref <> ''",
+    )
         .bind(source_id)
         .bind(external_ref)
         .fetch_optional(conn)
