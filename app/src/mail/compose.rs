@@ -141,20 +141,8 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
             actor: actor.as_ref().map(|a| a.name.as_str()).unwrap_or_default(),
             link: &format!("{base}/incidents/{key}"),
         };
-        let (subject, body_text, body_html) = note.render(&user.name, user.locale.strings());
-        let email = NewEmail {
-            kind: EmailKind::Notification,
-            incident_id: event.incident_id,
-            incident_key: key.clone(),
-            dedupe_key: None,
-            recipients: vec![user.email.trim().to_owned()],
-            subject,
-            body_text,
-            body_html,
-            language: user.locale.tag().to_owned(),
-            message_domain: host_of(&base),
-        };
-        outbox::enqueue(tx, &email, now).await?;
+        let rendered = note.render(&user.name, user.locale.strings());
+        queue_notification(tx, event.incident_id, &key, &user, rendered, &base, now).await?;
     }
     Ok(())
 }
@@ -210,20 +198,34 @@ pub async fn notify_ops_of_intake(tx: &mut WriteTx, incident_id: i64) -> Result<
             fill(&escape(t.mail_notify_link), &[("link", &anchor)]),
             escape_lines(t.mail_footer),
         );
-        let email = NewEmail {
-            kind: EmailKind::Notification,
-            incident_id,
-            incident_key: key.clone(),
-            dedupe_key: None,
-            recipients: vec![user.email.trim().to_owned()],
-            subject,
-            body_text,
-            body_html,
-            language: user.locale.tag().to_owned(),
-            message_domain: host_of(&base),
-        };
-        outbox::enqueue(tx, &email, now).await?;
+        queue_notification(tx, incident_id, &key, &user, (subject, body_text, body_html), &base, now).await?;
     }
+    Ok(())
+}
+
+/// Writes one rendered notification (subject, text, HTML) to `user` into the outbox.
+async fn queue_notification(
+    tx: &mut WriteTx,
+    incident_id: i64,
+    key: &str,
+    user: &Recipient,
+    (subject, body_text, body_html): (String, String, String),
+    base: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), AppError> {
+    let email = NewEmail {
+        kind: EmailKind::Notification,
+        incident_id,
+        incident_key: key.to_owned(),
+        dedupe_key: None,
+        recipients: vec![user.email.trim().to_owned()],
+        subject,
+        body_text,
+        body_html,
+        language: user.locale.tag().to_owned(),
+        message_domain: host_of(base),
+    };
+    outbox::enqueue(tx, &email, now).await?;
     Ok(())
 }
 
