@@ -40,6 +40,31 @@ pub enum FieldProblem {
     WrongType,
 }
 
+/// Why a gate action is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Refusal {
+    /// The incident is not in the stage this action belongs to.
+    #[error("wrong stage")]
+    WrongStage,
+    /// The user does not hold the action's role.
+    #[error("not your role")]
+    NotYourRole,
+    /// Another user is the named owner of the action's role.
+    #[error("not the named owner")]
+    NotNamedOwner,
+    /// A required field is missing or invalid.
+    #[error("invalid field {field}: {problem:?}")]
+    Invalid {
+        /// Field name.
+        field: String,
+        /// What is wrong.
+        problem: FieldProblem,
+    },
+    /// Someone else moved the incident since the user loaded it.
+    #[error("the incident has moved on")]
+    Stale,
+}
+
 /// A refusal or failure reported to the browser.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
@@ -71,7 +96,7 @@ pub enum AppError {
     SelfLockout,
     /// A gate action was refused by the workflow rules.
     #[error("refused: {0}")]
-    Refused(crate::workflow::rules::Refusal),
+    Refused(Refusal),
     /// The thing asked for does not exist.
     #[error("not found")]
     NotFound,
@@ -93,7 +118,7 @@ impl AppError {
     pub fn field(&self) -> Option<&str> {
         match self {
             AppError::Invalid { field, .. } => Some(field),
-            AppError::Refused(crate::workflow::rules::Refusal::Invalid { field, .. }) => Some(field),
+            AppError::Refused(Refusal::Invalid { field, .. }) => Some(field),
             _ => None,
         }
     }
@@ -108,16 +133,13 @@ impl AppError {
             AppError::Throttled(secs) => fill(t.error_throttled, &[("seconds", &secs.to_string())]),
             AppError::Invalid { problem, .. } => problem.message(t),
             AppError::SelfLockout => t.error_self_lockout.to_owned(),
-            AppError::Refused(refusal) => {
-                use crate::workflow::rules::Refusal;
-                match refusal {
-                    Refusal::WrongStage => t.refusal_wrong_stage.to_owned(),
-                    Refusal::NotYourRole => t.refusal_not_your_role.to_owned(),
-                    Refusal::NotNamedOwner => t.refusal_not_named_owner.to_owned(),
-                    Refusal::Stale => t.refusal_stale.to_owned(),
-                    Refusal::Invalid { problem, .. } => problem.message(t),
-                }
-            }
+            AppError::Refused(refusal) => match refusal {
+                Refusal::WrongStage => t.refusal_wrong_stage.to_owned(),
+                Refusal::NotYourRole => t.refusal_not_your_role.to_owned(),
+                Refusal::NotNamedOwner => t.refusal_not_named_owner.to_owned(),
+                Refusal::Stale => t.refusal_stale.to_owned(),
+                Refusal::Invalid { problem, .. } => problem.message(t),
+            },
             AppError::NotFound => t.error_not_found.to_owned(),
             AppError::Internal(reference) => fill(t.error_internal, &[("reference", reference)]),
             AppError::Request(_) => t.error_request.to_owned(),
@@ -177,6 +199,13 @@ impl AppError {
 #[cfg(feature = "ssr")]
 impl From<crate::db::DbError> for AppError {
     fn from(err: crate::db::DbError) -> Self {
+        AppError::internal(err)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::db::UnknownStoredValue> for AppError {
+    fn from(err: crate::db::UnknownStoredValue) -> Self {
         AppError::internal(err)
     }
 }

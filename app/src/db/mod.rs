@@ -62,6 +62,30 @@ pub enum DbError {
     /// A query failed.
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    /// A stored value is not one this version of Baton writes.
+    #[error(transparent)]
+    Stored(#[from] UnknownStoredValue),
+}
+
+/// A stored enumerated value (a stage, severity, status...) that does not parse. Reading it is an
+/// error, never a silent default: a default would hide corruption and could be written back.
+#[derive(Debug, thiserror::Error)]
+#[error("the column {column} holds {value:?}, which is not a known value")]
+pub struct UnknownStoredValue {
+    /// Table and column, `incidents.stage`.
+    pub column: &'static str,
+    /// What was stored.
+    pub value: String,
+}
+
+/// Parses the stored name of an enumerated value with `parse`; an unknown name is an
+/// [`UnknownStoredValue`] naming `column`.
+pub fn parse_stored<T>(
+    column: &'static str,
+    value: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, UnknownStoredValue> {
+    parse(value).ok_or_else(|| UnknownStoredValue { column, value: value.to_owned() })
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of `$db`, compiling it once per back end.

@@ -21,6 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::error::Refusal;
 use crate::{auth::Role, error::FieldProblem};
 
 /// Where an incident is in the process.
@@ -289,31 +290,6 @@ pub struct Actor {
     pub name: String,
     /// Where the request came from, for the audit log.
     pub client: crate::auth::ClientInfo,
-}
-
-/// Why a gate action is refused.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum Refusal {
-    /// The incident is not in the stage this action belongs to.
-    #[error("wrong stage")]
-    WrongStage,
-    /// The user does not hold the action's role.
-    #[error("not your role")]
-    NotYourRole,
-    /// Another user is the named owner of the action's role.
-    #[error("not the named owner")]
-    NotNamedOwner,
-    /// A required field is missing or invalid.
-    #[error("invalid field {field}: {problem:?}")]
-    Invalid {
-        /// Field name.
-        field: String,
-        /// What is wrong.
-        problem: FieldProblem,
-    },
-    /// Someone else moved the incident since the user loaded it.
-    #[error("the incident has moved on")]
-    Stale,
 }
 
 /// Checks that `actor` may take `kind` on an incident in `state`: right stage, right role, and
