@@ -34,6 +34,8 @@ pub enum FieldProblem {
     WrongPassword,
     /// The value is not one of the allowed choices.
     InvalidChoice,
+    /// Not a date (or date and time) that exists.
+    InvalidDate,
     /// Another record already has this value (e.g. a name).
     Taken,
     /// The value has the wrong type (a number where text belongs, say).
@@ -160,6 +162,7 @@ impl FieldProblem {
             FieldProblem::PasswordMismatch => t.field_password_mismatch.to_owned(),
             FieldProblem::WrongPassword => t.field_wrong_password.to_owned(),
             FieldProblem::InvalidChoice => t.field_invalid_choice.to_owned(),
+            FieldProblem::InvalidDate => t.field_invalid_date.to_owned(),
             FieldProblem::Taken => t.field_taken.to_owned(),
             FieldProblem::WrongType => t.field_wrong_type.to_owned(),
         }

@@ -12,6 +12,7 @@ pub mod home;
 pub mod i18n;
 pub mod intake;
 pub mod mail;
+pub mod pool;
 pub mod shell;
 pub mod users;
 pub mod workflow;

@@ -5,7 +5,6 @@
 //! a claim or a reassignment sends nothing; refusals roll back and so never reach this code.
 
 use chrono::Utc;
-use sqlx::Row;
 
 use super::{
     html::{escape, escape_lines, fill, host_of},
@@ -18,7 +17,7 @@ use crate::{
     error::AppError,
     i18n::{Locale, Strings},
     on_tx,
-    workflow::{effects::TransitionEvent, labels, rules::Stage},
+    workflow::{effects::TransitionEvent, labels, rules, rules::Stage},
 };
 
 /// Settings key holding the public base URL, written by the server at start-up so that emails
@@ -38,24 +37,11 @@ pub async fn remember_base_url(db: &Db, base_url: &str) -> Result<(), AppError> 
 
 /// The public base URL, read inside `tx`.
 pub(crate) async fn base_url(tx: &mut WriteTx) -> Result<String, AppError> {
-    let value: Option<String> = on_tx!(&mut *tx, conn => sqlx::query("SELECT value FROM settings WHERE key = $1")
+    let value: Option<String> = on_tx!(&mut *tx, conn => sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
         .bind(BASE_URL_SETTING)
         .fetch_optional(conn)
-        .await?
-        .map(|r| r.try_get::<String, _>(0))
-        .transpose()?);
+        .await?);
     Ok(value.unwrap_or_else(|| FALLBACK_BASE_URL.to_owned()))
-}
-
-/// The roles told when an incident enters `stage`.
-pub fn notified_roles(stage: Stage) -> &'static [Role] {
-    match stage {
-        // Step 3: the PM notifies QA and dev to locate the problem.
-        Stage::Investigating => &[Role::Dev, Role::Qa],
-        // Nobody acts on a closed incident; the report (if any) tells everyone.
-        Stage::Closed | Stage::Reported => &[],
-        other => other.owner_roles(),
-    }
 }
 
 /// A user as an email recipient.
@@ -68,31 +54,64 @@ pub(crate) struct Recipient {
     pub active: bool,
 }
 
+#[derive(sqlx::FromRow)]
+struct RecipientRow {
+    id: i64,
+    display_name: String,
+    email: String,
+    language: String,
+    active: bool,
+}
+
+impl TryFrom<RecipientRow> for Recipient {
+    type Error = crate::db::UnknownStoredValue;
+
+    fn try_from(r: RecipientRow) -> Result<Self, Self::Error> {
+        Ok(Recipient {
+            id: r.id,
+            name: r.display_name,
+            email: r.email,
+            locale: crate::db::parse_stored("users.language", &r.language, Locale::from_tag)?,
+            active: r.active,
+        })
+    }
+}
+
 /// Loads users by id inside `tx` (unknown ids are left out).
 pub(crate) async fn recipients(tx: &mut WriteTx, ids: &[i64]) -> Result<Vec<Recipient>, AppError> {
-    let mut out = Vec::new();
+    let mut out: Vec<Recipient> = Vec::new();
     for id in ids {
-        if out.iter().any(|r: &Recipient| r.id == *id) {
+        if out.iter().any(|r| r.id == *id) {
             continue;
         }
-        let row = on_tx!(&mut *tx, conn => sqlx::query("SELECT display_name, email, language, active FROM users WHERE id = $1")
-            .bind(*id)
-            .fetch_optional(conn)
-            .await?
-            .map(|r| {
-                let language: String = r.try_get(2)?;
-                Ok::<_, sqlx::Error>(Recipient {
-                    id: *id,
-                    name: r.try_get(0)?,
-                    email: r.try_get(1)?,
-                    locale: Locale::from_tag(&language).unwrap_or_default(),
-                    active: r.try_get(3)?,
-                })
-            })
-            .transpose()?);
-        out.extend(row);
+        let row: Option<RecipientRow> = on_tx!(&mut *tx, conn => sqlx::query_as(
+            "SELECT id, display_name, email, language, active FROM users WHERE id = $1",
+        )
+        .bind(*id)
+        .fetch_optional(conn)
+        .await?);
+        out.extend(row.map(Recipient::try_from).transpose()?);
     }
     Ok(out)
+}
+
+/// Key, title and severity of an incident, for a notification.
+#[derive(sqlx::FromRow)]
+struct HeadlineRow {
+    key: String,
+    title: String,
+    severity: String,
+    source: String,
+}
+
+async fn headline(tx: &mut WriteTx, incident_id: i64) -> Result<HeadlineRow, AppError> {
+    Ok(on_tx!(&mut *tx, conn => sqlx::query_as(
+        "SELECT i.key, i.title, i.severity, COALESCE(s.name, '') AS source FROM incidents i \
+         LEFT JOIN intake_sources s ON s.id = i.intake_source_id WHERE i.id = $1",
+    )
+    .bind(incident_id)
+    .fetch_one(conn)
+    .await?))
 }
 
 /// Queues the emails an accepted gate action causes, inside its transaction: the notifications of
@@ -105,24 +124,18 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
     if event.from == event.to {
         return Ok(());
     }
-    let roles = notified_roles(event.to);
+    let roles = rules::notified_roles(event.to);
     if roles.is_empty() {
         return Ok(());
     }
     let base = base_url(tx).await?;
-    let (key, title, severity): (String, String, String) = on_tx!(&mut *tx, conn => {
-        let r = sqlx::query("SELECT key, title, severity FROM incidents WHERE id = $1")
-            .bind(event.incident_id)
-            .fetch_one(conn)
-            .await?;
-        (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)
-    });
+    let HeadlineRow { key, title, severity, .. } = headline(tx, event.incident_id).await?;
     let actor = recipients(tx, &[event.actor_id]).await?.into_iter().next();
     let now = Utc::now();
     // One email per person, even when they hold two of the notified roles.
     let mut seen: Vec<i64> = Vec::new();
     for role in roles {
-        let Some(user_id) = event.owners.get(*role) else { continue };
+        let Some(user_id) = event.owners.get(role) else { continue };
         if seen.contains(&user_id) {
             continue;
         }
@@ -136,7 +149,7 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
             title: &title,
             severity: &severity.to_uppercase(),
             stage: event.to,
-            role: *role,
+            role,
             action: labels::action(event.kind, user.locale.strings()),
             actor: actor.as_ref().map(|a| a.name.as_str()).unwrap_or_default(),
             link: &format!("{base}/incidents/{key}"),
@@ -152,26 +165,14 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
 /// emails exist exactly when the incident does).
 pub async fn notify_ops_of_intake(tx: &mut WriteTx, incident_id: i64) -> Result<(), AppError> {
     let base = base_url(tx).await?;
-    let (key, title, severity, source): (String, String, String, String) = on_tx!(&mut *tx, conn => {
-        let r = sqlx::query(
-            "SELECT i.key, i.title, i.severity, COALESCE(s.name, '') FROM incidents i \
-             LEFT JOIN intake_sources s ON s.id = i.intake_source_id WHERE i.id = $1",
-        )
-        .bind(incident_id)
-        .fetch_one(conn)
-        .await?;
-        (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)
-    });
-    let ops: Vec<i64> = on_tx!(&mut *tx, conn => sqlx::query(
+    let HeadlineRow { key, title, severity, source } = headline(tx, incident_id).await?;
+    let ops: Vec<i64> = on_tx!(&mut *tx, conn => sqlx::query_scalar(
         "SELECT u.id FROM users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = $1 AND u.active = $2 ORDER BY u.id",
     )
-    .bind(Role::Ops.as_str())
+    .bind(rules::INTAKE_NOTIFIES.as_str())
     .bind(true)
     .fetch_all(conn)
-    .await?
-    .into_iter()
-    .map(|r| r.try_get::<i64, _>(0))
-    .collect::<Result<_, _>>()?);
+    .await?);
     let link = format!("{base}/incidents/{key}");
     let now = Utc::now();
     for user in recipients(tx, &ops).await? {

@@ -6,7 +6,6 @@
 //! timeline entry, so the report describes exactly the record that commits with it.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::{
     compose::{base_url, recipients, Recipient, HTML_HEAD, HTML_TAIL},
@@ -16,7 +15,7 @@ use super::{
 };
 use crate::{
     auth::Role,
-    db::WriteTx,
+    db::{parse_stored, WriteTx},
     error::AppError,
     i18n::{Locale, Strings},
     on_tx,
@@ -24,7 +23,7 @@ use crate::{
         effects::TransitionEvent,
         input::{Channel, GateInput, Severity, UserConfirmation},
         labels,
-        rules::{ActionKind, Stage},
+        rules::{ActionKind, Plan, Stage, TimelineAction},
     },
 };
 
@@ -39,10 +38,57 @@ struct Entry {
     at: DateTime<Utc>,
     actor_id: Option<i64>,
     role: String,
-    action: String,
+    action: TimelineAction,
     from: Stage,
     to: Stage,
-    fields: serde_json::Value,
+    fields: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    at: DateTime<Utc>,
+    actor_id: Option<i64>,
+    actor_role: String,
+    action: String,
+    from_stage: String,
+    to_stage: String,
+    fields: String,
+}
+
+impl TryFrom<EntryRow> for Entry {
+    type Error = crate::db::UnknownStoredValue;
+
+    fn try_from(r: EntryRow) -> Result<Self, Self::Error> {
+        Ok(Entry {
+            at: r.at,
+            actor_id: r.actor_id,
+            role: r.actor_role,
+            action: parse_stored("incident_timeline.action", &r.action, TimelineAction::parse)?,
+            from: parse_stored("incident_timeline.from_stage", &r.from_stage, Stage::parse)?,
+            to: parse_stored("incident_timeline.to_stage", &r.to_stage, Stage::parse)?,
+            fields: r.fields,
+        })
+    }
+}
+
+/// The incident's own columns the report shows.
+#[derive(sqlx::FromRow)]
+struct IncidentRow {
+    key: String,
+    title: String,
+    severity: String,
+    channel: String,
+    reporter_name: String,
+    created_at: DateTime<Utc>,
+    plan: Option<String>,
+    pool_item_id: Option<i64>,
+    root_cause: String,
+    solution: String,
+    release_version: String,
+    deployed_at: Option<DateTime<Utc>>,
+    regression_notes: Option<String>,
+    user_reply: String,
+    user_confirmation: Option<String>,
 }
 
 /// Everything the report shows, gathered from the record.
@@ -58,13 +104,13 @@ pub struct Record {
     pub channel: Option<Channel>,
     /// Who reported it.
     pub reporter: String,
-    /// `optimal` / `interim`.
-    pub plan: Option<String>,
+    /// The fix plan.
+    pub plan: Option<Plan>,
     /// The pool item of an interim plan: title and optimal solution.
     pub pool_item: Option<(String, String)>,
     /// Released version.
     pub release_version: String,
-    /// Deploy time as given.
+    /// Deploy time, `2026-11-30 10:15 UTC` (empty before release).
     pub deployed_at: String,
     /// Root cause of the last accepted proposal.
     pub root_cause: String,
@@ -109,10 +155,6 @@ fn stage_spans(created_at: DateTime<Utc>, entries: &[Entry]) -> (Vec<(Stage, i64
     (spans, (since - created_at).num_seconds().max(0))
 }
 
-fn text_field(fields: &serde_json::Value, name: &str) -> String {
-    fields.get(name).and_then(|v| v.as_str()).unwrap_or_default().trim().to_owned()
-}
-
 /// Queues the report of the incident of `event` (the send-report action), inside its transaction.
 pub(crate) async fn queue_report(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(), AppError> {
     let id = event.incident_id;
@@ -153,98 +195,69 @@ pub(crate) async fn queue_report(tx: &mut WriteTx, event: &TransitionEvent) -> R
 /// Reads the record; also returns the extra recipients and the named owners' ids.
 async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<String>, Vec<i64>), AppError> {
     let id = event.incident_id;
-    let row = on_tx!(&mut *tx, conn => {
-        let r = sqlx::query(
-            "SELECT key, title, severity, channel, reporter_name, created_at, plan, pool_item_id, release_version \
-             FROM incidents WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one(conn)
-        .await?;
-        (
-            r.try_get::<String, _>(0)?,
-            r.try_get::<String, _>(1)?,
-            r.try_get::<String, _>(2)?,
-            r.try_get::<String, _>(3)?,
-            r.try_get::<String, _>(4)?,
-            r.try_get::<DateTime<Utc>, _>(5)?,
-            r.try_get::<Option<String>, _>(6)?,
-            r.try_get::<Option<i64>, _>(7)?,
-            r.try_get::<String, _>(8)?,
-        )
-    });
-    let (key, title, severity, channel, reporter, created_at, plan, pool_id, release_version) = row;
-    let pool_item = match pool_id {
+    let row: IncidentRow = on_tx!(&mut *tx, conn => sqlx::query_as(
+        "SELECT key, title, severity, channel, reporter_name, created_at, plan, pool_item_id, root_cause, solution, \
+         release_version, deployed_at, regression_notes, user_reply, user_confirmation FROM incidents WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await?);
+    #[derive(sqlx::FromRow)]
+    struct PoolRow {
+        title: String,
+        description: String,
+    }
+    let pool_item = match row.pool_item_id {
         Some(pool_id) => {
-            on_tx!(&mut *tx, conn => sqlx::query("SELECT title, description FROM pool_items WHERE id = $1")
+            let item: Option<PoolRow> = on_tx!(&mut *tx, conn => sqlx::query_as(
+                "SELECT title, description FROM pool_items WHERE id = $1",
+            )
             .bind(pool_id)
             .fetch_optional(conn)
-            .await?
-            .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
-            .transpose()?)
+            .await?);
+            item.map(|p| (p.title, p.description))
         }
         None => None,
     };
-    let entries: Vec<Entry> = on_tx!(&mut *tx, conn => sqlx::query(
+    let entries: Vec<EntryRow> = on_tx!(&mut *tx, conn => sqlx::query_as(
         "SELECT at, actor_id, actor_role, action, from_stage, to_stage, fields FROM incident_timeline \
          WHERE incident_id = $1 ORDER BY id",
     )
     .bind(id)
     .fetch_all(conn)
-    .await?
-    .iter()
-    .map(|r| {
-        let from: String = r.try_get(4)?;
-        let to: String = r.try_get(5)?;
-        let fields: String = r.try_get(6)?;
-        Ok::<_, sqlx::Error>(Entry {
-            at: r.try_get(0)?,
-            actor_id: r.try_get(1)?,
-            role: r.try_get(2)?,
-            action: r.try_get(3)?,
-            from: Stage::parse(&from).unwrap_or(Stage::Closed),
-            to: Stage::parse(&to).unwrap_or(Stage::Closed),
-            fields: serde_json::from_str(&fields).unwrap_or(serde_json::Value::Null),
-        })
-    })
-    .collect::<Result<Vec<_>, _>>()?);
-
-    let last = |action: ActionKind| entries.iter().rev().find(|e| e.action == action.as_str());
+    .await?);
+    let entries = entries.into_iter().map(Entry::try_from).collect::<Result<Vec<_>, _>>()?;
+    let created_at = row.created_at;
     let mut record = Record {
-        key,
-        title,
-        severity: Severity::parse(&severity).map(|s| s.as_str().to_uppercase()).unwrap_or(severity),
-        channel: Channel::parse(&channel),
-        reporter,
-        plan,
+        key: row.key,
+        title: row.title,
+        severity: parse_stored("incidents.severity", &row.severity, Severity::parse)?.as_str().to_uppercase(),
+        channel: Some(parse_stored("incidents.channel", &row.channel, Channel::parse)?),
+        reporter: row.reporter_name,
+        plan: row.plan.map(|p| parse_stored("incidents.plan", &p, Plan::parse)).transpose()?,
         pool_item,
-        release_version,
+        release_version: row.release_version,
+        deployed_at: row.deployed_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default(),
+        root_cause: row.root_cause,
+        solution: row.solution,
+        regression_notes: row.regression_notes,
+        reply: row.user_reply,
+        confirmation: row
+            .user_confirmation
+            .map(|c| parse_stored("incidents.user_confirmation", &c, UserConfirmation::parse))
+            .transpose()?,
         ..Record::default()
     };
-    if let Some(e) = last(ActionKind::Propose) {
-        record.root_cause = text_field(&e.fields, "root_cause");
-        record.solution = text_field(&e.fields, "solution");
-    }
-    if let Some(e) = last(ActionKind::MarkReleased) {
-        record.deployed_at = text_field(&e.fields, "deployed_at");
-    }
-    record.regression_notes = last(ActionKind::RegressionPass).map(|e| text_field(&e.fields, "notes"));
-    if let Some(e) = last(ActionKind::ConfirmFollowup) {
-        record.reply = text_field(&e.fields, "reply");
-        record.confirmation = serde_json::from_value(e.fields.get("confirmation").cloned().unwrap_or_default()).ok();
-    }
-    let mut extra = Vec::new();
-    let mut measure_owners = Vec::new();
-    let report = last(ActionKind::SendReport).and_then(|e| serde_json::from_value::<GateInput>(e.fields.clone()).ok());
-    let mut measures = Vec::new();
-    if let Some(GateInput::SendReport { summary, measures: given, recipients: added }) = report {
-        record.summary = summary.trim().to_owned();
-        extra = added.into_iter().map(|a| a.trim().to_owned()).collect();
-        for m in given {
-            measure_owners.push(m.owner_id);
-            measures.push(m);
-        }
-    }
+    // The report's own input is the closing entry's record (written by the engine just before).
+    let closing = entries.iter().rev().find(|e| e.action == TimelineAction::Gate(ActionKind::SendReport));
+    let Some(GateInput::SendReport { summary, measures, recipients: added }) =
+        closing.map(|e| serde_json::from_str::<GateInput>(&e.fields)).transpose().map_err(AppError::internal)?
+    else {
+        return Err(AppError::internal("the report's closing timeline entry is missing"));
+    };
+    record.summary = summary.trim().to_owned();
+    let extra: Vec<String> = added.into_iter().map(|a| a.trim().to_owned()).collect();
+    let measure_owners: Vec<i64> = measures.iter().map(|m| m.owner_id).collect();
     (record.stages, record.total_seconds) = stage_spans(created_at, &entries);
 
     // Names of everyone involved: named owners, everyone who acted, and the measures' owners.
@@ -285,11 +298,15 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
     record.involved = involved.into_iter().map(|(id, roles)| (name_of(id), roles)).collect();
     // The engine appends the closing action's audit entry before the effects run, so this head
     // covers the close itself.
-    record.audit_head = on_tx!(&mut *tx, conn => sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(conn)
-        .await?
-        .map(|r| Ok::<_, sqlx::Error>(format!("{}:{}", r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
-        .transpose()?);
+    #[derive(sqlx::FromRow)]
+    struct HeadRow {
+        seq: i64,
+        hash: String,
+    }
+    let head: Option<HeadRow> = on_tx!(&mut *tx, conn => sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(conn)
+            .await?);
+    record.audit_head = head.map(|h| format!("{}:{}", h.seq, h.hash));
     Ok((record, extra, named))
 }
 
@@ -336,9 +353,9 @@ pub fn render(record: &Record, locale: Locale, pm_name: Option<&str>, link: &str
         })
         .collect();
     let total = fill(t.mail_report_total, &[("time", &duration(record.total_seconds, t))]);
-    let plan = match record.plan.as_deref() {
-        Some("interim") => t.incident_plan_interim,
-        Some(_) => t.incident_plan_optimal,
+    let plan = match record.plan {
+        Some(Plan::Interim) => t.incident_plan_interim,
+        Some(Plan::Optimal) => t.incident_plan_optimal,
         None => none,
     };
     let mut fix: Vec<(&str, String)> = vec![
@@ -497,7 +514,8 @@ mod tests {
     use super::*;
 
     fn entry(at: DateTime<Utc>, from: Stage, to: Stage) -> Entry {
-        Entry { at, actor_id: None, role: "pm".into(), action: "x".into(), from, to, fields: serde_json::Value::Null }
+        let action = TimelineAction::Claim;
+        Entry { at, actor_id: None, role: "pm".into(), action, from, to, fields: String::new() }
     }
 
     #[test]

@@ -21,8 +21,9 @@ use crate::{
     i18n::provide_i18n,
     intake::IntakePage,
     mail::OutboxPage,
+    pool::{PoolItemPage, PoolPage},
     users::{NewUserPage, UserPage, UsersPage},
-    workflow::{IncidentListPage, IncidentPage, NewIncidentPage, PoolItemPage, PoolPage},
+    workflow::{IncidentListPage, IncidentPage, NewIncidentPage},
 };
 
 /// `target` when it is a local path (so a redirect cannot lead to another site), else `/`.

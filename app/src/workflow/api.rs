@@ -1,5 +1,5 @@
 //! Server functions of the incident process: report, read, claim and reassign, every gate action,
-//! and the requirement pool. Each one authenticates through `auth::guard`, validates, and calls
+//! and the people to choose owners from. Each one authenticates through `auth::guard`, validates, and calls
 //! the engine; the engine enforces the rule book.
 // The #[server] macro generates argument structs whose fields cannot carry docs.
 #![allow(missing_docs)]
@@ -8,8 +8,11 @@
 
 use leptos::prelude::*;
 
-use super::views::{IncidentDetail, IncidentPage, PoolItem};
+use super::views::{IncidentDetail, IncidentPage};
 use crate::error::AppError;
+
+#[cfg(feature = "ssr")]
+pub(crate) use support::{actor, choice};
 
 #[cfg(feature = "ssr")]
 mod support {
@@ -143,15 +146,22 @@ pub async fn claim_role(incident_id: i64, version: i64, role: String) -> Result<
     Ok(moved.version)
 }
 
-/// Names another owner (PM: dev and QA of their incident; admin: any role).
+/// Names another owner with a reason (the PM owner: ops, dev and QA; an admin: any role).
 #[server(endpoint = "incidents/reassign")]
-pub async fn reassign_owner(incident_id: i64, version: i64, role: String, user_id: i64) -> Result<i64, AppError> {
+pub async fn reassign_owner(
+    incident_id: i64,
+    version: i64,
+    role: String,
+    user_id: i64,
+    reason: String,
+) -> Result<i64, AppError> {
     let actor = support::actor()?;
-    let role = support::owner_role(&role)?;
+    let change = crate::workflow::engine::Reassignment { role: support::owner_role(&role)?, user_id, reason };
     let db = crate::auth::guard::app_state().db;
-    Ok(crate::workflow::engine::reassign(&db, &actor, incident_id, version, role, user_id, chrono::Utc::now())
-        .await?
-        .version)
+    let moved =
+        crate::workflow::engine::reassign(&db, &actor, incident_id, version, &change, chrono::Utc::now()).await?;
+    support::announce(incident_id, moved.version);
+    Ok(moved.version)
 }
 
 /// Ops: not a technical problem; the reply sent to the user closes it.
@@ -193,7 +203,10 @@ pub async fn pm_verdict(
     pool_description: Option<String>,
     pool_priority: Option<String>,
 ) -> Result<i64, AppError> {
-    use crate::workflow::input::{GateInput, PoolDraft, Severity};
+    use crate::{
+        pool::PoolDraft,
+        workflow::input::{GateInput, Severity},
+    };
     let pool = match pool_title.filter(|t| !t.trim().is_empty()) {
         Some(title) => Some(PoolDraft {
             title,
@@ -289,11 +302,7 @@ pub async fn confirm_followup(
     confirmation: String,
 ) -> Result<i64, AppError> {
     use crate::workflow::input::{GateInput, UserConfirmation};
-    let confirmation = support::choice("confirmation", &confirmation, |c| match c {
-        "confirmed" => Some(UserConfirmation::Confirmed),
-        "no_answer" => Some(UserConfirmation::NoAnswer),
-        _ => None,
-    })?;
+    let confirmation = support::choice("confirmation", &confirmation, UserConfirmation::parse)?;
     support::gate(incident_id, version, GateInput::ConfirmFollowup { reply, confirmation }).await
 }
 
@@ -311,44 +320,10 @@ pub async fn send_report(
         .await
 }
 
-/// The requirement pool.
-#[server(endpoint = "pool/list")]
-pub async fn list_pool() -> Result<Vec<PoolItem>, AppError> {
-    support::actor()?;
-    crate::workflow::queries::pool_items(&crate::auth::guard::app_state().db, None).await
-}
-
-/// PM: adds an item to the pool directly; returns its id.
-#[server(endpoint = "pool/add")]
-pub async fn add_pool_item(title: String, description: String, priority: String) -> Result<i64, AppError> {
-    use crate::workflow::input::{PoolDraft, Severity};
-    let actor = support::actor()?;
-    let draft = PoolDraft { title, description, priority: support::choice("priority", &priority, Severity::parse)? };
-    crate::workflow::engine::create_pool_item(&crate::auth::guard::app_state().db, &actor, &draft, chrono::Utc::now())
-        .await
-}
-
-/// PM: sets an item's status (`open`, `scheduled`, `done`) and target release.
-#[server(endpoint = "pool/update")]
-pub async fn update_pool_item(id: i64, status: String, target_release: String) -> Result<(), AppError> {
-    use crate::workflow::views::PoolStatus;
-    let actor = support::actor()?;
-    let status = support::choice("status", &status, PoolStatus::parse)?;
-    let db = crate::auth::guard::app_state().db;
-    crate::workflow::engine::update_pool_item(&db, &actor, id, status, &target_release, chrono::Utc::now()).await
-}
-
 /// Active users holding `role` (for choosing owners), by name.
 #[server(endpoint = "people/with_role")]
 pub async fn people_with_role(role: String) -> Result<Vec<super::views::Person>, AppError> {
     support::actor()?;
     let role = support::owner_role(&role)?;
     crate::workflow::queries::people_with_role(&crate::auth::guard::app_state().db, role).await
-}
-
-/// One pool item.
-#[server(endpoint = "pool/get")]
-pub async fn get_pool_item(id: i64) -> Result<PoolItem, AppError> {
-    support::actor()?;
-    crate::workflow::queries::pool_item(&crate::auth::guard::app_state().db, id).await?.ok_or(AppError::NotFound)
 }

@@ -1,18 +1,22 @@
-//! The server side of the rule book: every gate action as one transaction.
+//! The server side of the rule book: every change to an incident as one transaction.
 //!
-//! An action loads the incident (row-locked on PostgreSQL; SQLite's write transaction holds the
-//! lock), checks the version the user saw, asks [`rules::transition`] what happens, checks the
-//! users it names, then writes the stage change with a compare-and-set on the version, the
-//! timeline entry, any pool item and the audit entry, and calls [`effects::on_transition`] where
-//! queued emails join the same transaction. Either all of it commits or none of it does.
+//! A gate action ([`act`]) runs these named steps inside one write transaction:
+//! [`lock_at_version`] (row lock on PostgreSQL; SQLite's write transaction already holds the
+//! lock) and the version check, [`rules::transition`], [`owners_after`] (claim, the users the
+//! action names, checked to hold their role), [`verdicts_after`], [`park_in_pool`] (the optimal
+//! solution of an interim plan), [`Facts::of`] (root cause, solution, release, reply...) and
+//! [`write_move`] (a compare-and-set on the version), then the timeline entry, the audit entry
+//! and [`effects::on_transition`], where queued emails join. Either all of it commits or none
+//! does. Every entry point is wrapped by [`audited`], which records refusals in the audit log.
 
-use chrono::{DateTime, Datelike, Utc};
-use sqlx::Row;
+use std::future::Future;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use super::{
     effects::{self, TransitionEvent},
-    input::{GateInput, NewIncident},
-    rules::{self, Actor, IncidentState, Owners, Plan, Refusal, Stage},
+    input::{self, GateInput, NewIncident, UserConfirmation},
+    rules::{self, Actor, IncidentState, Owners, Refusal, Stage, TimelineAction, Transition},
 };
 use crate::{
     audit::{
@@ -21,9 +25,9 @@ use crate::{
         Outcome,
     },
     auth::Role,
-    db::{Db, WriteTx},
+    db::{parse_stored, Db, WriteTx},
     error::{AppError, FieldProblem},
-    on_tx,
+    on_db, on_tx,
 };
 
 /// A created incident.
@@ -44,7 +48,7 @@ pub struct Moved {
     pub version: i64,
 }
 
-fn refused(refusal: Refusal) -> AppError {
+pub(crate) fn refused(refusal: Refusal) -> AppError {
     AppError::Refused(refusal)
 }
 
@@ -52,94 +56,96 @@ fn invalid(field: &str, problem: FieldProblem) -> AppError {
     refused(Refusal::Invalid { field: field.to_owned(), problem })
 }
 
-/// Records a refused attempt in the audit log, in a transaction of its own since the attempt's
-/// rolled back. Form mistakes (invalid fields) are not attempts to overstep and are not recorded;
-/// a failure to record is logged and the refusal still stands.
-async fn record_refusal(
-    db: &Db,
-    actor: &Actor,
-    event: &'static str,
-    incident_id: Option<i64>,
-    mut details: serde_json::Value,
-    err: &AppError,
-    now: DateTime<Utc>,
-) {
-    let reason = match err {
-        AppError::Refused(Refusal::Invalid { .. }) => return,
-        AppError::Refused(r) => serde_json::to_value(r).unwrap_or_default(),
-        AppError::NotFound => serde_json::json!("NotFound"),
-        _ => return,
-    };
-    details["refusal"] = reason;
-    let result = async {
-        let key = match incident_id {
-            Some(id) => incident_key(db, id).await?.unwrap_or_else(|| id.to_string()),
-            None => String::new(),
-        };
-        let kind = if incident_id.is_some() { "incident" } else { "" };
-        Record::new(&Origin::actor(actor), event)
-            .target(kind, key)
-            .outcome(Outcome::Denied)
-            .details(details)
-            .record(db, now)
-            .await
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::error!("cannot record a refused action in the audit log: {e}");
-    }
+/// What an attempt is, for the audit entry written when it is refused.
+pub(crate) struct Attempt {
+    /// The audit event of the attempted change.
+    pub event: &'static str,
+    /// The incident it was about, if any (its key becomes the entry's target).
+    pub incident: Option<i64>,
+    /// What was attempted.
+    pub details: serde_json::Value,
 }
 
-async fn incident_key(db: &Db, id: i64) -> Result<Option<String>, crate::db::DbError> {
-    let key = crate::on_db!(db, pool => sqlx::query("SELECT key FROM incidents WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .map(|r| r.try_get::<String, _>(0))
-        .transpose()?);
-    Ok(key)
-}
-
-/// Reports a new incident in `reported`; the reporting ops user becomes its ops owner.
-pub async fn create_incident(
+/// Runs `change`; when it is refused, records the refused attempt in the audit log in a
+/// transaction of its own (the attempt's rolled back). Form mistakes (invalid fields) are not
+/// attempts to overstep and are not recorded; a failure to record is logged and the refusal
+/// still stands.
+pub(crate) async fn audited<T>(
     db: &Db,
     actor: &Actor,
-    input: &NewIncident,
+    attempt: Attempt,
     now: DateTime<Utc>,
-) -> Result<Created, AppError> {
-    let result = create_incident_tx(db, actor, input, now).await;
+    change: impl Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
+    let result = change.await;
     if let Err(err) = &result {
-        record_refusal(db, actor, event::INCIDENT_CREATED, None, serde_json::json!({}), err, now).await;
+        let reason = match err {
+            AppError::Refused(Refusal::Invalid { .. }) => return result,
+            AppError::Refused(r) => serde_json::to_value(r).unwrap_or_default(),
+            AppError::NotFound => serde_json::json!("NotFound"),
+            _ => return result,
+        };
+        let mut details = attempt.details;
+        details["refusal"] = reason;
+        let recorded = async {
+            let (kind, key) = match attempt.incident {
+                Some(id) => ("incident", incident_key(db, id).await?.unwrap_or_else(|| id.to_string())),
+                None => ("", String::new()),
+            };
+            Record::new(&Origin::actor(actor), attempt.event)
+                .target(kind, key)
+                .outcome(Outcome::Denied)
+                .details(details)
+                .record(db, now)
+                .await
+        }
+        .await;
+        if let Err(e) = recorded {
+            tracing::error!("cannot record a refused action in the audit log: {e}");
+        }
     }
     result
 }
 
-async fn create_incident_tx(
-    db: &Db,
-    actor: &Actor,
+async fn incident_key(db: &Db, id: i64) -> Result<Option<String>, crate::db::DbError> {
+    Ok(on_db!(db, pool => sqlx::query_scalar("SELECT key FROM incidents WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?))
+}
+
+/// Who an incident row starts with, besides the report itself.
+struct Origination<'a> {
+    /// The ops owner (the reporting ops user), or none for intake deliveries.
+    ops_owner: Option<i64>,
+    /// The intake source that delivered it.
+    intake_source: Option<&'a crate::intake::store::Source>,
+}
+
+/// Inserts an incident in `reported` with the next key of the year. Returns `None` when the
+/// intake delivery index refused it (a concurrent twin of the same delivery committed first).
+async fn insert_incident(
+    tx: &mut WriteTx,
     input: &NewIncident,
+    origin: Origination<'_>,
     now: DateTime<Utc>,
-) -> Result<Created, AppError> {
-    if !actor.roles.contains(&Role::Ops) {
-        return Err(refused(Refusal::NotYourRole));
-    }
-    input.validate().map_err(refused)?;
-    let mut tx = db.begin_write().await?;
+) -> Result<Option<Created>, AppError> {
     // The per-year counter row serialises concurrent creations: no two share a key.
     let year = i64::from(now.year());
-    let seq: i64 = on_tx!(&mut tx, conn => sqlx::query(
+    let seq: i64 = on_tx!(&mut *tx, conn => sqlx::query_scalar(
         "INSERT INTO incident_counters (year, last) VALUES ($1, 1) \
          ON CONFLICT (year) DO UPDATE SET last = incident_counters.last + 1 RETURNING last",
     )
     .bind(year)
     .fetch_one(conn)
-    .await?
-    .try_get(0)?);
+    .await?);
     let key = format!("INC-{year}-{seq:04}");
-    let id: i64 = on_tx!(&mut tx, conn => sqlx::query(
+    // DO NOTHING: a concurrent delivery of the same external id (PostgreSQL, where a lookup
+    // cannot see an uncommitted twin) waits for the twin here and then inserts nothing.
+    let id: Option<i64> = on_tx!(&mut *tx, conn => sqlx::query_scalar(
         "INSERT INTO incidents (key, title, description, severity, channel, reporter_name, reporter_contact, \
-         external_ref, stage, ops_owner, created_by, created_at, updated_at, stage_entered_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+         external_ref, stage, ops_owner, created_by, intake_source_id, created_at, updated_at, stage_entered_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $12, $12) ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(&key)
     .bind(input.title.trim())
@@ -150,34 +156,42 @@ async fn create_incident_tx(
     .bind(input.reporter_contact.trim())
     .bind(input.external_ref.trim())
     .bind(Stage::Reported.as_str())
-    .bind(actor.id)
-    .bind(actor.id)
+    .bind(origin.ops_owner)
+    .bind(origin.intake_source.map(|s| s.id))
     .bind(now)
-    .bind(now)
-    .bind(now)
-    .fetch_one(conn)
-    .await?
-    .try_get(0)?);
-    let fields = serde_json::to_string(input).map_err(AppError::internal)?;
-    insert_timeline(
-        &mut tx,
-        id,
-        now,
-        Some(actor.id),
-        Role::Ops.as_str(),
-        "create",
-        Stage::Reported,
-        Stage::Reported,
-        &fields,
-    )
-    .await?;
-    Record::new(&Origin::actor(actor), event::INCIDENT_CREATED)
-        .target("incident", &key)
-        .details(serde_json::json!({ "after": input }))
-        .append(&mut tx, now)
-        .await?;
-    tx.commit().await?;
-    Ok(Created { id, key })
+    .fetch_optional(conn)
+    .await?);
+    Ok(id.map(|id| Created { id, key }))
+}
+
+/// Reports a new incident in `reported`; the reporting ops user becomes its ops owner.
+pub async fn create_incident(
+    db: &Db,
+    actor: &Actor,
+    input: &NewIncident,
+    now: DateTime<Utc>,
+) -> Result<Created, AppError> {
+    let attempt = Attempt { event: event::INCIDENT_CREATED, incident: None, details: serde_json::json!({}) };
+    audited(db, actor, attempt, now, async {
+        rules::may_create_incident(actor).map_err(refused)?;
+        input.validate().map_err(refused)?;
+        let mut tx = db.begin_write().await?;
+        let origin = Origination { ops_owner: Some(actor.id), intake_source: None };
+        let created = insert_incident(&mut tx, input, origin, now)
+            .await?
+            .ok_or_else(|| AppError::internal("a reported incident conflicted with an existing one"))?;
+        let fields = serde_json::to_string(input).map_err(AppError::internal)?;
+        let entry = TimelineRow::new(created.id, now, Some(actor.id), Role::Ops.as_str(), TimelineAction::Create);
+        entry.stay(Stage::Reported).insert(&mut tx, &fields).await?;
+        Record::new(&Origin::actor(actor), event::INCIDENT_CREATED)
+            .target("incident", &created.key)
+            .details(serde_json::json!({ "after": input }))
+            .append(&mut tx, now)
+            .await?;
+        tx.commit().await?;
+        Ok(created)
+    })
+    .await
 }
 
 /// The outcome of an intake delivery.
@@ -216,7 +230,7 @@ pub async fn create_from_intake(
         title: report.title.trim().to_owned(),
         description: report.description.clone(),
         // A hint at most: ops sets the real severity at triage.
-        severity: report.severity.unwrap_or(super::input::Severity::P2),
+        severity: report.severity.unwrap_or(input::Severity::P2),
         channel: source.channel.incident_channel(),
         reporter_name: report.reporter_name.trim().to_owned(),
         reporter_contact: contact,
@@ -229,41 +243,8 @@ pub async fn create_from_intake(
         tx.commit().await?;
         return Ok(Delivered { incident: existing, created: false });
     }
-    let year = i64::from(now.year());
-    let seq: i64 = on_tx!(&mut tx, conn => sqlx::query(
-        "INSERT INTO incident_counters (year, last) VALUES ($1, 1) \
-         ON CONFLICT (year) DO UPDATE SET last = incident_counters.last + 1 RETURNING last",
-    )
-    .bind(year)
-    .fetch_one(conn)
-    .await?
-    .try_get(0)?);
-    let key = format!("INC-{year}-{seq:04}");
-    // DO NOTHING: a concurrent delivery of the same external id (PostgreSQL, where the check
-    // above cannot see an uncommitted twin) waits for the twin here and then inserts nothing.
-    let id: Option<i64> = on_tx!(&mut tx, conn => sqlx::query(
-        "INSERT INTO incidents (key, title, description, severity, channel, reporter_name, reporter_contact, \
-         external_ref, stage, intake_source_id, created_at, updated_at, stage_entered_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(&key)
-    .bind(&input.title)
-    .bind(&input.description)
-    .bind(input.severity.as_str())
-    .bind(input.channel.as_str())
-    .bind(&input.reporter_name)
-    .bind(&input.reporter_contact)
-    .bind(&input.external_ref)
-    .bind(Stage::Reported.as_str())
-    .bind(source.id)
-    .bind(now)
-    .bind(now)
-    .bind(now)
-    .fetch_optional(conn)
-    .await?
-    .map(|r| r.try_get(0))
-    .transpose()?);
-    let Some(id) = id else {
+    let origin = Origination { ops_owner: None, intake_source: Some(source) };
+    let Some(created) = insert_incident(&mut tx, &input, origin, now).await? else {
         tx.rollback().await?;
         let mut tx = db.begin_write().await?;
         let existing = delivered_before(&mut tx, source.id, &input.external_ref).await?;
@@ -284,35 +265,39 @@ pub async fn create_from_intake(
         "received_at": received_at,
     })
     .to_string();
-    insert_timeline(&mut tx, id, now, None, "intake", "intake", Stage::Reported, Stage::Reported, &fields).await?;
+    let entry = TimelineRow::new(created.id, now, None, "intake", TimelineAction::Intake);
+    entry.stay(Stage::Reported).insert(&mut tx, &fields).await?;
     Record::new(&Origin::intake(&source.name, client), event::INTAKE_RECEIVED)
-        .target("incident", &key)
+        .target("incident", &created.key)
         .details(serde_json::json!({ "source_id": source.id, "received_at": received_at, "after": input }))
         .append(&mut tx, now)
         .await?;
     touch_source(&mut tx, source.id, now).await?;
-    crate::intake::notify_ops_of_intake(&mut tx, id).await?;
+    crate::intake::notify_ops_of_intake(&mut tx, created.id).await?;
     tx.commit().await?;
-    Ok(Delivered { incident: Created { id, key }, created: true })
+    Ok(Delivered { incident: created, created: true })
 }
 
 /// The incident an earlier delivery of `external_ref` from `source_id` created.
 async fn delivered_before(tx: &mut WriteTx, source_id: i64, external_ref: &str) -> Result<Option<Created>, AppError> {
+    #[derive(sqlx::FromRow)]
+    struct CreatedRow {
+        id: i64,
+        key: String,
+    }
     if external_ref.is_empty() {
         return Ok(None);
     }
     // The last condition repeats the partial index's own, so SQLite can use that index: without
     // it this lookup scans every incident.
-    let found = on_tx!(tx, conn => sqlx::query(
+    let found: Option<CreatedRow> = on_tx!(tx, conn => sqlx::query_as(
         "SELECT id, key FROM incidents WHERE intake_source_id = $1 AND external_ref = $2 AND external_ref <> ''",
     )
-        .bind(source_id)
-        .bind(external_ref)
-        .fetch_optional(conn)
-        .await?
-        .map(|r| Ok::<_, sqlx::Error>(Created { id: r.try_get(0)?, key: r.try_get(1)? }))
-        .transpose()?);
-    Ok(found)
+    .bind(source_id)
+    .bind(external_ref)
+    .fetch_optional(conn)
+    .await?);
+    Ok(found.map(|r| Created { id: r.id, key: r.key }))
 }
 
 async fn touch_source(tx: &mut WriteTx, source_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
@@ -325,36 +310,52 @@ async fn touch_source(tx: &mut WriteTx, source_id: i64, now: DateTime<Utc>) -> R
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn insert_timeline(
-    tx: &mut WriteTx,
+/// One timeline entry to write.
+struct TimelineRow<'a> {
     incident_id: i64,
     at: DateTime<Utc>,
     actor_id: Option<i64>,
-    role: &str,
-    action: &str,
+    role: &'a str,
+    action: TimelineAction,
     from: Stage,
     to: Stage,
-    fields: &str,
-) -> Result<(), AppError> {
-    on_tx!(tx, conn => sqlx::query(
-        "INSERT INTO incident_timeline (incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(incident_id)
-    .bind(at)
-    .bind(actor_id)
-    .bind(role)
-    .bind(action)
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(fields)
-    .execute(conn)
-    .await
-    .map(|_| ()))?;
-    Ok(())
 }
 
+impl<'a> TimelineRow<'a> {
+    fn new(incident_id: i64, at: DateTime<Utc>, actor_id: Option<i64>, role: &'a str, action: TimelineAction) -> Self {
+        TimelineRow { incident_id, at, actor_id, role, action, from: Stage::Reported, to: Stage::Reported }
+    }
+
+    /// An entry that does not change the stage.
+    fn stay(self, stage: Stage) -> Self {
+        self.moving(stage, stage)
+    }
+
+    fn moving(self, from: Stage, to: Stage) -> Self {
+        TimelineRow { from, to, ..self }
+    }
+
+    async fn insert(self, tx: &mut WriteTx, fields: &str) -> Result<(), AppError> {
+        on_tx!(tx, conn => sqlx::query(
+            "INSERT INTO incident_timeline (incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(self.incident_id)
+        .bind(self.at)
+        .bind(self.actor_id)
+        .bind(self.role)
+        .bind(self.action.as_str())
+        .bind(self.from.as_str())
+        .bind(self.to.as_str())
+        .bind(fields)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+}
+
+/// The incident as a change reads it under its lock.
 struct Locked {
     key: String,
     state: IncidentState,
@@ -363,73 +364,70 @@ struct Locked {
     pool_item_id: Option<i64>,
 }
 
-async fn load_for_update(tx: &mut WriteTx, id: i64) -> Result<Option<Locked>, AppError> {
-    const COLUMNS: &str =
-        "stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, version, fix_round, pool_item_id, key";
-    macro_rules! locked {
-        ($row:expr) => {{
-            let stage: String = $row.try_get(0)?;
-            Locked {
-                key: $row.try_get(10)?,
-                state: IncidentState {
-                    stage: Stage::parse(&stage).unwrap_or(Stage::Closed),
-                    owners: Owners {
-                        ops: $row.try_get(1)?,
-                        pm: $row.try_get(2)?,
-                        dev: $row.try_get(3)?,
-                        qa: $row.try_get(4)?,
-                    },
-                    pm_verdict: $row.try_get(5)?,
-                    dev_verdict: $row.try_get(6)?,
-                },
-                version: $row.try_get(7)?,
-                fix_round: $row.try_get(8)?,
-                pool_item_id: $row.try_get(9)?,
-            }
-        }};
+#[derive(sqlx::FromRow)]
+struct LockedRow {
+    key: String,
+    stage: String,
+    ops_owner: Option<i64>,
+    pm_owner: Option<i64>,
+    dev_owner: Option<i64>,
+    qa_owner: Option<i64>,
+    pm_verdict: Option<bool>,
+    dev_verdict: Option<bool>,
+    version: i64,
+    fix_round: i64,
+    pool_item_id: Option<i64>,
+}
+
+impl TryFrom<LockedRow> for Locked {
+    type Error = crate::db::UnknownStoredValue;
+
+    fn try_from(r: LockedRow) -> Result<Self, Self::Error> {
+        Ok(Locked {
+            key: r.key,
+            state: IncidentState {
+                stage: parse_stored("incidents.stage", &r.stage, Stage::parse)?,
+                owners: Owners { ops: r.ops_owner, pm: r.pm_owner, dev: r.dev_owner, qa: r.qa_owner },
+                pm_verdict: r.pm_verdict,
+                dev_verdict: r.dev_verdict,
+            },
+            version: r.version,
+            fix_round: r.fix_round,
+            pool_item_id: r.pool_item_id,
+        })
     }
-    let locked = match tx {
-        WriteTx::Sqlite(tx) => sqlx::query(&format!("SELECT {COLUMNS} FROM incidents WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| Ok::<_, sqlx::Error>(locked!(r)))
-            .transpose()?,
-        WriteTx::Postgres(tx) => sqlx::query(&format!("SELECT {COLUMNS} FROM incidents WHERE id = $1 FOR UPDATE"))
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| Ok::<_, sqlx::Error>(locked!(r)))
-            .transpose()?,
-    };
-    Ok(locked)
 }
 
 /// Locks the incident and checks that it is still at the version the user saw.
 async fn lock_at_version(tx: &mut WriteTx, id: i64, expected_version: i64) -> Result<Locked, AppError> {
-    let locked = load_for_update(tx, id).await?.ok_or(AppError::NotFound)?;
+    const COLUMNS: &str =
+        "key, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, version, fix_round, pool_item_id";
+    // SQLite's write transaction already holds the only write lock; PostgreSQL locks the row.
+    let lock = match tx {
+        WriteTx::Sqlite(_) => "",
+        WriteTx::Postgres(_) => " FOR UPDATE",
+    };
+    let sql = format!("SELECT {COLUMNS} FROM incidents WHERE id = $1{lock}");
+    let row: Option<LockedRow> = on_tx!(tx, conn => sqlx::query_as(&sql).bind(id).fetch_optional(conn).await?);
+    let locked = Locked::try_from(row.ok_or(AppError::NotFound)?)?;
     if locked.version != expected_version {
         return Err(refused(Refusal::Stale));
     }
     Ok(locked)
 }
 
-/// Whether `user_id` is an active user holding `role`.
-async fn holds_role(tx: &mut WriteTx, user_id: i64, role: Role) -> Result<bool, AppError> {
-    let n: i64 = on_tx!(tx, conn => sqlx::query(
-        "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id WHERE u.id = $1 AND r.role = $2 AND u.active = $3",
+/// Refuses `user_id` for `field` unless it is an active user holding `role` (any role if `None`).
+async fn require_user(tx: &mut WriteTx, user_id: i64, role: Option<Role>, field: &str) -> Result<(), AppError> {
+    let n: i64 = on_tx!(tx, conn => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users u WHERE u.id = $1 AND u.active = $2 AND \
+         ($3 IS NULL OR EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = $3))",
     )
     .bind(user_id)
-    .bind(role.as_str())
     .bind(true)
+    .bind(role.map(Role::as_str))
     .fetch_one(conn)
-    .await?
-    .try_get(0)?);
-    Ok(n > 0)
-}
-
-async fn require_holder(tx: &mut WriteTx, user_id: i64, role: Role, field: &str) -> Result<(), AppError> {
-    if holds_role(tx, user_id, role).await? {
+    .await?);
+    if n > 0 {
         Ok(())
     } else {
         Err(invalid(field, FieldProblem::InvalidChoice))
@@ -445,12 +443,9 @@ pub async fn act(
     input: &GateInput,
     now: DateTime<Utc>,
 ) -> Result<Moved, AppError> {
-    let result = act_tx(db, actor, id, expected_version, input, now).await;
-    if let Err(err) = &result {
-        let details = serde_json::json!({ "action": input.kind().as_str(), "version": expected_version });
-        record_refusal(db, actor, event::INCIDENT_ACTION, Some(id), details, err, now).await;
-    }
-    result
+    let details = serde_json::json!({ "action": input.kind().as_str(), "version": expected_version });
+    let attempt = Attempt { event: event::INCIDENT_ACTION, incident: Some(id), details };
+    audited(db, actor, attempt, now, act_tx(db, actor, id, expected_version, input, now)).await
 }
 
 async fn act_tx(
@@ -462,119 +457,21 @@ async fn act_tx(
     now: DateTime<Utc>,
 ) -> Result<Moved, AppError> {
     input.validate().map_err(refused)?;
+    let facts = Facts::of(input)?;
     let kind = input.kind();
     let mut tx = db.begin_write().await?;
     let locked = lock_at_version(&mut tx, id, expected_version).await?;
     let pool_given = matches!(input, GateInput::VerdictPm { pool: Some(_), .. });
     let t = rules::transition(&locked.state, actor, kind, input.optimal(), pool_given).map_err(refused)?;
-
-    let mut owners = locked.state.owners;
-    if let Some(role) = t.claim {
-        owners.set(role, actor.id);
-    }
-    match input {
-        GateInput::TriageTechnical { pm_id, .. } => {
-            require_holder(&mut tx, *pm_id, Role::Pm, "pm_id").await?;
-            owners.pm = Some(*pm_id);
-        }
-        GateInput::Dispatch { dev_id, qa_id, .. } => {
-            require_holder(&mut tx, *dev_id, Role::Dev, "dev_id").await?;
-            require_holder(&mut tx, *qa_id, Role::Qa, "qa_id").await?;
-            owners.dev = Some(*dev_id);
-            owners.qa = Some(*qa_id);
-        }
-        GateInput::SendReport { measures, .. } => {
-            for m in measures {
-                let n: i64 = on_tx!(&mut tx, conn => sqlx::query("SELECT COUNT(*) FROM users WHERE id = $1 AND active = $2")
-                    .bind(m.owner_id)
-                    .bind(true)
-                    .fetch_one(conn)
-                    .await?
-                    .try_get(0)?);
-                if n == 0 {
-                    return Err(invalid("measure_owner", FieldProblem::InvalidChoice));
-                }
-            }
-        }
-        _ => {}
-    }
-
-    let (mut pm_verdict, mut dev_verdict) = (locked.state.pm_verdict, locked.state.dev_verdict);
-    if t.clear_verdicts {
-        (pm_verdict, dev_verdict) = (None, None);
-    }
-    match t.verdict {
-        Some((Role::Pm, v)) => pm_verdict = Some(v),
-        Some((Role::Dev, v)) => dev_verdict = Some(v),
-        _ => {}
-    }
-    let mut pool_item_id = locked.pool_item_id;
-    if let (true, GateInput::VerdictPm { pool: Some(draft), .. }) = (t.creates_pool_item, input) {
-        let item: i64 = on_tx!(&mut tx, conn => sqlx::query(
-            "INSERT INTO pool_items (title, description, priority, status, source_incident_id, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(draft.title.trim())
-        .bind(&draft.description)
-        .bind(draft.priority.as_str())
-        .bind("open")
-        .bind(id)
-        .bind(actor.id)
-        .bind(now)
-        .bind(now)
-        .fetch_one(conn)
-        .await?
-        .try_get(0)?);
-        pool_item_id = Some(item);
-    }
-    let from = locked.state.stage;
-    let to = t.to.unwrap_or(from);
-    let fix_round = locked.fix_round + i64::from(t.next_round);
-    let plan = t.plan.map(|p| match p {
-        Plan::Optimal => "optimal",
-        Plan::Interim => "interim",
-    });
-    let resolution = t.resolution.map(|r| match r {
-        rules::Resolution::NonTechnical => "non_technical",
-        rules::Resolution::Fixed => "fixed",
-    });
-    let release_version = match input {
-        GateInput::MarkReleased { version, .. } => Some(version.trim().to_owned()),
-        _ => None,
-    };
-    // Compare-and-set: the version check above ran under the lock, and this WHERE makes the write
-    // itself refuse a moved incident, so no interleaving can apply two actions to one version.
-    let updated = on_tx!(&mut tx, conn => sqlx::query(
-        "UPDATE incidents SET stage = $1, ops_owner = $2, pm_owner = $3, dev_owner = $4, qa_owner = $5, \
-         pm_verdict = $6, dev_verdict = $7, fix_round = $8, plan = COALESCE($9, plan), pool_item_id = $10, \
-         resolution = COALESCE($11, resolution), release_version = COALESCE($12, release_version), \
-         version = version + 1, updated_at = $13, \
-         stage_entered_at = CASE WHEN stage = $1 THEN stage_entered_at ELSE $13 END \
-         WHERE id = $14 AND version = $15",
-    )
-    .bind(to.as_str())
-    .bind(owners.ops)
-    .bind(owners.pm)
-    .bind(owners.dev)
-    .bind(owners.qa)
-    .bind(pm_verdict)
-    .bind(dev_verdict)
-    .bind(fix_round)
-    .bind(plan)
-    .bind(pool_item_id)
-    .bind(resolution)
-    .bind(release_version)
-    .bind(now)
-    .bind(id)
-    .bind(expected_version)
-    .execute(conn)
-    .await?
-    .rows_affected());
-    if updated != 1 {
-        return Err(refused(Refusal::Stale));
-    }
+    let owners = owners_after(&mut tx, &locked, actor, &t, input).await?;
+    let verdicts = verdicts_after(&locked.state, &t);
+    let pool_item_id = park_in_pool(&mut tx, id, locked.pool_item_id, actor, &t, input, now).await?;
+    let change = Move { owners, verdicts, pool_item_id, fix_round: locked.fix_round + i64::from(t.next_round) };
+    write_move(&mut tx, id, expected_version, &t, &change, &facts, now).await?;
+    let (from, to) = (locked.state.stage, t.to);
     let fields = serde_json::to_string(input).map_err(AppError::internal)?;
-    insert_timeline(&mut tx, id, now, Some(actor.id), kind.role().as_str(), kind.as_str(), from, to, &fields).await?;
+    let entry = TimelineRow::new(id, now, Some(actor.id), kind.role().as_str(), TimelineAction::Gate(kind));
+    entry.moving(from, to).insert(&mut tx, &fields).await?;
     Record::new(&Origin::actor(actor), event::INCIDENT_ACTION)
         .target("incident", &locked.key)
         .details(serde_json::json!({
@@ -591,6 +488,187 @@ async fn act_tx(
     Ok(Moved { stage: to, version: expected_version + 1 })
 }
 
+/// The named owners after the action: the actor claims an unowned role, triage names the PM,
+/// dispatch the dev and QA owners. Every user an action names (owners, measure owners) must be
+/// active, and owners must hold their role.
+async fn owners_after(
+    tx: &mut WriteTx,
+    locked: &Locked,
+    actor: &Actor,
+    t: &Transition,
+    input: &GateInput,
+) -> Result<Owners, AppError> {
+    let mut owners = locked.state.owners;
+    if let Some(role) = t.claim {
+        owners.set(role, actor.id);
+    }
+    match input {
+        GateInput::TriageTechnical { pm_id, .. } => {
+            require_user(tx, *pm_id, Some(Role::Pm), "pm_id").await?;
+            owners.pm = Some(*pm_id);
+        }
+        GateInput::Dispatch { dev_id, qa_id, .. } => {
+            require_user(tx, *dev_id, Some(Role::Dev), "dev_id").await?;
+            require_user(tx, *qa_id, Some(Role::Qa), "qa_id").await?;
+            owners.dev = Some(*dev_id);
+            owners.qa = Some(*qa_id);
+        }
+        GateInput::SendReport { measures, .. } => {
+            for m in measures {
+                require_user(tx, m.owner_id, None, "measure_owner").await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(owners)
+}
+
+/// Both verdicts after the action: a new proposal or a send-back clears them, a verdict sets its
+/// author's.
+fn verdicts_after(state: &IncidentState, t: &Transition) -> (Option<bool>, Option<bool>) {
+    let (mut pm, mut dev) = if t.clear_verdicts { (None, None) } else { (state.pm_verdict, state.dev_verdict) };
+    match t.verdict {
+        Some((Role::Pm, v)) => pm = Some(v),
+        Some((Role::Dev, v)) => dev = Some(v),
+        _ => {}
+    }
+    (pm, dev)
+}
+
+/// The PM's not-optimal verdict parks the optimal solution in the requirement pool; returns the
+/// incident's pool item after the action.
+async fn park_in_pool(
+    tx: &mut WriteTx,
+    incident_id: i64,
+    current: Option<i64>,
+    actor: &Actor,
+    t: &Transition,
+    input: &GateInput,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, AppError> {
+    match (t.creates_pool_item, input) {
+        (true, GateInput::VerdictPm { pool: Some(draft), .. }) => {
+            let source = crate::pool::store::Source { incident_id: Some(incident_id), created_by: actor.id };
+            Ok(Some(crate::pool::store::insert(tx, draft, source, now).await?))
+        }
+        _ => Ok(current),
+    }
+}
+
+/// The facts a gate action establishes for later steps and the report: written to their own
+/// typed columns; `None` leaves a column as it is.
+#[derive(Debug, Default, PartialEq)]
+pub struct Facts {
+    /// Root cause of the latest proposal.
+    pub root_cause: Option<String>,
+    /// Solution of the latest proposal.
+    pub solution: Option<String>,
+    /// The released version.
+    pub release_version: Option<String>,
+    /// When the release was deployed.
+    pub deployed_at: Option<DateTime<Utc>>,
+    /// Notes of the passing regression test.
+    pub regression_notes: Option<String>,
+    /// The reply sent to the user (at triage or at follow-up).
+    pub user_reply: Option<String>,
+    /// The user's answer at follow-up.
+    pub user_confirmation: Option<UserConfirmation>,
+}
+
+impl Facts {
+    /// The facts `input` establishes (it has been validated).
+    pub fn of(input: &GateInput) -> Result<Self, AppError> {
+        let text = |s: &str| Some(s.trim().to_owned());
+        Ok(match input {
+            GateInput::Propose { root_cause, solution } => {
+                Facts { root_cause: text(root_cause), solution: text(solution), ..Facts::default() }
+            }
+            GateInput::MarkReleased { version, deployed_at } => Facts {
+                release_version: text(version),
+                deployed_at: Some(
+                    utc_time(deployed_at).ok_or_else(|| invalid("deployed_at", FieldProblem::InvalidDate))?,
+                ),
+                ..Facts::default()
+            },
+            GateInput::RegressionPass { notes } => Facts { regression_notes: text(notes), ..Facts::default() },
+            GateInput::TriageNonTechnical { reply } => Facts { user_reply: text(reply), ..Facts::default() },
+            GateInput::ConfirmFollowup { reply, confirmation } => {
+                Facts { user_reply: text(reply), user_confirmation: Some(*confirmation), ..Facts::default() }
+            }
+            _ => Facts::default(),
+        })
+    }
+}
+
+/// A `YYYY-MM-DDTHH:MM[:SS]` time in UTC (see [`input::parse_date_time`]).
+fn utc_time(value: &str) -> Option<DateTime<Utc>> {
+    let (y, mo, d, h, mi, s) = input::parse_date_time(value)?;
+    Some(NaiveDate::from_ymd_opt(y, mo, d)?.and_hms_opt(h, mi, s)?.and_utc())
+}
+
+/// What an accepted action writes besides the stage and the facts.
+struct Move {
+    owners: Owners,
+    verdicts: (Option<bool>, Option<bool>),
+    pool_item_id: Option<i64>,
+    fix_round: i64,
+}
+
+/// Writes the stage change with a compare-and-set on the version: the version check ran under
+/// the lock, and this WHERE makes the write itself refuse a moved incident, so no interleaving can
+/// apply two actions to one version.
+async fn write_move(
+    tx: &mut WriteTx,
+    id: i64,
+    expected_version: i64,
+    t: &Transition,
+    change: &Move,
+    facts: &Facts,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let o = change.owners;
+    let updated = on_tx!(tx, conn => sqlx::query(
+        "UPDATE incidents SET stage = $1, ops_owner = $2, pm_owner = $3, dev_owner = $4, qa_owner = $5, \
+         pm_verdict = $6, dev_verdict = $7, fix_round = $8, plan = COALESCE($9, plan), pool_item_id = $10, \
+         resolution = COALESCE($11, resolution), root_cause = COALESCE($12, root_cause), \
+         solution = COALESCE($13, solution), release_version = COALESCE($14, release_version), \
+         deployed_at = COALESCE($15, deployed_at), regression_notes = COALESCE($16, regression_notes), \
+         user_reply = COALESCE($17, user_reply), user_confirmation = COALESCE($18, user_confirmation), \
+         version = version + 1, updated_at = $19, \
+         stage_entered_at = CASE WHEN stage = $1 THEN stage_entered_at ELSE $19 END \
+         WHERE id = $20 AND version = $21",
+    )
+    .bind(t.to.as_str())
+    .bind(o.ops)
+    .bind(o.pm)
+    .bind(o.dev)
+    .bind(o.qa)
+    .bind(change.verdicts.0)
+    .bind(change.verdicts.1)
+    .bind(change.fix_round)
+    .bind(t.plan.map(rules::Plan::as_str))
+    .bind(change.pool_item_id)
+    .bind(t.resolution.map(rules::Resolution::as_str))
+    .bind(facts.root_cause.as_deref())
+    .bind(facts.solution.as_deref())
+    .bind(facts.release_version.as_deref())
+    .bind(facts.deployed_at)
+    .bind(facts.regression_notes.as_deref())
+    .bind(facts.user_reply.as_deref())
+    .bind(facts.user_confirmation.map(UserConfirmation::as_str))
+    .bind(now)
+    .bind(id)
+    .bind(expected_version)
+    .execute(conn)
+    .await?
+    .rows_affected());
+    if updated == 1 {
+        Ok(())
+    } else {
+        Err(refused(Refusal::Stale))
+    }
+}
+
 /// Makes the actor the named owner of `role` on an incident where that role has none yet.
 pub async fn claim(
     db: &Db,
@@ -600,137 +678,94 @@ pub async fn claim(
     role: Role,
     now: DateTime<Utc>,
 ) -> Result<Moved, AppError> {
-    let result = claim_tx(db, actor, id, expected_version, role, now).await;
-    if let Err(err) = &result {
-        record_refusal(
-            db,
-            actor,
-            event::INCIDENT_CLAIM,
-            Some(id),
-            serde_json::json!({ "role": role.as_str(), "version": expected_version }),
-            err,
-            now,
-        )
-        .await;
-    }
-    result
+    let details = serde_json::json!({ "role": role.as_str(), "version": expected_version });
+    let attempt = Attempt { event: event::INCIDENT_CLAIM, incident: Some(id), details };
+    audited(db, actor, attempt, now, async {
+        let mut tx = db.begin_write().await?;
+        let locked = lock_at_version(&mut tx, id, expected_version).await?;
+        rules::may_claim(&locked.state, actor, role).map_err(refused)?;
+        let mut owners = locked.state.owners;
+        owners.set(role, actor.id);
+        set_owners(&mut tx, id, expected_version, owners, now).await?;
+        let fields = serde_json::json!({ "role": role.as_str(), "user_id": actor.id }).to_string();
+        let stage = locked.state.stage;
+        let entry = TimelineRow::new(id, now, Some(actor.id), role.as_str(), TimelineAction::Claim);
+        entry.stay(stage).insert(&mut tx, &fields).await?;
+        Record::new(&Origin::actor(actor), event::INCIDENT_CLAIM)
+            .target("incident", &locked.key)
+            .details(
+                serde_json::json!({ "role": role.as_str(), "before": null, "after": actor.id, "stage": stage.as_str() }),
+            )
+            .append(&mut tx, now)
+            .await?;
+        tx.commit().await?;
+        Ok(Moved { stage, version: expected_version + 1 })
+    })
+    .await
 }
 
-async fn claim_tx(
-    db: &Db,
-    actor: &Actor,
-    id: i64,
-    expected_version: i64,
-    role: Role,
-    now: DateTime<Utc>,
-) -> Result<Moved, AppError> {
-    if role == Role::Admin {
-        return Err(invalid("role", FieldProblem::InvalidChoice));
-    }
-    if !actor.roles.contains(&role) {
-        return Err(refused(Refusal::NotYourRole));
-    }
-    let mut tx = db.begin_write().await?;
-    let locked = lock_at_version(&mut tx, id, expected_version).await?;
-    if locked.state.stage == Stage::Closed {
-        return Err(refused(Refusal::WrongStage));
-    }
-    if locked.state.owners.get(role).is_some() {
-        return Err(refused(Refusal::NotNamedOwner));
-    }
-    let mut owners = locked.state.owners;
-    owners.set(role, actor.id);
-    set_owners(&mut tx, id, expected_version, owners, now).await?;
-    let fields = serde_json::json!({ "role": role.as_str(), "user_id": actor.id }).to_string();
-    let stage = locked.state.stage;
-    insert_timeline(&mut tx, id, now, Some(actor.id), role.as_str(), "claim", stage, stage, &fields).await?;
-    Record::new(&Origin::actor(actor), event::INCIDENT_CLAIM)
-        .target("incident", &locked.key)
-        .details(
-            serde_json::json!({ "role": role.as_str(), "before": null, "after": actor.id, "stage": stage.as_str() }),
-        )
-        .append(&mut tx, now)
-        .await?;
-    tx.commit().await?;
-    Ok(Moved { stage, version: expected_version + 1 })
+/// A change of one named owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reassignment {
+    /// The role whose owner changes.
+    pub role: Role,
+    /// The new owner; must hold the role.
+    pub user_id: i64,
+    /// Why (recorded on the timeline and in the audit log).
+    pub reason: String,
 }
 
-/// Names another owner for `role`: the incident's PM may reassign dev and QA, an admin any role.
-/// The new owner must hold the role.
+/// Names another owner for a role ([`rules::may_reassign`]: the PM owner the ops, dev and QA
+/// owners; an admin any owner), always with a reason.
 pub async fn reassign(
     db: &Db,
     actor: &Actor,
     id: i64,
     expected_version: i64,
-    role: Role,
-    user_id: i64,
+    change: &Reassignment,
     now: DateTime<Utc>,
 ) -> Result<Moved, AppError> {
-    let result = reassign_tx(db, actor, id, expected_version, role, user_id, now).await;
-    if let Err(err) = &result {
-        record_refusal(
-            db,
-            actor,
-            event::INCIDENT_REASSIGN,
-            Some(id),
-            serde_json::json!({ "role": role.as_str(), "to": user_id, "version": expected_version }),
-            err,
-            now,
-        )
-        .await;
-    }
-    result
-}
-
-async fn reassign_tx(
-    db: &Db,
-    actor: &Actor,
-    id: i64,
-    expected_version: i64,
-    role: Role,
-    user_id: i64,
-    now: DateTime<Utc>,
-) -> Result<Moved, AppError> {
-    if role == Role::Admin {
-        return Err(invalid("role", FieldProblem::InvalidChoice));
-    }
-    let mut tx = db.begin_write().await?;
-    let locked = lock_at_version(&mut tx, id, expected_version).await?;
-    if locked.state.stage == Stage::Closed {
-        return Err(refused(Refusal::WrongStage));
-    }
-    let as_admin = actor.roles.contains(&Role::Admin);
-    let as_pm = actor.roles.contains(&Role::Pm)
-        && matches!(role, Role::Dev | Role::Qa)
-        && locked.state.owners.pm.is_none_or(|pm| pm == actor.id);
-    if !as_admin && !as_pm {
-        return Err(refused(if actor.roles.contains(&Role::Pm) {
-            Refusal::NotNamedOwner
-        } else {
-            Refusal::NotYourRole
-        }));
-    }
-    require_holder(&mut tx, user_id, role, "user_id").await?;
-    let mut owners = locked.state.owners;
-    owners.set(role, user_id);
-    set_owners(&mut tx, id, expected_version, owners, now).await?;
-    let acting_role = if as_pm { Role::Pm } else { Role::Admin };
-    let fields =
-        serde_json::json!({ "role": role.as_str(), "from": locked.state.owners.get(role), "to": user_id }).to_string();
-    let stage = locked.state.stage;
-    insert_timeline(&mut tx, id, now, Some(actor.id), acting_role.as_str(), "reassign", stage, stage, &fields).await?;
-    Record::new(&Origin::actor(actor), event::INCIDENT_REASSIGN)
-        .target("incident", &locked.key)
-        .details(serde_json::json!({
-            "role": role.as_str(),
-            "before": locked.state.owners.get(role),
-            "after": user_id,
-            "stage": stage.as_str(),
-        }))
-        .append(&mut tx, now)
-        .await?;
-    tx.commit().await?;
-    Ok(Moved { stage, version: expected_version + 1 })
+    let details = serde_json::json!({
+        "role": change.role.as_str(), "to": change.user_id, "reason": change.reason, "version": expected_version,
+    });
+    let attempt = Attempt { event: event::INCIDENT_REASSIGN, incident: Some(id), details };
+    audited(db, actor, attempt, now, async {
+        if change.reason.trim().is_empty() {
+            return Err(invalid("reason", FieldProblem::Required));
+        }
+        if change.reason.chars().count() > input::MAX_TEXT {
+            return Err(invalid("reason", FieldProblem::TooLong(input::MAX_TEXT)));
+        }
+        let mut tx = db.begin_write().await?;
+        let locked = lock_at_version(&mut tx, id, expected_version).await?;
+        let acting_as = rules::may_reassign(&locked.state, actor, change.role).map_err(refused)?;
+        require_user(&mut tx, change.user_id, Some(change.role), "user_id").await?;
+        let before = locked.state.owners.get(change.role);
+        let mut owners = locked.state.owners;
+        owners.set(change.role, change.user_id);
+        set_owners(&mut tx, id, expected_version, owners, now).await?;
+        let reason = change.reason.trim();
+        let role = change.role.as_str();
+        let fields = serde_json::json!({ "role": role, "from": before, "to": change.user_id, "reason": reason });
+        let stage = locked.state.stage;
+        let entry = TimelineRow::new(id, now, Some(actor.id), acting_as.as_str(), TimelineAction::Reassign);
+        entry.stay(stage).insert(&mut tx, &fields.to_string()).await?;
+        Record::new(&Origin::actor(actor), event::INCIDENT_REASSIGN)
+            .target("incident", &locked.key)
+            .details(serde_json::json!({
+                "role": role,
+                "before": before,
+                "after": change.user_id,
+                "reason": reason,
+                "as": acting_as.as_str(),
+                "stage": stage.as_str(),
+            }))
+            .append(&mut tx, now)
+            .await?;
+        tx.commit().await?;
+        Ok(Moved { stage, version: expected_version + 1 })
+    })
+    .await
 }
 
 async fn set_owners(
@@ -759,113 +794,4 @@ async fn set_owners(
     } else {
         Err(refused(Refusal::Stale))
     }
-}
-
-/// A PM adds an item to the requirement pool directly.
-pub async fn create_pool_item(
-    db: &Db,
-    actor: &Actor,
-    draft: &super::input::PoolDraft,
-    now: DateTime<Utc>,
-) -> Result<i64, AppError> {
-    let result = create_pool_item_tx(db, actor, draft, now).await;
-    if let Err(err) = &result {
-        record_refusal(db, actor, event::POOL_CREATED, None, serde_json::json!({}), err, now).await;
-    }
-    result
-}
-
-async fn create_pool_item_tx(
-    db: &Db,
-    actor: &Actor,
-    draft: &super::input::PoolDraft,
-    now: DateTime<Utc>,
-) -> Result<i64, AppError> {
-    if !actor.roles.contains(&Role::Pm) {
-        return Err(refused(Refusal::NotYourRole));
-    }
-    GateInput::VerdictPm { optimal: false, pool: Some(draft.clone()) }.validate().map_err(refused)?;
-    let mut tx = db.begin_write().await?;
-    let id: i64 = on_tx!(&mut tx, conn => sqlx::query(
-        "INSERT INTO pool_items (title, description, priority, status, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(draft.title.trim())
-    .bind(&draft.description)
-    .bind(draft.priority.as_str())
-    .bind("open")
-    .bind(actor.id)
-    .bind(now)
-    .bind(now)
-    .fetch_one(conn)
-    .await?
-    .try_get(0)?);
-    Record::new(&Origin::actor(actor), event::POOL_CREATED)
-        .target("pool_item", id.to_string())
-        .details(serde_json::json!({ "after": draft }))
-        .append(&mut tx, now)
-        .await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
-/// A PM changes a pool item's status and target release.
-pub async fn update_pool_item(
-    db: &Db,
-    actor: &Actor,
-    id: i64,
-    status: super::views::PoolStatus,
-    target_release: &str,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    let result = update_pool_item_tx(db, actor, id, status, target_release, now).await;
-    if let Err(err) = &result {
-        record_refusal(db, actor, event::POOL_UPDATED, None, serde_json::json!({ "pool_item": id }), err, now).await;
-    }
-    result
-}
-
-async fn update_pool_item_tx(
-    db: &Db,
-    actor: &Actor,
-    id: i64,
-    status: super::views::PoolStatus,
-    target_release: &str,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    if !actor.roles.contains(&Role::Pm) {
-        return Err(refused(Refusal::NotYourRole));
-    }
-    if target_release.chars().count() > super::input::MAX_SHORT {
-        return Err(invalid("target_release", FieldProblem::TooLong(super::input::MAX_SHORT)));
-    }
-    let mut tx = db.begin_write().await?;
-    let before = on_tx!(&mut tx, conn => sqlx::query("SELECT status, target_release FROM pool_items WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
-        .transpose()?);
-    let Some((status_before, release_before)) = before else { return Err(AppError::NotFound) };
-    let updated = on_tx!(&mut tx, conn => sqlx::query("UPDATE pool_items SET status = $1, target_release = $2, updated_at = $3 WHERE id = $4")
-        .bind(status.as_str())
-        .bind(target_release.trim())
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await?
-        .rows_affected());
-    if updated == 0 {
-        return Err(AppError::NotFound);
-    }
-    Record::new(&Origin::actor(actor), event::POOL_UPDATED)
-        .target("pool_item", id.to_string())
-        .details(serde_json::json!({
-            "before": { "status": status_before, "target_release": release_before },
-            "after": { "status": status.as_str(), "target_release": target_release.trim() },
-        }))
-        .append(&mut tx, now)
-        .await?;
-    tx.commit().await?;
-    Ok(())
 }

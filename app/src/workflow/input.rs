@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rules::{ActionKind, Refusal};
 use crate::error::FieldProblem;
+use crate::pool::PoolDraft;
 
 /// Longest free text of a gate action, in characters.
 pub const MAX_TEXT: usize = 10_000;
@@ -112,15 +113,19 @@ pub enum UserConfirmation {
     NoAnswer,
 }
 
-/// The optimal solution, parked in the requirement pool by the PM's not-optimal verdict.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PoolDraft {
-    /// Item title.
-    pub title: String,
-    /// The optimal solution.
-    pub description: String,
-    /// Priority.
-    pub priority: Severity,
+impl UserConfirmation {
+    /// The stored and submitted name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserConfirmation::Confirmed => "confirmed",
+            UserConfirmation::NoAnswer => "no_answer",
+        }
+    }
+
+    /// Parses a stored or submitted name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [UserConfirmation::Confirmed, UserConfirmation::NoAnswer].into_iter().find(|c| c.as_str() == name)
+    }
 }
 
 /// One prevention measure of the report: what, who, by when.
@@ -214,7 +219,7 @@ pub enum GateInput {
     MarkReleased {
         /// Release version.
         version: String,
-        /// Deploy time as given.
+        /// When it was deployed, `YYYY-MM-DDTHH:MM` in UTC (see [`parse_date_time`]).
         deployed_at: String,
     },
     /// Regression passes.
@@ -245,7 +250,8 @@ pub enum GateInput {
     },
 }
 
-fn text(field: &str, value: &str, max: usize, required: bool) -> Result<(), Refusal> {
+/// Checks a text field: present when `required`, at most `max` characters.
+pub(crate) fn text(field: &str, value: &str, max: usize, required: bool) -> Result<(), Refusal> {
     let invalid = |problem| Err(Refusal::Invalid { field: field.to_owned(), problem });
     if required && value.trim().is_empty() {
         return invalid(FieldProblem::Required);
@@ -256,15 +262,41 @@ fn text(field: &str, value: &str, max: usize, required: bool) -> Result<(), Refu
     Ok(())
 }
 
-fn is_date(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('-').collect();
-    parts.len() == 3
-        && parts[0].len() == 4
-        && parts[1].len() == 2
-        && parts[2].len() == 2
-        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_digit()))
-        && (1..=12).contains(&parts[1].parse::<u32>().unwrap_or(0))
-        && (1..=31).contains(&parts[2].parse::<u32>().unwrap_or(0))
+/// A calendar date `YYYY-MM-DD` that exists (no 31 February), as (year, month, day).
+pub fn parse_date(value: &str) -> Option<(i32, u32, u32)> {
+    let b = value.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        value.get(r).filter(|p| p.bytes().all(|c| c.is_ascii_digit()))?.parse().ok()
+    };
+    let (year, month, day) = (i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?);
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (1..=days).contains(&day).then_some((year, month, day))
+}
+
+/// A date and time `YYYY-MM-DDTHH:MM[:SS][Z]` (what a `datetime-local` field sends, in UTC) that
+/// exists, as (year, month, day, hour, minute, second).
+pub fn parse_date_time(value: &str) -> Option<(i32, u32, u32, u32, u32, u32)> {
+    let value = value.trim().strip_suffix('Z').unwrap_or(value.trim());
+    let (date, time) = value.split_once(['T', ' '])?;
+    let (year, month, day) = parse_date(date)?;
+    let mut parts = time.split(':');
+    let mut next = |max: u32| -> Option<u32> {
+        let p = parts.next()?;
+        (p.len() == 2 && p.bytes().all(|c| c.is_ascii_digit())).then(|| p.parse().ok()).flatten().filter(|v| *v <= max)
+    };
+    let (hour, minute) = (next(23)?, next(59)?);
+    let second = if time.len() > 5 { next(59)? } else { 0 };
+    parts.next().is_none().then_some((year, month, day, hour, minute, second))
 }
 
 impl NewIncident {
@@ -320,13 +352,7 @@ impl GateInput {
                 text("root_cause", root_cause, MAX_TEXT, true)?;
                 text("solution", solution, MAX_TEXT, true)
             }
-            GateInput::VerdictPm { pool, .. } => match pool {
-                Some(p) => {
-                    text("pool_title", &p.title, MAX_SHORT, true)?;
-                    text("pool_description", &p.description, MAX_TEXT, true)
-                }
-                None => Ok(()),
-            },
+            GateInput::VerdictPm { pool, .. } => pool.as_ref().map_or(Ok(()), PoolDraft::validate),
             GateInput::VerdictDev { .. } => Ok(()),
             GateInput::SendBackSolution { reason } | GateInput::SendBackRelease { reason } => {
                 text("reason", reason, MAX_TEXT, true)
@@ -344,7 +370,11 @@ impl GateInput {
             GateInput::ApproveRelease { note } => text("note", note, MAX_TEXT, false),
             GateInput::MarkReleased { version, deployed_at } => {
                 text("version", version, MAX_SHORT, true)?;
-                text("deployed_at", deployed_at, MAX_SHORT, true)
+                text("deployed_at", deployed_at, MAX_SHORT, true)?;
+                match parse_date_time(deployed_at) {
+                    Some(_) => Ok(()),
+                    None => Err(Refusal::Invalid { field: "deployed_at".into(), problem: FieldProblem::InvalidDate }),
+                }
             }
             GateInput::ConfirmFollowup { reply, .. } => text("reply", reply, MAX_TEXT, true),
             GateInput::SendReport { summary, measures, recipients } => {
@@ -357,10 +387,10 @@ impl GateInput {
                 }
                 for m in measures {
                     text("measure_text", &m.text, MAX_TEXT, true)?;
-                    if !is_date(&m.due) {
+                    if parse_date(&m.due).is_none() {
                         return Err(Refusal::Invalid {
                             field: "measure_due".into(),
-                            problem: FieldProblem::InvalidChoice,
+                            problem: FieldProblem::InvalidDate,
                         });
                     }
                 }
@@ -411,8 +441,32 @@ mod tests {
         let m = |due: &str| Measure { text: "add an alert".into(), owner_id: 1, due: due.into() };
         assert!(report(vec![], vec![]).validate().is_err());
         assert!(report(vec![m("2026-13-01")], vec![]).validate().is_err());
+        assert!(report(vec![m("2026-02-31")], vec![]).validate().is_err(), "31 February does not exist");
+        assert!(report(vec![m("2027-02-29")], vec![]).validate().is_err(), "2027 is not a leap year");
+        assert_eq!(report(vec![m("2028-02-29")], vec![]).validate(), Ok(()));
         assert!(report(vec![m("2026-12-01")], vec!["not an email".into()]).validate().is_err());
         assert_eq!(report(vec![m("2026-12-01")], vec!["cto@example.com".into()]).validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_release_needs_a_deploy_time_that_exists() {
+        let released = |at: &str| GateInput::MarkReleased { version: "1.2.3".into(), deployed_at: at.into() };
+        for bad in [
+            "yesterday",
+            "2026-11-31T10:00",
+            "2026-11-30T24:00",
+            "2026-11-30T10:60",
+            "2026-11-30",
+            "2026-11-30T10:00:00:00",
+        ] {
+            assert_eq!(
+                released(bad).validate(),
+                Err(Refusal::Invalid { field: "deployed_at".into(), problem: FieldProblem::InvalidDate }),
+                "{bad}"
+            );
+        }
+        assert_eq!(parse_date_time("2026-11-30T10:15"), Some((2026, 11, 30, 10, 15, 0)));
+        assert_eq!(parse_date_time("2026-11-30T10:15:07Z"), Some((2026, 11, 30, 10, 15, 7)));
     }
 
     #[test]

@@ -2,10 +2,9 @@
 
 use super::{
     input::Channel,
-    rules::{ActionKind, Stage},
-    views::PoolStatus,
+    rules::{ActionKind, Stage, TimelineAction},
 };
-use crate::i18n::Strings;
+use crate::{i18n::Strings, pool::PoolStatus};
 
 /// A stage's name.
 pub fn stage(stage: Stage, t: &'static Strings) -> &'static str {
@@ -49,13 +48,13 @@ pub fn action(kind: ActionKind, t: &'static Strings) -> &'static str {
 }
 
 /// A timeline entry's action name (gate actions plus create, claim and reassign).
-pub fn timeline_action(name: &str, t: &'static Strings) -> &'static str {
-    match name {
-        "create" => t.action_create,
-        "claim" => t.action_claim,
-        "reassign" => t.action_reassign,
-        "intake" => t.action_intake,
-        other => ActionKind::ALL.into_iter().find(|k| k.as_str() == other).map(|k| action(k, t)).unwrap_or(""),
+pub fn timeline_action(entry: TimelineAction, t: &'static Strings) -> &'static str {
+    match entry {
+        TimelineAction::Create => t.action_create,
+        TimelineAction::Claim => t.action_claim,
+        TimelineAction::Reassign => t.action_reassign,
+        TimelineAction::Intake => t.action_intake,
+        TimelineAction::Gate(kind) => action(kind, t),
     }
 }
 

@@ -18,4 +18,4 @@ pub mod engine;
 pub mod queries;
 
 pub use api::*;
-pub use pages::{short_time, IncidentListPage, IncidentPage, MyQueue, NewIncidentPage, PoolItemPage, PoolPage};
+pub use pages::{short_time, IncidentListPage, IncidentPage, MyQueue, NewIncidentPage, SeverityBadge, StageBadge};

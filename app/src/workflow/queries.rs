@@ -1,78 +1,102 @@
-//! Reading incidents and the pool: my queue, the filtered list, one incident, the pool.
+//! Reading incidents: my queue, the filtered list, one incident, people to choose from.
+//!
+//! Rows decode by column name into `...Row` structs, then into the domain types through one
+//! `TryFrom` each; a stored stage, severity or channel this version does not know is an error.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::{
-    input::{Channel, Severity},
-    rules::{self, Actor, IncidentState, Owners, Stage},
+    input::{Channel, Severity, UserConfirmation},
+    rules::{self, Actor, IncidentState, Owners, Plan, Resolution, Stage, TimelineAction},
     views::{
-        IncidentDetail, IncidentFilter, IncidentPage, IncidentSummary, MyQueueView, Person, PoolItem, PoolStatus,
-        QueueItem, TimelineEntry,
+        IncidentDetail, IncidentFacts, IncidentFilter, IncidentPage, IncidentSummary, MyQueueView, Person, QueueItem,
+        TimelineEntry,
     },
 };
-use crate::{db::Db, error::AppError, on_db};
+use crate::{
+    auth::Role,
+    db::{parse_stored, Db, UnknownStoredValue},
+    error::AppError,
+    on_db,
+};
 
-const SUMMARY_COLUMNS: &str =
-    "id, key, title, severity, channel, stage, ops_owner, pm_owner, dev_owner, qa_owner, version, \
-                               stage_entered_at, created_at, pm_verdict, dev_verdict";
+const SUMMARY_COLUMNS: &str = "id, key, title, severity, channel, stage, ops_owner, pm_owner, dev_owner, qa_owner, \
+                               version, stage_entered_at, created_at, pm_verdict, dev_verdict";
 
-/// Builds an [`IncidentSummary`] and the verdicts from a row of either back end.
-macro_rules! summary {
-    ($r:expr) => {{
-        let severity: String = $r.try_get(3)?;
-        let channel: String = $r.try_get(4)?;
-        let stage: String = $r.try_get(5)?;
-        let stage_entered_at: DateTime<Utc> = $r.try_get(11)?;
-        let created_at: DateTime<Utc> = $r.try_get(12)?;
-        let verdicts: Verdicts = ($r.try_get(13)?, $r.try_get(14)?);
-        (
-            IncidentSummary {
-                id: $r.try_get(0)?,
-                key: $r.try_get(1)?,
-                title: $r.try_get(2)?,
-                severity: Severity::parse(&severity).unwrap_or(Severity::P3),
-                channel: Channel::parse(&channel).unwrap_or(Channel::Other),
-                stage: Stage::parse(&stage).unwrap_or(Stage::Closed),
-                owners: Owners { ops: $r.try_get(6)?, pm: $r.try_get(7)?, dev: $r.try_get(8)?, qa: $r.try_get(9)? },
-                version: $r.try_get(10)?,
-                stage_entered_at: stage_entered_at.to_rfc3339(),
-                created_at: created_at.to_rfc3339(),
-            },
-            verdicts,
-        )
-    }};
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: i64,
+    key: String,
+    title: String,
+    severity: String,
+    channel: String,
+    stage: String,
+    ops_owner: Option<i64>,
+    pm_owner: Option<i64>,
+    dev_owner: Option<i64>,
+    qa_owner: Option<i64>,
+    version: i64,
+    stage_entered_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    pm_verdict: Option<bool>,
+    dev_verdict: Option<bool>,
 }
 
-/// The PM's and dev's verdicts in solution review.
-type Verdicts = (Option<bool>, Option<bool>);
+/// An incident as lists show it, with what the rules need to know about it.
+struct Listed {
+    summary: IncidentSummary,
+    state: IncidentState,
+}
 
-fn state_of(summary: &IncidentSummary, verdicts: Verdicts) -> IncidentState {
-    IncidentState { stage: summary.stage, owners: summary.owners, pm_verdict: verdicts.0, dev_verdict: verdicts.1 }
+impl TryFrom<SummaryRow> for Listed {
+    type Error = UnknownStoredValue;
+
+    fn try_from(r: SummaryRow) -> Result<Self, Self::Error> {
+        let owners = Owners { ops: r.ops_owner, pm: r.pm_owner, dev: r.dev_owner, qa: r.qa_owner };
+        let stage = parse_stored("incidents.stage", &r.stage, Stage::parse)?;
+        Ok(Listed {
+            summary: IncidentSummary {
+                id: r.id,
+                key: r.key,
+                title: r.title,
+                severity: parse_stored("incidents.severity", &r.severity, Severity::parse)?,
+                channel: parse_stored("incidents.channel", &r.channel, Channel::parse)?,
+                stage,
+                owners,
+                version: r.version,
+                stage_entered_at: r.stage_entered_at.to_rfc3339(),
+                created_at: r.created_at.to_rfc3339(),
+            },
+            state: IncidentState { stage, owners, pm_verdict: r.pm_verdict, dev_verdict: r.dev_verdict },
+        })
+    }
+}
+
+fn listed(rows: Vec<SummaryRow>) -> Result<Vec<Listed>, UnknownStoredValue> {
+    rows.into_iter().map(Listed::try_from).collect()
 }
 
 /// Open incidents where `actor` must act now (most severe first, then longest waiting), with the
 /// actions owed, and the open incidents per stage of the actor's roles.
 pub async fn my_queue(db: &Db, actor: &Actor) -> Result<MyQueueView, AppError> {
-    // Open incidents are few next to closed ones; the rule book decides which are the actor's.
-    let rows: Vec<(IncidentSummary, Verdicts)> = on_db!(db, pool => sqlx::query(&format!(
+    // Reads the partial index `incidents_open_queue` (its WHERE is exactly this one), so closed
+    // incidents are never touched; the rule book decides which open ones are the actor's.
+    let rows: Vec<SummaryRow> = on_db!(db, pool => sqlx::query_as(&format!(
         "SELECT {SUMMARY_COLUMNS} FROM incidents WHERE stage <> 'closed' ORDER BY severity, stage_entered_at, id"
     ))
     .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| Ok::<_, sqlx::Error>(summary!(r)))
-    .collect::<Result<_, _>>()?);
+    .await?);
+    let open = listed(rows)?;
     let counts = Stage::ALL
         .into_iter()
         .filter(|stage| stage.owner_roles().iter().any(|r| actor.roles.contains(r)))
-        .map(|stage| (stage, rows.iter().filter(|(s, _)| s.stage == stage).count() as i64))
+        .map(|stage| (stage, open.iter().filter(|l| l.summary.stage == stage).count() as i64))
         .collect();
-    let items = rows
+    let items = open
         .into_iter()
-        .filter_map(|(summary, verdicts)| {
-            let actions = rules::available_actions(&state_of(&summary, verdicts), actor);
-            (!actions.is_empty()).then_some(QueueItem { summary, actions })
+        .filter_map(|l| {
+            let actions = rules::available_actions(&l.state, actor);
+            (!actions.is_empty()).then_some(QueueItem { summary: l.summary, actions })
         })
         .collect();
     Ok(MyQueueView { items, counts })
@@ -139,8 +163,8 @@ pub async fn list(db: &Db, filter: &IncidentFilter, before: Option<i64>, limit: 
     let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
     // One extra row tells whether another page follows.
     let sql = format!("SELECT {SUMMARY_COLUMNS} FROM incidents {where_sql} ORDER BY id DESC LIMIT {}", limit + 1);
-    let mut items: Vec<IncidentSummary> = on_db!(db, pool => {
-        let mut query = sqlx::query(&sql);
+    let rows: Vec<SummaryRow> = on_db!(db, pool => {
+        let mut query = sqlx::query_as(&sql);
         for bind in &binds {
             query = match bind {
                 Bind::Text(v) => query.bind(v.clone()),
@@ -148,8 +172,9 @@ pub async fn list(db: &Db, filter: &IncidentFilter, before: Option<i64>, limit: 
                 Bind::Time(v) => query.bind(*v),
             };
         }
-        query.fetch_all(pool).await?.iter().map(|r| Ok::<_, sqlx::Error>(summary!(r).0)).collect::<Result<_, _>>()?
+        query.fetch_all(pool).await?
     });
+    let mut items: Vec<IncidentSummary> = listed(rows)?.into_iter().map(|l| l.summary).collect();
     let next_before = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|i| i.id)
@@ -159,167 +184,159 @@ pub async fn list(db: &Db, filter: &IncidentFilter, before: Option<i64>, limit: 
     Ok(IncidentPage { items, next_before })
 }
 
-/// One pool item.
-pub async fn pool_item(db: &Db, id: i64) -> Result<Option<PoolItem>, AppError> {
-    Ok(pool_items(db, Some(id)).await?.into_iter().next())
+#[derive(sqlx::FromRow)]
+struct DetailRow {
+    #[sqlx(flatten)]
+    summary: SummaryRow,
+    description: String,
+    reporter_name: String,
+    reporter_contact: String,
+    external_ref: String,
+    fix_round: i64,
+    plan: Option<String>,
+    pool_item_id: Option<i64>,
+    resolution: Option<String>,
+    root_cause: String,
+    solution: String,
+    release_version: String,
+    deployed_at: Option<DateTime<Utc>>,
+    regression_notes: Option<String>,
+    user_reply: String,
+    user_confirmation: Option<String>,
 }
 
-/// The requirement pool, open items first, then by priority; or one item.
-pub async fn pool_items(db: &Db, only: Option<i64>) -> Result<Vec<PoolItem>, AppError> {
-    let filter = if only.is_some() { "WHERE p.id = $1" } else { "" };
-    let sql = format!(
-        "SELECT p.id, p.title, p.description, p.priority, p.status, p.target_release, i.key FROM pool_items p \
-         LEFT JOIN incidents i ON i.id = p.source_incident_id {filter} \
-         ORDER BY CASE p.status WHEN 'open' THEN 0 WHEN 'scheduled' THEN 1 ELSE 2 END, p.priority, p.id"
-    );
-    let items = on_db!(db, pool => {
-        let mut query = sqlx::query(&sql);
-        if let Some(id) = only {
-            query = query.bind(id);
-        }
-        query
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| {
-                let priority: String = r.try_get(3)?;
-                let status: String = r.try_get(4)?;
-                Ok::<_, sqlx::Error>(PoolItem {
-                    id: r.try_get(0)?,
-                    title: r.try_get(1)?,
-                    description: r.try_get(2)?,
-                    priority: Severity::parse(&priority).unwrap_or(Severity::P3),
-                    status: PoolStatus::parse(&status).unwrap_or(PoolStatus::Open),
-                    target_release: r.try_get(5)?,
-                    source_incident: r.try_get(6)?,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?
-    });
-    Ok(items)
+#[derive(sqlx::FromRow)]
+struct TimelineRow {
+    at: DateTime<Utc>,
+    actor_id: Option<i64>,
+    actor_name: Option<String>,
+    actor_role: String,
+    action: String,
+    from_stage: String,
+    to_stage: String,
+    fields: String,
 }
 
-/// One incident with owners, plan, pool item, timeline and the actions `actor` may take now.
+impl TryFrom<TimelineRow> for TimelineEntry {
+    type Error = UnknownStoredValue;
+
+    fn try_from(r: TimelineRow) -> Result<Self, Self::Error> {
+        Ok(TimelineEntry {
+            at: r.at.to_rfc3339(),
+            actor: r.actor_id.zip(r.actor_name).map(|(id, name)| Person { id, name }),
+            role: r.actor_role,
+            action: parse_stored("incident_timeline.action", &r.action, TimelineAction::parse)?,
+            from: parse_stored("incident_timeline.from_stage", &r.from_stage, Stage::parse)?,
+            to: parse_stored("incident_timeline.to_stage", &r.to_stage, Stage::parse)?,
+            fields: r.fields,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct PersonRow {
+    id: i64,
+    display_name: String,
+}
+
+impl From<PersonRow> for Person {
+    fn from(r: PersonRow) -> Self {
+        Person { id: r.id, name: r.display_name }
+    }
+}
+
+/// One incident with owners, plan, pool item, timeline and what `actor` may do on it now.
 pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail, AppError> {
-    let row = on_db!(db, pool => sqlx::query(&format!(
+    let row: Option<DetailRow> = on_db!(db, pool => sqlx::query_as(&format!(
         "SELECT {SUMMARY_COLUMNS}, description, reporter_name, reporter_contact, external_ref, fix_round, plan, \
-         pool_item_id, resolution, release_version FROM incidents WHERE key = $1"
+         pool_item_id, resolution, root_cause, solution, release_version, deployed_at, regression_notes, user_reply, \
+         user_confirmation FROM incidents WHERE key = $1"
     ))
     .bind(key)
     .fetch_optional(pool)
-    .await?
-    .map(|r| {
-        let (summary, verdicts) = summary!(r);
-        Ok::<_, sqlx::Error>((
-            summary,
-            verdicts,
-            r.try_get::<String, _>(15)?,
-            r.try_get::<String, _>(16)?,
-            r.try_get::<String, _>(17)?,
-            r.try_get::<String, _>(18)?,
-            r.try_get::<i64, _>(19)?,
-            r.try_get::<Option<String>, _>(20)?,
-            r.try_get::<Option<i64>, _>(21)?,
-            r.try_get::<Option<String>, _>(22)?,
-            r.try_get::<String, _>(23)?,
-        ))
-    })
-    .transpose()?);
-    let Some((
-        summary,
-        verdicts,
-        description,
-        reporter_name,
-        reporter_contact,
-        external_ref,
-        fix_round,
-        plan,
-        pool_id,
-        resolution,
-        release_version,
-    )) = row
-    else {
+    .await?);
+    let Some(row) = row else {
         return Err(AppError::NotFound);
     };
+    let Listed { summary, state } = Listed::try_from(row.summary)?;
     let owners = summary.owners;
     // One round trip for the four names (NULL ids match nothing).
-    let names: Vec<Person> = on_db!(db, pool => sqlx::query("SELECT id, display_name FROM users WHERE id IN ($1, $2, $3, $4)")
-        .bind(owners.ops)
-        .bind(owners.pm)
-        .bind(owners.dev)
-        .bind(owners.qa)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| Ok::<_, sqlx::Error>(Person { id: r.try_get(0)?, name: r.try_get(1)? }))
-        .collect::<Result<Vec<_>, _>>()?);
+    let names: Vec<PersonRow> = on_db!(db, pool => sqlx::query_as(
+        "SELECT id, display_name FROM users WHERE id IN ($1, $2, $3, $4)",
+    )
+    .bind(owners.ops)
+    .bind(owners.pm)
+    .bind(owners.dev)
+    .bind(owners.qa)
+    .fetch_all(pool)
+    .await?);
+    let names: Vec<Person> = names.into_iter().map(Person::from).collect();
     let name_of = |id: Option<i64>| id.and_then(|id| names.iter().find(|p| p.id == id).cloned());
     let owner_names = [name_of(owners.ops), name_of(owners.pm), name_of(owners.dev), name_of(owners.qa)];
-    let pool_item = match pool_id {
-        Some(id) => pool_item(db, id).await?,
+    let pool_item = match row.pool_item_id {
+        Some(id) => crate::pool::store::item(db, id).await?,
         None => None,
     };
-    let timeline = on_db!(db, pool => sqlx::query(
-        "SELECT t.at, t.actor_id, u.display_name, t.actor_role, t.action, t.from_stage, t.to_stage, t.fields \
-         FROM incident_timeline t LEFT JOIN users u ON u.id = t.actor_id WHERE t.incident_id = $1 ORDER BY t.id DESC",
+    let timeline: Vec<TimelineRow> = on_db!(db, pool => sqlx::query_as(
+        "SELECT t.at, t.actor_id, u.display_name AS actor_name, t.actor_role, t.action, t.from_stage, t.to_stage, \
+         t.fields FROM incident_timeline t LEFT JOIN users u ON u.id = t.actor_id WHERE t.incident_id = $1 \
+         ORDER BY t.id DESC",
     )
     .bind(summary.id)
     .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        let at: DateTime<Utc> = r.try_get(0)?;
-        let actor_id: Option<i64> = r.try_get(1)?;
-        let name: Option<String> = r.try_get(2)?;
-        let from: String = r.try_get(5)?;
-        let to: String = r.try_get(6)?;
-        Ok::<_, sqlx::Error>(TimelineEntry {
-            at: at.to_rfc3339(),
-            actor: actor_id.zip(name).map(|(id, name)| Person { id, name }),
-            role: r.try_get(3)?,
-            action: r.try_get(4)?,
-            from: Stage::parse(&from).unwrap_or(Stage::Closed),
-            to: Stage::parse(&to).unwrap_or(Stage::Closed),
-            fields: r.try_get(7)?,
-        })
-    })
-    .collect::<Result<Vec<_>, _>>()?);
-    let my_actions = rules::available_actions(&state_of(&summary, verdicts), actor);
+    .await?);
+    let timeline = timeline.into_iter().map(TimelineEntry::try_from).collect::<Result<_, _>>()?;
+    let my_actions = rules::available_actions(&state, actor);
+    let owner_roles = [Role::Ops, Role::Pm, Role::Dev, Role::Qa];
+    let claimable = owner_roles.into_iter().filter(|r| rules::may_claim(&state, actor, *r).is_ok()).collect();
+    let reassignable = rules::reassignable_roles(&state, actor);
     // Everyone on the incident sees the report's copy and status; the SMTP error text is for admins.
     let report = crate::mail::outbox::report_of(db, summary.id).await?.map(|mut email| {
         email.last_error.clear();
         email
     });
+    let facts = IncidentFacts {
+        root_cause: row.root_cause,
+        solution: row.solution,
+        release_version: row.release_version,
+        deployed_at: row.deployed_at.map(|t| t.to_rfc3339()),
+        regression_notes: row.regression_notes,
+        user_reply: row.user_reply,
+        user_confirmation: row
+            .user_confirmation
+            .map(|c| parse_stored("incidents.user_confirmation", &c, UserConfirmation::parse))
+            .transpose()?,
+    };
     Ok(IncidentDetail {
         summary,
-        description,
-        reporter_name,
-        reporter_contact,
-        external_ref,
+        description: row.description,
+        reporter_name: row.reporter_name,
+        reporter_contact: row.reporter_contact,
+        external_ref: row.external_ref,
         owner_names,
-        fix_round,
-        plan,
+        fix_round: row.fix_round,
+        plan: row.plan.map(|p| parse_stored("incidents.plan", &p, Plan::parse)).transpose()?,
         pool_item,
-        resolution,
-        release_version,
-        verdicts,
+        resolution: row.resolution.map(|r| parse_stored("incidents.resolution", &r, Resolution::parse)).transpose()?,
+        facts,
+        verdicts: (state.pm_verdict, state.dev_verdict),
         my_actions,
+        claimable,
+        reassignable,
         timeline,
         report,
     })
 }
 
 /// Active users holding `role`, by display name.
-pub async fn people_with_role(db: &Db, role: crate::auth::Role) -> Result<Vec<Person>, AppError> {
-    Ok(on_db!(db, pool => sqlx::query(
+pub async fn people_with_role(db: &Db, role: Role) -> Result<Vec<Person>, AppError> {
+    let rows: Vec<PersonRow> = on_db!(db, pool => sqlx::query_as(
         "SELECT u.id, u.display_name FROM users u JOIN user_roles r ON r.user_id = u.id \
          WHERE r.role = $1 AND u.active = $2 ORDER BY u.display_name",
     )
     .bind(role.as_str())
     .bind(true)
     .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| Ok::<_, sqlx::Error>(Person { id: r.try_get(0)?, name: r.try_get(1)? }))
-    .collect::<Result<Vec<_>, _>>()?))
+    .await?);
+    Ok(rows.into_iter().map(Person::from).collect())
 }

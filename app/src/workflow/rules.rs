@@ -1,6 +1,17 @@
-//! The rule book of the incident process: stages, gate actions, who may take them and where they
-//! lead. Pure: no I/O, compiled for the server (which enforces it) and the browser (which only
-//! mirrors it to show each user their own actions).
+//! The rule book of the incident process: every "who may do what, when". Pure: no I/O, compiled
+//! for the server (which enforces it) and the browser (which only mirrors it to show each user
+//! their own actions). Pages, the engine and the mail composer ask this module; none decides on
+//! its own.
+//!
+//! - [`ACTIONS`]: each gate action, the stage it is taken in, the role that takes it and where it
+//!   leads. [`Stage::owner_roles`], [`ActionKind::stage`] and [`ActionKind::role`] are read from it.
+//! - [`may_act`] / [`transition`]: a gate action by the named owner of its role (or, while the
+//!   role has none, by anyone holding it, who claims it).
+//! - [`may_claim`]: becoming the named owner of an unowned role.
+//! - [`may_reassign`]: the PM owner reassigns the dev, QA and ops owners; an admin any owner.
+//! - [`may_create_incident`], [`may_manage_pool`]: ops report incidents; PMs manage the pool.
+//! - [`notified_roles`], [`INTAKE_NOTIFIES`]: who is emailed when an incident enters a stage or
+//!   arrives through intake.
 //!
 //! | stage            | owner   | actions → next stage                                                  |
 //! |------------------|---------|-----------------------------------------------------------------------|
@@ -15,9 +26,6 @@
 //! | verifying        | qa      | regression pass → user_followup; fail → fixing (round + 1)            |
 //! | user_followup    | ops     | confirm with user → reporting                                         |
 //! | reporting        | pm      | send report → closed                                                  |
-//!
-//! A gate action is accepted only from the named owner of its role on the incident, or, while that
-//! role has no named owner, from any user holding the role, who thereby becomes it ("claim").
 
 use serde::{Deserialize, Serialize};
 
@@ -94,16 +102,16 @@ impl Stage {
         Stage::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
-    /// The roles that act in this stage (two in solution review, none once closed).
-    pub fn owner_roles(self) -> &'static [Role] {
-        match self {
-            Stage::Reported | Stage::UserFollowup => &[Role::Ops],
-            Stage::AwaitingPm | Stage::ReleaseReview | Stage::Reporting => &[Role::Pm],
-            Stage::Investigating | Stage::Fixing | Stage::Releasing => &[Role::Dev],
-            Stage::SolutionReview => &[Role::Pm, Role::Dev],
-            Stage::Testing | Stage::Verifying => &[Role::Qa],
-            Stage::Closed => &[],
+    /// The roles that act in this stage (two in solution review, none once closed), read from
+    /// [`ACTIONS`] in table order.
+    pub fn owner_roles(self) -> Vec<Role> {
+        let mut roles = Vec::with_capacity(2);
+        for rule in ACTIONS.iter().filter(|r| r.stage == self) {
+            if !roles.contains(&rule.role) {
+                roles.push(rule.role);
+            }
         }
+        roles
     }
 }
 
@@ -192,39 +200,133 @@ impl ActionKind {
         }
     }
 
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        ActionKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// The action's row of [`ACTIONS`].
+    pub fn rule(self) -> &'static ActionRule {
+        // The table lists the actions in declaration order (`the_action_table_is_in_declaration_order`).
+        &ACTIONS[self as usize]
+    }
+
     /// The stage in which the action is taken.
     pub fn stage(self) -> Stage {
-        match self {
-            ActionKind::TriageNonTechnical | ActionKind::TriageTechnical => Stage::Reported,
-            ActionKind::Dispatch => Stage::AwaitingPm,
-            ActionKind::Propose => Stage::Investigating,
-            ActionKind::VerdictPm | ActionKind::VerdictDev | ActionKind::SendBackSolution => Stage::SolutionReview,
-            ActionKind::SubmitForTest => Stage::Fixing,
-            ActionKind::TestPass | ActionKind::TestFail => Stage::Testing,
-            ActionKind::ApproveRelease | ActionKind::SendBackRelease => Stage::ReleaseReview,
-            ActionKind::MarkReleased => Stage::Releasing,
-            ActionKind::RegressionPass | ActionKind::RegressionFail => Stage::Verifying,
-            ActionKind::ConfirmFollowup => Stage::UserFollowup,
-            ActionKind::SendReport => Stage::Reporting,
-        }
+        self.rule().stage
     }
 
     /// The role that takes the action.
     pub fn role(self) -> Role {
+        self.rule().role
+    }
+}
+
+/// Where a gate action leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Always to this stage.
+    To(Stage),
+    /// Decided by the two verdicts of solution review (see [`transition`]).
+    ByVerdicts,
+}
+
+/// What a gate action does besides moving the stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing more.
+    None,
+    /// A new proposal or a send-back starts a fresh review: both verdicts are cleared.
+    ClearVerdicts,
+    /// Back to fixing: the fix round count grows.
+    NextRound,
+    /// The incident closes with this resolution.
+    Close(Resolution),
+}
+
+/// One row of the action table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActionRule {
+    /// The action.
+    pub kind: ActionKind,
+    /// The stage it is taken in.
+    pub stage: Stage,
+    /// The role that takes it.
+    pub role: Role,
+    /// Where it leads.
+    pub next: Next,
+    /// What else it does.
+    pub effect: Effect,
+}
+
+const fn rule(kind: ActionKind, stage: Stage, role: Role, next: Next, effect: Effect) -> ActionRule {
+    ActionRule { kind, stage, role, next, effect }
+}
+
+/// The action table of the process (the domain specification's "Stages, owners and gates").
+pub const ACTIONS: [ActionRule; 17] = {
+    use ActionKind as A;
+    use Effect as E;
+    use Next::{ByVerdicts, To};
+    use Role::{Dev, Ops, Pm, Qa};
+    use Stage as S;
+    [
+        rule(A::TriageNonTechnical, S::Reported, Ops, To(S::Closed), E::Close(Resolution::NonTechnical)),
+        rule(A::TriageTechnical, S::Reported, Ops, To(S::AwaitingPm), E::None),
+        rule(A::Dispatch, S::AwaitingPm, Pm, To(S::Investigating), E::None),
+        rule(A::Propose, S::Investigating, Dev, To(S::SolutionReview), E::ClearVerdicts),
+        rule(A::VerdictPm, S::SolutionReview, Pm, ByVerdicts, E::None),
+        rule(A::VerdictDev, S::SolutionReview, Dev, ByVerdicts, E::None),
+        rule(A::SendBackSolution, S::SolutionReview, Pm, To(S::Investigating), E::ClearVerdicts),
+        rule(A::SubmitForTest, S::Fixing, Dev, To(S::Testing), E::None),
+        rule(A::TestPass, S::Testing, Qa, To(S::ReleaseReview), E::None),
+        rule(A::TestFail, S::Testing, Qa, To(S::Fixing), E::NextRound),
+        rule(A::ApproveRelease, S::ReleaseReview, Pm, To(S::Releasing), E::None),
+        rule(A::SendBackRelease, S::ReleaseReview, Pm, To(S::Fixing), E::NextRound),
+        rule(A::MarkReleased, S::Releasing, Dev, To(S::Verifying), E::None),
+        rule(A::RegressionPass, S::Verifying, Qa, To(S::UserFollowup), E::None),
+        rule(A::RegressionFail, S::Verifying, Qa, To(S::Fixing), E::NextRound),
+        rule(A::ConfirmFollowup, S::UserFollowup, Ops, To(S::Reporting), E::None),
+        rule(A::SendReport, S::Reporting, Pm, To(S::Closed), E::Close(Resolution::Fixed)),
+    ]
+};
+
+/// What a timeline entry records: a gate action, or one of the other changes to an incident.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineAction {
+    /// Reported by an ops user.
+    Create,
+    /// Delivered by an intake source.
+    Intake,
+    /// A user became the named owner of an unowned role.
+    Claim,
+    /// A named owner was replaced.
+    Reassign,
+    /// A gate action.
+    Gate(ActionKind),
+}
+
+impl TimelineAction {
+    /// The stored name (a gate action's own name for gate actions).
+    pub fn as_str(self) -> &'static str {
         match self {
-            ActionKind::TriageNonTechnical | ActionKind::TriageTechnical | ActionKind::ConfirmFollowup => Role::Ops,
-            ActionKind::Dispatch
-            | ActionKind::VerdictPm
-            | ActionKind::SendBackSolution
-            | ActionKind::ApproveRelease
-            | ActionKind::SendBackRelease
-            | ActionKind::SendReport => Role::Pm,
-            ActionKind::Propose | ActionKind::VerdictDev | ActionKind::SubmitForTest | ActionKind::MarkReleased => {
-                Role::Dev
-            }
-            ActionKind::TestPass | ActionKind::TestFail | ActionKind::RegressionPass | ActionKind::RegressionFail => {
-                Role::Qa
-            }
+            TimelineAction::Create => "create",
+            TimelineAction::Intake => "intake",
+            TimelineAction::Claim => "claim",
+            TimelineAction::Reassign => "reassign",
+            TimelineAction::Gate(kind) => kind.as_str(),
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "create" => Some(TimelineAction::Create),
+            "intake" => Some(TimelineAction::Intake),
+            "claim" => Some(TimelineAction::Claim),
+            "reassign" => Some(TimelineAction::Reassign),
+            other => ActionKind::parse(other).map(TimelineAction::Gate),
         }
     }
 }
@@ -313,6 +415,88 @@ pub fn available_actions(state: &IncidentState, actor: &Actor) -> Vec<ActionKind
     ActionKind::ALL.into_iter().filter(|kind| may_act(state, actor, *kind).is_ok()).collect()
 }
 
+/// Checks that `actor` may become the named owner of `role` now: the role is one of the process
+/// (not admin), the actor holds it, nobody owns it yet, and the incident is open.
+pub fn may_claim(state: &IncidentState, actor: &Actor, role: Role) -> Result<(), Refusal> {
+    if role == Role::Admin {
+        return Err(Refusal::Invalid { field: "role".into(), problem: FieldProblem::InvalidChoice });
+    }
+    if state.stage == Stage::Closed {
+        return Err(Refusal::WrongStage);
+    }
+    if !actor.roles.contains(&role) {
+        return Err(Refusal::NotYourRole);
+    }
+    if state.owners.get(role).is_some() {
+        return Err(Refusal::NotNamedOwner);
+    }
+    Ok(())
+}
+
+/// The roles whose owner the incident's PM owner may replace.
+pub const PM_REASSIGNS: [Role; 3] = [Role::Ops, Role::Dev, Role::Qa];
+
+/// Checks that `actor` may name another owner for `role` now, and says in which capacity: an
+/// admin may replace any owner (people leave or are away); the incident's named PM owner may
+/// replace its ops, dev and QA owners. The incident must be open. Acting as PM wins when the actor
+/// may do both, so the timeline names the PM role.
+pub fn may_reassign(state: &IncidentState, actor: &Actor, role: Role) -> Result<Role, Refusal> {
+    if role == Role::Admin {
+        return Err(Refusal::Invalid { field: "role".into(), problem: FieldProblem::InvalidChoice });
+    }
+    if state.stage == Stage::Closed {
+        return Err(Refusal::WrongStage);
+    }
+    let is_pm_owner = actor.roles.contains(&Role::Pm) && state.owners.pm == Some(actor.id);
+    if is_pm_owner && PM_REASSIGNS.contains(&role) {
+        return Ok(Role::Pm);
+    }
+    if actor.roles.contains(&Role::Admin) {
+        return Ok(Role::Admin);
+    }
+    Err(if actor.roles.contains(&Role::Pm) { Refusal::NotNamedOwner } else { Refusal::NotYourRole })
+}
+
+/// The roles `actor` may reassign on an incident in `state`, for showing the reassign form.
+pub fn reassignable_roles(state: &IncidentState, actor: &Actor) -> Vec<Role> {
+    [Role::Ops, Role::Pm, Role::Dev, Role::Qa].into_iter().filter(|r| may_reassign(state, actor, *r).is_ok()).collect()
+}
+
+/// Checks that `actor` may report a new incident: ops receive feedback (step 1).
+pub fn may_create_incident(actor: &Actor) -> Result<(), Refusal> {
+    if actor.roles.contains(&Role::Ops) {
+        Ok(())
+    } else {
+        Err(Refusal::NotYourRole)
+    }
+}
+
+/// Checks that `actor` may add to or change the requirement pool: the PM manages it; everyone
+/// signed in may read it.
+pub fn may_manage_pool(actor: &Actor) -> Result<(), Refusal> {
+    if actor.roles.contains(&Role::Pm) {
+        Ok(())
+    } else {
+        Err(Refusal::NotYourRole)
+    }
+}
+
+/// The role whose active users are all emailed when an intake source delivers a report: the
+/// incident has no named owner yet, and the first ops user to act claims it (step 1).
+pub const INTAKE_NOTIFIES: Role = Role::Ops;
+
+/// The roles whose named owners are emailed when an incident enters `stage`: the stage's owners,
+/// except that step 3 ("the PM notifies QA and dev to locate the problem") adds QA to
+/// investigating, and nobody is told of reported (intake tells ops itself) or closed incidents
+/// (the report tells everyone).
+pub fn notified_roles(stage: Stage) -> Vec<Role> {
+    match stage {
+        Stage::Investigating => vec![Role::Dev, Role::Qa],
+        Stage::Closed | Stage::Reported => Vec::new(),
+        other => other.owner_roles(),
+    }
+}
+
 /// How the fix is made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -321,6 +505,21 @@ pub enum Plan {
     Optimal,
     /// An interim fix now; the optimal solution waits in the requirement pool.
     Interim,
+}
+
+impl Plan {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Optimal => "optimal",
+            Plan::Interim => "interim",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Plan::Optimal, Plan::Interim].into_iter().find(|p| p.as_str() == name)
+    }
 }
 
 /// How an incident ended.
@@ -333,11 +532,26 @@ pub enum Resolution {
     Fixed,
 }
 
+impl Resolution {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::NonTechnical => "non_technical",
+            Resolution::Fixed => "fixed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Resolution::NonTechnical, Resolution::Fixed].into_iter().find(|r| r.as_str() == name)
+    }
+}
+
 /// The effect of an accepted gate action on the incident row.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transition {
     /// The stage after the action (may equal the current one: a disagreeing verdict).
-    pub to: Option<Stage>,
+    pub to: Stage,
     /// The actor becomes the named owner of this role (claim).
     pub claim: Option<Role>,
     /// Clear both verdicts (a new proposal starts a fresh review).
@@ -366,22 +580,29 @@ pub fn transition(
     may_act(state, actor, kind)?;
     let role = kind.role();
     let claim = state.owners.get(role).is_none().then_some(role);
-    let mut t = Transition { claim, ..Transition::default() };
-    match kind {
-        ActionKind::TriageNonTechnical => {
-            t.to = Some(Stage::Closed);
-            t.resolution = Some(Resolution::NonTechnical);
-        }
-        ActionKind::TriageTechnical => t.to = Some(Stage::AwaitingPm),
-        ActionKind::Dispatch => t.to = Some(Stage::Investigating),
-        ActionKind::Propose => {
-            t.to = Some(Stage::SolutionReview);
-            t.clear_verdicts = true;
-        }
-        ActionKind::VerdictPm | ActionKind::VerdictDev => {
+    let rule = kind.rule();
+    let mut t = Transition {
+        to: state.stage,
+        claim,
+        clear_verdicts: false,
+        verdict: None,
+        next_round: false,
+        plan: None,
+        resolution: None,
+        creates_pool_item: false,
+    };
+    match rule.effect {
+        Effect::None => {}
+        Effect::ClearVerdicts => t.clear_verdicts = true,
+        Effect::NextRound => t.next_round = true,
+        Effect::Close(resolution) => t.resolution = Some(resolution),
+    }
+    t.to = match rule.next {
+        Next::To(stage) => stage,
+        Next::ByVerdicts => {
             let optimal =
                 optimal.ok_or_else(|| Refusal::Invalid { field: "optimal".into(), problem: FieldProblem::Required })?;
-            let (pm, dev) = if kind == ActionKind::VerdictPm {
+            let (pm, dev) = if role == Role::Pm {
                 if !optimal && !pm_item_given {
                     return Err(Refusal::Invalid { field: "pool_title".into(), problem: FieldProblem::Required });
                 }
@@ -390,39 +611,21 @@ pub fn transition(
                 (state.pm_verdict, Some(optimal))
             };
             t.verdict = Some((role, optimal));
-            t.creates_pool_item = kind == ActionKind::VerdictPm && !optimal;
+            t.creates_pool_item = role == Role::Pm && !optimal;
             match (pm, dev) {
                 (Some(true), Some(true)) => {
-                    t.to = Some(Stage::Fixing);
                     t.plan = Some(Plan::Optimal);
+                    Stage::Fixing
                 }
                 (Some(false), Some(false)) => {
-                    t.to = Some(Stage::Fixing);
                     t.plan = Some(Plan::Interim);
+                    Stage::Fixing
                 }
                 // Waiting for the other verdict, or they disagree: the stage stays.
-                _ => t.to = Some(Stage::SolutionReview),
+                _ => Stage::SolutionReview,
             }
         }
-        ActionKind::SendBackSolution => {
-            t.to = Some(Stage::Investigating);
-            t.clear_verdicts = true;
-        }
-        ActionKind::SubmitForTest => t.to = Some(Stage::Testing),
-        ActionKind::TestPass => t.to = Some(Stage::ReleaseReview),
-        ActionKind::TestFail | ActionKind::SendBackRelease | ActionKind::RegressionFail => {
-            t.to = Some(Stage::Fixing);
-            t.next_round = true;
-        }
-        ActionKind::ApproveRelease => t.to = Some(Stage::Releasing),
-        ActionKind::MarkReleased => t.to = Some(Stage::Verifying),
-        ActionKind::RegressionPass => t.to = Some(Stage::UserFollowup),
-        ActionKind::ConfirmFollowup => t.to = Some(Stage::Reporting),
-        ActionKind::SendReport => {
-            t.to = Some(Stage::Closed);
-            t.resolution = Some(Resolution::Fixed);
-        }
-    }
+    };
     Ok(t)
 }
 
@@ -449,8 +652,41 @@ mod tests {
         Actor { id, roles: vec![role], ..Default::default() }
     }
 
-    /// Every role × stage × action: exactly the cells of the table are allowed, and each refusal
-    /// says why.
+    /// The table of the domain specification written out by hand: (stage, action, role, next
+    /// stage). It is deliberately not computed from the code under test, so changing any cell of
+    /// the rule book fails the tests below.
+    const SPEC: [(&str, &str, &str, &str); 17] = [
+        ("reported", "triage_non_technical", "ops", "closed"),
+        ("reported", "triage_technical", "ops", "awaiting_pm"),
+        ("awaiting_pm", "dispatch", "pm", "investigating"),
+        ("investigating", "propose", "dev", "solution_review"),
+        ("solution_review", "verdict_pm", "pm", "(verdicts)"),
+        ("solution_review", "verdict_dev", "dev", "(verdicts)"),
+        ("solution_review", "send_back_solution", "pm", "investigating"),
+        ("fixing", "submit_for_test", "dev", "testing"),
+        ("testing", "test_pass", "qa", "release_review"),
+        ("testing", "test_fail", "qa", "fixing"),
+        ("release_review", "approve_release", "pm", "releasing"),
+        ("release_review", "send_back_release", "pm", "fixing"),
+        ("releasing", "mark_released", "dev", "verifying"),
+        ("verifying", "regression_pass", "qa", "user_followup"),
+        ("verifying", "regression_fail", "qa", "fixing"),
+        ("user_followup", "confirm_followup", "ops", "reporting"),
+        ("reporting", "send_report", "pm", "closed"),
+    ];
+
+    fn person_for(role: &str) -> Actor {
+        let id = match role {
+            "ops" => OPS,
+            "pm" => PM,
+            "dev" => DEV,
+            _ => QA,
+        };
+        actor(id, Role::parse(role).expect("a role of the spec"))
+    }
+
+    /// Every role × stage × action against the literal table: exactly its cells are allowed, and
+    /// each refusal says why.
     #[test]
     fn only_the_named_owner_of_the_stage_role_may_act_in_each_stage() {
         let people = [(OPS, Role::Ops), (PM, Role::Pm), (DEV, Role::Dev), (QA, Role::Qa), (99, Role::Admin)];
@@ -458,9 +694,11 @@ mod tests {
             for (id, role) in people {
                 for kind in ActionKind::ALL {
                     let result = may_act(&state(stage), &actor(id, role), kind);
-                    let expected = if kind.stage() != stage {
+                    let (spec_stage, _, spec_role, _) =
+                        SPEC.iter().find(|row| row.1 == kind.as_str()).expect("every action is in the spec");
+                    let expected = if *spec_stage != stage.as_str() {
                         Err(Refusal::WrongStage)
-                    } else if kind.role() != role {
+                    } else if *spec_role != role.as_str() {
                         Err(Refusal::NotYourRole)
                     } else {
                         Ok(())
@@ -468,6 +706,152 @@ mod tests {
                     assert_eq!(result, expected, "{stage:?} {role:?} {kind:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn each_action_leads_where_the_spec_says() {
+        for (stage, action, role, next) in SPEC {
+            let kind = ActionKind::parse(action).expect("an action of the spec");
+            let s = state(Stage::parse(stage).expect("a stage of the spec"));
+            if next == "(verdicts)" {
+                assert_eq!(kind.rule().next, Next::ByVerdicts, "{action}");
+                continue;
+            }
+            let t = transition(&s, &person_for(role), kind, None, false).expect("the spec's owner may act");
+            assert_eq!(t.to.as_str(), next, "{action}");
+        }
+    }
+
+    #[test]
+    fn the_owners_of_each_stage_are_those_of_the_spec() {
+        let spec: [(&str, &[&str]); 12] = [
+            ("reported", &["ops"]),
+            ("awaiting_pm", &["pm"]),
+            ("investigating", &["dev"]),
+            ("solution_review", &["pm", "dev"]),
+            ("fixing", &["dev"]),
+            ("testing", &["qa"]),
+            ("release_review", &["pm"]),
+            ("releasing", &["dev"]),
+            ("verifying", &["qa"]),
+            ("user_followup", &["ops"]),
+            ("reporting", &["pm"]),
+            ("closed", &[]),
+        ];
+        for (stage, roles) in spec {
+            let owners: Vec<&str> = Stage::parse(stage).unwrap().owner_roles().iter().map(|r| r.as_str()).collect();
+            assert_eq!(owners, roles, "{stage}");
+        }
+    }
+
+    #[test]
+    fn entering_a_stage_notifies_the_roles_of_the_spec() {
+        let spec: [(&str, &[&str]); 12] = [
+            ("reported", &[]),
+            ("awaiting_pm", &["pm"]),
+            ("investigating", &["dev", "qa"]),
+            ("solution_review", &["pm", "dev"]),
+            ("fixing", &["dev"]),
+            ("testing", &["qa"]),
+            ("release_review", &["pm"]),
+            ("releasing", &["dev"]),
+            ("verifying", &["qa"]),
+            ("user_followup", &["ops"]),
+            ("reporting", &["pm"]),
+            ("closed", &[]),
+        ];
+        for (stage, roles) in spec {
+            let told: Vec<&str> = notified_roles(Stage::parse(stage).unwrap()).iter().map(|r| r.as_str()).collect();
+            assert_eq!(told, roles, "{stage}");
+        }
+        assert_eq!(INTAKE_NOTIFIES.as_str(), "ops");
+    }
+
+    #[test]
+    fn the_action_table_is_in_declaration_order() {
+        for (i, kind) in ActionKind::ALL.into_iter().enumerate() {
+            assert_eq!(ACTIONS[i].kind, kind);
+        }
+    }
+
+    #[test]
+    fn failures_and_send_backs_count_a_round_and_closing_actions_resolve() {
+        let spec = [
+            ("test_fail", "round"),
+            ("send_back_release", "round"),
+            ("regression_fail", "round"),
+            ("propose", "clear"),
+            ("send_back_solution", "clear"),
+            ("triage_non_technical", "non_technical"),
+            ("send_report", "fixed"),
+        ];
+        for kind in ActionKind::ALL {
+            let expected = spec.iter().find(|(a, _)| *a == kind.as_str()).map(|(_, e)| *e).unwrap_or("none");
+            let actual = match kind.rule().effect {
+                Effect::None => "none",
+                Effect::NextRound => "round",
+                Effect::ClearVerdicts => "clear",
+                Effect::Close(r) => r.as_str(),
+            };
+            assert_eq!(actual, expected, "{kind:?}");
+        }
+    }
+
+    /// Who may reassign which owner, written out case by case.
+    #[test]
+    fn the_pm_owner_reassigns_ops_dev_and_qa_and_an_admin_any_owner() {
+        let open = state(Stage::Testing);
+        let pm_owner = actor(PM, Role::Pm);
+        let other_pm = actor(77, Role::Pm);
+        let admin = actor(99, Role::Admin);
+        let dev = actor(DEV, Role::Dev);
+        let not_a_choice = || Err(Refusal::Invalid { field: "role".into(), problem: FieldProblem::InvalidChoice });
+        let cases: [(&Actor, Role, Result<Role, Refusal>); 14] = [
+            (&pm_owner, Role::Ops, Ok(Role::Pm)),
+            (&pm_owner, Role::Dev, Ok(Role::Pm)),
+            (&pm_owner, Role::Qa, Ok(Role::Pm)),
+            (&pm_owner, Role::Pm, Err(Refusal::NotNamedOwner)),
+            (&other_pm, Role::Dev, Err(Refusal::NotNamedOwner)),
+            (&other_pm, Role::Qa, Err(Refusal::NotNamedOwner)),
+            (&admin, Role::Ops, Ok(Role::Admin)),
+            (&admin, Role::Pm, Ok(Role::Admin)),
+            (&admin, Role::Dev, Ok(Role::Admin)),
+            (&admin, Role::Qa, Ok(Role::Admin)),
+            (&dev, Role::Qa, Err(Refusal::NotYourRole)),
+            (&dev, Role::Dev, Err(Refusal::NotYourRole)),
+            (&admin, Role::Admin, not_a_choice()),
+            (&pm_owner, Role::Admin, not_a_choice()),
+        ];
+        for (who, role, expected) in cases {
+            assert_eq!(may_reassign(&open, who, role), expected, "{:?} reassigns {role:?}", who.roles);
+        }
+        assert_eq!(may_reassign(&state(Stage::Closed), &admin, Role::Dev), Err(Refusal::WrongStage));
+        let mut no_pm = state(Stage::AwaitingPm);
+        no_pm.owners.pm = None;
+        assert_eq!(may_reassign(&no_pm, &pm_owner, Role::Dev), Err(Refusal::NotNamedOwner), "only a named PM owner");
+    }
+
+    #[test]
+    fn only_an_unowned_role_of_ones_own_can_be_claimed_on_an_open_incident() {
+        let mut s = state(Stage::Testing);
+        s.owners.qa = None;
+        assert_eq!(may_claim(&s, &actor(5, Role::Qa), Role::Qa), Ok(()));
+        assert_eq!(may_claim(&s, &actor(5, Role::Dev), Role::Qa), Err(Refusal::NotYourRole));
+        assert_eq!(may_claim(&s, &actor(5, Role::Dev), Role::Dev), Err(Refusal::NotNamedOwner));
+        assert_eq!(
+            may_claim(&s, &actor(5, Role::Admin), Role::Admin),
+            Err(Refusal::Invalid { field: "role".into(), problem: FieldProblem::InvalidChoice })
+        );
+        s.stage = Stage::Closed;
+        assert_eq!(may_claim(&s, &actor(5, Role::Qa), Role::Qa), Err(Refusal::WrongStage));
+    }
+
+    #[test]
+    fn ops_report_incidents_and_pms_manage_the_pool() {
+        for role in Role::ALL {
+            assert_eq!(may_create_incident(&actor(1, role)).is_ok(), role == Role::Ops, "{role:?}");
+            assert_eq!(may_manage_pool(&actor(1, role)).is_ok(), role == Role::Pm, "{role:?}");
         }
     }
 
@@ -484,7 +868,7 @@ mod tests {
         s.owners.dev = None;
         let t = transition(&s, &actor(OTHER_DEV, Role::Dev), ActionKind::SubmitForTest, None, false).unwrap();
         assert_eq!(t.claim, Some(Role::Dev));
-        assert_eq!(t.to, Some(Stage::Testing));
+        assert_eq!(t.to, Stage::Testing);
         let t =
             transition(&state(Stage::Fixing), &actor(DEV, Role::Dev), ActionKind::SubmitForTest, None, false).unwrap();
         assert_eq!(t.claim, None);
@@ -522,10 +906,10 @@ mod tests {
         let dev = actor(DEV, Role::Dev);
         let mut s = state(Stage::SolutionReview);
         let t = transition(&s, &pm, ActionKind::VerdictPm, Some(true), false).unwrap();
-        assert_eq!((t.to, t.verdict), (Some(Stage::SolutionReview), Some((Role::Pm, true))));
+        assert_eq!((t.to, t.verdict), (Stage::SolutionReview, Some((Role::Pm, true))));
         s.pm_verdict = Some(true);
         let t = transition(&s, &dev, ActionKind::VerdictDev, Some(false), false).unwrap();
-        assert_eq!(t.to, Some(Stage::SolutionReview), "disagreement keeps the stage");
+        assert_eq!(t.to, Stage::SolutionReview, "disagreement keeps the stage");
         s.dev_verdict = Some(false);
         // Either may change theirs: the PM agrees it is not optimal, with the pool item.
         assert_eq!(
@@ -533,10 +917,10 @@ mod tests {
             Err(Refusal::Invalid { field: "pool_title".into(), problem: FieldProblem::Required })
         );
         let t = transition(&s, &pm, ActionKind::VerdictPm, Some(false), true).unwrap();
-        assert_eq!((t.to, t.plan, t.creates_pool_item), (Some(Stage::Fixing), Some(Plan::Interim), true));
+        assert_eq!((t.to, t.plan, t.creates_pool_item), (Stage::Fixing, Some(Plan::Interim), true));
         s.dev_verdict = Some(true);
         let t = transition(&s, &pm, ActionKind::VerdictPm, Some(true), false).unwrap();
-        assert_eq!((t.to, t.plan), (Some(Stage::Fixing), Some(Plan::Optimal)));
+        assert_eq!((t.to, t.plan), (Stage::Fixing, Some(Plan::Optimal)));
     }
 
     #[test]
@@ -547,12 +931,12 @@ mod tests {
             (Stage::Verifying, ActionKind::RegressionFail, actor(QA, Role::Qa)),
         ] {
             let t = transition(&state(stage), &who, kind, None, false).unwrap();
-            assert_eq!((t.to, t.next_round), (Some(Stage::Fixing), true), "{kind:?}");
+            assert_eq!((t.to, t.next_round), (Stage::Fixing, true), "{kind:?}");
         }
         let t =
             transition(&state(Stage::SolutionReview), &actor(PM, Role::Pm), ActionKind::SendBackSolution, None, false)
                 .unwrap();
-        assert_eq!((t.to, t.clear_verdicts, t.next_round), (Some(Stage::Investigating), true, false));
+        assert_eq!((t.to, t.clear_verdicts, t.next_round), (Stage::Investigating, true, false));
     }
 
     #[test]
@@ -565,12 +949,11 @@ mod tests {
         let mut s = state(Stage::Reported);
         let mut visited = vec![s.stage];
         for (kind, who) in steps {
-            s.stage = transition(&s, &who, kind, None, false).unwrap().to.unwrap();
+            s.stage = transition(&s, &who, kind, None, false).unwrap().to;
             visited.push(s.stage);
         }
         s.pm_verdict = Some(true);
-        s.stage =
-            transition(&s, &actor(DEV, Role::Dev), ActionKind::VerdictDev, Some(true), false).unwrap().to.unwrap();
+        s.stage = transition(&s, &actor(DEV, Role::Dev), ActionKind::VerdictDev, Some(true), false).unwrap().to;
         visited.push(s.stage);
         for (kind, who) in [
             (ActionKind::SubmitForTest, actor(DEV, Role::Dev)),
@@ -581,7 +964,7 @@ mod tests {
             (ActionKind::ConfirmFollowup, actor(OPS, Role::Ops)),
             (ActionKind::SendReport, actor(PM, Role::Pm)),
         ] {
-            s.stage = transition(&s, &who, kind, None, false).unwrap().to.unwrap();
+            s.stage = transition(&s, &who, kind, None, false).unwrap().to;
             visited.push(s.stage);
         }
         assert_eq!(visited, Stage::ALL.to_vec());
@@ -592,5 +975,12 @@ mod tests {
         for s in Stage::ALL {
             assert_eq!(Stage::parse(s.as_str()), Some(s));
         }
+        for k in ActionKind::ALL {
+            assert_eq!(TimelineAction::parse(k.as_str()), Some(TimelineAction::Gate(k)));
+        }
+        for a in [TimelineAction::Create, TimelineAction::Intake, TimelineAction::Claim, TimelineAction::Reassign] {
+            assert_eq!(TimelineAction::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(Stage::parse("archived"), None);
     }
 }

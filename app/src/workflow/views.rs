@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    input::{Channel, Severity},
-    rules::{ActionKind, Owners, Stage},
+    input::{Channel, Severity, UserConfirmation},
+    rules::{ActionKind, Owners, Plan, Resolution, Stage, TimelineAction},
 };
+use crate::{auth::Role, pool::PoolItem};
 
 /// An incident in a list or queue.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -68,8 +69,8 @@ pub struct TimelineEntry {
     pub actor: Option<Person>,
     /// As which role.
     pub role: String,
-    /// Which action (`create`, `claim`, `reassign` or an [`ActionKind`] name).
-    pub action: String,
+    /// Which action.
+    pub action: TimelineAction,
     /// Stage before.
     pub from: Stage,
     /// Stage after.
@@ -95,69 +96,45 @@ pub struct IncidentDetail {
     pub owner_names: [Option<Person>; 4],
     /// Fix rounds so far.
     pub fix_round: i64,
-    /// `optimal` / `interim`, once decided.
-    pub plan: Option<String>,
+    /// The fix plan, once decided.
+    pub plan: Option<Plan>,
     /// The pool item of an interim plan.
     pub pool_item: Option<PoolItem>,
-    /// `fixed` / `non_technical` once closed.
-    pub resolution: Option<String>,
-    /// Released version.
-    pub release_version: String,
+    /// How it ended, once closed.
+    pub resolution: Option<Resolution>,
+    /// What the steps so far established.
+    pub facts: IncidentFacts,
     /// The PM's and dev's verdicts in solution review.
     pub verdicts: (Option<bool>, Option<bool>),
     /// The gate actions the current user may take now.
     pub my_actions: Vec<ActionKind>,
+    /// The roles the current user may claim now (held by them, owned by nobody).
+    pub claimable: Vec<Role>,
+    /// The roles whose owner the current user may replace now.
+    pub reassignable: Vec<Role>,
     /// Newest first.
     pub timeline: Vec<TimelineEntry>,
     /// The report email, once the PM sent it: the rendered copy with its delivery status.
     pub report: Option<crate::mail::EmailView>,
 }
 
-/// Status of a requirement-pool item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PoolStatus {
-    /// Waiting to be scheduled.
-    Open,
-    /// In a release plan.
-    Scheduled,
-    /// Delivered.
-    Done,
-}
-
-impl PoolStatus {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PoolStatus::Open => "open",
-            PoolStatus::Scheduled => "scheduled",
-            PoolStatus::Done => "done",
-        }
-    }
-
-    /// Parses a stored or submitted name.
-    pub fn parse(name: &str) -> Option<Self> {
-        [PoolStatus::Open, PoolStatus::Scheduled, PoolStatus::Done].into_iter().find(|s| s.as_str() == name.trim())
-    }
-}
-
-/// A requirement-pool item.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PoolItem {
-    /// Row id.
-    pub id: i64,
-    /// Title.
-    pub title: String,
-    /// The optimal solution.
-    pub description: String,
-    /// Priority.
-    pub priority: Severity,
-    /// Status.
-    pub status: PoolStatus,
-    /// Target release.
-    pub target_release: String,
-    /// Key of the incident it came from.
-    pub source_incident: Option<String>,
+/// The facts the gate actions established, each written by the action that owns it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentFacts {
+    /// Root cause of the latest proposal (empty before one).
+    pub root_cause: String,
+    /// Solution of the latest proposal.
+    pub solution: String,
+    /// Released version (empty before release).
+    pub release_version: String,
+    /// When the release was deployed (RFC 3339, UTC).
+    pub deployed_at: Option<String>,
+    /// Notes of the passing regression test, once it passed.
+    pub regression_notes: Option<String>,
+    /// The reply sent to the user (at triage or follow-up).
+    pub user_reply: String,
+    /// The user's answer at follow-up.
+    pub user_confirmation: Option<UserConfirmation>,
 }
 
 /// Filters of the incident list; empty fields do not filter.

@@ -9,11 +9,11 @@ use super::{
     short_time, SeverityBadge, StageBadge,
 };
 use crate::{
-    auth::{use_me, Role},
+    auth::Role,
     i18n::{fill, use_i18n},
     workflow::{
         labels,
-        rules::Stage,
+        rules::{Plan, Stage},
         views::{IncidentDetail, Person},
         ClaimRole,
     },
@@ -45,7 +45,6 @@ const ROLE_ORDER: [Role; 4] = [Role::Ops, Role::Pm, Role::Dev, Role::Qa];
 #[component]
 fn IncidentView(detail: IncidentDetail, refresh: RwSignal<u64>, moved_on: RwSignal<bool>) -> impl IntoView {
     let i18n = use_i18n();
-    let me = use_me();
     let s = detail.summary.clone();
     let ctx = FormCtx { id: s.id, version: s.version, refresh, moved_on };
     let stage = s.stage;
@@ -133,8 +132,9 @@ fn IncidentView(detail: IncidentDetail, refresh: RwSignal<u64>, moved_on: RwSign
                 <dl class="owners">
                     {ROLE_ORDER.into_iter().enumerate().map(|(i, role)| {
                         let person = detail.owner_names[i].clone();
-                        let unowned = person.is_none();
-                        let can_claim = move || unowned && stage != Stage::Closed && me.get().flatten().is_some_and(|m| m.has(role));
+                        // The rule book decided on the server (`rules::may_claim`); the page only shows it.
+                        let claimable = detail.claimable.contains(&role);
+                        let can_claim = move || claimable;
                         view! {
                             <div class="owners__row">
                                 <dt>{move || role.label(i18n.t())}</dt>
@@ -168,19 +168,30 @@ fn IncidentView(detail: IncidentDetail, refresh: RwSignal<u64>, moved_on: RwSign
                     let n = detail.fix_round.to_string();
                     view! { <p>{move || fill(i18n.t().incident_round, &[("n", &n)])}</p> }
                 })}
-                {detail.plan.clone().map(|plan| {
+                {(!detail.facts.root_cause.is_empty()).then(|| {
+                    let (cause, solution) = (detail.facts.root_cause.clone(), detail.facts.solution.clone());
+                    view! {
+                        <p><strong>{move || i18n.t().field_root_cause} ": "</strong><span class="prewrap">{cause}</span></p>
+                        <p><strong>{move || i18n.t().field_solution} ": "</strong><span class="prewrap">{solution}</span></p>
+                    }
+                })}
+                {detail.plan.map(|plan| {
                     let pool = detail.pool_item.clone();
                     view! {
                         <p>
                             <strong>{move || i18n.t().incident_plan} ": "</strong>
-                            {move || if plan == "interim" { i18n.t().incident_plan_interim } else { i18n.t().incident_plan_optimal }}
+                            {move || match plan {
+                                Plan::Interim => i18n.t().incident_plan_interim,
+                                Plan::Optimal => i18n.t().incident_plan_optimal,
+                            }}
                             {pool.map(|p| view! { " — " <a href="/pool">{p.title}</a> })}
                         </p>
                     }
                 })}
-                {(!detail.release_version.is_empty()).then(|| {
-                    let v = detail.release_version.clone();
-                    view! { <p><strong>{move || i18n.t().incident_release} ": "</strong> {v}</p> }
+                {(!detail.facts.release_version.is_empty()).then(|| {
+                    let v = detail.facts.release_version.clone();
+                    let at = detail.facts.deployed_at.as_deref().map(|t| format!(" · {} UTC", short_time(t))).unwrap_or_default();
+                    view! { <p><strong>{move || i18n.t().incident_release} ": "</strong> {v} {at}</p> }
                 })}
             </section>
 
@@ -192,14 +203,14 @@ fn IncidentView(detail: IncidentDetail, refresh: RwSignal<u64>, moved_on: RwSign
                     {detail.timeline.into_iter().map(|e| {
                         // Intake entries have no user; the source that delivered the report is named instead.
                         let who = e.actor.map(|p| p.name).unwrap_or_else(|| intake_source(&e.fields));
-                        let action = e.action.clone();
+                        let action = e.action;
                         let fields = summarize_fields(&e.fields);
                         view! {
                             <li class="timeline__entry">
                                 <p>
                                     <time>{short_time(&e.at)}</time>
                                     " · " <strong>{who}</strong>
-                                    " · " {move || labels::timeline_action(&action, i18n.t())}
+                                    " · " {move || labels::timeline_action(action, i18n.t())}
                                     " → " {move || labels::stage(e.to, i18n.t())}
                                 </p>
                                 {(!fields.is_empty()).then(|| view! { <p class="timeline__fields prewrap">{fields}</p> })}

@@ -1,16 +1,13 @@
-//! The incident pages: my queue, the list, reporting, the incident page with only my actions, and
-//! the requirement pool.
+//! The incident pages: my queue, the list, reporting, and the incident page with only my actions.
 // The #[component] macro generates prop structs whose fields cannot carry docs.
 #![allow(missing_docs)]
 
 mod actions;
 mod incident;
 mod list;
-mod pool;
 
 pub use incident::IncidentPage;
 pub use list::{IncidentListPage, MyQueue, NewIncidentPage};
-pub use pool::{PoolItemPage, PoolPage};
 
 use leptos::prelude::*;
 

@@ -1,19 +1,17 @@
-//! The requirement pool: everyone reads it; PMs set status and target release.
+//! The pool pages: everyone reads them; PMs set status and target release.
+// The #[component] macro generates prop structs whose fields cannot carry docs.
+#![allow(missing_docs)]
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::SeverityBadge;
+use super::{PoolItem, PoolStatus, UpdatePoolItem};
 use crate::{
     auth::{use_me, Role},
     forms::FormError,
     i18n::{fill, use_i18n},
-    workflow::{
-        labels,
-        views::{PoolItem, PoolStatus},
-        UpdatePoolItem,
-    },
+    workflow::{labels, SeverityBadge},
 };
 
 /// The pool page.
@@ -21,7 +19,7 @@ use crate::{
 pub fn PoolPage() -> impl IntoView {
     let i18n = use_i18n();
     let refresh = RwSignal::new(0u64);
-    let items = Resource::new(move || refresh.get(), |_| crate::workflow::list_pool());
+    let items = Resource::new(move || refresh.get(), |_| super::list_pool());
     view! {
         <Title text=move || i18n.t().pool_title />
         <h1>{move || i18n.t().pool_title}</h1>
@@ -42,7 +40,7 @@ pub fn PoolItemPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
     let refresh = RwSignal::new(0u64);
-    let item = Resource::new(move || (id(), refresh.get()), |(id, _)| crate::workflow::get_pool_item(id));
+    let item = Resource::new(move || (id(), refresh.get()), |(id, _)| super::get_pool_item(id));
     view! {
         <p><a href="/pool">{move || i18n.t().pool_title}</a></p>
         <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
