@@ -29,6 +29,7 @@ use axum::{
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use secrecy::{ExposeSecret, SecretString};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_http::{
     limit::RequestBodyLimitLayer,
@@ -188,12 +189,12 @@ impl Application {
 
 /// Shows the first admin's one-time password on the terminal (standard error), never in the
 /// logs: a log shipper must not receive it. It is stored only as a hash and shown only now.
-fn print_first_admin(password: &str) {
+fn print_first_admin(password: &SecretString) {
     eprintln!(
         "\nBaton created the first account.\n  username:          admin\n  one-time password: {}\n\
          Sign in with it and choose a new password: it must be changed at first sign-in.\n\
          It is shown only this once and is not written to the logs.\n",
-        password
+        password.expose_secret()
     );
     tracing::warn!(username = "admin", "created the first account; its one-time password is on standard error");
 }
