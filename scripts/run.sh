@@ -3,7 +3,7 @@
 # with the embedded SQLite database under ./data. Settings: see README.md (environment variables).
 #
 #   scripts/run.sh           serve; on first start an "admin" account is created and its
-#                            one-time password printed in the log
+#                            one-time password printed on the terminal (not in the log)
 #   scripts/run.sh --demo    also create one user per role (ops, pm, dev, qa, admin) and print
 #                            their passwords, to try every role at once
 set -euo pipefail

@@ -12,6 +12,7 @@ use std::{
     time::Duration,
 };
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// File name of the embedded SQLite database inside the data directory.
@@ -64,7 +65,7 @@ pub enum SmtpTls {
 }
 
 /// Settings of the outgoing mail server. `Debug` masks the password.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct SmtpConfig {
     /// Host name (`BATON_SMTP_HOST`); setting it turns sending on.
     pub host: String,
@@ -75,7 +76,7 @@ pub struct SmtpConfig {
     /// User name for authentication (`BATON_SMTP_USERNAME`); empty means no authentication.
     pub username: String,
     /// Password (`BATON_SMTP_PASSWORD`). Never logged.
-    pub password: String,
+    pub password: SecretString,
     /// The `From` address (`BATON_SMTP_FROM`), e.g. `Baton <baton@example.com>`.
     pub from: String,
     /// Time limit of one SMTP command (`BATON_SMTP_TIMEOUT`, default 30s).
@@ -89,7 +90,7 @@ impl fmt::Debug for SmtpConfig {
             .field("port", &self.port)
             .field("tls", &self.tls)
             .field("username", &self.username)
-            .field("password", &if self.password.is_empty() { "" } else { "****" })
+            .field("password", &if self.password.expose_secret().is_empty() { "" } else { "****" })
             .field("from", &self.from)
             .field("timeout", &self.timeout)
             .finish()
@@ -106,8 +107,8 @@ pub enum LogFormat {
 }
 
 /// A database URL whose password never reaches logs or `Debug` output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DatabaseUrl(String);
+#[derive(Clone)]
+pub struct DatabaseUrl(SecretString);
 
 /// The database product a URL points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,7 +133,7 @@ impl DatabaseUrl {
     pub fn parse(url: &str) -> Result<Self, String> {
         let url = url.trim();
         if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self(url.to_owned()))
+            Ok(Self(url.into()))
         } else {
             Err("must start with sqlite: or postgres://".into())
         }
@@ -140,12 +141,12 @@ impl DatabaseUrl {
 
     /// The URL of the default SQLite database inside `data_dir`.
     pub fn sqlite_in(data_dir: &Path) -> Self {
-        Self(format!("sqlite://{}", data_dir.join(SQLITE_FILE_NAME).display()))
+        Self(format!("sqlite://{}", data_dir.join(SQLITE_FILE_NAME).display()).into())
     }
 
     /// The back end this URL selects.
     pub fn backend(&self) -> Backend {
-        if self.0.starts_with("sqlite:") {
+        if self.expose().starts_with("sqlite:") {
             Backend::Sqlite
         } else {
             Backend::Postgres
@@ -154,13 +155,14 @@ impl DatabaseUrl {
 
     /// The full URL, password included. Only for opening connections.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     /// The URL with any password replaced by `****`.
     pub fn masked(&self) -> String {
-        let Some((scheme, rest)) = self.0.split_once("://") else {
-            return self.0.clone();
+        let url = self.expose();
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return url.to_owned();
         };
         // userinfo ends at the last '@' before the first '/'.
         let authority_end = rest.find('/').unwrap_or(rest.len());
@@ -172,7 +174,7 @@ impl DatabaseUrl {
                 let shown = if userinfo.contains(':') { format!("{user}:****") } else { user.to_owned() };
                 format!("{scheme}://{shown}{}", &rest[at..])
             }
-            None => self.0.clone(),
+            None => url.to_owned(),
         }
     }
 }
@@ -313,7 +315,7 @@ impl Config {
             Some(url) => DatabaseUrl::parse(&url).map_err(|reason| ConfigError::Invalid {
                 setting: "DATABASE_URL",
                 // The raw value may hold a password: show only the masked form.
-                value: DatabaseUrl(url.clone()).masked(),
+                value: DatabaseUrl(url.as_str().into()).masked(),
                 reason,
             })?,
             None => DatabaseUrl::sqlite_in(&data_dir),
@@ -411,7 +413,7 @@ impl Config {
                     port,
                     tls,
                     username,
-                    password,
+                    password: password.into(),
                     from,
                     timeout: duration("BATON_SMTP_TIMEOUT", "30s")?,
                 })
@@ -590,7 +592,7 @@ mod tests {
 
     #[test]
     fn smtp_is_off_by_default_and_read_with_its_defaults() {
-        assert_eq!(config_from(&[]).unwrap().smtp, None);
+        assert!(config_from(&[]).unwrap().smtp.is_none());
         let c =
             config_from(&[("BATON_SMTP_HOST", "mail.example.com"), ("BATON_SMTP_FROM", "Baton <baton@example.com>")])
                 .unwrap();
@@ -635,7 +637,7 @@ mod tests {
         .unwrap();
         let c = config_from(&[("BATON_CONFIG", &file.display().to_string())]).unwrap();
         let smtp = c.smtp.clone().unwrap();
-        assert_eq!((smtp.port, smtp.tls, smtp.password.as_str()), (465, SmtpTls::Tls, "from-file"));
+        assert_eq!((smtp.port, smtp.tls, smtp.password.expose_secret()), (465, SmtpTls::Tls, "from-file"));
         assert_eq!(smtp.timeout, Duration::from_secs(10));
         assert!(!format!("{c:?}").contains("from-file"));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -9,6 +9,7 @@ use app::{
         ClientInfo, CurrentUser, PASSWORD_CHANGE_SERVER_FNS, PUBLIC_SERVER_FNS, SESSION_RECORD_KEY,
     },
     error::AppError,
+    i18n::PreferredLocale,
     state::AppState,
 };
 use axum::{
@@ -53,7 +54,8 @@ fn is_static(path: &str) -> bool {
 }
 
 /// Loads the cookie session's record and, when valid, puts the [`CurrentUser`] (with roles read
-/// from the database now) into the request. An ended record clears the cookie session.
+/// from the database now) and their [`PreferredLocale`] into the request. An ended record clears
+/// the cookie session.
 pub async fn resolve_user(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if is_static(request.uri().path()) {
         return next.run(request).await;
@@ -72,6 +74,7 @@ pub async fn resolve_user(State(state): State<AppState>, mut request: Request, n
         let timeouts = Timeouts { idle: state.config.session_idle, absolute: state.config.session_absolute };
         match sessions::resolve(&state.db, &record_id, timeouts, chrono::Utc::now()).await {
             Ok(Resolved::Valid(user)) => {
+                request.extensions_mut().insert(PreferredLocale(user.me.language));
                 request.extensions_mut().insert(user);
             }
             Ok(Resolved::Ended) => {

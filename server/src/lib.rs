@@ -29,6 +29,7 @@ use axum::{
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use secrecy::{ExposeSecret, SecretString};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_http::{
     limit::RequestBodyLimitLayer,
@@ -114,10 +115,7 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the first admin: {e}"))?;
         if let Some(password) = first_admin {
-            // Printed once: it is stored only as a hash and must be changed at first sign-in.
-            tracing::warn!(
-                "created the first account: username \"admin\", one-time password \"{password}\" (change it at first sign-in)"
-            );
+            print_first_admin(&password);
         }
         let store = AnyStore::new(&db).await.context("cannot prepare the session store")?;
         // Expired cookie sessions are deleted in the background; the task ends with the server.
@@ -187,6 +185,18 @@ impl Application {
         self.state.db.close().await;
         Ok(())
     }
+}
+
+/// Shows the first admin's one-time password on the terminal (standard error), never in the
+/// logs: a log shipper must not receive it. It is stored only as a hash and shown only now.
+fn print_first_admin(password: &SecretString) {
+    eprintln!(
+        "\nBaton created the first account.\n  username:          admin\n  one-time password: {}\n\
+         Sign in with it and choose a new password: it must be changed at first sign-in.\n\
+         It is shown only this once and is not written to the logs.\n",
+        password.expose_secret()
+    );
+    tracing::warn!(username = "admin", "created the first account; its one-time password is on standard error");
 }
 
 /// Opens and migrates the configured database (also used by the command-line tools).

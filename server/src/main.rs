@@ -23,6 +23,7 @@ use app::{
     users::bootstrap,
 };
 use clap::{Parser, Subcommand};
+use secrecy::{zeroize::Zeroize, ExposeSecret, SecretString};
 
 #[derive(Parser)]
 #[command(name = "server", version, about = "Baton: urgent production bugs, handed on by name")]
@@ -100,13 +101,17 @@ enum UserCommand {
     },
 }
 
-fn read_password(from_stdin: bool) -> std::io::Result<(String, bool)> {
+/// The password to set and whether it was generated (then it is printed for the operator).
+fn read_password(from_stdin: bool) -> std::io::Result<(SecretString, bool)> {
     if !from_stdin {
         return Ok((generate_password(), true));
     }
     let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text)?;
-    Ok((text.trim_end_matches(['\r', '\n']).to_owned(), false))
+    let read = std::io::stdin().read_to_string(&mut text);
+    let password = SecretString::from(text.trim_end_matches(['\r', '\n']));
+    text.zeroize();
+    read?;
+    Ok((password, false))
 }
 
 #[tokio::main]
@@ -192,7 +197,7 @@ async fn manage_user(config: Config, command: UserCommand) -> anyhow::Result<()>
                 .map_err(|e| anyhow::anyhow!("cannot create {username}: {e}"))?;
             println!("created user {username} (id {id})");
             if generated {
-                println!("password: {password}");
+                println!("password: {}", password.expose_secret());
             }
         }
         UserCommand::ResetPassword { username, password_stdin } => {
@@ -202,7 +207,7 @@ async fn manage_user(config: Config, command: UserCommand) -> anyhow::Result<()>
                 .map_err(|e| anyhow::anyhow!("cannot reset the password of {username}: {e}"))?;
             println!("password of {username} reset; their sessions are ended");
             if generated {
-                println!("password: {password}");
+                println!("password: {}", password.expose_secret());
             }
         }
     }

@@ -1,7 +1,6 @@
 //! Appending to the audit log, reading it back page by page, and checking its chain.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use sqlx::Row;
 
 use super::{
     chain::{entry_hash, Head, Verifier, GENESIS},
@@ -115,12 +114,8 @@ impl<'a> Record<'a> {
         if let WriteTx::Postgres(tx) = tx {
             sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut **tx).await?;
         }
-        let head = on_tx!(tx, conn => sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(conn)
-            .await?
-            .map(|r| Ok::<_, sqlx::Error>((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
-            .transpose()?);
-        let (seq, prev_hash) = head.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
+        let head = on_tx!(tx, conn => sqlx::query_as::<_, HeadRow>(HEAD).fetch_optional(conn).await?);
+        let (seq, prev_hash) = head.map_or((1, GENESIS.to_owned()), |head| (head.seq + 1, head.hash));
         let origin = self.origin;
         let mut entry = AuditEntry {
             seq,
@@ -250,26 +245,63 @@ fn bound(value: &str, upper: bool) -> Option<String> {
 const COLUMNS: &str = "seq, at, actor_kind, actor_id, actor_name, actor_roles, client_addr, user_agent, event, \
                        target_kind, target, outcome, details, prev_hash, hash";
 
-macro_rules! entry {
-    ($r:expr) => {
+/// A stored entry. Its text is taken verbatim, the enumerated columns (actor kind, outcome)
+/// included: the hash covers exactly this text, and verification must be able to read an entry
+/// that was tampered with in order to report it.
+#[derive(sqlx::FromRow)]
+struct AuditEntryRow {
+    seq: i64,
+    at: String,
+    actor_kind: String,
+    actor_id: Option<i64>,
+    actor_name: String,
+    actor_roles: String,
+    client_addr: String,
+    user_agent: String,
+    event: String,
+    target_kind: String,
+    target: String,
+    outcome: String,
+    details: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl From<AuditEntryRow> for AuditEntry {
+    fn from(row: AuditEntryRow) -> Self {
         AuditEntry {
-            seq: $r.try_get(0)?,
-            at: $r.try_get(1)?,
-            actor_kind: $r.try_get(2)?,
-            actor_id: $r.try_get(3)?,
-            actor_name: $r.try_get(4)?,
-            actor_roles: $r.try_get(5)?,
-            client_addr: $r.try_get(6)?,
-            user_agent: $r.try_get(7)?,
-            event: $r.try_get(8)?,
-            target_kind: $r.try_get(9)?,
-            target: $r.try_get(10)?,
-            outcome: $r.try_get(11)?,
-            details: $r.try_get(12)?,
-            prev_hash: $r.try_get(13)?,
-            hash: $r.try_get(14)?,
+            seq: row.seq,
+            at: row.at,
+            actor_kind: row.actor_kind,
+            actor_id: row.actor_id,
+            actor_name: row.actor_name,
+            actor_roles: row.actor_roles,
+            client_addr: row.client_addr,
+            user_agent: row.user_agent,
+            event: row.event,
+            target_kind: row.target_kind,
+            target: row.target,
+            outcome: row.outcome,
+            details: row.details,
+            prev_hash: row.prev_hash,
+            hash: row.hash,
         }
-    };
+    }
+}
+
+/// The newest entry's number and hash.
+const HEAD: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
+
+#[derive(sqlx::FromRow)]
+struct HeadRow {
+    seq: i64,
+    hash: String,
+}
+
+impl From<HeadRow> for Head {
+    fn from(row: HeadRow) -> Self {
+        Head { seq: row.seq, hash: row.hash }
+    }
 }
 
 /// Up to `limit` entries matching `query` from `cursor` on. Every filter column has an index
@@ -308,42 +340,31 @@ pub async fn page(db: &Db, query: &Query, cursor: Cursor, limit: i64) -> Result<
     sql.push_str(&order);
     sql.push_str(&format!(" LIMIT ${}", n + 1 + usize::from(seq_bound.is_some())));
     let rows = on_db!(db, pool => {
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query_as::<_, AuditEntryRow>(&sql);
         for b in &binds {
             q = q.bind(b);
         }
         if let Some(seq) = seq_bound {
             q = q.bind(seq);
         }
-        q.bind(limit)
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|r| Ok::<_, sqlx::Error>(entry!(r)))
-            .collect::<Result<Vec<_>, _>>()?
+        q.bind(limit).fetch_all(pool).await?
     });
-    Ok(rows)
+    Ok(rows.into_iter().map(AuditEntry::from).collect())
 }
 
 /// One entry by number.
 pub async fn get(db: &Db, seq: i64) -> Result<Option<AuditEntry>, DbError> {
-    let row = on_db!(db, pool => sqlx::query(&format!("SELECT {COLUMNS} FROM audit_log WHERE seq = $1"))
+    let row = on_db!(db, pool => sqlx::query_as::<_, AuditEntryRow>(&format!("SELECT {COLUMNS} FROM audit_log WHERE seq = $1"))
         .bind(seq)
         .fetch_optional(pool)
-        .await?
-        .map(|r| Ok::<_, sqlx::Error>(entry!(r)))
-        .transpose()?);
-    Ok(row)
+        .await?);
+    Ok(row.map(AuditEntry::from))
 }
 
 /// The newest entry's number and hash, to record outside the database.
 pub async fn head(db: &Db) -> Result<Option<Head>, DbError> {
-    let row = on_db!(db, pool => sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(pool)
-        .await?
-        .map(|r| Ok::<_, sqlx::Error>(Head { seq: r.try_get(0)?, hash: r.try_get(1)? }))
-        .transpose()?);
-    Ok(row)
+    let row = on_db!(db, pool => sqlx::query_as::<_, HeadRow>(HEAD).fetch_optional(pool).await?);
+    Ok(row.map(Head::from))
 }
 
 /// Entries read per batch while verifying.

@@ -15,7 +15,7 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
     let state = guard::app_state();
     let client = guard::client_info();
     let signed_in =
-        service::sign_in(&state.db, &state.hasher, &username, password, &client, chrono::Utc::now()).await?;
+        service::sign_in(&state.db, &state.hasher, &username, password.into(), &client, chrono::Utc::now()).await?;
     let session = leptos_axum::extract::<tower_sessions::Session>().await?;
     // A fresh cookie-session id at sign-in: an id planted before sign-in is worthless after it.
     session.cycle_id().await.map_err(AppError::internal)?;
@@ -60,7 +60,7 @@ pub async fn change_password(current: String, new: String, confirm: String) -> R
 
     let user = guard::require_user()?;
     let state = guard::app_state();
-    let change = service::PasswordChange { current, new, confirm };
+    let change = service::PasswordChange { current: current.into(), new: new.into(), confirm: confirm.into() };
     service::change_own_password(&state.db, &state.hasher, &user, &guard::client_info(), change, chrono::Utc::now())
         .await?;
     tracing::info!(user = %user.me.username, "changed own password");

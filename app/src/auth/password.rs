@@ -12,6 +12,7 @@ use argon2::{
     },
     Algorithm, Argon2, Params, Version,
 };
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
 use crate::error::{AppError, FieldProblem};
@@ -44,7 +45,7 @@ pub fn check_policy(password: &str) -> Result<(), FieldProblem> {
 }
 
 /// A random password of 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I).
-pub fn generate_password() -> String {
+pub fn generate_password() -> SecretString {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut out = String::with_capacity(16);
     while out.len() < 16 {
@@ -56,7 +57,7 @@ pub fn generate_password() -> String {
             out.push(ALPHABET[byte[0] as usize % ALPHABET.len()] as char);
         }
     }
-    out
+    out.into()
 }
 
 /// The outcome of checking a password.
@@ -81,7 +82,8 @@ fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
-        argon2().hash_password(generate_password().as_bytes(), &salt).map(|h| h.to_string()).unwrap_or_default()
+        let password = generate_password();
+        argon2().hash_password(password.expose_secret().as_bytes(), &salt).map(|h| h.to_string()).unwrap_or_default()
     })
 }
 
@@ -103,13 +105,13 @@ impl PasswordHasher {
     }
 
     /// Hashes a password that already passed [`check_policy`].
-    pub async fn hash(&self, password: String) -> Result<String, AppError> {
-        if password.len() > MAX_PASSWORD_BYTES {
+    pub async fn hash(&self, password: SecretString) -> Result<String, AppError> {
+        if password.expose_secret().len() > MAX_PASSWORD_BYTES {
             return Err(AppError::invalid("password", FieldProblem::TooLong(MAX_PASSWORD_BYTES)));
         }
         self.run(move || {
             let salt = SaltString::generate(&mut OsRng);
-            argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+            argon2().hash_password(password.expose_secret().as_bytes(), &salt).map(|h| h.to_string())
         })
         .await?
         .map_err(AppError::internal)
@@ -117,8 +119,8 @@ impl PasswordHasher {
 
     /// Verifies `password` against `stored`; with no stored hash (unknown user) it verifies
     /// against a dummy so the time taken is the same, and reports no match.
-    pub async fn verify(&self, password: String, stored: Option<String>) -> Result<Verified, AppError> {
-        if password.len() > MAX_PASSWORD_BYTES {
+    pub async fn verify(&self, password: SecretString, stored: Option<String>) -> Result<Verified, AppError> {
+        if password.expose_secret().len() > MAX_PASSWORD_BYTES {
             // Refused before any hashing: a huge password costs nothing.
             return Ok(Verified { ok: false, needs_rehash: false });
         }
@@ -128,7 +130,7 @@ impl PasswordHasher {
             let Ok(parsed) = PasswordHash::new(&hash) else {
                 return Verified { ok: false, needs_rehash: false };
             };
-            let ok = argon2().verify_password(password.as_bytes(), &parsed).is_ok() && known;
+            let ok = argon2().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok() && known;
             let needs_rehash = ok && !uses_current_parameters(&parsed);
             Verified { ok, needs_rehash }
         })
@@ -183,8 +185,8 @@ mod tests {
     async fn an_oversized_password_is_refused_without_hashing() {
         let hasher = PasswordHasher::new(1);
         let huge = "x".repeat(1_000_000);
-        assert!(!hasher.verify(huge.clone(), None).await.unwrap().ok);
-        assert!(hasher.hash(huge).await.is_err());
+        assert!(!hasher.verify(huge.as_str().into(), None).await.unwrap().ok);
+        assert!(hasher.hash(huge.into()).await.is_err());
         assert_eq!(hasher.hashes_computed(), 0);
     }
 
@@ -198,7 +200,7 @@ mod tests {
     #[test]
     fn generated_passwords_pass_the_policy_and_differ() {
         let a = generate_password();
-        assert_eq!(check_policy(&a), Ok(()));
-        assert_ne!(a, generate_password());
+        assert_eq!(check_policy(a.expose_secret()), Ok(()));
+        assert_ne!(a.expose_secret(), generate_password().expose_secret());
     }
 }

@@ -2,6 +2,7 @@
 //! functions and tested directly on both back ends.
 
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     password::{check_policy, PasswordHasher},
@@ -39,14 +40,14 @@ pub async fn sign_in(
     db: &Db,
     hasher: &PasswordHasher,
     username: &str,
-    password: String,
+    password: SecretString,
     client: &ClientInfo,
     now: DateTime<Utc>,
 ) -> Result<SignedIn, AppError> {
     if username.trim().is_empty() {
         return Err(AppError::invalid("username", FieldProblem::Required));
     }
-    if password.is_empty() {
+    if password.expose_secret().is_empty() {
         return Err(AppError::invalid("password", FieldProblem::Required));
     }
     let account_key = throttle::account_key(&username_key(username));
@@ -107,11 +108,11 @@ pub async fn sign_in(
 #[derive(Debug, Clone)]
 pub struct PasswordChange {
     /// The password in use now.
-    pub current: String,
+    pub current: SecretString,
     /// The new password.
-    pub new: String,
+    pub new: SecretString,
     /// The new password again.
-    pub confirm: String,
+    pub confirm: SecretString,
 }
 
 /// Changes a user's own password after checking the current one; ends their other sessions.
@@ -125,11 +126,11 @@ pub async fn change_own_password(
 ) -> Result<(), AppError> {
     let PasswordChange { current, new, confirm } = change;
     let (user_id, keep_session) = (user.me.id, user.session_id.as_str());
-    if current.is_empty() {
+    if current.expose_secret().is_empty() {
         return Err(AppError::invalid("current", FieldProblem::Required));
     }
-    check_policy(&new).map_err(|p| AppError::invalid("new", p))?;
-    if new != confirm {
+    check_policy(new.expose_secret()).map_err(|p| AppError::invalid("new", p))?;
+    if new.expose_secret() != confirm.expose_secret() {
         return Err(AppError::invalid("confirm", FieldProblem::PasswordMismatch));
     }
     let stored = store::password_hash(db, user_id).await?.ok_or(AppError::NotSignedIn)?;

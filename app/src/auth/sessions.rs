@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::{CurrentUser, Me, Role};
 use crate::{
@@ -16,7 +15,7 @@ use crate::{
         event,
         store::{Origin, Record},
     },
-    db::{Db, DbError, WriteTx},
+    db::{parse_stored, Db, DbError, WriteTx},
     i18n::Locale,
     on_db, on_tx,
 };
@@ -173,49 +172,25 @@ pub enum Resolved {
 /// Checks a session record and loads its user with current roles. Expired sessions are ended
 /// here, with the reason recorded.
 pub async fn resolve(db: &Db, session_id: &str, timeouts: Timeouts, now: DateTime<Utc>) -> Result<Resolved, DbError> {
-    struct Row_ {
-        user_id: i64,
-        created_at: DateTime<Utc>,
-        last_seen_at: DateTime<Utc>,
-        revoked: bool,
-        active: bool,
-        username: String,
-        display_name: String,
-        language: String,
-        must_change_password: bool,
-    }
     // One query for the session, its user and their roles (one row per role): this runs on every
     // signed-in request.
-    let rows = on_db!(db, pool => sqlx::query(
-        "SELECT s.user_id, s.created_at, s.last_seen_at, s.revoked_at IS NOT NULL AS revoked, u.active, u.username, \
-         u.display_name, u.language, u.must_change_password, r.role \
+    let rows = on_db!(db, pool => sqlx::query_as::<_, SessionUserRow>(
+        "SELECT s.user_id AS user_id, s.created_at AS created_at, s.last_seen_at AS last_seen_at, \
+         s.revoked_at IS NOT NULL AS revoked, u.active AS active, u.username AS username, \
+         u.display_name AS display_name, u.language AS language, u.must_change_password AS must_change_password, \
+         r.role AS role \
          FROM auth_sessions s JOIN users u ON u.id = s.user_id LEFT JOIN user_roles r ON r.user_id = u.id WHERE s.id = $1",
     )
     .bind(session_id)
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| {
-        Ok::<_, sqlx::Error>((
-            Row_ {
-                user_id: r.try_get(0)?,
-                created_at: r.try_get(1)?,
-                last_seen_at: r.try_get(2)?,
-                revoked: r.try_get(3)?,
-                active: r.try_get(4)?,
-                username: r.try_get(5)?,
-                display_name: r.try_get(6)?,
-                language: r.try_get(7)?,
-                must_change_password: r.try_get(8)?,
-            },
-            r.try_get::<Option<String>, _>(9)?,
-        ))
-    })
-    .collect::<Result<Vec<_>, _>>()?);
-    let mut roles: Vec<Role> = rows.iter().filter_map(|(_, role)| role.as_deref().and_then(Role::parse)).collect();
+    .await?);
+    let mut roles = rows
+        .iter()
+        .filter_map(|row| row.role.as_deref())
+        .map(|name| parse_stored("user_roles.role", name, Role::parse))
+        .collect::<Result<Vec<_>, _>>()?;
     roles.sort();
-    let row = rows.into_iter().next().map(|(row, _)| row);
-    let Some(row) = row else { return Ok(Resolved::Ended) };
+    let Some(row) = rows.into_iter().next() else { return Ok(Resolved::Ended) };
     if row.revoked {
         return Ok(Resolved::Ended);
     }
@@ -248,9 +223,24 @@ pub async fn resolve(db: &Db, session_id: &str, timeouts: Timeouts, now: DateTim
             username: row.username,
             display_name: row.display_name,
             roles,
-            language: Locale::from_tag(&row.language).unwrap_or_default(),
+            language: parse_stored("users.language", &row.language, Locale::from_tag)?,
             must_change_password: row.must_change_password,
         },
         session_id: session_id.to_owned(),
     }))
+}
+
+/// A session record with its user, once per role the user holds (`role` is `None` without roles).
+#[derive(sqlx::FromRow)]
+struct SessionUserRow {
+    user_id: i64,
+    created_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    revoked: bool,
+    active: bool,
+    username: String,
+    display_name: String,
+    language: String,
+    must_change_password: bool,
+    role: Option<String>,
 }

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use crate::{
     db::{Db, DbError, WriteTx},
@@ -40,12 +39,10 @@ fn millis(t: DateTime<Utc>) -> i64 {
 pub async fn blocked_for(db: &Db, keys: &[String], now: DateTime<Utc>) -> Result<Option<u64>, DbError> {
     let mut longest: Option<u64> = None;
     for key in keys {
-        let until: Option<i64> = on_db!(db, pool => sqlx::query("SELECT blocked_until_ms FROM login_throttle WHERE key = $1")
+        let until: Option<i64> = on_db!(db, pool => sqlx::query_scalar("SELECT blocked_until_ms FROM login_throttle WHERE key = $1")
             .bind(key)
             .fetch_optional(pool)
-            .await?
-            .map(|r| r.try_get::<i64, _>(0))
-            .transpose()?);
+            .await?);
         if let Some(until) = until {
             let wait_ms = until - millis(now);
             if wait_ms > 0 {
@@ -60,24 +57,26 @@ pub async fn blocked_for(db: &Db, keys: &[String], now: DateTime<Utc>) -> Result
 /// Counts a failed sign-in against `key`, blocking it once past `threshold`.
 pub async fn record_failure(tx: &mut WriteTx, key: &str, threshold: i64, now: DateTime<Utc>) -> Result<(), DbError> {
     let now_ms = millis(now);
-    let current: Option<(i64, i64)> = match tx {
-        WriteTx::Sqlite(tx) => sqlx::query("SELECT failures, window_start_ms FROM login_throttle WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
-            .transpose()?,
-        WriteTx::Postgres(tx) => {
-            sqlx::query("SELECT failures, window_start_ms FROM login_throttle WHERE key = $1 FOR UPDATE")
+    let current = match tx {
+        WriteTx::Sqlite(tx) => {
+            sqlx::query_as::<_, ThrottleRow>("SELECT failures, window_start_ms FROM login_throttle WHERE key = $1")
                 .bind(key)
                 .fetch_optional(&mut **tx)
                 .await?
-                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
-                .transpose()?
+        }
+        WriteTx::Postgres(tx) => {
+            sqlx::query_as::<_, ThrottleRow>(
+                "SELECT failures, window_start_ms FROM login_throttle WHERE key = $1 FOR UPDATE",
+            )
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await?
         }
     };
     let (failures, window_start) = match current {
-        Some((failures, start)) if now_ms - start < WINDOW.as_millis() as i64 => (failures + 1, start),
+        Some(row) if now_ms - row.window_start_ms < WINDOW.as_millis() as i64 => {
+            (row.failures + 1, row.window_start_ms)
+        }
         _ => (1, now_ms),
     };
     let blocked_until = if failures > threshold {
@@ -100,6 +99,13 @@ pub async fn record_failure(tx: &mut WriteTx, key: &str, threshold: i64, now: Da
     .await
     .map(|_| ()))?;
     Ok(())
+}
+
+/// The failures counted against a key in its current window.
+#[derive(sqlx::FromRow)]
+struct ThrottleRow {
+    failures: i64,
+    window_start_ms: i64,
 }
 
 /// Forgets the failures of `key` (after a successful sign-in).

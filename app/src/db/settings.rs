@@ -1,20 +1,17 @@
 //! Instance-wide settings stored as key/value pairs.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::{Db, DbError, WriteTx};
 use crate::{on_db, on_tx};
 
 /// Reads one setting, `None` when it was never set.
 pub async fn get(db: &Db, key: &str) -> Result<Option<String>, DbError> {
-    let row = on_db!(db, pool => sqlx::query("SELECT value FROM settings WHERE key = $1")
+    let value = on_db!(db, pool => sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
         .bind(key)
         .fetch_optional(pool)
-        .await?
-        .map(|r| r.try_get::<String, _>("value"))
-        .transpose()?);
-    Ok(row)
+        .await?);
+    Ok(value)
 }
 
 /// Creates or replaces one setting inside `tx`.
@@ -36,18 +33,15 @@ pub async fn put(tx: &mut WriteTx, key: &str, value: &str, now: DateTime<Utc>) -
 pub async fn get_for_update(tx: &mut WriteTx, key: &str) -> Result<Option<String>, DbError> {
     // SQLite's IMMEDIATE transaction already holds the write lock; PostgreSQL needs a row lock.
     let value = match tx {
-        WriteTx::Sqlite(tx) => sqlx::query("SELECT value FROM settings WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| r.try_get::<String, _>("value"))
-            .transpose()?,
-        WriteTx::Postgres(tx) => sqlx::query("SELECT value FROM settings WHERE key = $1 FOR UPDATE")
-            .bind(key)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| r.try_get::<String, _>("value"))
-            .transpose()?,
+        WriteTx::Sqlite(tx) => {
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(&mut **tx).await?
+        }
+        WriteTx::Postgres(tx) => {
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1 FOR UPDATE")
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
     };
     Ok(value)
 }

@@ -5,7 +5,8 @@
 //! reactive closure, so switching language re-renders the text in place.
 //!
 //! The language is chosen by the user's explicit choice (the [`LANG_COOKIE`] cookie), else the
-//! browser's `Accept-Language`, else English. The server renders `<html lang>` with it and the
+//! signed-in user's preferred language ([`PreferredLocale`]), else the browser's
+//! `Accept-Language`, else English. The server renders `<html lang>` with it and the
 //! browser takes it from there when hydrating, so both sides start from the same language.
 
 use leptos::prelude::*;
@@ -104,6 +105,12 @@ impl Locale {
     }
 }
 
+/// The signed-in user's preferred language, put into the request extensions by whoever
+/// authenticates the request. Language choice reads this, not the user: i18n does not depend on
+/// auth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreferredLocale(pub Locale);
+
 /// Fills `{name}` placeholders of a translated template.
 pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
     let mut out = template.to_owned();
@@ -172,7 +179,7 @@ fn initial_locale() -> Locale {
     use_context::<http::request::Parts>()
         .map(|parts| {
             let header = |name: http::header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
-            let preference = parts.extensions.get::<crate::auth::CurrentUser>().map(|u| u.me.language);
+            let preference = parts.extensions.get::<PreferredLocale>().map(|p| p.0);
             Locale::for_request(header(http::header::COOKIE), preference, header(http::header::ACCEPT_LANGUAGE))
         })
         .unwrap_or_default()
@@ -213,6 +220,24 @@ mod tests {
         assert_eq!(Locale::for_request(None, Some(Locale::ZhCn), Some("en")), Locale::ZhCn);
         assert_eq!(Locale::for_request(Some("baton_lang=xx"), None, None), Locale::En);
         assert_eq!(Locale::for_request(None, None, None), Locale::En);
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_page_language_reads_the_preference_the_auth_layer_put_into_the_request() {
+        let owner = Owner::new();
+        owner.set();
+        let request = |preference: Option<Locale>| {
+            let mut request = http::Request::builder().header(http::header::ACCEPT_LANGUAGE, "en").body(()).unwrap();
+            if let Some(locale) = preference {
+                request.extensions_mut().insert(PreferredLocale(locale));
+            }
+            request.into_parts().0
+        };
+        provide_context(request(Some(Locale::ZhCn)));
+        assert_eq!(initial_locale(), Locale::ZhCn);
+        provide_context(request(None));
+        assert_eq!(initial_locale(), Locale::En);
     }
 
     #[test]

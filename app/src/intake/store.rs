@@ -2,7 +2,6 @@
 //! check of every delivery.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::{tokens, CreatedSource, SourceChannel, SourceView};
 use crate::{
@@ -10,7 +9,7 @@ use crate::{
         event,
         store::{Origin, Record},
     },
-    db::{Db, DbError},
+    db::{parse_stored, Db, DbError, UnknownStoredValue},
     error::{AppError, FieldProblem},
     on_db, on_tx,
 };
@@ -45,59 +44,82 @@ pub enum Authenticated {
 /// Looks up the source of `token`.
 pub async fn authenticate(db: &Db, token: &str) -> Result<Authenticated, DbError> {
     let hash = tokens::hash(token.trim());
-    let row = on_db!(db, pool => sqlx::query(
-        "SELECT id, name, channel, enabled, revoked_at IS NOT NULL FROM intake_sources WHERE token_hash = $1",
+    let row = on_db!(db, pool => sqlx::query_as::<_, TokenOwnerRow>(
+        "SELECT id, name, channel, enabled, revoked_at IS NOT NULL AS revoked FROM intake_sources WHERE token_hash = $1",
     )
     .bind(&hash)
     .fetch_optional(pool)
-    .await?
-    .map(|r| {
-        Ok::<_, sqlx::Error>((
-            r.try_get::<i64, _>(0)?,
-            r.try_get::<String, _>(1)?,
-            r.try_get::<String, _>(2)?,
-            r.try_get::<bool, _>(3)?,
-            r.try_get::<bool, _>(4)?,
-        ))
-    })
-    .transpose()?);
-    Ok(match row {
-        None => Authenticated::Unknown,
-        Some((_, name, _, _, true)) => Authenticated::Revoked(name),
-        Some((_, name, _, false, false)) => Authenticated::Disabled(name),
-        Some((id, name, channel, true, false)) => match SourceChannel::parse(&channel) {
-            Some(channel) => Authenticated::Valid(Source { id, name, channel }),
-            None => Authenticated::Unknown,
-        },
-    })
+    .await?);
+    match row {
+        None => Ok(Authenticated::Unknown),
+        Some(row) => Ok(row.into_authenticated()?),
+    }
+}
+
+/// The source a token belongs to, as stored.
+#[derive(sqlx::FromRow)]
+struct TokenOwnerRow {
+    id: i64,
+    name: String,
+    channel: String,
+    enabled: bool,
+    revoked: bool,
+}
+
+impl TokenOwnerRow {
+    /// What the token is worth now. The channel is read only for a live source.
+    fn into_authenticated(self) -> Result<Authenticated, UnknownStoredValue> {
+        Ok(match self {
+            TokenOwnerRow { name, revoked: true, .. } => Authenticated::Revoked(name),
+            TokenOwnerRow { name, enabled: false, .. } => Authenticated::Disabled(name),
+            TokenOwnerRow { id, name, channel, .. } => Authenticated::Valid(Source {
+                id,
+                name,
+                channel: parse_stored("intake_sources.channel", &channel, SourceChannel::parse)?,
+            }),
+        })
+    }
+}
+
+/// A source as listed.
+#[derive(sqlx::FromRow)]
+struct SourceRow {
+    id: i64,
+    name: String,
+    channel: String,
+    token_hint: String,
+    enabled: bool,
+    revoked: bool,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<SourceRow> for SourceView {
+    type Error = UnknownStoredValue;
+
+    fn try_from(row: SourceRow) -> Result<Self, Self::Error> {
+        Ok(SourceView {
+            id: row.id,
+            name: row.name,
+            channel: parse_stored("intake_sources.channel", &row.channel, SourceChannel::parse)?,
+            token_hint: row.token_hint,
+            enabled: row.enabled,
+            revoked: row.revoked,
+            created_at: row.created_at.to_rfc3339(),
+            last_used_at: row.last_used_at.map(|t| t.to_rfc3339()),
+        })
+    }
 }
 
 /// Every source, newest first.
 pub async fn list(db: &Db) -> Result<Vec<SourceView>, DbError> {
-    let rows = on_db!(db, pool => sqlx::query(
-        "SELECT id, name, channel, token_hint, enabled, revoked_at IS NOT NULL, created_at, last_used_at \
+    let rows = on_db!(db, pool => sqlx::query_as::<_, SourceRow>(
+        "SELECT id, name, channel, token_hint, enabled, revoked_at IS NOT NULL AS revoked, created_at, last_used_at \
          FROM intake_sources ORDER BY id DESC",
     )
     .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        let channel: String = r.try_get(2)?;
-        let created_at: DateTime<Utc> = r.try_get(6)?;
-        let last_used_at: Option<DateTime<Utc>> = r.try_get(7)?;
-        Ok::<_, sqlx::Error>(SourceView {
-            id: r.try_get(0)?,
-            name: r.try_get(1)?,
-            channel: SourceChannel::parse(&channel).unwrap_or(SourceChannel::Other),
-            token_hint: r.try_get(3)?,
-            enabled: r.try_get(4)?,
-            revoked: r.try_get(5)?,
-            created_at: created_at.to_rfc3339(),
-            last_used_at: last_used_at.map(|t| t.to_rfc3339()),
-        })
-    })
-    .collect::<Result<Vec<_>, _>>()?);
-    Ok(rows)
+    .await?);
+    Ok(rows.into_iter().map(SourceView::try_from).collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Creates a source and returns its token (this is the only time it exists in clear).
@@ -120,15 +142,14 @@ pub async fn create(
         SourceChannel::parse(channel).ok_or_else(|| AppError::invalid("channel", FieldProblem::InvalidChoice))?;
     let token = tokens::generate();
     let mut tx = db.begin_write().await?;
-    let taken: i64 = on_tx!(&mut tx, conn => sqlx::query("SELECT COUNT(*) FROM intake_sources WHERE name = $1")
+    let taken: i64 = on_tx!(&mut tx, conn => sqlx::query_scalar("SELECT COUNT(*) FROM intake_sources WHERE name = $1")
         .bind(name)
         .fetch_one(conn)
-        .await?
-        .try_get(0)?);
+        .await?);
     if taken > 0 {
         return Err(AppError::invalid("name", FieldProblem::Taken));
     }
-    let id: i64 = on_tx!(&mut tx, conn => sqlx::query(
+    let id: i64 = on_tx!(&mut tx, conn => sqlx::query_scalar(
         "INSERT INTO intake_sources (name, channel, token_hash, token_hint, enabled, created_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
@@ -140,8 +161,7 @@ pub async fn create(
     .bind(admin_id)
     .bind(now)
     .fetch_one(conn)
-    .await?
-    .try_get(0)?);
+    .await?);
     Record::new(admin, event::INTAKE_SOURCE_CREATED)
         .target("intake_source", name)
         .details(serde_json::json!({ "after": { "id": id, "channel": channel.as_str(), "token_hint": tokens::hint(&token) } }))
@@ -161,6 +181,14 @@ pub async fn revoke(db: &Db, admin: &Origin, id: i64, now: DateTime<Utc>) -> Res
     change(db, admin, id, now, Change::Revoke).await
 }
 
+/// A source's name and state before a change.
+#[derive(sqlx::FromRow)]
+struct SourceStateRow {
+    name: String,
+    enabled: bool,
+    revoked: bool,
+}
+
 enum Change {
     Enabled(bool),
     Revoke,
@@ -168,13 +196,15 @@ enum Change {
 
 async fn change(db: &Db, admin: &Origin, id: i64, now: DateTime<Utc>, change: Change) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
-    let before = on_tx!(&mut tx, conn => sqlx::query("SELECT name, enabled, revoked_at IS NOT NULL FROM intake_sources WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .map(|r| Ok::<_, sqlx::Error>((r.try_get::<String, _>(0)?, r.try_get::<bool, _>(1)?, r.try_get::<bool, _>(2)?)))
-        .transpose()?);
-    let Some((name, was_enabled, was_revoked)) = before else { return Err(AppError::NotFound) };
+    let before = on_tx!(&mut tx, conn => sqlx::query_as::<_, SourceStateRow>(
+        "SELECT name, enabled, revoked_at IS NOT NULL AS revoked FROM intake_sources WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?);
+    let Some(SourceStateRow { name, enabled: was_enabled, revoked: was_revoked }) = before else {
+        return Err(AppError::NotFound);
+    };
     let (event, details) = match change {
         Change::Enabled(enabled) => {
             on_tx!(&mut tx, conn => sqlx::query("UPDATE intake_sources SET enabled = $1 WHERE id = $2")
@@ -208,4 +238,30 @@ async fn change(db: &Db, admin: &Origin, id: i64, now: DateTime<Utc>, change: Ch
     Record::new(admin, event).target("intake_source", name).details(details).append(&mut tx, now).await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(channel: &str, enabled: bool, revoked: bool) -> TokenOwnerRow {
+        TokenOwnerRow { id: 3, name: "helpdesk".into(), channel: channel.into(), enabled, revoked }
+    }
+
+    #[test]
+    fn a_token_is_worth_what_its_source_state_says() {
+        let valid = Source { id: 3, name: "helpdesk".into(), channel: SourceChannel::Email };
+        assert_eq!(owner("email", true, false).into_authenticated().unwrap(), Authenticated::Valid(valid));
+        assert_eq!(
+            owner("email", false, false).into_authenticated().unwrap(),
+            Authenticated::Disabled("helpdesk".into())
+        );
+        assert_eq!(owner("email", true, true).into_authenticated().unwrap(), Authenticated::Revoked("helpdesk".into()));
+    }
+
+    #[test]
+    fn a_live_source_with_an_unknown_stored_channel_is_an_error_not_an_unknown_token() {
+        let err = owner("fax", true, false).into_authenticated().unwrap_err();
+        assert_eq!((err.column, err.value.as_str()), ("intake_sources.channel", "fax"));
+    }
 }

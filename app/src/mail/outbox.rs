@@ -10,11 +10,15 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::{EmailKind, EmailStatus, EmailView};
 use crate::{
-    db::{Db, WriteTx},
+    audit::{
+        event,
+        store::{Origin, Record},
+        Outcome,
+    },
+    db::{parse_stored, Db, UnknownStoredValue, WriteTx},
     error::AppError,
     on_db, on_tx,
 };
@@ -52,7 +56,7 @@ pub fn message_id(id: i64, incident_key: &str, domain: &str) -> String {
 /// Writes `email` inside `tx`; returns its row id.
 pub async fn enqueue(tx: &mut WriteTx, email: &NewEmail, now: DateTime<Utc>) -> Result<i64, AppError> {
     let recipients = serde_json::to_string(&email.recipients).map_err(AppError::internal)?;
-    let id: i64 = on_tx!(&mut *tx, conn => sqlx::query(
+    let id: i64 = on_tx!(&mut *tx, conn => sqlx::query_scalar(
         "INSERT INTO outbox (kind, incident_id, dedupe_key, recipients, subject, body_text, body_html, language, \
          status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10) \
          RETURNING id",
@@ -68,8 +72,7 @@ pub async fn enqueue(tx: &mut WriteTx, email: &NewEmail, now: DateTime<Utc>) -> 
     .bind(EmailStatus::Queued.as_str())
     .bind(now)
     .fetch_one(conn)
-    .await?
-    .try_get(0)?);
+    .await?);
     let mid = message_id(id, &email.incident_key, &email.message_domain);
     on_tx!(&mut *tx, conn => sqlx::query("UPDATE outbox SET message_id = $1 WHERE id = $2")
         .bind(&mid)
@@ -99,9 +102,43 @@ pub struct Claimed {
     pub attempt: i64,
 }
 
+/// An email as claimed.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    id: i64,
+    recipients: String,
+    subject: String,
+    body_text: String,
+    body_html: String,
+    message_id: String,
+    attempts: i64,
+}
+
+impl TryFrom<ClaimedRow> for Claimed {
+    type Error = UnknownStoredValue;
+
+    fn try_from(row: ClaimedRow) -> Result<Self, Self::Error> {
+        Ok(Claimed {
+            id: row.id,
+            recipients: stored_recipients(&row.recipients)?,
+            subject: row.subject,
+            body_text: row.body_text,
+            body_html: row.body_html,
+            message_id: row.message_id,
+            attempt: row.attempts,
+        })
+    }
+}
+
+/// Reads the stored JSON list of addresses.
+pub(super) fn stored_recipients(json: &str) -> Result<Vec<String>, UnknownStoredValue> {
+    parse_stored("outbox.recipients", json, |json| serde_json::from_str(json).ok())
+}
+
 /// Claims up to `limit` emails that are due: queued ones whose time has come and `sending` ones
 /// whose lease ran out. On PostgreSQL rows another sender holds are skipped (`SKIP LOCKED`), so
-/// two instances never claim the same email; SQLite's write lock serialises the claims.
+/// two instances never claim the same email; SQLite's write lock serialises the claims. An email
+/// whose stored row cannot be read is failed for good instead (see [`fail_unreadable`]).
 pub async fn claim_due(db: &Db, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<Claimed>, AppError> {
     let lease_until = now + chrono::Duration::from_std(lease).map_err(AppError::internal)?;
     const SELECT: &str = "SELECT id FROM outbox WHERE (status = 'queued' AND next_attempt_at <= $2) \
@@ -116,40 +153,52 @@ pub async fn claim_due(db: &Db, now: DateTime<Utc>, lease: Duration, limit: i64)
          RETURNING id, recipients, subject, body_text, body_html, message_id, attempts"
     );
     let mut tx = db.begin_write().await?;
-    let rows: Vec<(i64, String, String, String, String, String, i64)> = on_tx!(&mut tx, conn => sqlx::query(&sql)
+    let rows = on_tx!(&mut tx, conn => sqlx::query_as::<_, ClaimedRow>(&sql)
         .bind(lease_until)
         .bind(now)
         .bind(limit)
         .fetch_all(conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok::<_, sqlx::Error>((
-                r.try_get(0)?,
-                r.try_get(1)?,
-                r.try_get(2)?,
-                r.try_get(3)?,
-                r.try_get(4)?,
-                r.try_get(5)?,
-                r.try_get(6)?,
-            ))
-        })
-        .collect::<Result<_, _>>()?);
+        .await?);
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (id, attempt) = (row.id, row.attempts);
+        match Claimed::try_from(row) {
+            Ok(email) => claimed.push(email),
+            Err(unreadable) => fail_unreadable(&mut tx, id, attempt, &unreadable, now).await?,
+        }
+    }
     tx.commit().await?;
-    let mut claimed: Vec<Claimed> = rows
-        .into_iter()
-        .map(|(id, recipients, subject, body_text, body_html, message_id, attempt)| Claimed {
-            id,
-            recipients: serde_json::from_str(&recipients).unwrap_or_default(),
-            subject,
-            body_text,
-            body_html,
-            message_id,
-            attempt,
-        })
-        .collect();
     claimed.sort_by_key(|c| c.id);
     Ok(claimed)
+}
+
+/// Fails the claimed email `id` for good, inside the claim's transaction, because its stored row
+/// cannot be read: it is never sent with what could be made of it, and it does not hold up the
+/// rest of the outbox. Recorded like any failed delivery.
+async fn fail_unreadable(
+    tx: &mut WriteTx,
+    id: i64,
+    attempt: i64,
+    unreadable: &UnknownStoredValue,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    tracing::error!(email = id, attempt, column = unreadable.column, "email not sent: its stored row cannot be read");
+    let error = unreadable.to_string();
+    on_tx!(&mut *tx, conn => sqlx::query(
+        "UPDATE outbox SET status = 'failed', lease_until = NULL, last_error = $1 WHERE id = $2",
+    )
+    .bind(&error)
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(|_| ()))?;
+    Record::new(&Origin::system("mailer"), event::EMAIL_FAILED)
+        .target("email", id.to_string())
+        .outcome(Outcome::Failed)
+        .details(serde_json::json!({ "attempt": attempt, "error": error, "will_retry": false }))
+        .append(tx, now)
+        .await?;
+    Ok(())
 }
 
 /// Records the outcome of the claim `(id, attempt)` with `set` (whose placeholders come first, as
@@ -227,35 +276,54 @@ pub async fn retry(db: &Db, id: i64, now: DateTime<Utc>) -> Result<bool, AppErro
     Ok(n == 1)
 }
 
-const VIEW_COLUMNS: &str = "o.id, o.kind, i.key, o.recipients, o.subject, o.body_text, o.body_html, o.language, \
-                            o.message_id, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.sent_at";
+const VIEW_COLUMNS: &str = "o.id AS id, o.kind AS kind, i.key AS incident_key, o.recipients AS recipients, \
+                            o.subject AS subject, o.body_text AS body_text, o.body_html AS body_html, \
+                            o.language AS language, o.message_id AS message_id, o.status AS status, \
+                            o.attempts AS attempts, o.next_attempt_at AS next_attempt_at, \
+                            o.last_error AS last_error, o.created_at AS created_at, o.sent_at AS sent_at";
 
-macro_rules! email_view {
-    ($r:expr) => {{
-        let kind: String = $r.try_get(1)?;
-        let recipients: String = $r.try_get(3)?;
-        let status: String = $r.try_get(9)?;
-        let next: DateTime<Utc> = $r.try_get(11)?;
-        let created: DateTime<Utc> = $r.try_get(13)?;
-        let sent: Option<DateTime<Utc>> = $r.try_get(14)?;
-        EmailView {
-            id: $r.try_get(0)?,
-            kind: EmailKind::parse(&kind).unwrap_or(EmailKind::Notification),
-            incident_key: $r.try_get(2)?,
-            recipients: serde_json::from_str(&recipients).unwrap_or_default(),
-            subject: $r.try_get(4)?,
-            body_text: $r.try_get(5)?,
-            body_html: $r.try_get(6)?,
-            language: $r.try_get(7)?,
-            message_id: $r.try_get(8)?,
-            status: EmailStatus::parse(&status).unwrap_or(EmailStatus::Failed),
-            attempts: $r.try_get(10)?,
-            next_attempt_at: next.to_rfc3339(),
-            last_error: $r.try_get(12)?,
-            created_at: created.to_rfc3339(),
-            sent_at: sent.map(|t| t.to_rfc3339()),
-        }
-    }};
+/// An email as stored, with the key of its incident.
+#[derive(sqlx::FromRow)]
+struct EmailRow {
+    id: i64,
+    kind: String,
+    incident_key: Option<String>,
+    recipients: String,
+    subject: String,
+    body_text: String,
+    body_html: String,
+    language: String,
+    message_id: String,
+    status: String,
+    attempts: i64,
+    next_attempt_at: DateTime<Utc>,
+    last_error: String,
+    created_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<EmailRow> for EmailView {
+    type Error = UnknownStoredValue;
+
+    fn try_from(row: EmailRow) -> Result<Self, Self::Error> {
+        Ok(EmailView {
+            id: row.id,
+            kind: parse_stored("outbox.kind", &row.kind, EmailKind::parse)?,
+            incident_key: row.incident_key,
+            recipients: stored_recipients(&row.recipients)?,
+            subject: row.subject,
+            body_text: row.body_text,
+            body_html: row.body_html,
+            language: row.language,
+            message_id: row.message_id,
+            status: parse_stored("outbox.status", &row.status, EmailStatus::parse)?,
+            attempts: row.attempts,
+            next_attempt_at: row.next_attempt_at.to_rfc3339(),
+            last_error: row.last_error,
+            created_at: row.created_at.to_rfc3339(),
+            sent_at: row.sent_at.map(|t| t.to_rfc3339()),
+        })
+    }
 }
 
 /// The newest emails first, optionally only those with `status`, before row id `before`.
@@ -270,15 +338,13 @@ pub async fn list(
          WHERE ($1 = '' OR o.status = $1) AND o.id < $2 ORDER BY o.id DESC LIMIT $3"
     );
     let status = status.map(EmailStatus::as_str).unwrap_or_default();
-    Ok(on_db!(db, pool => sqlx::query(&sql)
+    let rows = on_db!(db, pool => sqlx::query_as::<_, EmailRow>(&sql)
         .bind(status)
         .bind(before.unwrap_or(i64::MAX))
         .bind(limit.clamp(1, 500))
         .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| Ok::<_, sqlx::Error>(email_view!(r)))
-        .collect::<Result<Vec<_>, _>>()?))
+        .await?);
+    Ok(rows.into_iter().map(EmailView::try_from).collect::<Result<Vec<_>, _>>()?)
 }
 
 /// The report email of an incident, if it has one.
@@ -287,10 +353,93 @@ pub async fn report_of(db: &Db, incident_id: i64) -> Result<Option<EmailView>, A
         "SELECT {VIEW_COLUMNS} FROM outbox o LEFT JOIN incidents i ON i.id = o.incident_id \
          WHERE o.incident_id = $1 AND o.kind = 'report' ORDER BY o.id LIMIT 1"
     );
-    Ok(on_db!(db, pool => sqlx::query(&sql)
+    let row = on_db!(db, pool => sqlx::query_as::<_, EmailRow>(&sql)
         .bind(incident_id)
         .fetch_optional(pool)
-        .await?
-        .map(|r| Ok::<_, sqlx::Error>(email_view!(r)))
-        .transpose()?))
+        .await?);
+    Ok(row.map(EmailView::try_from).transpose()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(status: &str) -> EmailRow {
+        let at = DateTime::parse_from_rfc3339("2025-03-01T08:00:00Z").unwrap().with_timezone(&Utc);
+        EmailRow {
+            id: 7,
+            kind: "notification".into(),
+            incident_key: Some("INC-7".into()),
+            recipients: r#"["pm@example.com"]"#.into(),
+            subject: "subject".into(),
+            body_text: "text".into(),
+            body_html: "<p>html</p>".into(),
+            language: "en".into(),
+            message_id: "<outbox-7.INC-7@example.com>".into(),
+            status: status.into(),
+            attempts: 1,
+            next_attempt_at: at,
+            last_error: String::new(),
+            created_at: at,
+            sent_at: None,
+        }
+    }
+
+    #[test]
+    fn a_known_stored_status_is_read() {
+        let view = EmailView::try_from(stored("sent")).unwrap();
+        assert_eq!((view.status, view.kind), (EmailStatus::Sent, EmailKind::Notification));
+        assert_eq!(view.recipients, ["pm@example.com"]);
+    }
+
+    #[test]
+    fn an_unknown_stored_status_is_an_error_not_a_default() {
+        let err = EmailView::try_from(stored("bounced")).unwrap_err();
+        assert_eq!((err.column, err.value.as_str()), ("outbox.status", "bounced"));
+    }
+
+    #[test]
+    fn an_unknown_stored_kind_or_an_unreadable_recipient_list_is_an_error() {
+        let err = EmailView::try_from(EmailRow { kind: "digest".into(), ..stored("queued") }).unwrap_err();
+        assert_eq!(err.column, "outbox.kind");
+        let err =
+            EmailView::try_from(EmailRow { recipients: "pm@example.com".into(), ..stored("queued") }).unwrap_err();
+        assert_eq!(err.column, "outbox.recipients");
+    }
+
+    #[cfg(feature = "test-support")]
+    crate::db_test!(async fn an_email_whose_recipients_cannot_be_read_is_failed_and_the_others_are_claimed(ctx) {
+        let db = &ctx.db;
+        let now = Utc::now();
+        let mut ids = Vec::new();
+        for recipients in ["pm@example.com", r#"["pm@example.com"]"#] {
+            let id: i64 = on_db!(db, pool => sqlx::query_scalar(
+                "INSERT INTO outbox (kind, recipients, subject, body_text, body_html, language, status, attempts, \
+                 next_attempt_at, created_at) VALUES ('notification', $1, 's', 't', 'h', 'en', 'queued', 0, $2, $2) \
+                 RETURNING id",
+            )
+            .bind(recipients)
+            .bind(now)
+            .fetch_one(pool)
+            .await)
+            .unwrap();
+            ids.push(id);
+        }
+
+        let claimed = claim_due(db, now, Duration::from_secs(60), 10).await.unwrap();
+
+        assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), [ids[1]]);
+        let (status, error): (String, String) = on_db!(db, pool => sqlx::query_as(
+            "SELECT status, last_error FROM outbox WHERE id = $1",
+        )
+        .bind(ids[0])
+        .fetch_one(pool)
+        .await)
+        .unwrap();
+        assert_eq!(status, "failed");
+        assert!(error.contains("outbox.recipients"), "{error}");
+        let recorded = crate::audit::store::get(db, 1).await.unwrap().expect("the failure is recorded");
+        assert_eq!((recorded.event.as_str(), recorded.outcome.as_str()), (event::EMAIL_FAILED, "failed"));
+        assert_eq!(recorded.target, ids[0].to_string());
+    });
 }

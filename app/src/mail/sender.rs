@@ -110,25 +110,17 @@ pub async fn on_delivery_outcome(db: &Db, email_id: i64, attempt: i64, outcome: 
         }
     };
     let recorded = async {
-        let row = crate::on_db!(db, pool => sqlx::query(
-            "SELECT o.kind, o.recipients, o.subject, o.message_id, i.key FROM outbox o \
-             LEFT JOIN incidents i ON i.id = o.incident_id WHERE o.id = $1",
+        let row = crate::on_db!(db, pool => sqlx::query_as::<_, DeliveredRow>(
+            "SELECT o.kind AS kind, o.recipients AS recipients, o.subject AS subject, o.message_id AS message_id, \
+             i.key AS incident_key FROM outbox o LEFT JOIN incidents i ON i.id = o.incident_id WHERE o.id = $1",
         )
         .bind(email_id)
         .fetch_optional(pool)
-        .await?
-        .map(|r| {
-            use sqlx::Row;
-            Ok::<_, sqlx::Error>(serde_json::json!({
-                "kind": r.try_get::<String, _>(0)?,
-                "recipients": serde_json::from_str::<serde_json::Value>(&r.try_get::<String, _>(1)?).unwrap_or_default(),
-                "subject": r.try_get::<String, _>(2)?,
-                "message_id": r.try_get::<String, _>(3)?,
-                "incident": r.try_get::<Option<String>, _>(4)?,
-            }))
-        })
-        .transpose()?);
-        let mut details = row.unwrap_or_else(|| serde_json::json!({}));
+        .await?);
+        let mut details = match row {
+            Some(row) => row.details()?,
+            None => serde_json::json!({}),
+        };
         details["attempt"] = attempt.into();
         if let Some(error) = error {
             details["error"] = error.into();
@@ -144,6 +136,29 @@ pub async fn on_delivery_outcome(db: &Db, email_id: i64, attempt: i64, outcome: 
     .await;
     if let Err(err) = recorded {
         tracing::error!(email = email_id, "cannot record a delivery in the audit log: {err}");
+    }
+}
+
+/// What the audit log records about a delivered (or failed) email.
+#[derive(sqlx::FromRow)]
+struct DeliveredRow {
+    kind: String,
+    recipients: String,
+    subject: String,
+    message_id: String,
+    incident_key: Option<String>,
+}
+
+impl DeliveredRow {
+    /// The entry's details.
+    fn details(self) -> Result<serde_json::Value, crate::db::UnknownStoredValue> {
+        Ok(serde_json::json!({
+            "kind": crate::db::parse_stored("outbox.kind", &self.kind, super::EmailKind::parse)?.as_str(),
+            "recipients": outbox::stored_recipients(&self.recipients)?,
+            "subject": self.subject,
+            "message_id": self.message_id,
+            "incident": self.incident_key,
+        }))
     }
 }
 

@@ -10,6 +10,7 @@ use lettre::{
     },
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
+use secrecy::ExposeSecret;
 
 use super::outbox::Claimed;
 use crate::config::{SmtpConfig, SmtpTls};
@@ -56,7 +57,8 @@ impl Smtp {
         let mut builder =
             builder.port(config.port).timeout(Some(config.timeout)).pool_config(PoolConfig::new().max_size(4));
         if !config.username.is_empty() {
-            builder = builder.credentials(Credentials::new(config.username.clone(), config.password.clone()));
+            let password = config.password.expose_secret().to_owned();
+            builder = builder.credentials(Credentials::new(config.username.clone(), password));
         }
         Ok(Self { transport: builder.build(), from })
     }

@@ -61,7 +61,7 @@ pub async fn create_user(
         roles: validate::roles([&role_ops, &role_pm, &role_dev, &role_qa, &role_admin]),
         password_hash: {
             check_policy(&password).map_err(|p| AppError::invalid("password", p))?;
-            state.hasher.hash(password).await?
+            state.hasher.hash(password.into()).await?
         },
         must_change_password: true,
     };
@@ -196,7 +196,7 @@ pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
     check_policy(&password).map_err(|p| AppError::invalid("password", p))?;
     let state = guard::app_state();
     let user = store::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    let hash = state.hasher.hash(password).await?;
+    let hash = state.hasher.hash(password.into()).await?;
     let now = chrono::Utc::now();
     let mut tx = state.db.begin_write().await?;
     store::set_password(&mut tx, id, &hash, true, now).await?;

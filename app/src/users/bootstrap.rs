@@ -1,6 +1,7 @@
 //! Accounts made outside the browser: the first admin, demo users, and the operator commands.
 
 use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     store::{self, NewUser, UserWriteError},
@@ -45,8 +46,9 @@ async fn record_created(
 }
 
 /// On a database without users, creates `admin` with a random one-time password that must be
-/// changed at first sign-in. Returns the password so the caller can print it once.
-pub async fn ensure_first_admin(db: &Db, hasher: &PasswordHasher) -> Result<Option<String>, AppError> {
+/// changed at first sign-in. Returns the password so the caller can show it once, on the
+/// terminal: never log it.
+pub async fn ensure_first_admin(db: &Db, hasher: &PasswordHasher) -> Result<Option<SecretString>, AppError> {
     if store::count(db).await? > 0 {
         return Ok(None);
     }
@@ -77,7 +79,7 @@ pub async fn ensure_first_admin(db: &Db, hasher: &PasswordHasher) -> Result<Opti
 pub struct DemoAccount {
     /// Username (the role's name).
     pub username: String,
-    /// Password set just now.
+    /// Password set just now, printed for the demo on purpose (a demo has nothing to protect).
     pub password: String,
     /// The one role it holds.
     pub role: Role,
@@ -122,7 +124,7 @@ pub async fn seed_demo_users(db: &Db, hasher: &PasswordHasher) -> Result<Vec<Dem
             }
         }
         tx.commit().await?;
-        accounts.push(DemoAccount { username, password, role });
+        accounts.push(DemoAccount { username, password: password.expose_secret().to_owned(), role });
     }
     Ok(accounts)
 }
@@ -130,7 +132,7 @@ pub async fn seed_demo_users(db: &Db, hasher: &PasswordHasher) -> Result<Vec<Dem
 /// Creates a user from the command line. The password must meet the policy; the user must change
 /// it at first sign-in unless `must_change` is false.
 pub async fn create_user(db: &Db, hasher: &PasswordHasher, fields: CliUser) -> Result<i64, AppError> {
-    check_policy(&fields.password).map_err(|p| AppError::invalid("password", p))?;
+    check_policy(fields.password.expose_secret()).map_err(|p| AppError::invalid("password", p))?;
     let user = NewUser {
         username: validate::username(&fields.username)?,
         display_name: validate::display_name(&fields.display_name)?,
@@ -165,7 +167,7 @@ pub struct CliUser {
     /// Roles held.
     pub roles: Vec<Role>,
     /// Initial password.
-    pub password: String,
+    pub password: SecretString,
     /// Must change the password at first sign-in.
     pub must_change: bool,
 }
@@ -176,9 +178,9 @@ pub async fn reset_password(
     db: &Db,
     hasher: &PasswordHasher,
     username: &str,
-    password: String,
+    password: SecretString,
 ) -> Result<(), AppError> {
-    check_policy(&password).map_err(|p| AppError::invalid("password", p))?;
+    check_policy(password.expose_secret()).map_err(|p| AppError::invalid("password", p))?;
     let id = store::id_by_username(db, username).await?.ok_or(AppError::NotFound)?;
     let hash = hasher.hash(password).await?;
     let now = Utc::now();

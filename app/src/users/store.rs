@@ -1,12 +1,11 @@
 //! Storage of users and their roles.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::{UserDetail, UserSummary};
 use crate::{
     auth::Role,
-    db::{Db, DbError, WriteTx},
+    db::{parse_stored, Db, DbError, UnknownStoredValue, WriteTx},
     i18n::Locale,
     on_db, on_tx,
 };
@@ -57,7 +56,7 @@ pub fn username_key(username: &str) -> String {
 
 /// Creates a user with its roles; returns its id.
 pub async fn create(tx: &mut WriteTx, user: &NewUser, now: DateTime<Utc>) -> Result<i64, UserWriteError> {
-    let id: i64 = on_tx!(tx, conn => sqlx::query(
+    let id: i64 = on_tx!(tx, conn => sqlx::query_scalar(
         "INSERT INTO users (username, username_key, display_name, email, language, active, password_hash, \
          must_change_password, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
@@ -72,8 +71,7 @@ pub async fn create(tx: &mut WriteTx, user: &NewUser, now: DateTime<Utc>) -> Res
     .bind(now)
     .bind(now)
     .fetch_one(conn)
-    .await?
-    .try_get(0)?);
+    .await?);
     set_roles(tx, id, &user.roles).await?;
     Ok(id)
 }
@@ -94,25 +92,27 @@ pub async fn set_roles(tx: &mut WriteTx, user_id: i64, roles: &[Role]) -> Result
 
 /// Roles of a user, in display order.
 pub async fn roles_of(db: &Db, user_id: i64) -> Result<Vec<Role>, DbError> {
-    let names: Vec<String> = on_db!(db, pool => sqlx::query("SELECT role FROM user_roles WHERE user_id = $1")
+    let names: Vec<String> = on_db!(db, pool => sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1")
         .bind(user_id)
         .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<Result<_, _>>()?);
-    let mut roles: Vec<Role> = names.iter().filter_map(|n| Role::parse(n)).collect();
+        .await?);
+    let mut roles = names.iter().map(|name| stored_role(name)).collect::<Result<Vec<_>, _>>()?;
     roles.sort();
     Ok(roles)
 }
 
+/// Reads a stored role name; an unknown one is an error, never skipped.
+fn stored_role(name: &str) -> Result<Role, UnknownStoredValue> {
+    parse_stored("user_roles.role", name, Role::parse)
+}
+
 /// Number of users.
 pub async fn count(db: &Db) -> Result<i64, DbError> {
-    Ok(on_db!(db, pool => sqlx::query("SELECT COUNT(*) FROM users").fetch_one(pool).await?.try_get::<i64, _>(0)?))
+    Ok(on_db!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users").fetch_one(pool).await?))
 }
 
 /// What sign-in needs to know about an account.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LoginRow {
     /// User id.
     pub id: i64,
@@ -129,29 +129,21 @@ pub struct LoginRow {
 /// Finds the account for a sign-in by its case-insensitive username.
 pub async fn find_for_login(db: &Db, username: &str) -> Result<Option<LoginRow>, DbError> {
     let key = username_key(username);
-    let row = on_db!(db, pool => sqlx::query("SELECT id, password_hash, active, must_change_password, username FROM users WHERE username_key = $1")
-        .bind(&key)
-        .fetch_optional(pool)
-        .await?
-        .map(|r| Ok::<_, sqlx::Error>(LoginRow {
-            id: r.try_get(0)?,
-            password_hash: r.try_get(1)?,
-            active: r.try_get(2)?,
-            must_change_password: r.try_get(3)?,
-            username: r.try_get(4)?,
-        }))
-        .transpose()?);
+    let row = on_db!(db, pool => sqlx::query_as::<_, LoginRow>(
+        "SELECT id, password_hash, active, must_change_password, username FROM users WHERE username_key = $1",
+    )
+    .bind(&key)
+    .fetch_optional(pool)
+    .await?);
     Ok(row)
 }
 
 /// The password hash of a user, for checking the current password.
 pub async fn password_hash(db: &Db, user_id: i64) -> Result<Option<String>, DbError> {
-    Ok(on_db!(db, pool => sqlx::query("SELECT password_hash FROM users WHERE id = $1")
+    Ok(on_db!(db, pool => sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(pool)
-        .await?
-        .map(|r| r.try_get::<String, _>(0))
-        .transpose()?))
+        .await?))
 }
 
 /// Stores a new password hash.
@@ -206,18 +198,49 @@ pub async fn set_active(tx: &mut WriteTx, user_id: i64, active: bool, now: DateT
     Ok(())
 }
 
-/// Builds a [`UserSummary`] (without roles) from a row of either back end.
-macro_rules! user_summary {
-    ($row:expr) => {
+/// A user as listed, before its roles are read.
+#[derive(sqlx::FromRow)]
+struct UserSummaryRow {
+    id: i64,
+    username: String,
+    display_name: String,
+    email: String,
+    active: bool,
+}
+
+impl From<UserSummaryRow> for UserSummary {
+    fn from(row: UserSummaryRow) -> Self {
         UserSummary {
-            id: $row.try_get("id")?,
-            username: $row.try_get("username")?,
-            display_name: $row.try_get("display_name")?,
-            email: $row.try_get("email")?,
-            active: $row.try_get("active")?,
+            id: row.id,
+            username: row.username,
+            display_name: row.display_name,
+            email: row.email,
+            active: row.active,
             roles: Vec::new(),
         }
-    };
+    }
+}
+
+/// A user's details, before roles and sessions are counted.
+#[derive(sqlx::FromRow)]
+struct UserDetailRow {
+    #[sqlx(flatten)]
+    summary: UserSummaryRow,
+    language: String,
+    must_change_password: bool,
+}
+
+impl TryFrom<UserDetailRow> for UserDetail {
+    type Error = UnknownStoredValue;
+
+    fn try_from(row: UserDetailRow) -> Result<Self, Self::Error> {
+        Ok(UserDetail {
+            summary: row.summary.into(),
+            language: parse_stored("users.language", &row.language, Locale::from_tag)?,
+            must_change_password: row.must_change_password,
+            active_sessions: 0,
+        })
+    }
 }
 
 /// Users whose username, name or email contains `query` (case-insensitive), by username.
@@ -225,7 +248,7 @@ pub async fn search(db: &Db, query: &str, limit: i64) -> Result<Vec<UserSummary>
     // LIKE wildcards in the query are matched literally.
     let pattern =
         format!("%{}%", query.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-    let mut users: Vec<UserSummary> = on_db!(db, pool => sqlx::query(
+    let rows = on_db!(db, pool => sqlx::query_as::<_, UserSummaryRow>(
         "SELECT id, username, display_name, email, active FROM users \
          WHERE username_key LIKE $1 ESCAPE '\\' OR LOWER(display_name) LIKE $1 ESCAPE '\\' OR LOWER(email) LIKE $1 ESCAPE '\\' \
          ORDER BY username_key LIMIT $2",
@@ -233,10 +256,8 @@ pub async fn search(db: &Db, query: &str, limit: i64) -> Result<Vec<UserSummary>
     .bind(&pattern)
     .bind(limit)
     .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| Ok::<_, sqlx::Error>(user_summary!(r)))
-    .collect::<Result<_, _>>()?);
+    .await?);
+    let mut users: Vec<UserSummary> = rows.into_iter().map(UserSummary::from).collect();
     for user in &mut users {
         user.roles = roles_of(db, user.id).await?;
     }
@@ -245,37 +266,59 @@ pub async fn search(db: &Db, query: &str, limit: i64) -> Result<Vec<UserSummary>
 
 /// One user's details.
 pub async fn get(db: &Db, user_id: i64) -> Result<Option<UserDetail>, DbError> {
-    let row = on_db!(db, pool => sqlx::query(
+    let row = on_db!(db, pool => sqlx::query_as::<_, UserDetailRow>(
         "SELECT id, username, display_name, email, active, language, must_change_password FROM users WHERE id = $1",
     )
     .bind(user_id)
     .fetch_optional(pool)
-    .await?
-    .map(|r| {
-        Ok::<_, sqlx::Error>(UserDetail {
-            summary: user_summary!(r),
-            language: Locale::from_tag(&r.try_get::<String, _>("language")?).unwrap_or_default(),
-            must_change_password: r.try_get("must_change_password")?,
-            active_sessions: 0,
-        })
-    })
-    .transpose()?);
-    let Some(mut detail) = row else { return Ok(None) };
+    .await?);
+    let Some(mut detail) = row.map(UserDetail::try_from).transpose()? else { return Ok(None) };
     detail.summary.roles = roles_of(db, user_id).await?;
-    detail.active_sessions = on_db!(db, pool => sqlx::query("SELECT COUNT(*) FROM auth_sessions WHERE user_id = $1 AND revoked_at IS NULL")
-        .bind(user_id)
-        .fetch_one(pool)
-        .await?
-        .try_get::<i64, _>(0)?);
+    detail.active_sessions = on_db!(db, pool => sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM auth_sessions WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_one(pool)
+    .await?);
     Ok(Some(detail))
 }
 
 /// The id of a user by username.
 pub async fn id_by_username(db: &Db, username: &str) -> Result<Option<i64>, DbError> {
-    Ok(on_db!(db, pool => sqlx::query("SELECT id FROM users WHERE username_key = $1")
+    Ok(on_db!(db, pool => sqlx::query_scalar("SELECT id FROM users WHERE username_key = $1")
         .bind(username_key(username))
         .fetch_optional(pool)
-        .await?
-        .map(|r| r.try_get::<i64, _>(0))
-        .transpose()?))
+        .await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(language: &str) -> UserDetailRow {
+        UserDetailRow {
+            summary: UserSummaryRow {
+                id: 1,
+                username: "li".into(),
+                display_name: "Li".into(),
+                email: "li@example.com".into(),
+                active: true,
+            },
+            language: language.into(),
+            must_change_password: false,
+        }
+    }
+
+    #[test]
+    fn a_stored_language_is_read_and_an_unknown_one_is_an_error() {
+        assert_eq!(UserDetail::try_from(stored("zh-CN")).unwrap().language, Locale::ZhCn);
+        let err = UserDetail::try_from(stored("fr")).unwrap_err();
+        assert_eq!((err.column, err.value.as_str()), ("users.language", "fr"));
+    }
+
+    #[test]
+    fn an_unknown_stored_role_is_an_error_not_skipped() {
+        assert_eq!(stored_role("qa").unwrap(), Role::Qa);
+        assert_eq!(stored_role("root").unwrap_err().column, "user_roles.role");
+    }
 }
