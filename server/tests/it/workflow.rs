@@ -1,8 +1,6 @@
 //! The rule book over HTTP: every role × stage × gate action, called on the server-function
 //! endpoints directly (as an attacker would, without the UI), on both databases.
 
-mod common;
-
 use app::{
     auth::Role,
     db::Db,
@@ -15,8 +13,9 @@ use app::{
     },
 };
 use chrono::Utc;
-use common::{TestApp, PASSWORD};
 use sqlx::Row;
+
+use crate::helpers::{TestApp, PASSWORD};
 
 struct Ids {
     ops: i64,

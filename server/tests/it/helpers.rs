@@ -1,5 +1,4 @@
-//! The real app on port 0 and a small cookie-keeping client for HTTP tests.
-#![allow(dead_code)] // each test binary uses a different part
+//! What the tests of every area share: the real app on port 0 and a small cookie-keeping client.
 
 use std::collections::HashMap;
 

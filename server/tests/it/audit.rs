@@ -1,16 +1,15 @@
 //! The audit log over HTTP on both databases: admins only (refusals recorded), reads and exports
 //! recorded, exports that verify, and cross-site requests on record.
 
-mod common;
-
 use app::{
     audit::{chain::Verifier, event, store, AuditEntry, VerifyReport},
     auth::Role,
     db::Db,
     db_test,
 };
-use common::{TestApp, PASSWORD};
 use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, PASSWORD};
 
 async fn entries(db: &Db) -> Vec<AuditEntry> {
     store::page(db, &store::Query::default(), store::Cursor::After(0), 100_000).await.unwrap()

@@ -2,8 +2,6 @@
 //! nothing, bad tokens are refused and recorded, bad input gets its typed error and creates
 //! nothing, hostile text arrives verbatim and renders escaped, and each source is rate limited.
 
-mod common;
-
 use app::{
     audit::{event, store::Origin},
     auth::Role,
@@ -11,10 +9,11 @@ use app::{
     db_test,
     intake::{store, SourceChannel},
 };
-use common::{TestApp, PASSWORD};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 use sqlx::Row;
+
+use crate::helpers::{TestApp, PASSWORD};
 
 /// Creates a source the way the admin page does (minus the page) and returns its token.
 async fn token(app: &TestApp, name: &str, channel: SourceChannel) -> String {

@@ -1,8 +1,6 @@
 //! Email over HTTP: the running server's sender delivers what gate actions queue, and only admins
 //! reach the outbox.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use app::{
@@ -17,8 +15,9 @@ use app::{
     },
 };
 use chrono::Utc;
-use common::{TestApp, PASSWORD};
 use sqlx::Row;
+
+use crate::helpers::{TestApp, PASSWORD};
 
 async fn new_incident(db: &Db, ops: i64) -> (i64, String) {
     let input = NewIncident {
