@@ -4,9 +4,18 @@
 //! `<name>::postgres`, so the test output names both back ends. SQLite runs in a temporary file;
 //! PostgreSQL in a new database created on the server named by `TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and dropped afterwards. When PostgreSQL cannot be
-//! reached the PostgreSQL half fails if `CI` is set, and otherwise says loudly that it skipped.
+//! reached the PostgreSQL half fails if `CI` is set, and otherwise skips where it cannot be missed:
+//! see [`run_on`].
 
-use std::{future::Future, panic::AssertUnwindSafe};
+use std::{
+    future::Future,
+    io::Write,
+    panic::AssertUnwindSafe,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Once, OnceLock,
+    },
+};
 
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -113,8 +122,63 @@ impl TestDb {
     }
 }
 
+/// Why PostgreSQL could not be reached, once a test of this test binary has skipped for it.
+static UNREACHABLE: OnceLock<String> = OnceLock::new();
+/// PostgreSQL tests of this test binary skipped so far.
+static SKIPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// Writes straight to the process's standard error. The test harness captures what `eprintln!`
+/// prints and shows it only for failing tests, but a skipped test passes.
+fn tell(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Says that a PostgreSQL test skipped: before the first skip a banner naming the server and the
+/// fix, a line per skipped test, and the number skipped when the test binary exits.
+fn report_skip(why: &str) {
+    static FIRST: Once = Once::new();
+    FIRST.call_once(|| {
+        let why = UNREACHABLE.get_or_init(|| why.to_owned());
+        let rule = "=".repeat(100);
+        tell(&format!(
+            "\n{rule}\nPostgreSQL unreachable at {why}\nEvery postgres test in this run is SKIPPED and shows as ok: \
+             set TEST_POSTGRES_URL or start PostgreSQL.\n{rule}\n"
+        ));
+        // SAFETY: `atexit` only records the function; `summary` neither unwinds nor exits.
+        unsafe {
+            atexit(summary);
+        }
+    });
+    SKIPPED.fetch_add(1, Ordering::Relaxed);
+    let thread = std::thread::current();
+    let test = thread.name().filter(|name| *name != "main").unwrap_or("a database test");
+    tell(&format!("SKIPPED on postgres: {test}\n"));
+}
+
+extern "C" {
+    fn atexit(callback: extern "C" fn()) -> std::os::raw::c_int;
+}
+
+/// Runs when the test binary exits, after the harness's own summary line.
+extern "C" fn summary() {
+    if let Some(why) = UNREACHABLE.get() {
+        let n = SKIPPED.load(Ordering::Relaxed);
+        let tests = if n == 1 { "test" } else { "tests" };
+        let rule = "=".repeat(100);
+        tell(&format!(
+            "\n{rule}\n{n} postgres {tests} SKIPPED: PostgreSQL unreachable at {why} \
+             (set TEST_POSTGRES_URL or start PostgreSQL)\n{rule}\n"
+        ));
+    }
+}
+
 /// Runs `test` against a fresh database on `backend`, then removes the database, also when the
 /// test panics (the panic is passed on afterwards).
+///
+/// When PostgreSQL cannot be reached, a PostgreSQL test fails if `CI` is set. Otherwise it returns
+/// at once (the harness counts it as passed) and says so on the terminal, past the harness's
+/// output capture: a banner before the first skip, one line per skipped test, and the number
+/// skipped when the test binary exits.
 pub async fn run_on<F, Fut>(backend: Backend, test: F)
 where
     F: FnOnce(TestContext) -> Fut,
@@ -126,7 +190,7 @@ where
             if std::env::var_os("CI").is_some() {
                 panic!("PostgreSQL is unreachable and CI is set, so this test fails instead of skipping: {why}");
             }
-            eprintln!("SKIPPED on postgres: PostgreSQL is unreachable ({why}); set TEST_POSTGRES_URL or start it");
+            report_skip(&why);
             return;
         }
         Err(TestDbError::Other(why)) => panic!("cannot create a {backend} test database: {why}"),

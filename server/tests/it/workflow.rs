@@ -1,8 +1,6 @@
 //! The rule book over HTTP: every role × stage × gate action, called on the server-function
 //! endpoints directly (as an attacker would, without the UI), on both databases.
 
-mod common;
-
 use app::{
     auth::Role,
     db::Db,
@@ -10,13 +8,13 @@ use app::{
     users::store,
     workflow::{
         engine,
-        input::{Channel, GateInput, NewIncident, Severity},
+        input::GateInput,
         rules::{ActionKind, Actor, Stage},
     },
 };
 use chrono::Utc;
-use common::{TestApp, PASSWORD};
-use sqlx::Row;
+
+use crate::helpers::{actor, incident, stage_and_version, TestApp, PASSWORD};
 
 struct Ids {
     ops: i64,
@@ -25,25 +23,9 @@ struct Ids {
     qa: i64,
 }
 
-async fn version_of(db: &Db, id: i64) -> (String, i64) {
-    app::on_db!(db, pool => {
-        let r = sqlx::query("SELECT stage, version FROM incidents WHERE id = $1").bind(id).fetch_one(pool).await.unwrap();
-        (r.get(0), r.get(1))
-    })
-}
-
 /// Creates an incident and walks it to `target` through the engine, with the team as owners.
 async fn incident_at(db: &Db, ids: &Ids, target: Stage) -> i64 {
-    let actor = |id: i64, role: Role| Actor { id, roles: vec![role], ..Default::default() };
-    let input = NewIncident {
-        title: format!("at {}", target.as_str()),
-        description: "d".into(),
-        severity: Severity::P2,
-        channel: Channel::Sms,
-        reporter_name: String::new(),
-        reporter_contact: String::new(),
-        external_ref: String::new(),
-    };
+    let input = incident(&format!("at {}", target.as_str()));
     let id = engine::create_incident(db, &actor(ids.ops, Role::Ops), &input, Utc::now()).await.unwrap().id;
     let path: Vec<(Actor, GateInput)> = vec![
         (actor(ids.ops, Role::Ops), GateInput::TriageTechnical { pm_id: ids.pm, note: String::new() }),
@@ -77,14 +59,14 @@ async fn incident_at(db: &Db, ids: &Ids, target: Stage) -> i64 {
         ),
     ];
     for (who, input) in path {
-        let (stage, version) = version_of(db, id).await;
+        let (stage, version) = stage_and_version(db, id).await;
         if stage == target.as_str() {
             break;
         }
         // Solution review needs both verdicts before it moves on.
         engine::act(db, &who, id, version, &input, Utc::now()).await.unwrap();
     }
-    assert_eq!(version_of(db, id).await.0, target.as_str());
+    assert_eq!(stage_and_version(db, id).await.0, target.as_str());
     id
 }
 
@@ -155,13 +137,13 @@ db_test!(async fn every_role_stage_and_action_cell_is_enforced_over_http(ctx) {
                 let allowed = kind.stage() == stage && kind.role() == *role;
                 // An allowed action moves the incident on, so each gets a fresh one.
                 let id = if allowed { incident_at(&app.db, &ids, stage).await } else { shared };
-                let before = version_of(&app.db, id).await;
+                let before = stage_and_version(&app.db, id).await;
                 let (path, mut form) = request(kind, &ids);
                 form.push(("incident_id".into(), id.to_string()));
                 form.push(("version".into(), before.1.to_string()));
                 let form_refs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 let answer = browser.call(path, &form_refs).await;
-                let after = version_of(&app.db, id).await;
+                let after = stage_and_version(&app.db, id).await;
                 if allowed {
                     allowed_cells += 1;
                     assert!(answer.status.is_success(), "{stage:?} {role:?} {kind:?}: {} {}", answer.status, answer.body);

@@ -1,14 +1,13 @@
 //! Sign-in, sessions and authorization over HTTP, on SQLite and PostgreSQL.
 
-mod common;
-
 use app::{
     auth::{Role, PUBLIC_SERVER_FNS},
     db_test,
     users::store,
 };
-use common::{TestApp, PASSWORD};
 use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, PASSWORD};
 
 db_test!(async fn a_user_signs_in_and_out(ctx) {
     let app = TestApp::spawn(ctx.url.expose()).await;

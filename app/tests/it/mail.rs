@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use app::{
-    auth::{password::PasswordHasher, Role},
     config::{SmtpConfig, SmtpTls},
     db::Db,
     db_test,
@@ -17,15 +16,16 @@ use app::{
         test_sink::{free_port, Sink},
         EmailKind, EmailStatus,
     },
-    users::bootstrap::{self, CliUser},
     workflow::{
-        engine::{self, Moved},
-        input::{Channel, GateInput, Measure, NewIncident, Severity, UserConfirmation},
+        engine,
+        input::{GateInput, Measure, UserConfirmation},
         rules::{Actor, Refusal, Stage},
     },
 };
 use chrono::Utc;
 use sqlx::Row;
+
+use crate::helpers::{audit_entries, incident, key_of, step, version, Team};
 
 // ---------------------------------------------------------------------------------------------
 // The SMTP server.
@@ -69,63 +69,24 @@ async fn drain(sender: &Sender) -> usize {
 // ---------------------------------------------------------------------------------------------
 // The team and the incident.
 
-struct Team {
-    ops: Actor,
-    pm: Actor,
-    dev: Actor,
-    qa: Actor,
-}
-
-async fn person(db: &Db, username: &str, email: &str, language: &str, roles: &[Role]) -> Actor {
-    let fields = CliUser {
-        username: username.into(),
-        display_name: format!("{username} 名"),
-        email: email.into(),
-        language: language.into(),
-        roles: roles.to_vec(),
-        password: "correct horse battery".into(),
-        must_change: false,
-    };
-    let id = bootstrap::create_user(db, &PasswordHasher::new(1), fields).await.unwrap();
-    Actor { id, roles: roles.to_vec(), name: username.into(), ..Default::default() }
-}
-
-/// Ops, dev and QA read English; the PM reads Chinese. `qa_email` lets a test make QA unreachable.
-async fn team(db: &Db, qa_email: &str) -> Team {
+/// Ops, dev and QA read English; the PM reads Chinese; everyone's display name is as the report
+/// prints it. `qa_email` lets a test make QA unreachable.
+async fn mail_team(db: &Db, qa_email: &str) -> Team {
     compose::remember_base_url(db, "https://baton.example.com").await.unwrap();
-    Team {
-        ops: person(db, "ops1", "ops1@example.com", "en", &[Role::Ops]).await,
-        pm: person(db, "pm1", "pm1@example.com", "zh-CN", &[Role::Pm]).await,
-        dev: person(db, "dev1", "dev1@example.com", "en", &[Role::Dev]).await,
-        qa: person(db, "qa1", qa_email, "en", &[Role::Qa]).await,
-    }
+    Team::create(db, |p| {
+        let display_name = format!("{} 名", p.username());
+        let p = p.display_name(display_name);
+        match p.username() {
+            "pm1" => p.language("zh-CN"),
+            "qa1" => p.email(qa_email),
+            _ => p,
+        }
+    })
+    .await
 }
 
-fn new_incident() -> NewIncident {
-    NewIncident {
-        title: "结账失败 <b>500</b>".into(),
-        description: "Checkout fails".into(),
-        severity: Severity::P1,
-        channel: Channel::Email,
-        reporter_name: "王小明".into(),
-        reporter_contact: "xm@example.com".into(),
-        external_ref: String::new(),
-    }
-}
-
-async fn version(db: &Db, id: i64) -> i64 {
-    app::on_db!(db, pool => sqlx::query("SELECT version FROM incidents WHERE id = $1")
-        .bind(id)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-        .get::<i64, _>(0))
-}
-
-async fn step(db: &Db, who: &Actor, id: i64, input: GateInput) -> Result<Moved, AppError> {
-    let v = version(db, id).await;
-    engine::act(db, who, id, v, &input, Utc::now()).await
-}
+/// Markup in the title, which every email must escape.
+const TITLE: &str = "结账失败 <b>500</b>";
 
 fn report_input(t: &Team) -> GateInput {
     GateInput::SendReport {
@@ -139,7 +100,7 @@ fn report_input(t: &Team) -> GateInput {
 
 /// Walks a new incident to `reporting` (one failed test on the way); returns its id.
 async fn to_reporting(db: &Db, t: &Team) -> i64 {
-    let id = engine::create_incident(db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    let id = engine::create_incident(db, &t.ops, &incident(TITLE), Utc::now()).await.unwrap().id;
     let steps: Vec<(&Actor, GateInput)> = vec![
         (&t.ops, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }),
         (&t.pm, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }),
@@ -184,7 +145,7 @@ async fn rows(db: &Db) -> Vec<Row7> {
 
 db_test!(async fn a_whole_incident_queues_the_hand_offs_and_one_report_in_each_readers_language(ctx) {
     let db = &ctx.db;
-    let t = team(db, "qa1@example.com").await;
+    let t = mail_team(db, "qa1@example.com").await;
     let id = to_reporting(db, &t).await;
     assert_eq!(step(db, &t.pm, id, report_input(&t)).await.unwrap().stage, Stage::Closed);
 
@@ -210,7 +171,7 @@ db_test!(async fn a_whole_incident_queues_the_hand_offs_and_one_report_in_each_r
     ];
     assert_eq!(got, expected);
 
-    let key: String = app::on_db!(db, pool => sqlx::query("SELECT key FROM incidents WHERE id = $1").bind(id).fetch_one(pool).await.unwrap().get(0));
+    let key = key_of(db, id).await;
     let (_, _, lang, subject, status, attempts, _) = &all[0];
     assert_eq!((lang.as_str(), status.as_str(), *attempts), ("zh-CN", "queued", 0));
     assert_eq!(subject, &format!("[{key}] 轮到您：待产品对接 · 结账失败 <b>500</b>"));
@@ -257,8 +218,8 @@ db_test!(async fn a_whole_incident_queues_the_hand_offs_and_one_report_in_each_r
 
 db_test!(async fn refused_actions_and_unchanged_stages_queue_nothing(ctx) {
     let db = &ctx.db;
-    let t = team(db, "qa1@example.com").await;
-    let id = engine::create_incident(db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    let t = mail_team(db, "qa1@example.com").await;
+    let id = engine::create_incident(db, &t.ops, &incident(TITLE), Utc::now()).await.unwrap().id;
     assert_eq!(rows(db).await.len(), 0, "reporting an incident emails nobody");
     let err = step(db, &t.dev, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await;
     assert_eq!(err.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
@@ -278,7 +239,7 @@ db_test!(async fn refused_actions_and_unchanged_stages_queue_nothing(ctx) {
 
 db_test!(async fn emails_arrive_with_their_recipients_both_parts_and_intact_chinese(ctx) {
     let db = &ctx.db;
-    let t = team(db, "qa1@example.com").await;
+    let t = mail_team(db, "qa1@example.com").await;
     let id = to_reporting(db, &t).await;
     step(db, &t.pm, id, report_input(&t)).await.unwrap();
     let port = free_port();
@@ -331,14 +292,10 @@ db_test!(async fn emails_arrive_with_their_recipients_both_parts_and_intact_chin
     assert_eq!(sent_entries, sent.len());
 });
 
-async fn audit_entries(db: &Db) -> Vec<app::audit::AuditEntry> {
-    app::audit::store::page(db, &Default::default(), app::audit::store::Cursor::After(0), 10_000).await.unwrap()
-}
-
 db_test!(async fn an_action_during_an_smtp_outage_answers_at_once_and_its_email_arrives_once_smtp_is_back(ctx) {
     let db = &ctx.db;
-    let t = team(db, "qa1@example.com").await;
-    let id = engine::create_incident(db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    let t = mail_team(db, "qa1@example.com").await;
+    let id = engine::create_incident(db, &t.ops, &incident(TITLE), Utc::now()).await.unwrap().id;
     let port = free_port(); // nothing listens here yet
     let sender = Sender::new(db.clone(), Some(&smtp(port)), fast()).unwrap();
     let started = Instant::now();
@@ -367,8 +324,8 @@ db_test!(async fn an_action_during_an_smtp_outage_answers_at_once_and_its_email_
 
 db_test!(async fn a_permanently_refused_recipient_fails_once_visibly_and_is_not_retried(ctx) {
     let db = &ctx.db;
-    let t = team(db, "reject-qa@example.com").await;
-    let id = engine::create_incident(db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    let t = mail_team(db, "reject-qa@example.com").await;
+    let id = engine::create_incident(db, &t.ops, &incident(TITLE), Utc::now()).await.unwrap().id;
     step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
     step(db, &t.pm, id, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }).await.unwrap();
     let port = free_port();
@@ -399,7 +356,7 @@ db_test!(async fn a_permanently_refused_recipient_fails_once_visibly_and_is_not_
 
 db_test!(async fn twenty_concurrent_report_submissions_make_one_report_email(ctx) {
     let db = ctx.db.clone();
-    let t = team(&db, "qa1@example.com").await;
+    let t = mail_team(&db, "qa1@example.com").await;
     let id = to_reporting(&db, &t).await;
     let v = version(&db, id).await;
     let mut tasks = Vec::new();
@@ -445,8 +402,8 @@ db_test!(async fn twenty_concurrent_report_submissions_make_one_report_email(ctx
 
 db_test!(async fn a_crash_between_acceptance_and_marking_sent_repeats_at_most_once_with_the_same_message_id(ctx) {
     let db = &ctx.db;
-    let t = team(db, "qa1@example.com").await;
-    let id = engine::create_incident(db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    let t = mail_team(db, "qa1@example.com").await;
+    let id = engine::create_incident(db, &t.ops, &incident(TITLE), Utc::now()).await.unwrap().id;
     step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
     let port = free_port();
     let sink = Sink::start(port);
@@ -475,8 +432,8 @@ db_test!(async fn a_crash_between_acceptance_and_marking_sent_repeats_at_most_on
 
 db_test!(async fn two_senders_never_claim_the_same_email(ctx) {
     let db = ctx.db.clone();
-    let t = team(&db, "qa1@example.com").await;
-    let id = engine::create_incident(&db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    let t = mail_team(&db, "qa1@example.com").await;
+    let id = engine::create_incident(&db, &t.ops, &incident(TITLE), Utc::now()).await.unwrap().id;
     let mut tx = db.begin_write().await.unwrap();
     for n in 0..60 {
         let email = outbox::NewEmail {
@@ -512,8 +469,8 @@ db_test!(async fn two_senders_never_claim_the_same_email(ctx) {
 
 db_test!(async fn without_smtp_emails_stay_readable_as_not_configured_until_an_admin_retries(ctx) {
     let db = &ctx.db;
-    let t = team(db, "qa1@example.com").await;
-    let id = engine::create_incident(db, &t.ops, &new_incident(), Utc::now()).await.unwrap().id;
+    let t = mail_team(db, "qa1@example.com").await;
+    let id = engine::create_incident(db, &t.ops, &incident(TITLE), Utc::now()).await.unwrap().id;
     step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
     let unconfigured = Sender::new(db.clone(), None, fast()).unwrap();
     unconfigured.run_once().await.unwrap();

@@ -1,14 +1,13 @@
 //! Live updates across server instances: on PostgreSQL a change made through one instance reaches
 //! the pages open on another (through LISTEN/NOTIFY); on SQLite, within the one instance.
 
-mod common;
-
 use std::time::Duration;
 
 use app::{auth::Role, db_test};
-use common::{TestApp, PASSWORD};
 use futures::StreamExt;
 use reqwest::header;
+
+use crate::helpers::{TestApp, PASSWORD};
 
 /// Reads server-sent events from `response` until one carries `"id":<id>`, or gives up.
 async fn saw_change(response: reqwest::Response, id: i64) -> bool {

@@ -1,8 +1,6 @@
 //! Email over HTTP: the running server's sender delivers what gate actions queue, and only admins
 //! reach the outbox.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use app::{
@@ -13,31 +11,17 @@ use app::{
     workflow::{
         engine,
         input::{Channel, NewIncident, Severity},
-        rules::Actor,
     },
 };
 use chrono::Utc;
-use common::{TestApp, PASSWORD};
 use sqlx::Row;
 
+use crate::helpers::{actor, incident, stage_and_version, TestApp, PASSWORD};
+
+/// Reports a P0 incident by email as the ops user `ops`; returns its id and key.
 async fn new_incident(db: &Db, ops: i64) -> (i64, String) {
-    let input = NewIncident {
-        title: "支付按钮无响应".into(),
-        description: "d".into(),
-        severity: Severity::P0,
-        channel: Channel::Email,
-        reporter_name: String::new(),
-        reporter_contact: String::new(),
-        external_ref: String::new(),
-    };
-    let created = engine::create_incident(
-        db,
-        &Actor { id: ops, roles: vec![Role::Ops], ..Default::default() },
-        &input,
-        Utc::now(),
-    )
-    .await
-    .unwrap();
+    let input = NewIncident { severity: Severity::P0, channel: Channel::Email, ..incident("支付按钮无响应") };
+    let created = engine::create_incident(db, &actor(ops, Role::Ops), &input, Utc::now()).await.unwrap();
     (created.id, created.key)
 }
 
@@ -173,7 +157,6 @@ db_test!(async fn the_incident_page_shows_the_report_copy_with_its_delivery_stat
     let dev = app.create_user("dev1", &[Role::Dev]).await;
     let qa = app.create_user("qa1", &[Role::Qa]).await;
     let (id, key) = new_incident(&app.db, ops).await;
-    let actor = |id: i64, role: Role| Actor { id, roles: vec![role], ..Default::default() };
     let path = vec![
         (actor(ops, Role::Ops), GateInput::TriageTechnical { pm_id: pm, note: String::new() }),
         (actor(pm, Role::Pm), GateInput::Dispatch { dev_id: dev, qa_id: qa, note: String::new() }),
@@ -188,7 +171,7 @@ db_test!(async fn the_incident_page_shows_the_report_copy_with_its_delivery_stat
         (actor(ops, Role::Ops), GateInput::ConfirmFollowup { reply: "r".into(), confirmation: UserConfirmation::NoAnswer }),
     ];
     for (who, input) in path {
-        let v: i64 = app::on_db!(&app.db, pool => sqlx::query("SELECT version FROM incidents WHERE id = $1").bind(id).fetch_one(pool).await.unwrap().get(0));
+        let v = stage_and_version(&app.db, id).await.1;
         engine::act(&app.db, &who, id, v, &input, Utc::now()).await.unwrap();
     }
     let mut browser = app.browser();

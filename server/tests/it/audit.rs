@@ -1,24 +1,14 @@
 //! The audit log over HTTP on both databases: admins only (refusals recorded), reads and exports
 //! recorded, exports that verify, and cross-site requests on record.
 
-mod common;
-
 use app::{
     audit::{chain::Verifier, event, store, AuditEntry, VerifyReport},
     auth::Role,
-    db::Db,
     db_test,
 };
-use common::{TestApp, PASSWORD};
 use reqwest::StatusCode;
 
-async fn entries(db: &Db) -> Vec<AuditEntry> {
-    store::page(db, &store::Query::default(), store::Cursor::After(0), 100_000).await.unwrap()
-}
-
-async fn last_of(db: &Db, event: &str) -> Option<AuditEntry> {
-    entries(db).await.into_iter().rev().find(|e| e.event == event)
-}
+use crate::helpers::{audit_entries, last_audit_entry, TestApp, PASSWORD};
 
 db_test!(async fn non_admins_are_refused_the_log_and_each_refusal_is_recorded(ctx) {
     let app = TestApp::spawn(ctx.url.expose()).await;
@@ -30,10 +20,10 @@ db_test!(async fn non_admins_are_refused_the_log_and_each_refusal_is_recorded(ct
         ("/api/audit/get", vec![("seq", "1")]),
         ("/api/audit/verify", vec![]),
     ] {
-        let before = entries(&app.db).await.len();
+        let before = audit_entries(&app.db).await.len();
         let answer = pm.call(path, &form).await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}: {}", answer.body);
-        let after = entries(&app.db).await;
+        let after = audit_entries(&app.db).await;
         assert_eq!(after.len(), before + 1, "{path}: exactly the refusal is recorded");
         let refusal = after.last().unwrap();
         assert_eq!((refusal.event.as_str(), refusal.outcome.as_str()), (event::ACCESS_DENIED, "denied"));
@@ -41,7 +31,7 @@ db_test!(async fn non_admins_are_refused_the_log_and_each_refusal_is_recorded(ct
     }
     let export = pm.get("/admin/audit/export.jsonl").await;
     assert_eq!(export.status(), StatusCode::FORBIDDEN);
-    let refusal = last_of(&app.db, event::ACCESS_DENIED).await.unwrap();
+    let refusal = last_audit_entry(&app.db, event::ACCESS_DENIED).await.unwrap();
     assert_eq!(refusal.target, "/admin/audit/export.jsonl");
     // Anonymous visitors are sent to sign in and never reach the data.
     let anonymous = app.get("/admin/audit/export.csv").await;
@@ -65,7 +55,7 @@ db_test!(async fn admins_read_filter_verify_and_export_and_every_read_is_recorde
     let items = page.json()["items"].as_array().unwrap().clone();
     let outcomes: Vec<&str> = items.iter().map(|e| e["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["ok", "failed"], "newest first, only ops1's sign-ins");
-    let viewed = last_of(&app.db, event::AUDIT_VIEWED).await.expect("the read is recorded");
+    let viewed = last_audit_entry(&app.db, event::AUDIT_VIEWED).await.expect("the read is recorded");
     assert_eq!(viewed.actor_name, "root");
     assert!(viewed.details.contains("ops1"), "{}", viewed.details);
 
@@ -75,7 +65,7 @@ db_test!(async fn admins_read_filter_verify_and_export_and_every_read_is_recorde
     let verified = admin.call("/api/audit/verify", &[]).await;
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
     assert!(verified.json()["Verified"]["through"].as_i64().unwrap() > 3);
-    assert!(last_of(&app.db, event::AUDIT_VERIFIED).await.is_some());
+    assert!(last_audit_entry(&app.db, event::AUDIT_VERIFIED).await.is_some());
     let wrong_head = admin.call("/api/audit/verify", &[("head", "5:zz")]).await;
     assert_eq!(wrong_head.status, StatusCode::UNPROCESSABLE_ENTITY);
 
@@ -114,7 +104,7 @@ db_test!(async fn a_cross_site_request_is_refused_and_recorded(ctx) {
     browser.headers.push(("sec-fetch-site", "cross-site".into()));
     let answer = browser.call("/api/auth/logout", &[]).await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
-    let entry = last_of(&app.db, event::CROSS_SITE).await.expect("recorded");
+    let entry = last_audit_entry(&app.db, event::CROSS_SITE).await.expect("recorded");
     assert_eq!((entry.outcome.as_str(), entry.target.as_str()), ("denied", "/api/auth/logout"));
     assert!(entry.details.contains("https://evil.example"));
     assert_eq!(entry.client_addr, "127.0.0.1");
@@ -141,21 +131,21 @@ db_test!(async fn user_changes_are_recorded_with_before_and_after(ctx) {
         )
         .await;
     assert!(answer.status.is_success() || answer.status.is_redirection(), "{} {}", answer.status, answer.body);
-    let details = last_of(&app.db, event::USER_UPDATED).await.expect("details change recorded");
+    let details = last_audit_entry(&app.db, event::USER_UPDATED).await.expect("details change recorded");
     let d: serde_json::Value = serde_json::from_str(&details.details).unwrap();
     assert_eq!(d["before"]["language"], "en");
     assert_eq!(d["after"]["language"], "zh-CN");
     assert_eq!(d["after"]["display_name"], "Dev One");
-    let roles = last_of(&app.db, event::USER_ROLES_CHANGED).await.expect("role change recorded");
+    let roles = last_audit_entry(&app.db, event::USER_ROLES_CHANGED).await.expect("role change recorded");
     let r: serde_json::Value = serde_json::from_str(&roles.details).unwrap();
     assert_eq!(r["before"], serde_json::json!(["dev"]));
     assert_eq!(r["after"], serde_json::json!(["dev", "qa"]));
     assert_eq!(roles.target, "dev1");
     admin.call("/api/users/set_active", &[("id", id.as_str()), ("active", "false")]).await;
-    let deactivated = last_of(&app.db, event::USER_ACTIVATION).await.unwrap();
+    let deactivated = last_audit_entry(&app.db, event::USER_ACTIVATION).await.unwrap();
     assert!(deactivated.details.contains("\"after\":{\"active\":false}"), "{}", deactivated.details);
     admin.call("/api/auth/logout", &[]).await;
-    assert!(last_of(&app.db, event::LOGOUT).await.is_some_and(|e| e.actor_name == "root"));
+    assert!(last_audit_entry(&app.db, event::LOGOUT).await.is_some_and(|e| e.actor_name == "root"));
     assert!(matches!(store::verify(&app.db, None).await.unwrap(), VerifyReport::Verified { .. }));
     app.stop().await;
 });

@@ -7,7 +7,7 @@ use app::{
         password::PasswordHasher,
         service::{self, PasswordChange},
         sessions::{self, EndReason, Resolved, Timeouts},
-        ClientInfo, CurrentUser, Role,
+        CurrentUser, Role,
     },
     db::Db,
     db_test,
@@ -19,25 +19,9 @@ use app::{
 };
 use chrono::{DateTime, Utc};
 
-const PASSWORD: &str = "correct horse battery";
+use crate::helpers::{client, person, Person, PASSWORD};
+
 const TIMEOUTS: Timeouts = Timeouts { idle: Duration::from_secs(60 * 60), absolute: Duration::from_secs(12 * 3600) };
-
-fn client(addr: &str) -> ClientInfo {
-    ClientInfo { addr: addr.into(), user_agent: "test".into() }
-}
-
-async fn user(db: &Db, username: &str, roles: &[Role]) -> i64 {
-    let fields = CliUser {
-        username: username.into(),
-        display_name: username.into(),
-        email: format!("{username}@example.com"),
-        language: "zh-CN".into(),
-        roles: roles.to_vec(),
-        password: PASSWORD.into(),
-        must_change: false,
-    };
-    bootstrap::create_user(db, &PasswordHasher::new(2), fields).await.unwrap()
-}
 
 async fn sign_in(db: &Db, username: &str, password: &str, addr: &str, now: DateTime<Utc>) -> Result<String, AppError> {
     service::sign_in(db, &PasswordHasher::new(2), username, password.into(), &client(addr), now)
@@ -53,7 +37,7 @@ async fn resolve(db: &Db, sid: &str, now: DateTime<Utc>) -> Option<CurrentUser> 
 }
 
 db_test!(async fn a_user_signs_in_case_insensitively_and_the_session_carries_their_roles(ctx) {
-    user(&ctx.db, "Li.Wei", &[Role::Pm, Role::Ops]).await;
+    Person::new("Li.Wei", &[Role::Pm, Role::Ops]).language("zh-CN").create(&ctx.db).await;
     let now = Utc::now();
     let sid = sign_in(&ctx.db, "li.wei", PASSWORD, "10.0.0.1", now).await.unwrap();
     let current = resolve(&ctx.db, &sid, now).await.expect("valid session");
@@ -63,7 +47,7 @@ db_test!(async fn a_user_signs_in_case_insensitively_and_the_session_carries_the
 });
 
 db_test!(async fn an_unknown_user_and_a_wrong_password_get_the_same_answer(ctx) {
-    user(&ctx.db, "ops1", &[Role::Ops]).await;
+    person(&ctx.db, "ops1", &[Role::Ops]).await;
     let now = Utc::now();
     let wrong = sign_in(&ctx.db, "ops1", "not the password", "10.0.0.1", now).await.unwrap_err();
     let unknown = sign_in(&ctx.db, "nobody", "not the password", "10.0.0.1", now).await.unwrap_err();
@@ -72,8 +56,8 @@ db_test!(async fn an_unknown_user_and_a_wrong_password_get_the_same_answer(ctx) 
 });
 
 db_test!(async fn failed_sign_ins_throttle_the_account_but_not_other_users(ctx) {
-    user(&ctx.db, "victim", &[Role::Dev]).await;
-    user(&ctx.db, "bystander", &[Role::Dev]).await;
+    person(&ctx.db, "victim", &[Role::Dev]).await;
+    person(&ctx.db, "bystander", &[Role::Dev]).await;
     let now = Utc::now();
     for attempt in 0..6 {
         let err = sign_in(&ctx.db, "victim", "guess guess guess", &format!("10.0.1.{attempt}"), now).await.unwrap_err();
@@ -90,7 +74,7 @@ db_test!(async fn failed_sign_ins_throttle_the_account_but_not_other_users(ctx) 
 });
 
 db_test!(async fn failed_sign_ins_from_one_address_throttle_that_address(ctx) {
-    user(&ctx.db, "someone", &[Role::Qa]).await;
+    person(&ctx.db, "someone", &[Role::Qa]).await;
     let now = Utc::now();
     for i in 0..21 {
         let _ = sign_in(&ctx.db, &format!("guess{i}"), "whatever whatever", "192.0.2.66", now).await;
@@ -100,7 +84,7 @@ db_test!(async fn failed_sign_ins_from_one_address_throttle_that_address(ctx) {
 });
 
 db_test!(async fn sessions_end_at_the_idle_and_absolute_timeouts(ctx) {
-    user(&ctx.db, "qa1", &[Role::Qa]).await;
+    person(&ctx.db, "qa1", &[Role::Qa]).await;
     let t0 = Utc::now();
     let sid = sign_in(&ctx.db, "qa1", PASSWORD, "10.0.0.1", t0).await.unwrap();
     // Idle: no request for longer than the idle timeout.
@@ -139,7 +123,7 @@ db_test!(async fn sessions_end_at_the_idle_and_absolute_timeouts(ctx) {
 });
 
 db_test!(async fn deactivation_role_changes_and_logout_apply_to_the_next_request(ctx) {
-    let id = user(&ctx.db, "pm1", &[Role::Pm, Role::Admin]).await;
+    let id = person(&ctx.db, "pm1", &[Role::Pm, Role::Admin]).await.id;
     let now = Utc::now();
     let sid = sign_in(&ctx.db, "pm1", PASSWORD, "10.0.0.1", now).await.unwrap();
 
@@ -163,7 +147,7 @@ db_test!(async fn deactivation_role_changes_and_logout_apply_to_the_next_request
 });
 
 db_test!(async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(ctx) {
-    user(&ctx.db, "dev1", &[Role::Dev]).await;
+    person(&ctx.db, "dev1", &[Role::Dev]).await;
     let now = Utc::now();
     let phone = sign_in(&ctx.db, "dev1", PASSWORD, "10.0.0.1", now).await.unwrap();
     let laptop = sign_in(&ctx.db, "dev1", PASSWORD, "10.0.0.2", now).await.unwrap();
@@ -197,7 +181,7 @@ db_test!(async fn the_first_admin_is_created_once_and_must_change_the_password(c
 });
 
 db_test!(async fn usernames_are_unique_whatever_their_case(ctx) {
-    user(&ctx.db, "Wang", &[Role::Ops]).await;
+    person(&ctx.db, "Wang", &[Role::Ops]).await;
     let fields = CliUser {
         username: "wANG".into(),
         display_name: "x".into(),
@@ -231,7 +215,7 @@ db_test!(async fn demo_mode_gives_one_user_per_role_with_fresh_passwords(ctx) {
 
 db_test!(async fn a_hash_with_old_parameters_is_replaced_at_sign_in(ctx) {
     use argon2::{password_hash::{rand_core::OsRng, SaltString}, Algorithm, Argon2, Params, PasswordHasher as _, Version};
-    let id = user(&ctx.db, "legacy", &[Role::Ops]).await;
+    let id = person(&ctx.db, "legacy", &[Role::Ops]).await.id;
     let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(4096, 1, 1, None).unwrap())
         .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
         .unwrap()

@@ -1,12 +1,11 @@
 //! HTTP tests: the real app on port 0, driven by an HTTP client.
 
-mod common;
-
 use app::{config::Backend, db_test, testing::TestDb};
-use common::{config_for, TestApp};
 use reqwest::{header, StatusCode};
 use server::Application;
 use tokio::net::TcpListener;
+
+use crate::helpers::{config_for, TestApp};
 
 /// Runs `test` against a server on a fresh SQLite database.
 async fn with_sqlite_app<F, Fut>(test: F)

@@ -1,13 +1,12 @@
 //! The workflow engine on both back ends: whole paths, refusals that change nothing, and races.
 
 use app::{
-    auth::{password::PasswordHasher, Role},
+    auth::Role,
     db::Db,
     db_test,
     error::{AppError, FieldProblem},
-    users::bootstrap::{self, CliUser},
     workflow::{
-        engine::{self, Moved},
+        engine,
         input::{Channel, GateInput, Measure, NewIncident, PoolDraft, Severity, UserConfirmation},
         rules::{Actor, Refusal, Stage},
     },
@@ -15,49 +14,7 @@ use app::{
 use chrono::Utc;
 use sqlx::Row;
 
-struct Team {
-    ops: Actor,
-    pm: Actor,
-    dev: Actor,
-    qa: Actor,
-    other_dev: Actor,
-}
-
-async fn person(db: &Db, username: &str, roles: &[Role]) -> Actor {
-    let fields = CliUser {
-        username: username.into(),
-        display_name: username.into(),
-        email: format!("{username}@example.com"),
-        language: "en".into(),
-        roles: roles.to_vec(),
-        password: "correct horse battery".into(),
-        must_change: false,
-    };
-    let id = bootstrap::create_user(db, &PasswordHasher::new(1), fields).await.unwrap();
-    Actor { id, roles: roles.to_vec(), name: username.into(), ..Default::default() }
-}
-
-async fn team(db: &Db) -> Team {
-    Team {
-        ops: person(db, "ops1", &[Role::Ops]).await,
-        pm: person(db, "pm1", &[Role::Pm]).await,
-        dev: person(db, "dev1", &[Role::Dev]).await,
-        qa: person(db, "qa1", &[Role::Qa]).await,
-        other_dev: person(db, "dev2", &[Role::Dev]).await,
-    }
-}
-
-fn report(title: &str) -> NewIncident {
-    NewIncident {
-        title: title.into(),
-        description: "Checkout fails with error 500 <b>since</b> 10:00".into(),
-        severity: Severity::P1,
-        channel: Channel::Email,
-        reporter_name: "王小明".into(),
-        reporter_contact: "xm@example.com".into(),
-        external_ref: "TICKET-7".into(),
-    }
-}
+use crate::helpers::{incident, key_of, person, step, team, Team};
 
 /// Reads (stage, version, fix_round, plan, pool_item_id) of an incident.
 async fn row(db: &Db, id: i64) -> (String, i64, i64, Option<String>, Option<i64>) {
@@ -80,12 +37,6 @@ async fn timeline_len(db: &Db, id: i64) -> i64 {
         .get::<i64, _>(0))
 }
 
-/// Takes an action at the incident's current version.
-async fn step(db: &Db, who: &Actor, id: i64, input: GateInput) -> Result<Moved, AppError> {
-    let version = row(db, id).await.1;
-    engine::act(db, who, id, version, &input, Utc::now()).await
-}
-
 async fn through_to_fixing(db: &Db, t: &Team, id: i64) {
     step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: "looks like a bug".into() }).await.unwrap();
     step(db, &t.pm, id, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }).await.unwrap();
@@ -100,7 +51,7 @@ async fn through_to_fixing(db: &Db, t: &Team, id: i64) {
 db_test!(async fn an_incident_travels_through_all_twelve_stages(ctx) {
     let db = &ctx.db;
     let t = team(db).await;
-    let created = engine::create_incident(db, &t.ops, &report("Checkout broken"), Utc::now()).await.unwrap();
+    let created = engine::create_incident(db, &t.ops, &incident("Checkout broken"), Utc::now()).await.unwrap();
     assert!(created.key.starts_with("INC-") && created.key.ends_with("-0001"), "{}", created.key);
     let id = created.id;
     through_to_fixing(db, &t, id).await;
@@ -153,7 +104,7 @@ db_test!(async fn an_incident_travels_through_all_twelve_stages(ctx) {
 db_test!(async fn a_non_technical_report_is_answered_and_closed_by_ops(ctx) {
     let db = &ctx.db;
     let t = team(db).await;
-    let id = engine::create_incident(db, &t.ops, &report("How do I reset my password?"), Utc::now()).await.unwrap().id;
+    let id = engine::create_incident(db, &t.ops, &incident("How do I reset my password?"), Utc::now()).await.unwrap().id;
     let moved = step(db, &t.ops, id, GateInput::TriageNonTechnical { reply: "Use the reset link".into() }).await.unwrap();
     assert_eq!(moved.stage, Stage::Closed);
     let resolution: String = app::on_db!(db, pool => sqlx::query("SELECT resolution FROM incidents WHERE id = $1").bind(id).fetch_one(pool).await.unwrap().get(0));
@@ -163,7 +114,7 @@ db_test!(async fn a_non_technical_report_is_answered_and_closed_by_ops(ctx) {
 db_test!(async fn disagreement_keeps_the_review_until_both_agree_on_an_interim_fix_with_a_pool_item(ctx) {
     let db = &ctx.db;
     let t = team(db).await;
-    let id = engine::create_incident(db, &t.ops, &report("Slow search"), Utc::now()).await.unwrap().id;
+    let id = engine::create_incident(db, &t.ops, &incident("Slow search"), Utc::now()).await.unwrap().id;
     step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
     step(db, &t.pm, id, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }).await.unwrap();
     step(db, &t.dev, id, GateInput::Propose { root_cause: "no index".into(), solution: "cache".into() }).await.unwrap();
@@ -190,7 +141,7 @@ db_test!(async fn disagreement_keeps_the_review_until_both_agree_on_an_interim_f
 db_test!(async fn failed_tests_and_regressions_return_to_fixing_and_count_rounds(ctx) {
     let db = &ctx.db;
     let t = team(db).await;
-    let id = engine::create_incident(db, &t.ops, &report("Totals wrong"), Utc::now()).await.unwrap().id;
+    let id = engine::create_incident(db, &t.ops, &incident("Totals wrong"), Utc::now()).await.unwrap().id;
     through_to_fixing(db, &t, id).await;
     step(db, &t.dev, id, GateInput::SubmitForTest { changes: "a".into(), reference: "b".into() }).await.unwrap();
     assert_eq!(step(db, &t.qa, id, GateInput::TestFail { defect: "still wrong".into() }).await.unwrap().stage, Stage::Fixing);
@@ -205,7 +156,7 @@ db_test!(async fn failed_tests_and_regressions_return_to_fixing_and_count_rounds
 db_test!(async fn refused_actions_change_nothing_and_say_why(ctx) {
     let db = &ctx.db;
     let t = team(db).await;
-    let id = engine::create_incident(db, &t.ops, &report("Refusals"), Utc::now()).await.unwrap().id;
+    let id = engine::create_incident(db, &t.ops, &incident("Refusals"), Utc::now()).await.unwrap().id;
     through_to_fixing(db, &t, id).await;
     let before = (row(db, id).await, timeline_len(db, id).await);
     let submit = GateInput::SubmitForTest { changes: "x".into(), reference: "y".into() };
@@ -220,7 +171,7 @@ db_test!(async fn refused_actions_change_nothing_and_say_why(ctx) {
     assert_eq!((row(db, id).await, timeline_len(db, id).await), before, "nothing changed");
 
     // Foreign ids: a dispatch to someone without the role is refused.
-    let id2 = engine::create_incident(db, &t.ops, &report("Foreign ids"), Utc::now()).await.unwrap().id;
+    let id2 = engine::create_incident(db, &t.ops, &incident("Foreign ids"), Utc::now()).await.unwrap().id;
     let err = step(db, &t.ops, id2, GateInput::TriageTechnical { pm_id: t.dev.id, note: String::new() }).await.unwrap_err();
     assert_eq!(err, AppError::Refused(Refusal::Invalid { field: "pm_id".into(), problem: FieldProblem::InvalidChoice }));
     let err = step(db, &t.ops, id2, GateInput::TriageTechnical { pm_id: 424_242, note: String::new() }).await.unwrap_err();
@@ -231,7 +182,7 @@ db_test!(async fn refused_actions_change_nothing_and_say_why(ctx) {
 db_test!(async fn text_is_stored_verbatim(ctx) {
     let db = &ctx.db;
     let t = team(db).await;
-    let mut input = report("<script>alert('x')</script>'; DROP TABLE incidents; --");
+    let mut input = incident("<script>alert('x')</script>'; DROP TABLE incidents; --");
     input.description = "Robert'); DELETE FROM users; -- 中文 ✓".into();
     let id = engine::create_incident(db, &t.ops, &input, Utc::now()).await.unwrap().id;
     let (title, description): (String, String) = app::on_db!(db, pool => {
@@ -240,15 +191,15 @@ db_test!(async fn text_is_stored_verbatim(ctx) {
     });
     assert_eq!(title, input.title);
     assert_eq!(description, input.description);
-    let bad = NewIncident { title: "x".repeat(201), ..report("t") };
+    let bad = NewIncident { title: "x".repeat(201), ..incident("t") };
     assert!(matches!(engine::create_incident(db, &t.ops, &bad, Utc::now()).await, Err(AppError::Refused(Refusal::Invalid { .. }))));
-    assert!(matches!(engine::create_incident(db, &t.dev, &report("not ops"), Utc::now()).await, Err(AppError::Refused(Refusal::NotYourRole))));
+    assert!(matches!(engine::create_incident(db, &t.dev, &incident("not ops"), Utc::now()).await, Err(AppError::Refused(Refusal::NotYourRole))));
 });
 
 db_test!(async fn fifty_identical_confirmations_make_exactly_one_transition(ctx) {
     let db = ctx.db.clone();
     let t = team(&db).await;
-    let id = engine::create_incident(&db, &t.ops, &report("Race"), Utc::now()).await.unwrap().id;
+    let id = engine::create_incident(&db, &t.ops, &incident("Race"), Utc::now()).await.unwrap().id;
     through_to_fixing(&db, &t, id).await;
     let (_, version, _, _, _) = row(&db, id).await;
     let before = timeline_len(&db, id).await;
@@ -283,7 +234,7 @@ db_test!(async fn incidents_created_concurrently_never_share_a_key(ctx) {
     for i in 0..30 {
         let db = db.clone();
         let ops = ops.clone();
-        tasks.push(tokio::spawn(async move { engine::create_incident(&db, &ops, &report(&format!("n{i}")), Utc::now()).await }));
+        tasks.push(tokio::spawn(async move { engine::create_incident(&db, &ops, &incident(&format!("n{i}")), Utc::now()).await }));
     }
     let mut keys = Vec::new();
     for task in tasks {
@@ -299,11 +250,11 @@ db_test!(async fn each_person_queue_holds_exactly_the_incidents_waiting_for_them
     use app::workflow::queries;
     let db = &ctx.db;
     let t = team(db).await;
-    let mut urgent = report("urgent");
+    let mut urgent = incident("urgent");
     urgent.severity = Severity::P0;
-    let a = engine::create_incident(db, &t.ops, &report("a"), Utc::now()).await.unwrap().id;
+    let a = engine::create_incident(db, &t.ops, &incident("a"), Utc::now()).await.unwrap().id;
     let b = engine::create_incident(db, &t.ops, &urgent, Utc::now()).await.unwrap().id;
-    let c = engine::create_incident(db, &t.ops, &report("c"), Utc::now()).await.unwrap().id;
+    let c = engine::create_incident(db, &t.ops, &incident("c"), Utc::now()).await.unwrap().id;
     through_to_fixing(db, &t, c).await;
     let keys = |v: app::workflow::views::MyQueueView| v.items.into_iter().map(|i| i.summary.id).collect::<Vec<_>>();
     assert_eq!(keys(queries::my_queue(db, &t.ops).await.unwrap()), vec![b, a], "most severe first");
@@ -322,7 +273,7 @@ db_test!(async fn the_list_filters_and_pages_by_keyset(ctx) {
     let db = &ctx.db;
     let t = team(db).await;
     for i in 0..7 {
-        let mut r = report(&format!("Item {i}"));
+        let mut r = incident(&format!("Item {i}"));
         if i % 2 == 0 {
             r.channel = Channel::Sms;
             r.description = "付款失败 50%_off".into();
@@ -359,7 +310,7 @@ db_test!(async fn claim_and_reassign_are_limited_and_recorded(ctx) {
     let db = &ctx.db;
     let t = team(db).await;
     let admin = person(db, "admin1", &[Role::Admin]).await;
-    let id = engine::create_incident(db, &t.ops, &report("owners"), Utc::now()).await.unwrap().id;
+    let id = engine::create_incident(db, &t.ops, &incident("owners"), Utc::now()).await.unwrap().id;
     let key = |k: &str| k.to_owned();
     let v = row(db, id).await.1;
     // The PM role has no owner yet: a PM may claim it; nobody may claim an owned role.
@@ -376,7 +327,7 @@ db_test!(async fn claim_and_reassign_are_limited_and_recorded(ctx) {
     assert!(matches!(engine::reassign(db, &t.pm, id, v, Role::Qa, t.dev.id, Utc::now()).await, Err(AppError::Refused(Refusal::Invalid { .. }))), "the new owner must hold the role");
     engine::reassign(db, &admin, id, v, Role::Ops, other_ops.id, Utc::now()).await.unwrap();
 
-    let k = app::on_db!(db, pool => sqlx::query("SELECT key FROM incidents WHERE id = $1").bind(id).fetch_one(pool).await.unwrap().get::<String, _>(0));
+    let k = key_of(db, id).await;
     let detail = queries::detail(db, &key(&k), &other_ops).await.unwrap();
     assert_eq!(detail.summary.owners.ops, Some(other_ops.id));
     assert_eq!(detail.summary.owners.dev, Some(t.other_dev.id));

@@ -2,8 +2,6 @@
 //! nothing, bad tokens are refused and recorded, bad input gets its typed error and creates
 //! nothing, hostile text arrives verbatim and renders escaped, and each source is rate limited.
 
-mod common;
-
 use app::{
     audit::{event, store::Origin},
     auth::Role,
@@ -11,10 +9,11 @@ use app::{
     db_test,
     intake::{store, SourceChannel},
 };
-use common::{TestApp, PASSWORD};
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 use sqlx::Row;
+
+use crate::helpers::{last_audit_entry, TestApp, PASSWORD};
 
 /// Creates a source the way the admin page does (minus the page) and returns its token.
 async fn token(app: &TestApp, name: &str, channel: SourceChannel) -> String {
@@ -179,13 +178,7 @@ db_test!(async fn bad_tokens_are_refused_and_recorded(ctx) {
     for (token, reason) in [(Some(revoked.as_str()), "revoked"), (Some("btn_guess"), "unknown_token"), (None, "missing_token")] {
         let sent = send(&app, "/api/v1/intake", token, "application/json", report.to_string()).await;
         assert_eq!((sent.status, sent.body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")), "{reason}");
-        let entry = app::audit::store::page(&app.db, &Default::default(), app::audit::store::Cursor::After(0), 1000)
-            .await
-            .unwrap()
-            .into_iter()
-            .rev()
-            .find(|e| e.event == event::INTAKE_REFUSED)
-            .unwrap();
+        let entry = last_audit_entry(&app.db, event::INTAKE_REFUSED).await.unwrap();
         assert_eq!((entry.outcome.as_str(), entry.actor_kind.as_str()), ("denied", "intake"));
         assert!(entry.details.contains(reason), "{}", entry.details);
         if reason == "revoked" {

@@ -9,60 +9,23 @@ use app::{
         store::{self, Cursor, Origin, Query, Record},
         AuditFilter, BreakReason, Outcome, VerifyReport,
     },
-    auth::{password::PasswordHasher, service, ClientInfo, Role},
+    auth::{password::PasswordHasher, service, Role},
     config::Backend,
     db::Db,
     db_test,
     error::AppError,
-    users::bootstrap::{self, CliUser},
-    workflow::{
-        engine,
-        input::{Channel, GateInput, NewIncident, Severity},
-        rules::{Actor, Refusal},
-    },
+    workflow::{engine, input::GateInput, rules::Refusal},
 };
 use chrono::Utc;
 use sqlx::Row;
 
-const PASSWORD: &str = "correct horse battery";
+use crate::helpers::{audit_entries, client, incident, Person, PASSWORD};
 
-fn client() -> ClientInfo {
-    ClientInfo { addr: "198.51.100.23".into(), user_agent: "audit-test".into() }
-}
+/// Where every request of these tests comes from.
+const ADDR: &str = "198.51.100.23";
 
-async fn person(db: &Db, username: &str, roles: &[Role]) -> Actor {
-    let fields = CliUser {
-        username: username.into(),
-        display_name: username.into(),
-        email: format!("{username}@example.com"),
-        language: "en".into(),
-        roles: roles.to_vec(),
-        password: PASSWORD.into(),
-        must_change: false,
-    };
-    let id = bootstrap::create_user(db, &PasswordHasher::new(1), fields).await.unwrap();
-    Actor { id, roles: roles.to_vec(), name: username.into(), client: client() }
-}
-
-fn report() -> NewIncident {
-    NewIncident {
-        title: "<script>alert(1)</script> ' OR 1=1 --".into(),
-        description: "d".into(),
-        severity: Severity::P1,
-        channel: Channel::Email,
-        reporter_name: "王小明".into(),
-        reporter_contact: String::new(),
-        external_ref: String::new(),
-    }
-}
-
-async fn all(db: &Db) -> Vec<app::audit::AuditEntry> {
-    store::page(db, &Query::default(), Cursor::After(0), 100_000).await.unwrap()
-}
-
-async fn count(db: &Db, event: &str) -> usize {
-    all(db).await.into_iter().filter(|e| e.event == event).count()
-}
+/// Hostile text, stored verbatim.
+const TITLE: &str = "<script>alert(1)</script> ' OR 1=1 --";
 
 /// Appends `n` simple entries.
 async fn fill(db: &Db, n: usize) {
@@ -106,7 +69,7 @@ db_test!(async fn the_database_refuses_update_and_delete(ctx) {
     if db.backend() == Backend::Postgres {
         assert!(exec(db, "TRUNCATE audit_log").await.is_err());
     }
-    assert_eq!(all(db).await.len(), 3);
+    assert_eq!(audit_entries(db).await.len(), 3);
     assert!(matches!(store::verify(db, None).await.unwrap(), VerifyReport::Verified { through: 3, .. }));
 });
 
@@ -183,10 +146,10 @@ db_test!(async fn concurrent_appends_never_fork_the_chain(ctx) {
 
 db_test!(async fn a_failure_after_the_stage_change_leaves_neither_change_nor_entry(ctx) {
     let db = &ctx.db;
-    let ops = person(db, "ops1", &[Role::Ops]).await;
-    let pm = person(db, "pm1", &[Role::Pm]).await;
-    let created = engine::create_incident(db, &ops, &report(), Utc::now()).await.unwrap();
-    let entries_before = all(db).await.len();
+    let ops = Person::new("ops1", &[Role::Ops]).client(client(ADDR)).create(db).await;
+    let pm = Person::new("pm1", &[Role::Pm]).client(client(ADDR)).create(db).await;
+    let created = engine::create_incident(db, &ops, &incident(TITLE), Utc::now()).await.unwrap();
+    let entries_before = audit_entries(db).await.len();
     // Make the audit insert of a gate action fail: it runs after the stage change, in the same
     // transaction, so the stage change must roll back with it.
     match db.backend() {
@@ -226,7 +189,7 @@ db_test!(async fn a_failure_after_the_stage_change_leaves_neither_change_nor_ent
         (r.get(0), r.get(1), r.get(2))
     });
     assert_eq!((stage.as_str(), version, timeline), ("reported", 1, 1));
-    assert_eq!(all(db).await.len(), entries_before, "no entry for an action that did not happen");
+    assert_eq!(audit_entries(db).await.len(), entries_before, "no entry for an action that did not happen");
     // With the fault gone the same action goes through, and is recorded once.
     let drop = match db.backend() {
         Backend::Sqlite => "DROP TRIGGER fail_actions",
@@ -234,15 +197,15 @@ db_test!(async fn a_failure_after_the_stage_change_leaves_neither_change_nor_ent
     };
     exec(db, drop).await.unwrap();
     engine::act(db, &ops, created.id, 1, &input, Utc::now()).await.unwrap();
-    assert_eq!(count(db, event::INCIDENT_ACTION).await, 1);
+    assert_eq!(audit_entries(db).await.iter().filter(|e| e.event == event::INCIDENT_ACTION).count(), 1);
 });
 
 db_test!(async fn refused_actions_are_recorded_with_their_reason(ctx) {
     let db = &ctx.db;
-    let ops = person(db, "ops1", &[Role::Ops]).await;
-    let pm = person(db, "pm1", &[Role::Pm]).await;
-    let dev = person(db, "dev1", &[Role::Dev]).await;
-    let created = engine::create_incident(db, &ops, &report(), Utc::now()).await.unwrap();
+    let ops = Person::new("ops1", &[Role::Ops]).client(client(ADDR)).create(db).await;
+    let pm = Person::new("pm1", &[Role::Pm]).client(client(ADDR)).create(db).await;
+    let dev = Person::new("dev1", &[Role::Dev]).client(client(ADDR)).create(db).await;
+    let created = engine::create_incident(db, &ops, &incident(TITLE), Utc::now()).await.unwrap();
     // Wrong role.
     let input = GateInput::TriageTechnical { pm_id: pm.id, note: String::new() };
     let err = engine::act(db, &dev, created.id, 1, &input, Utc::now()).await.unwrap_err();
@@ -253,28 +216,28 @@ db_test!(async fn refused_actions_are_recorded_with_their_reason(ctx) {
     // A form mistake is not an attempt to overstep: not recorded.
     let blank = GateInput::TriageNonTechnical { reply: String::new() };
     assert!(engine::act(db, &ops, created.id, 1, &blank, Utc::now()).await.is_err());
-    let denied: Vec<_> = all(db).await.into_iter().filter(|e| e.outcome == "denied").collect();
+    let denied: Vec<_> = audit_entries(db).await.into_iter().filter(|e| e.outcome == "denied").collect();
     assert_eq!(denied.len(), 2, "{denied:?}");
     assert!(denied.iter().all(|e| e.event == event::INCIDENT_ACTION && e.target == created.key));
     assert_eq!(denied[0].actor_name, "dev1");
     assert!(denied[1].details.contains("Stale"), "{}", denied[1].details);
     assert_eq!(denied[1].client_addr, "198.51.100.23");
     // Text is stored verbatim.
-    let created_entry = all(db).await.into_iter().find(|e| e.event == event::INCIDENT_CREATED).unwrap();
+    let created_entry = audit_entries(db).await.into_iter().find(|e| e.event == event::INCIDENT_CREATED).unwrap();
     assert!(created_entry.details.contains("<script>alert(1)</script> ' OR 1=1 --"));
     assert!(created_entry.details.contains("王小明"));
 });
 
 db_test!(async fn sign_ins_are_recorded_with_the_username_tried(ctx) {
     let db = &ctx.db;
-    person(db, "pm1", &[Role::Pm]).await;
+    Person::new("pm1", &[Role::Pm]).client(client(ADDR)).create(db).await;
     let hasher = PasswordHasher::new(1);
     let now = Utc::now();
-    let err = service::sign_in(db, &hasher, "pm1", "wrong password".into(), &client(), now).await.unwrap_err();
+    let err = service::sign_in(db, &hasher, "pm1", "wrong password".into(), &client(ADDR), now).await.unwrap_err();
     assert_eq!(err, AppError::InvalidCredentials);
-    service::sign_in(db, &hasher, "nobody-<b>", "whatever it is".into(), &client(), now).await.unwrap_err();
-    service::sign_in(db, &hasher, "pm1", PASSWORD.into(), &client(), now).await.unwrap();
-    let logins: Vec<_> = all(db).await.into_iter().filter(|e| e.event == event::LOGIN).collect();
+    service::sign_in(db, &hasher, "nobody-<b>", "whatever it is".into(), &client(ADDR), now).await.unwrap_err();
+    service::sign_in(db, &hasher, "pm1", PASSWORD.into(), &client(ADDR), now).await.unwrap();
+    let logins: Vec<_> = audit_entries(db).await.into_iter().filter(|e| e.event == event::LOGIN).collect();
     let seen: Vec<(&str, &str, &str)> =
         logins.iter().map(|e| (e.actor_name.as_str(), e.actor_kind.as_str(), e.outcome.as_str())).collect();
     assert_eq!(seen, [("pm1", "anonymous", "failed"), ("nobody-<b>", "anonymous", "failed"), ("pm1", "user", "ok")]);
@@ -282,9 +245,9 @@ db_test!(async fn sign_ins_are_recorded_with_the_username_tried(ctx) {
     assert_eq!(logins[2].client_addr, "198.51.100.23");
     // Past the threshold the attempt is refused before any password check, and recorded so.
     for _ in 0..10 {
-        let _ = service::sign_in(db, &hasher, "pm1", "wrong again!".into(), &client(), now).await;
+        let _ = service::sign_in(db, &hasher, "pm1", "wrong again!".into(), &client(ADDR), now).await;
     }
-    let throttled = all(db).await.into_iter().filter(|e| e.event == event::LOGIN && e.outcome == Outcome::Denied.as_str()).count();
+    let throttled = audit_entries(db).await.into_iter().filter(|e| e.event == event::LOGIN && e.outcome == Outcome::Denied.as_str()).count();
     assert!(throttled >= 1, "throttled attempts are recorded");
     assert!(matches!(store::verify(db, None).await.unwrap(), VerifyReport::Verified { .. }));
 });
@@ -292,8 +255,8 @@ db_test!(async fn sign_ins_are_recorded_with_the_username_tried(ctx) {
 db_test!(async fn filters_and_pages_find_the_right_entries(ctx) {
     let db = &ctx.db;
     fill(db, 7).await;
-    let ops = person(db, "ops1", &[Role::Ops]).await;
-    let created = engine::create_incident(db, &ops, &report(), Utc::now()).await.unwrap();
+    let ops = Person::new("ops1", &[Role::Ops]).client(client(ADDR)).create(db).await;
+    let created = engine::create_incident(db, &ops, &incident(TITLE), Utc::now()).await.unwrap();
     let by_target = Query::new(&AuditFilter { target: Some(created.key.clone()), ..Default::default() }).unwrap();
     let page = store::page(db, &by_target, Cursor::Before(None), 50).await.unwrap();
     assert_eq!(page.len(), 1);

@@ -1,16 +1,24 @@
-//! The real app on port 0 and a small cookie-keeping client for HTTP tests.
-#![allow(dead_code)] // each test binary uses a different part
+//! What the tests of every area share: the real app on port 0 and a small cookie-keeping client.
 
 use std::collections::HashMap;
 
 use app::{
+    audit::{
+        store::{self as audit_store, Cursor, Query},
+        AuditEntry,
+    },
     auth::{password::PasswordHasher, Role},
     config::Config,
     db::Db,
     users::bootstrap::{self, CliUser},
+    workflow::{
+        input::{Channel, NewIncident, Severity},
+        rules::Actor,
+    },
 };
 use reqwest::{header, redirect::Policy, StatusCode};
 use server::Application;
+use sqlx::Row;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 /// A password meeting the policy, used for every test account.
@@ -170,4 +178,40 @@ impl Browser<'_> {
         assert!(answer.status.is_success(), "me: {} {}", answer.status, answer.body);
         answer.json().get("username").and_then(|u| u.as_str()).map(str::to_owned)
     }
+}
+
+/// The user `id` acting in `role`, for driving the engine directly.
+pub fn actor(id: i64, role: Role) -> Actor {
+    Actor { id, roles: vec![role], ..Default::default() }
+}
+
+/// A P2 report by SMS with a one-letter description and no reporter details.
+pub fn incident(title: &str) -> NewIncident {
+    NewIncident {
+        title: title.into(),
+        description: "d".into(),
+        severity: Severity::P2,
+        channel: Channel::Sms,
+        reporter_name: String::new(),
+        reporter_contact: String::new(),
+        external_ref: String::new(),
+    }
+}
+
+/// The incident's stage and version.
+pub async fn stage_and_version(db: &Db, id: i64) -> (String, i64) {
+    app::on_db!(db, pool => {
+        let r = sqlx::query("SELECT stage, version FROM incidents WHERE id = $1").bind(id).fetch_one(pool).await.unwrap();
+        (r.get(0), r.get(1))
+    })
+}
+
+/// The whole audit log, oldest entry first.
+pub async fn audit_entries(db: &Db) -> Vec<AuditEntry> {
+    audit_store::page(db, &Query::default(), Cursor::After(0), 100_000).await.unwrap()
+}
+
+/// The newest audit entry of `event`.
+pub async fn last_audit_entry(db: &Db, event: &str) -> Option<AuditEntry> {
+    audit_entries(db).await.into_iter().rev().find(|e| e.event == event)
 }

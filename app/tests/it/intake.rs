@@ -4,7 +4,7 @@
 
 use app::{
     audit::{event, store as audit},
-    auth::{password::PasswordHasher, ClientInfo, Role},
+    auth::Role,
     db::Db,
     db_test,
     error::{AppError, FieldProblem},
@@ -13,30 +13,17 @@ use app::{
         store::{self, Authenticated, Source},
         Report, SourceChannel,
     },
-    users::bootstrap::{self, CliUser},
     workflow::{
         engine,
         input::{GateInput, Severity},
         queries,
-        rules::{Actor, Refusal, Stage},
+        rules::{Refusal, Stage},
     },
 };
 use chrono::Utc;
 use sqlx::Row;
 
-async fn person(db: &Db, username: &str, roles: &[Role]) -> Actor {
-    let fields = CliUser {
-        username: username.into(),
-        display_name: username.into(),
-        email: format!("{username}@example.com"),
-        language: "en".into(),
-        roles: roles.to_vec(),
-        password: "correct horse battery".into(),
-        must_change: false,
-    };
-    let id = bootstrap::create_user(db, &PasswordHasher::new(1), fields).await.unwrap();
-    Actor { id, roles: roles.to_vec(), name: username.into(), ..Default::default() }
-}
+use crate::helpers::{audit_entries, client, count, person};
 
 async fn source(db: &Db, name: &str, channel: SourceChannel) -> (Source, String) {
     let admin = audit::Origin::system("test");
@@ -60,13 +47,8 @@ fn report(external_id: &str) -> Report {
     }
 }
 
-fn client() -> ClientInfo {
-    ClientInfo { addr: "203.0.113.5".into(), user_agent: "mailer/1.0".into() }
-}
-
-async fn count(db: &Db, sql: &str) -> i64 {
-    app::on_db!(db, pool => sqlx::query(sql).fetch_one(pool).await.unwrap().get::<i64, _>(0))
-}
+/// Where the deliveries come from.
+const MAILER: &str = "203.0.113.5";
 
 db_test!(async fn a_report_becomes_an_unowned_reported_incident_in_every_ops_queue(ctx) {
     let db = &ctx.db;
@@ -75,7 +57,7 @@ db_test!(async fn a_report_becomes_an_unowned_reported_incident_in_every_ops_que
     let pm = person(db, "pm1", &[Role::Pm]).await;
     let (src, _) = source(db, "Feedback system", SourceChannel::FeedbackSystem).await;
 
-    let delivered = engine::create_from_intake(db, &src, &client(), &report("FB-1"), Utc::now()).await.unwrap();
+    let delivered = engine::create_from_intake(db, &src, &client(MAILER), &report("FB-1"), Utc::now()).await.unwrap();
     assert!(delivered.created);
     let row = app::on_db!(db, pool => {
         let r = sqlx::query(
@@ -107,7 +89,7 @@ db_test!(async fn a_report_becomes_an_unowned_reported_incident_in_every_ops_que
     assert_eq!((row.9.as_str(), row.10), ("FB-1", Some(src.id)));
     assert_eq!(count(db, "SELECT COUNT(*) FROM incident_timeline WHERE actor_id IS NULL AND action = 'intake'").await, 1);
 
-    let entries = audit::page(db, &audit::Query::default(), audit::Cursor::After(0), 1000).await.unwrap();
+    let entries = audit_entries(db).await;
     let received = entries.iter().find(|e| e.event == event::INTAKE_RECEIVED).expect("recorded");
     assert_eq!((received.actor_kind.as_str(), received.actor_name.as_str()), ("intake", "Feedback system"));
     assert_eq!((received.target.as_str(), received.client_addr.as_str()), (delivered.incident.key.as_str(), "203.0.113.5"));
@@ -131,19 +113,19 @@ db_test!(async fn the_same_external_id_twice_creates_one_incident_even_at_once(c
     let db = &ctx.db;
     let (src, _) = source(db, "Mail", SourceChannel::Email).await;
     let (other, _) = source(db, "Other mail", SourceChannel::Email).await;
-    let first = engine::create_from_intake(db, &src, &client(), &report("<m1@example.com>"), Utc::now()).await.unwrap();
-    let again = engine::create_from_intake(db, &src, &client(), &report("<m1@example.com>"), Utc::now()).await.unwrap();
+    let first = engine::create_from_intake(db, &src, &client(MAILER), &report("<m1@example.com>"), Utc::now()).await.unwrap();
+    let again = engine::create_from_intake(db, &src, &client(MAILER), &report("<m1@example.com>"), Utc::now()).await.unwrap();
     assert!(first.created && !again.created);
     assert_eq!(first.incident, again.incident);
     // Another source may use the same id: ids are per source.
-    let elsewhere = engine::create_from_intake(db, &other, &client(), &report("<m1@example.com>"), Utc::now()).await.unwrap();
+    let elsewhere = engine::create_from_intake(db, &other, &client(MAILER), &report("<m1@example.com>"), Utc::now()).await.unwrap();
     assert!(elsewhere.created);
 
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let (db, src) = (db.clone(), src.clone());
             tokio::spawn(async move {
-                engine::create_from_intake(&db, &src, &client(), &report("<race@example.com>"), Utc::now()).await.unwrap()
+                engine::create_from_intake(&db, &src, &client(MAILER), &report("<race@example.com>"), Utc::now()).await.unwrap()
             })
         })
         .collect();
@@ -163,11 +145,11 @@ db_test!(async fn reports_without_an_external_id_are_not_deduplicated_and_invali
     let db = &ctx.db;
     let (src, _) = source(db, "SMS", SourceChannel::Sms).await;
     for _ in 0..2 {
-        assert!(engine::create_from_intake(db, &src, &client(), &report(""), Utc::now()).await.unwrap().created);
+        assert!(engine::create_from_intake(db, &src, &client(MAILER), &report(""), Utc::now()).await.unwrap().created);
     }
     let mut empty = report("X-1");
     empty.title = "  ".into();
-    let err = engine::create_from_intake(db, &src, &client(), &empty, Utc::now()).await.unwrap_err();
+    let err = engine::create_from_intake(db, &src, &client(MAILER), &empty, Utc::now()).await.unwrap_err();
     assert_eq!(err, AppError::Refused(Refusal::Invalid { field: "title".into(), problem: FieldProblem::Required }));
     assert_eq!(count(db, "SELECT COUNT(*) FROM incidents").await, 2);
 });
@@ -285,8 +267,8 @@ db_test!(async fn a_new_report_emails_every_active_ops_user_once_and_a_repeat_em
     person(db, "ops2", &[Role::Ops, Role::Pm]).await;
     person(db, "pm1", &[Role::Pm]).await;
     let (src, _) = source(db, "Support mailbox", SourceChannel::Email).await;
-    let first = engine::create_from_intake(db, &src, &client(), &report("<n1@example.com>"), Utc::now()).await.unwrap();
-    engine::create_from_intake(db, &src, &client(), &report("<n1@example.com>"), Utc::now()).await.unwrap();
+    let first = engine::create_from_intake(db, &src, &client(MAILER), &report("<n1@example.com>"), Utc::now()).await.unwrap();
+    engine::create_from_intake(db, &src, &client(MAILER), &report("<n1@example.com>"), Utc::now()).await.unwrap();
     let emails: Vec<(String, String, String)> = app::on_db!(db, pool => sqlx::query(
         "SELECT recipients, subject, body_text FROM outbox WHERE incident_id = $1 ORDER BY id",
     )

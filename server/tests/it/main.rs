@@ -1,0 +1,12 @@
+//! The server's integration tests, one binary with a module per area: the real app on port 0,
+//! driven over HTTP, on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod audit;
+mod auth;
+mod http;
+mod intake;
+mod live;
+mod mail;
+mod workflow;
