@@ -77,12 +77,25 @@ fn with_database(url: &str, name: &str) -> String {
 impl TestDb {
     /// Creates and migrates a fresh database on `backend`.
     pub async fn create(backend: Backend) -> Result<Self, TestDbError> {
+        Self::create_until(backend, None).await
+    }
+
+    /// Creates a fresh database on `backend` with the migrations up to `until` applied (all of
+    /// them for `None`), for tests of a migration on data written before it.
+    pub async fn create_until(backend: Backend, until: Option<i64>) -> Result<Self, TestDbError> {
+        let migrate = |db: Db| async move {
+            match until {
+                Some(version) => db.migrate_until(version).await,
+                None => db.migrate().await,
+            }
+            .map_err(|e| TestDbError::Other(e.to_string()))?;
+            Ok::<_, TestDbError>(db)
+        };
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().map_err(|e| TestDbError::Other(e.to_string()))?;
                 let url = DatabaseUrl::sqlite_in(dir.path());
-                let db = Db::connect(&url).await.map_err(|e| TestDbError::Other(e.to_string()))?;
-                db.migrate().await.map_err(|e| TestDbError::Other(e.to_string()))?;
+                let db = migrate(Db::connect(&url).await.map_err(|e| TestDbError::Other(e.to_string()))?).await?;
                 Ok(Self { db, url, cleanup: Cleanup::Sqlite(dir) })
             }
             Backend::Postgres => {
@@ -100,8 +113,7 @@ impl TestDb {
                     .map_err(|e| TestDbError::Other(e.to_string()))?;
                 let _ = admin.close().await;
                 let url = DatabaseUrl::parse(&with_database(&admin_url, &name)).map_err(TestDbError::Other)?;
-                let db = Db::connect(&url).await.map_err(|e| TestDbError::Other(e.to_string()))?;
-                db.migrate().await.map_err(|e| TestDbError::Other(e.to_string()))?;
+                let db = migrate(Db::connect(&url).await.map_err(|e| TestDbError::Other(e.to_string()))?).await?;
                 Ok(Self { db, url, cleanup: Cleanup::Postgres { admin_url, name } })
             }
         }

@@ -1,15 +1,17 @@
--- no-transaction
 -- The facts later steps need (root cause, solution, the reply to the user and their answer, the
 -- deploy time, the regression notes) become typed columns written by the gate action that
 -- establishes them; every enumerated column gets a CHECK; the open-incident queue gets its index.
 --
--- SQLite cannot add a CHECK to an existing column, so `incidents` and `incident_timeline` are
--- rebuilt the documented way: foreign keys off, new table, copy, drop, rename, verify, foreign
--- keys on. That needs its own transaction, hence `no-transaction` above.
-PRAGMA foreign_keys = OFF;
-BEGIN IMMEDIATE;
+-- SQLite cannot add a CHECK to an existing column, so `incidents` is rebuilt, and with it the two
+-- tables that reference it (`incident_timeline`, `outbox`, unchanged but for the timeline's new
+-- CHECKs). Migrations run in a transaction with foreign keys enforced, so the old tables are
+-- renamed aside, the new ones created and filled parents first, and the old ones dropped children
+-- first: no reference is ever dangling.
+ALTER TABLE incident_timeline RENAME TO incident_timeline_old;
+ALTER TABLE outbox RENAME TO outbox_old;
+ALTER TABLE incidents RENAME TO incidents_old;
 
-CREATE TABLE incidents_new (
+CREATE TABLE incidents (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,
     key               TEXT NOT NULL UNIQUE,
     title             TEXT NOT NULL,
@@ -49,7 +51,7 @@ CREATE TABLE incidents_new (
     CHECK ((stage = 'closed') = (resolution IS NOT NULL))
 ) STRICT;
 
-INSERT INTO incidents_new (id, key, title, description, severity, channel, reporter_name, reporter_contact,
+INSERT INTO incidents (id, key, title, description, severity, channel, reporter_name, reporter_contact,
     external_ref, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, fix_round, plan,
     pool_item_id, resolution, release_version, version, created_by, created_at, updated_at, stage_entered_at,
     intake_source_id)
@@ -57,40 +59,31 @@ SELECT id, key, title, description, severity, channel, reporter_name, reporter_c
     external_ref, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, fix_round, plan,
     pool_item_id, resolution, release_version, version, created_by, created_at, updated_at, stage_entered_at,
     intake_source_id
-FROM incidents;
+FROM incidents_old;
 
 -- Facts recorded before this version lived only in the timeline's JSON: copy the latest of each.
-UPDATE incidents_new SET
-    root_cause = COALESCE((SELECT json_extract(t.fields, '$.root_cause') FROM incident_timeline t
-        WHERE t.incident_id = incidents_new.id AND t.action = 'propose' ORDER BY t.id DESC LIMIT 1), ''),
-    solution = COALESCE((SELECT json_extract(t.fields, '$.solution') FROM incident_timeline t
-        WHERE t.incident_id = incidents_new.id AND t.action = 'propose' ORDER BY t.id DESC LIMIT 1), ''),
-    regression_notes = (SELECT COALESCE(json_extract(t.fields, '$.notes'), '') FROM incident_timeline t
-        WHERE t.incident_id = incidents_new.id AND t.action = 'regression_pass' ORDER BY t.id DESC LIMIT 1),
-    user_reply = COALESCE((SELECT json_extract(t.fields, '$.reply') FROM incident_timeline t
-        WHERE t.incident_id = incidents_new.id AND t.action IN ('triage_non_technical', 'confirm_followup')
+UPDATE incidents SET
+    root_cause = COALESCE((SELECT json_extract(t.fields, '$.root_cause') FROM incident_timeline_old t
+        WHERE t.incident_id = incidents.id AND t.action = 'propose' ORDER BY t.id DESC LIMIT 1), ''),
+    solution = COALESCE((SELECT json_extract(t.fields, '$.solution') FROM incident_timeline_old t
+        WHERE t.incident_id = incidents.id AND t.action = 'propose' ORDER BY t.id DESC LIMIT 1), ''),
+    regression_notes = (SELECT COALESCE(json_extract(t.fields, '$.notes'), '') FROM incident_timeline_old t
+        WHERE t.incident_id = incidents.id AND t.action = 'regression_pass' ORDER BY t.id DESC LIMIT 1),
+    user_reply = COALESCE((SELECT json_extract(t.fields, '$.reply') FROM incident_timeline_old t
+        WHERE t.incident_id = incidents.id AND t.action IN ('triage_non_technical', 'confirm_followup')
         ORDER BY t.id DESC LIMIT 1), ''),
-    user_confirmation = (SELECT json_extract(t.fields, '$.confirmation') FROM incident_timeline t
-        WHERE t.incident_id = incidents_new.id AND t.action = 'confirm_followup' ORDER BY t.id DESC LIMIT 1),
+    user_confirmation = (SELECT json_extract(t.fields, '$.confirmation') FROM incident_timeline_old t
+        WHERE t.incident_id = incidents.id AND t.action = 'confirm_followup' ORDER BY t.id DESC LIMIT 1),
     -- Deploy times were free text; only a complete `YYYY-MM-DDTHH:MM` of a real date is kept.
     deployed_at = (SELECT CASE
             WHEN d GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]'
                  AND date(substr(d, 1, 10)) = substr(d, 1, 10)
                  AND CAST(substr(d, 12, 2) AS INTEGER) < 24 AND CAST(substr(d, 15, 2) AS INTEGER) < 60
             THEN d || ':00+00:00' END
-        FROM (SELECT json_extract(t.fields, '$.deployed_at') AS d FROM incident_timeline t
-              WHERE t.incident_id = incidents_new.id AND t.action = 'mark_released' ORDER BY t.id DESC LIMIT 1));
+        FROM (SELECT json_extract(t.fields, '$.deployed_at') AS d FROM incident_timeline_old t
+              WHERE t.incident_id = incidents.id AND t.action = 'mark_released' ORDER BY t.id DESC LIMIT 1));
 
-DROP TABLE incidents;
-ALTER TABLE incidents_new RENAME TO incidents;
-CREATE INDEX incidents_by_stage ON incidents (stage, severity);
-CREATE UNIQUE INDEX incidents_by_intake_delivery ON incidents (intake_source_id, external_ref)
-    WHERE intake_source_id IS NOT NULL AND external_ref <> '';
--- The queue (open incidents, most severe and longest waiting first) reads only this index; its
--- WHERE is exactly the queue's, so both databases use it and never touch closed incidents.
-CREATE INDEX incidents_open_queue ON incidents (severity, stage_entered_at, id) WHERE stage <> 'closed';
-
-CREATE TABLE incident_timeline_new (
+CREATE TABLE incident_timeline (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     incident_id INTEGER NOT NULL REFERENCES incidents (id),
     at          TEXT NOT NULL,
@@ -108,11 +101,45 @@ CREATE TABLE incident_timeline_new (
                     'closed')),
     fields      TEXT NOT NULL
 ) STRICT;
-INSERT INTO incident_timeline_new (id, incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields)
-SELECT id, incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields FROM incident_timeline;
-DROP TABLE incident_timeline;
-ALTER TABLE incident_timeline_new RENAME TO incident_timeline;
-CREATE INDEX incident_timeline_by_incident ON incident_timeline (incident_id, id);
+INSERT INTO incident_timeline (id, incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields)
+SELECT id, incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields FROM incident_timeline_old;
 
-COMMIT;
-PRAGMA foreign_keys = ON;
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- 'notification' (stage hand-off) or 'report' (the step-9 result report).
+    kind            TEXT NOT NULL CHECK (kind IN ('notification', 'report')),
+    incident_id     INTEGER REFERENCES incidents (id),
+    -- Set for emails that must exist at most once ('report:<incident id>'); NULL otherwise.
+    dedupe_key      TEXT UNIQUE,
+    -- JSON array of email addresses.
+    recipients      TEXT NOT NULL,
+    subject         TEXT NOT NULL,
+    body_text       TEXT NOT NULL,
+    body_html       TEXT NOT NULL,
+    language        TEXT NOT NULL,
+    -- The Message-ID header, fixed when the row is written so every resend carries the same one.
+    message_id      TEXT NOT NULL DEFAULT '',
+    status          TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'not_configured')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    lease_until     TEXT,
+    last_error      TEXT NOT NULL DEFAULT '',
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT
+) STRICT;
+INSERT INTO outbox SELECT * FROM outbox_old;
+
+DROP TABLE incident_timeline_old;
+DROP TABLE outbox_old;
+DROP TABLE incidents_old;
+
+CREATE INDEX incidents_by_stage ON incidents (stage, severity);
+CREATE UNIQUE INDEX incidents_by_intake_delivery ON incidents (intake_source_id, external_ref)
+    WHERE intake_source_id IS NOT NULL AND external_ref <> '';
+-- The queue (open incidents, most severe and longest waiting first) reads only this index; its
+-- WHERE is exactly the queue's, so both databases use it and never touch closed incidents.
+CREATE INDEX incidents_open_queue ON incidents (severity, stage_entered_at, id) WHERE stage <> 'closed';
+
+CREATE INDEX incident_timeline_by_incident ON incident_timeline (incident_id, id);
+CREATE INDEX outbox_by_status ON outbox (status, next_attempt_at);
+CREATE INDEX outbox_by_incident ON outbox (incident_id, kind);

@@ -163,6 +163,22 @@ impl Db {
         Ok(())
     }
 
+    /// Applies the embedded migrations up to and including `version` only: tests of a migration
+    /// fill the schema it starts from, then run [`Db::migrate`].
+    pub async fn migrate_until(&self, version: i64) -> Result<(), DbError> {
+        let until = |all: &sqlx::migrate::Migrator| sqlx::migrate::Migrator {
+            migrations: all.migrations.iter().filter(|m| m.version <= version).cloned().collect(),
+            ignore_missing: false,
+            locking: all.locking,
+            no_tx: all.no_tx,
+        };
+        match self {
+            Db::Sqlite(pool) => until(&SQLITE_MIGRATIONS).run(pool).await?,
+            Db::Postgres(pool) => until(&POSTGRES_MIGRATIONS).run(pool).await?,
+        }
+        Ok(())
+    }
+
     /// The back end behind this pool.
     pub fn backend(&self) -> Backend {
         match self {

@@ -76,16 +76,18 @@ fn listed(rows: Vec<SummaryRow>) -> Result<Vec<Listed>, UnknownStoredValue> {
     rows.into_iter().map(Listed::try_from).collect()
 }
 
+/// The queue's query: every open incident, most severe first, then longest in its stage. Its
+/// `WHERE` is the partial index `incidents_open_queue`'s own, so both databases read that index.
+pub fn open_queue_sql() -> String {
+    format!("SELECT {SUMMARY_COLUMNS} FROM incidents WHERE stage <> 'closed' ORDER BY severity, stage_entered_at, id")
+}
+
 /// Open incidents where `actor` must act now (most severe first, then longest waiting), with the
 /// actions owed, and the open incidents per stage of the actor's roles.
 pub async fn my_queue(db: &Db, actor: &Actor) -> Result<MyQueueView, AppError> {
     // Reads the partial index `incidents_open_queue` (its WHERE is exactly this one), so closed
     // incidents are never touched; the rule book decides which open ones are the actor's.
-    let rows: Vec<SummaryRow> = on_db!(db, pool => sqlx::query_as(&format!(
-        "SELECT {SUMMARY_COLUMNS} FROM incidents WHERE stage <> 'closed' ORDER BY severity, stage_entered_at, id"
-    ))
-    .fetch_all(pool)
-    .await?);
+    let rows: Vec<SummaryRow> = on_db!(db, pool => sqlx::query_as(&open_queue_sql()).fetch_all(pool).await?);
     let open = listed(rows)?;
     let counts = Stage::ALL
         .into_iter()

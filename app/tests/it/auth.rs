@@ -18,6 +18,7 @@ use app::{
     },
 };
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 
 use crate::helpers::{client, person, Person, PASSWORD};
 
@@ -174,7 +175,7 @@ db_test!(async fn the_first_admin_is_created_once_and_must_change_the_password(c
     let password = bootstrap::ensure_first_admin(&ctx.db, &hasher).await.unwrap().expect("created on an empty database");
     assert!(bootstrap::ensure_first_admin(&ctx.db, &hasher).await.unwrap().is_none());
     let now = Utc::now();
-    let sid = sign_in(&ctx.db, "admin", &password, "10.0.0.1", now).await.unwrap();
+    let sid = sign_in(&ctx.db, "admin", password.expose_secret(), "10.0.0.1", now).await.unwrap();
     let me = resolve(&ctx.db, &sid, now).await.unwrap().me;
     assert!(me.must_change_password);
     assert_eq!(me.roles, vec![Role::Admin]);

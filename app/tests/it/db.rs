@@ -90,3 +90,57 @@ async fn an_unreachable_postgres_url_fails_with_a_message_naming_database_url() 
     assert!(err.contains("DATABASE_URL"), "{err}");
     assert!(!err.contains("secret"), "{err}");
 }
+
+db_test!(async fn the_typed_facts_migration_keeps_every_row_and_lifts_the_facts_out_of_the_timeline(ctx) {
+    use app::workflow::{input::UserConfirmation, queries, rules::Actor};
+    // A database as the previous version left it, with one released incident and its email.
+    let old = TestDb::create_until(ctx.db.backend(), Some(6)).await.expect("a database at migration 6");
+    let db = &old.db;
+    let now = Utc::now();
+    let statements = [
+        "INSERT INTO users (username, username_key, display_name, email, password_hash, created_at, updated_at) \
+         VALUES ('pm1', 'pm1', 'PM One', 'pm1@example.com', 'x', $1, $1)",
+        "INSERT INTO incidents (key, title, description, severity, channel, reporter_name, reporter_contact, \
+         external_ref, stage, ops_owner, pm_owner, plan, release_version, created_by, created_at, updated_at, \
+         stage_entered_at) VALUES ('INC-2026-0001', 'Checkout', 'd', 'p1', 'email', '', '', '', 'reporting', 1, 1, \
+         'interim', '2.4.1', 1, $1, $1, $1)",
+        r#"INSERT INTO incident_timeline (incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields)
+           VALUES (1, $1, 1, 'dev', 'propose', 'investigating', 'solution_review',
+                   '{"action":"propose","root_cause":"old cause","solution":"old fix"}')"#,
+        r#"INSERT INTO incident_timeline (incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields)
+           VALUES (1, $1, 1, 'dev', 'propose', 'investigating', 'solution_review',
+                   '{"action":"propose","root_cause":"null price","solution":"default to 0"}')"#,
+        r#"INSERT INTO incident_timeline (incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields)
+           VALUES (1, $1, 1, 'dev', 'mark_released', 'releasing', 'verifying',
+                   '{"action":"mark_released","version":"2.4.1","deployed_at":"2026-11-26T18:00"}')"#,
+        r#"INSERT INTO incident_timeline (incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields)
+           VALUES (1, $1, 1, 'ops', 'confirm_followup', 'user_followup', 'reporting',
+                   '{"action":"confirm_followup","reply":"fixed","confirmation":"no_answer"}')"#,
+        "INSERT INTO outbox (kind, incident_id, recipients, subject, body_text, body_html, language, status, \
+         next_attempt_at, created_at) VALUES ('notification', 1, '[\"pm1@example.com\"]', 's', 't', 'h', 'en', \
+         'sent', $1, $1)",
+    ];
+    for sql in statements {
+        app::on_db!(db, pool => sqlx::query(sql).bind(now).execute(pool).await.map(|_| ()).unwrap());
+    }
+
+    db.migrate().await.expect("migration 7 applies to existing data");
+
+    let pm = Actor { id: 1, roles: vec![app::auth::Role::Pm], ..Default::default() };
+    let detail = queries::detail(db, "INC-2026-0001", &pm).await.unwrap();
+    let f = &detail.facts;
+    assert_eq!((f.root_cause.as_str(), f.solution.as_str()), ("null price", "default to 0"), "the latest proposal");
+    assert_eq!(f.deployed_at.as_deref(), Some("2026-11-26T18:00:00+00:00"));
+    assert_eq!((f.user_reply.as_str(), f.user_confirmation), ("fixed", Some(UserConfirmation::NoAnswer)));
+    assert_eq!(detail.timeline.len(), 4, "every timeline entry survives the rebuild");
+    let emails: i64 = app::on_db!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE incident_id = 1")
+        .fetch_one(pool)
+        .await
+        .unwrap());
+    assert_eq!(emails, 1, "the outbox survives the rebuild");
+    if let Db::Sqlite(pool) = db {
+        let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(pool).await.unwrap();
+        assert!(broken.is_empty(), "no dangling reference after the rebuild");
+    }
+    old.destroy().await;
+});

@@ -36,7 +36,7 @@ fn smtp(port: u16) -> SmtpConfig {
         port,
         tls: SmtpTls::None,
         username: String::new(),
-        password: String::new(),
+        password: String::new().into(),
         from: "Baton <baton@example.com>".into(),
         timeout: Duration::from_secs(5),
     }

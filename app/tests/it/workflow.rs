@@ -2,19 +2,20 @@
 
 use app::{
     auth::Role,
+    pool::{self, PoolDraft, PoolStatus},
     db::Db,
     db_test,
     error::{AppError, FieldProblem},
     workflow::{
         engine,
-        input::{Channel, GateInput, Measure, NewIncident, PoolDraft, Severity, UserConfirmation},
+        input::{Channel, GateInput, Measure, NewIncident, Severity, UserConfirmation},
         rules::{Actor, Refusal, Stage},
     },
 };
 use chrono::Utc;
 use sqlx::Row;
 
-use crate::helpers::{incident, key_of, person, step, team, Team};
+use crate::helpers::{self, incident, key_of, person, step, team, Team};
 
 /// Reads (stage, version, fix_round, plan, pool_item_id) of an incident.
 async fn row(db: &Db, id: i64) -> (String, i64, i64, Option<String>, Option<i64>) {
@@ -78,6 +79,14 @@ db_test!(async fn an_incident_travels_through_all_twelve_stages(ctx) {
     let (stage, version, round, plan, _) = row(db, id).await;
     assert_eq!((stage.as_str(), round, plan.as_deref()), ("closed", 0, Some("optimal")));
     assert_eq!(version, 13, "one version per accepted action");
+    // Each fact is a typed column written by the action that established it.
+    let detail = app::workflow::queries::detail(db, &created.key, &t.pm).await.unwrap();
+    let f = &detail.facts;
+    assert_eq!((f.root_cause.as_str(), f.solution.as_str()), ("null price", "default to 0"));
+    assert_eq!((f.release_version.as_str(), f.deployed_at.as_deref()), ("2.4.1", Some("2026-11-26T18:00:00+00:00")));
+    assert_eq!((f.regression_notes.as_deref(), f.user_reply.as_str()), (Some("fine in prod"), "fixed, sorry"));
+    assert_eq!(f.user_confirmation, Some(UserConfirmation::Confirmed));
+    assert_eq!((detail.plan, detail.resolution), (Some(app::workflow::rules::Plan::Optimal), Some(app::workflow::rules::Resolution::Fixed)));
     assert_eq!(timeline_len(db, id).await, 13, "creation plus one entry per action");
     // The audit log holds the creation and exactly one entry per accepted gate action, in order.
     let query = app::audit::store::Query::new(&app::audit::AuditFilter {
@@ -148,7 +157,13 @@ db_test!(async fn failed_tests_and_regressions_return_to_fixing_and_count_rounds
     step(db, &t.dev, id, GateInput::SubmitForTest { changes: "a2".into(), reference: "b2".into() }).await.unwrap();
     step(db, &t.qa, id, GateInput::TestPass { notes: String::new() }).await.unwrap();
     step(db, &t.pm, id, GateInput::ApproveRelease { note: String::new() }).await.unwrap();
-    step(db, &t.dev, id, GateInput::MarkReleased { version: "1.0.1".into(), deployed_at: "now".into() }).await.unwrap();
+    let vague = GateInput::MarkReleased { version: "1.0.1".into(), deployed_at: "now".into() };
+    assert_eq!(
+        step(db, &t.dev, id, vague).await.unwrap_err(),
+        AppError::Refused(Refusal::Invalid { field: "deployed_at".into(), problem: FieldProblem::InvalidDate }),
+        "a deploy time is a time, not free text"
+    );
+    step(db, &t.dev, id, GateInput::MarkReleased { version: "1.0.1".into(), deployed_at: "2026-11-30T09:30".into() }).await.unwrap();
     assert_eq!(step(db, &t.qa, id, GateInput::RegressionFail { defect: "prod differs".into() }).await.unwrap().stage, Stage::Fixing);
     assert_eq!(row(db, id).await.2, 2, "two fix rounds");
 });
@@ -319,36 +334,133 @@ db_test!(async fn claim_and_reassign_are_limited_and_recorded(ctx) {
     assert_eq!(engine::claim(db, &t.pm, id, v, Role::Ops, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
     let other_ops = person(db, "ops2", &[Role::Ops]).await;
     assert_eq!(engine::claim(db, &other_ops, id, v, Role::Ops, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotNamedOwner));
-    // The PM reassigns dev; the dev cannot; the admin may reassign ops.
-    engine::reassign(db, &t.pm, id, v, Role::Dev, t.other_dev.id, Utc::now()).await.unwrap();
+    // The PM owner reassigns dev and ops, always with a reason; the dev cannot; the admin may
+    // reassign any owner, the PM included.
+    let to = |role: Role, user_id: i64, reason: &str| engine::Reassignment { role, user_id, reason: reason.into() };
+    let reassign = |who: &Actor, v: i64, change: engine::Reassignment| {
+        let who = who.clone();
+        async move { engine::reassign(db, &who, id, v, &change, Utc::now()).await }
+    };
+    assert_eq!(
+        reassign(&t.pm, v, to(Role::Dev, t.other_dev.id, " ")).await.unwrap_err(),
+        AppError::Refused(Refusal::Invalid { field: "reason".into(), problem: FieldProblem::Required })
+    );
+    reassign(&t.pm, v, to(Role::Dev, t.other_dev.id, "dev1 is on leave")).await.unwrap();
     let v = row(db, id).await.1;
-    assert_eq!(engine::reassign(db, &t.dev, id, v, Role::Dev, t.dev.id, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
-    assert_eq!(engine::reassign(db, &t.pm, id, v, Role::Ops, other_ops.id, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotNamedOwner));
-    assert!(matches!(engine::reassign(db, &t.pm, id, v, Role::Qa, t.dev.id, Utc::now()).await, Err(AppError::Refused(Refusal::Invalid { .. }))), "the new owner must hold the role");
-    engine::reassign(db, &admin, id, v, Role::Ops, other_ops.id, Utc::now()).await.unwrap();
+    assert_eq!(reassign(&t.dev, v, to(Role::Dev, t.dev.id, "mine")).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
+    assert!(
+        matches!(reassign(&t.pm, v, to(Role::Qa, t.dev.id, "x")).await, Err(AppError::Refused(Refusal::Invalid { .. }))),
+        "the new owner must hold the role"
+    );
+    let other_pm = person(db, "pm2", &[Role::Pm]).await;
+    assert_eq!(
+        reassign(&other_pm, v, to(Role::Dev, t.dev.id, "x")).await.unwrap_err(),
+        AppError::Refused(Refusal::NotNamedOwner),
+        "only the incident's PM owner"
+    );
+    assert_eq!(
+        reassign(&t.pm, v, to(Role::Pm, other_pm.id, "x")).await.unwrap_err(),
+        AppError::Refused(Refusal::NotNamedOwner),
+        "a PM does not hand over their own role"
+    );
+    reassign(&t.pm, v, to(Role::Ops, other_ops.id, "ops1 moved team")).await.unwrap();
+    let v = row(db, id).await.1;
+    reassign(&admin, v, to(Role::Pm, other_pm.id, "pm1 left the company")).await.unwrap();
+    let v = row(db, id).await.1;
+    assert_eq!(
+        reassign(&t.pm, v, to(Role::Qa, t.qa.id, "x")).await.unwrap_err(),
+        AppError::Refused(Refusal::NotNamedOwner),
+        "the former PM owner no longer may"
+    );
 
     let k = key_of(db, id).await;
     let detail = queries::detail(db, &key(&k), &other_ops).await.unwrap();
     assert_eq!(detail.summary.owners.ops, Some(other_ops.id));
     assert_eq!(detail.summary.owners.dev, Some(t.other_dev.id));
-    assert_eq!(detail.owner_names[1].as_ref().map(|p| p.name.as_str()), Some("pm1"));
+    assert_eq!(detail.owner_names[1].as_ref().map(|p| p.name.as_str()), Some("pm2"));
     let actions: Vec<&str> = detail.timeline.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["reassign", "reassign", "claim", "create"], "newest first");
+    assert_eq!(actions, ["reassign", "reassign", "reassign", "claim", "create"], "newest first");
+    let newest: serde_json::Value = serde_json::from_str(&detail.timeline[0].fields).unwrap();
+    assert_eq!((newest["reason"].as_str(), detail.timeline[0].role.as_str()), (Some("pm1 left the company"), "admin"));
+    assert_eq!(detail.timeline[1].role, "pm", "the PM owner acted as PM");
+    let reassigned = helpers::audit_entries(db).await.into_iter().filter(|e| e.event == "incident.reassign").collect::<Vec<_>>();
+    assert_eq!(reassigned.len(), 3 + 4, "three accepted, four refused (invalid fields are form mistakes, not recorded)");
     assert_eq!(detail.my_actions.len(), 2, "the new ops owner may triage");
     assert!(queries::detail(db, &key(&k), &t.ops).await.unwrap().my_actions.is_empty(), "the former ops owner may not");
 });
 
 db_test!(async fn the_pm_manages_the_pool_and_everyone_reads_it(ctx) {
-    use app::workflow::{queries, views::PoolStatus};
     let db = &ctx.db;
     let t = team(db).await;
     let draft = PoolDraft { title: "Rate limiter".into(), description: "Per-tenant limits".into(), priority: Severity::P1 };
-    assert_eq!(engine::create_pool_item(db, &t.dev, &draft, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
-    let id = engine::create_pool_item(db, &t.pm, &draft, Utc::now()).await.unwrap();
-    assert_eq!(engine::update_pool_item(db, &t.qa, id, PoolStatus::Done, "", Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
-    engine::update_pool_item(db, &t.pm, id, PoolStatus::Scheduled, "2026.12", Utc::now()).await.unwrap();
-    let items = queries::pool_items(db, None).await.unwrap();
+    assert_eq!(pool::store::create(db, &t.dev, &draft, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
+    let id = pool::store::create(db, &t.pm, &draft, Utc::now()).await.unwrap();
+    assert_eq!(pool::store::update(db, &t.qa, id, PoolStatus::Done, "", Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
+    pool::store::update(db, &t.pm, id, PoolStatus::Scheduled, "2026.12", Utc::now()).await.unwrap();
+    let items = pool::store::items(db, None).await.unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!((items[0].status, items[0].target_release.as_str(), items[0].source_incident.as_deref()), (PoolStatus::Scheduled, "2026.12", None));
-    assert_eq!(engine::update_pool_item(db, &t.pm, 424_242, PoolStatus::Done, "", Utc::now()).await.unwrap_err(), AppError::NotFound);
+    assert_eq!(pool::store::update(db, &t.pm, 424_242, PoolStatus::Done, "", Utc::now()).await.unwrap_err(), AppError::NotFound);
+});
+
+db_test!(async fn a_stored_stage_this_version_does_not_know_is_an_error_not_a_default(ctx) {
+    let db = &ctx.db;
+    let t = team(db).await;
+    let created = engine::create_incident(db, &t.ops, &incident("Odd row"), Utc::now()).await.unwrap();
+    // The database itself refuses a stage it does not know.
+    let refused = app::on_db!(db, pool => sqlx::query("UPDATE incidents SET stage = 'archived' WHERE id = $1")
+        .bind(created.id)
+        .execute(pool)
+        .await
+        .map(|_| ()));
+    assert!(refused.is_err(), "the CHECK on incidents.stage refuses it");
+    // Written past the CHECK (an older or foreign writer), it must not be read as some other stage.
+    match db {
+        Db::Sqlite(pool) => {
+            let mut conn = pool.acquire().await.unwrap();
+            sqlx::query("PRAGMA ignore_check_constraints = ON").execute(&mut *conn).await.unwrap();
+            sqlx::query("UPDATE incidents SET stage = 'archived' WHERE id = $1").bind(created.id).execute(&mut *conn).await.unwrap();
+            sqlx::query("PRAGMA ignore_check_constraints = OFF").execute(&mut *conn).await.unwrap();
+        }
+        Db::Postgres(pool) => {
+            sqlx::query("ALTER TABLE incidents DROP CONSTRAINT incidents_stage_known").execute(pool).await.unwrap();
+            sqlx::query("UPDATE incidents SET stage = 'archived' WHERE id = $1").bind(created.id).execute(pool).await.unwrap();
+        }
+    }
+    use app::workflow::queries;
+    let read = queries::detail(db, &created.key, &t.ops).await;
+    assert!(matches!(read, Err(AppError::Internal(_))), "{read:?}");
+    assert!(matches!(queries::my_queue(db, &t.ops).await, Err(AppError::Internal(_))));
+    let acted = step(db, &t.ops, created.id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await;
+    assert!(matches!(acted, Err(AppError::Internal(_))), "the write path refuses too: {acted:?}");
+});
+
+db_test!(async fn the_open_queue_reads_its_partial_index_and_never_closed_incidents(ctx) {
+    use app::workflow::queries;
+    let db = &ctx.db;
+    let plan: Vec<String> = match db {
+        Db::Sqlite(pool) => sqlx::query(&format!("EXPLAIN QUERY PLAN {}", queries::open_queue_sql()))
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect(),
+        Db::Postgres(pool) => {
+            // An empty table is cheapest to scan; forbid that so the plan shows what the index allows.
+            let mut conn = pool.acquire().await.unwrap();
+            sqlx::query("SET enable_seqscan = off").execute(&mut *conn).await.unwrap();
+            sqlx::query("SET enable_bitmapscan = off").execute(&mut *conn).await.unwrap();
+            sqlx::query(&format!("EXPLAIN {}", queries::open_queue_sql()))
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>(0))
+                .collect()
+        }
+    };
+    let plan = plan.join("\n");
+    assert!(plan.contains("incidents_open_queue"), "{plan}");
+    assert!(!plan.contains("TEMP B-TREE") && !plan.contains("Sort"), "the index gives the order: {plan}");
 });
