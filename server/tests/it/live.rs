@@ -72,3 +72,38 @@ db_test!(async fn a_change_through_one_instance_reaches_pages_open_on_another(ct
     }
     first.stop().await;
 });
+
+db_test!(async fn a_reassignment_reaches_open_pages_like_every_other_change(ctx) {
+    let app = TestApp::spawn(ctx.url.expose()).await;
+    let ops = app.create_user("ops1", &[Role::Ops]).await;
+    let ops2 = app.create_user("ops2", &[Role::Ops]).await;
+    app.create_user("admin1", &[Role::Admin]).await;
+    let now = chrono::Utc::now();
+    let reporter = app::workflow::rules::Actor { id: ops, roles: vec![Role::Ops], ..Default::default() };
+    let created = app::workflow::engine::create_incident(&app.db, &reporter, &crate::helpers::incident("Owner away"), now)
+        .await
+        .unwrap();
+    let mut watcher = app.browser();
+    watcher.login("ops2", PASSWORD).await;
+    let stream = app
+        .client
+        .get(app.url("/events"))
+        .header(header::COOKIE, format!("baton_session={}", watcher.cookie.clone().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut admin = app.browser();
+    admin.login("admin1", PASSWORD).await;
+    let (id, user) = (created.id.to_string(), ops2.to_string());
+    let answer = admin
+        .call(
+            "/api/incidents/reassign",
+            &[("incident_id", &id), ("version", "1"), ("role", "ops"), ("user_id", &user), ("reason", "ops1 is away")],
+        )
+        .await;
+    assert!(answer.status.is_success(), "{} {}", answer.status, answer.body);
+    assert!(saw_change(stream, created.id).await, "the reassignment arrives on the open page within 2 s");
+    app.stop().await;
+});
