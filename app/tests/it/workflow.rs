@@ -2,10 +2,10 @@
 
 use app::{
     auth::Role,
-    pool::{self, PoolDraft, PoolStatus},
     db::Db,
     db_test,
     error::{AppError, FieldProblem},
+    pool::{self, PoolDraft, PoolStatus},
     workflow::{
         engine,
         input::{Channel, GateInput, Measure, NewIncident, Severity, UserConfirmation},

@@ -36,7 +36,10 @@ async fn incident_at(db: &Db, ids: &Ids, target: Stage) -> i64 {
         (actor(ids.dev, Role::Dev), GateInput::SubmitForTest { changes: "c".into(), reference: "r".into() }),
         (actor(ids.qa, Role::Qa), GateInput::TestPass { notes: String::new() }),
         (actor(ids.pm, Role::Pm), GateInput::ApproveRelease { note: String::new() }),
-        (actor(ids.dev, Role::Dev), GateInput::MarkReleased { version: "1".into(), deployed_at: "2026-11-30T09:30".into() }),
+        (
+            actor(ids.dev, Role::Dev),
+            GateInput::MarkReleased { version: "1".into(), deployed_at: "2026-11-30T09:30".into() },
+        ),
         (actor(ids.qa, Role::Qa), GateInput::RegressionPass { notes: String::new() }),
         (
             actor(ids.ops, Role::Ops),
@@ -93,9 +96,10 @@ fn request(kind: ActionKind, ids: &Ids) -> (&'static str, Vec<(String, String)>)
         ActionKind::TestFail => ("/api/incidents/test_fail", f(&[("defect", "bad".into())])),
         ActionKind::ApproveRelease => ("/api/incidents/approve_release", f(&[("note", String::new())])),
         ActionKind::SendBackRelease => ("/api/incidents/send_back_release", f(&[("reason", "why".into())])),
-        ActionKind::MarkReleased => {
-            ("/api/incidents/mark_released", f(&[("release", "1.2.3".into()), ("deployed_at", "2026-11-30T09:30".into())]))
-        }
+        ActionKind::MarkReleased => (
+            "/api/incidents/mark_released",
+            f(&[("release", "1.2.3".into()), ("deployed_at", "2026-11-30T09:30".into())]),
+        ),
         ActionKind::RegressionPass => ("/api/incidents/regression_pass", f(&[("notes", "ok".into())])),
         ActionKind::RegressionFail => ("/api/incidents/regression_fail", f(&[("defect", "bad".into())])),
         ActionKind::ConfirmFollowup => {
