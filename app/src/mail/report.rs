@@ -23,6 +23,7 @@ use crate::{
         effects::TransitionEvent,
         input::{Channel, GateInput, Severity, UserConfirmation},
         labels,
+        queries::{timeline_sql, StoredEntry, TimelineRow},
         rules::{ActionKind, Plan, Stage, TimelineAction},
     },
 };
@@ -30,45 +31,6 @@ use crate::{
 /// The dedupe key that makes the database refuse a second report for one incident.
 pub fn dedupe_key(incident_id: i64) -> String {
     format!("report:{incident_id}")
-}
-
-/// One timeline entry as the report reads it.
-#[derive(Clone, Debug)]
-struct Entry {
-    at: DateTime<Utc>,
-    actor_id: Option<i64>,
-    role: String,
-    action: TimelineAction,
-    from: Stage,
-    to: Stage,
-    fields: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct EntryRow {
-    at: DateTime<Utc>,
-    actor_id: Option<i64>,
-    actor_role: String,
-    action: String,
-    from_stage: String,
-    to_stage: String,
-    fields: String,
-}
-
-impl TryFrom<EntryRow> for Entry {
-    type Error = crate::db::UnknownStoredValue;
-
-    fn try_from(r: EntryRow) -> Result<Self, Self::Error> {
-        Ok(Entry {
-            at: r.at,
-            actor_id: r.actor_id,
-            role: r.actor_role,
-            action: parse_stored("incident_timeline.action", &r.action, TimelineAction::parse)?,
-            from: parse_stored("incident_timeline.from_stage", &r.from_stage, Stage::parse)?,
-            to: parse_stored("incident_timeline.to_stage", &r.to_stage, Stage::parse)?,
-            fields: r.fields,
-        })
-    }
 }
 
 /// The incident's own columns the report shows.
@@ -138,7 +100,7 @@ pub struct Record {
 }
 
 /// Time spent per stage, from the creation time and the stage-changing entries.
-fn stage_spans(created_at: DateTime<Utc>, entries: &[Entry]) -> (Vec<(Stage, i64, i64)>, i64) {
+fn stage_spans(created_at: DateTime<Utc>, entries: &[StoredEntry]) -> (Vec<(Stage, i64, i64)>, i64) {
     let mut spans: Vec<(Stage, i64, i64)> = Vec::new();
     let (mut stage, mut since) = (Stage::Reported, created_at);
     for e in entries.iter().filter(|e| e.from != e.to) {
@@ -219,14 +181,9 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
         }
         None => None,
     };
-    let entries: Vec<EntryRow> = on_tx!(&mut *tx, conn => sqlx::query_as(
-        "SELECT at, actor_id, actor_role, action, from_stage, to_stage, fields FROM incident_timeline \
-         WHERE incident_id = $1 ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(conn)
-    .await?);
-    let entries = entries.into_iter().map(Entry::try_from).collect::<Result<Vec<_>, _>>()?;
+    let entries: Vec<TimelineRow> =
+        on_tx!(&mut *tx, conn => sqlx::query_as(&timeline_sql("ASC")).bind(id).fetch_all(conn).await?);
+    let entries = entries.into_iter().map(StoredEntry::try_from).collect::<Result<Vec<_>, _>>()?;
     let created_at = row.created_at;
     let mut record = Record {
         key: row.key,
@@ -264,7 +221,7 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
     let o = event.owners;
     let named: Vec<i64> = [o.ops, o.pm, o.dev, o.qa].into_iter().flatten().collect();
     let mut ids: Vec<i64> = named.clone();
-    ids.extend(entries.iter().filter_map(|e| e.actor_id));
+    ids.extend(entries.iter().filter_map(|e| e.actor.as_ref().map(|a| a.0)));
     ids.extend(measure_owners.iter().copied());
     let people: Vec<Recipient> = recipients(tx, &ids).await?;
     let name_of = |id: i64| people.iter().find(|p| p.id == id).map(|p| p.name.clone()).unwrap_or_default();
@@ -288,7 +245,7 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
         }
     }
     for e in &entries {
-        if let Some(id) = e.actor_id {
+        if let Some((id, _)) = e.actor {
             add(id, Role::parse(&e.role));
         }
     }
@@ -513,9 +470,9 @@ pub fn render(record: &Record, locale: Locale, pm_name: Option<&str>, link: &str
 mod tests {
     use super::*;
 
-    fn entry(at: DateTime<Utc>, from: Stage, to: Stage) -> Entry {
+    fn entry(at: DateTime<Utc>, from: Stage, to: Stage) -> StoredEntry {
         let action = TimelineAction::Claim;
-        Entry { at, actor_id: None, role: "pm".into(), action, from, to, fields: String::new() }
+        StoredEntry { at, actor: None, role: "pm".into(), action, from, to, fields: String::new() }
     }
 
     #[test]

@@ -662,6 +662,11 @@ async fn write_move(
     .execute(conn)
     .await?
     .rows_affected());
+    exactly_one(updated)
+}
+
+/// A compare-and-set on the version updated one row, or the incident moved on meanwhile.
+fn exactly_one(updated: u64) -> Result<(), AppError> {
     if updated == 1 {
         Ok(())
     } else {
@@ -789,9 +794,5 @@ async fn set_owners(
     .execute(conn)
     .await?
     .rows_affected());
-    if updated == 1 {
-        Ok(())
-    } else {
-        Err(refused(Refusal::Stale))
-    }
+    exactly_one(updated)
 }

@@ -207,8 +207,9 @@ struct DetailRow {
     user_confirmation: Option<String>,
 }
 
+/// One timeline entry as stored, for the incident page and the report.
 #[derive(sqlx::FromRow)]
-struct TimelineRow {
+pub(crate) struct TimelineRow {
     at: DateTime<Utc>,
     actor_id: Option<i64>,
     actor_name: Option<String>,
@@ -219,19 +220,61 @@ struct TimelineRow {
     fields: String,
 }
 
-impl TryFrom<TimelineRow> for TimelineEntry {
+/// Selects an incident's timeline (`$1`) as [`TimelineRow`]s; `{order}` is `ASC` or `DESC`.
+pub(crate) fn timeline_sql(order: &str) -> String {
+    format!(
+        "SELECT t.at, t.actor_id, u.display_name AS actor_name, t.actor_role, t.action, t.from_stage, t.to_stage, \
+         t.fields FROM incident_timeline t LEFT JOIN users u ON u.id = t.actor_id WHERE t.incident_id = $1 \
+         ORDER BY t.id {order}"
+    )
+}
+
+/// A timeline entry with its stored names parsed.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (id and display name), if a user acted.
+    pub actor: Option<(i64, String)>,
+    /// The role acted in (`intake` for deliveries).
+    pub role: String,
+    /// What.
+    pub action: TimelineAction,
+    /// Stage before.
+    pub from: Stage,
+    /// Stage after.
+    pub to: Stage,
+    /// The action's input as JSON.
+    pub fields: String,
+}
+
+impl TryFrom<TimelineRow> for StoredEntry {
     type Error = UnknownStoredValue;
 
     fn try_from(r: TimelineRow) -> Result<Self, Self::Error> {
-        Ok(TimelineEntry {
-            at: r.at.to_rfc3339(),
-            actor: r.actor_id.zip(r.actor_name).map(|(id, name)| Person { id, name }),
+        Ok(StoredEntry {
+            at: r.at,
+            actor: r.actor_id.map(|id| (id, r.actor_name.unwrap_or_default())),
             role: r.actor_role,
             action: parse_stored("incident_timeline.action", &r.action, TimelineAction::parse)?,
             from: parse_stored("incident_timeline.from_stage", &r.from_stage, Stage::parse)?,
             to: parse_stored("incident_timeline.to_stage", &r.to_stage, Stage::parse)?,
             fields: r.fields,
         })
+    }
+}
+
+impl From<StoredEntry> for TimelineEntry {
+    fn from(e: StoredEntry) -> Self {
+        TimelineEntry {
+            at: e.at.to_rfc3339(),
+            actor: e.actor.map(|(id, name)| Person { id, name }),
+            role: e.role,
+            action: e.action,
+            from: e.from,
+            to: e.to,
+            fields: e.fields,
+        }
     }
 }
 
@@ -279,15 +322,12 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
         Some(id) => crate::pool::store::item(db, id).await?,
         None => None,
     };
-    let timeline: Vec<TimelineRow> = on_db!(db, pool => sqlx::query_as(
-        "SELECT t.at, t.actor_id, u.display_name AS actor_name, t.actor_role, t.action, t.from_stage, t.to_stage, \
-         t.fields FROM incident_timeline t LEFT JOIN users u ON u.id = t.actor_id WHERE t.incident_id = $1 \
-         ORDER BY t.id DESC",
-    )
-    .bind(summary.id)
-    .fetch_all(pool)
-    .await?);
-    let timeline = timeline.into_iter().map(TimelineEntry::try_from).collect::<Result<_, _>>()?;
+    let timeline: Vec<TimelineRow> =
+        on_db!(db, pool => sqlx::query_as(&timeline_sql("DESC")).bind(summary.id).fetch_all(pool).await?);
+    let timeline = timeline
+        .into_iter()
+        .map(|row| StoredEntry::try_from(row).map(TimelineEntry::from))
+        .collect::<Result<_, _>>()?;
     let my_actions = rules::available_actions(&state, actor);
     let owner_roles = [Role::Ops, Role::Pm, Role::Dev, Role::Qa];
     let claimable = owner_roles.into_iter().filter(|r| rules::may_claim(&state, actor, *r).is_ok()).collect();
