@@ -72,7 +72,7 @@ pub struct Record {
     pub pool_item: Option<(String, String)>,
     /// Released version.
     pub release_version: String,
-    /// Deploy time, `2026-11-30 10:15 UTC` (empty before release).
+    /// Deploy time in UTC, `2026-11-30 10:15` (its label says UTC; empty before release).
     pub deployed_at: String,
     /// Root cause of the last accepted proposal.
     pub root_cause: String,
@@ -194,7 +194,7 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
         plan: row.plan.map(|p| parse_stored("incidents.plan", &p, Plan::parse)).transpose()?,
         pool_item,
         release_version: row.release_version,
-        deployed_at: row.deployed_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default(),
+        deployed_at: row.deployed_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
         root_cause: row.root_cause,
         solution: row.solution,
         regression_notes: row.regression_notes,
