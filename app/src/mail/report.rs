@@ -23,8 +23,9 @@ use crate::{
         effects::TransitionEvent,
         input::{Channel, GateInput, Severity, UserConfirmation},
         labels,
-        queries::{timeline_sql, StoredEntry, TimelineRow},
+        queries::{timeline_sql, FactsRow, StoredEntry, TimelineRow, FACTS_COLUMNS},
         rules::{ActionKind, Plan, Stage, TimelineAction},
+        views::IncidentFacts,
     },
 };
 
@@ -44,13 +45,8 @@ struct IncidentRow {
     created_at: DateTime<Utc>,
     plan: Option<String>,
     pool_item_id: Option<i64>,
-    root_cause: String,
-    solution: String,
-    release_version: String,
-    deployed_at: Option<DateTime<Utc>>,
-    regression_notes: Option<String>,
-    user_reply: String,
-    user_confirmation: Option<String>,
+    #[sqlx(flatten)]
+    facts: FactsRow,
 }
 
 /// Everything the report shows, gathered from the record.
@@ -158,8 +154,10 @@ pub(crate) async fn queue_report(tx: &mut WriteTx, event: &TransitionEvent) -> R
 async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<String>, Vec<i64>), AppError> {
     let id = event.incident_id;
     let row: IncidentRow = on_tx!(&mut *tx, conn => sqlx::query_as(
-        "SELECT key, title, severity, channel, reporter_name, created_at, plan, pool_item_id, root_cause, solution, \
-         release_version, deployed_at, regression_notes, user_reply, user_confirmation FROM incidents WHERE id = $1",
+        &format!(
+            "SELECT key, title, severity, channel, reporter_name, created_at, plan, pool_item_id, {FACTS_COLUMNS} \
+             FROM incidents WHERE id = $1"
+        ),
     )
     .bind(id)
     .fetch_one(conn)
@@ -185,6 +183,7 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
         on_tx!(&mut *tx, conn => sqlx::query_as(&timeline_sql("ASC")).bind(id).fetch_all(conn).await?);
     let entries = entries.into_iter().map(StoredEntry::try_from).collect::<Result<Vec<_>, _>>()?;
     let created_at = row.created_at;
+    let facts = IncidentFacts::try_from(row.facts)?;
     let mut record = Record {
         key: row.key,
         title: row.title,
@@ -193,16 +192,13 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
         reporter: row.reporter_name,
         plan: row.plan.map(|p| parse_stored("incidents.plan", &p, Plan::parse)).transpose()?,
         pool_item,
-        release_version: row.release_version,
-        deployed_at: row.deployed_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
-        root_cause: row.root_cause,
-        solution: row.solution,
-        regression_notes: row.regression_notes,
-        reply: row.user_reply,
-        confirmation: row
-            .user_confirmation
-            .map(|c| parse_stored("incidents.user_confirmation", &c, UserConfirmation::parse))
-            .transpose()?,
+        release_version: facts.release_version,
+        deployed_at: facts.deployed_at.as_deref().map(crate::workflow::short_time).unwrap_or_default(),
+        root_cause: facts.root_cause,
+        solution: facts.solution,
+        regression_notes: facts.regression_notes,
+        reply: facts.user_reply,
+        confirmation: facts.user_confirmation,
         ..Record::default()
     };
     // The report's own input is the closing entry's record (written by the engine just before).

@@ -198,6 +198,17 @@ struct DetailRow {
     plan: Option<String>,
     pool_item_id: Option<i64>,
     resolution: Option<String>,
+    #[sqlx(flatten)]
+    facts: FactsRow,
+}
+
+/// The columns of the typed facts, for queries that select them as a [`FactsRow`].
+pub(crate) const FACTS_COLUMNS: &str =
+    "root_cause, solution, release_version, deployed_at, regression_notes, user_reply, user_confirmation";
+
+/// The typed facts as stored (see `engine::Facts` for who writes them).
+#[derive(sqlx::FromRow)]
+pub(crate) struct FactsRow {
     root_cause: String,
     solution: String,
     release_version: String,
@@ -205,6 +216,25 @@ struct DetailRow {
     regression_notes: Option<String>,
     user_reply: String,
     user_confirmation: Option<String>,
+}
+
+impl TryFrom<FactsRow> for IncidentFacts {
+    type Error = UnknownStoredValue;
+
+    fn try_from(r: FactsRow) -> Result<Self, Self::Error> {
+        Ok(IncidentFacts {
+            root_cause: r.root_cause,
+            solution: r.solution,
+            release_version: r.release_version,
+            deployed_at: r.deployed_at.map(|t| t.to_rfc3339()),
+            regression_notes: r.regression_notes,
+            user_reply: r.user_reply,
+            user_confirmation: r
+                .user_confirmation
+                .map(|c| parse_stored("incidents.user_confirmation", &c, UserConfirmation::parse))
+                .transpose()?,
+        })
+    }
 }
 
 /// One timeline entry as stored, for the incident page and the report.
@@ -294,8 +324,7 @@ impl From<PersonRow> for Person {
 pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail, AppError> {
     let row: Option<DetailRow> = on_db!(db, pool => sqlx::query_as(&format!(
         "SELECT {SUMMARY_COLUMNS}, description, reporter_name, reporter_contact, external_ref, fix_round, plan, \
-         pool_item_id, resolution, root_cause, solution, release_version, deployed_at, regression_notes, user_reply, \
-         user_confirmation FROM incidents WHERE key = $1"
+         pool_item_id, resolution, {FACTS_COLUMNS} FROM incidents WHERE key = $1"
     ))
     .bind(key)
     .fetch_optional(pool)
@@ -337,18 +366,7 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
         email.last_error.clear();
         email
     });
-    let facts = IncidentFacts {
-        root_cause: row.root_cause,
-        solution: row.solution,
-        release_version: row.release_version,
-        deployed_at: row.deployed_at.map(|t| t.to_rfc3339()),
-        regression_notes: row.regression_notes,
-        user_reply: row.user_reply,
-        user_confirmation: row
-            .user_confirmation
-            .map(|c| parse_stored("incidents.user_confirmation", &c, UserConfirmation::parse))
-            .transpose()?,
-    };
+    let facts = IncidentFacts::try_from(row.facts)?;
     Ok(IncidentDetail {
         summary,
         description: row.description,
