@@ -400,15 +400,16 @@ impl TryFrom<LockedRow> for Locked {
 
 /// Locks the incident and checks that it is still at the version the user saw.
 async fn lock_at_version(tx: &mut WriteTx, id: i64, expected_version: i64) -> Result<Locked, AppError> {
-    const COLUMNS: &str =
-        "key, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, version, fix_round, pool_item_id";
     // SQLite's write transaction already holds the only write lock; PostgreSQL locks the row.
-    let lock = match tx {
-        WriteTx::Sqlite(_) => "",
-        WriteTx::Postgres(_) => " FOR UPDATE",
+    const SQLITE: &str = "SELECT key, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
+                          version, fix_round, pool_item_id FROM incidents WHERE id = $1";
+    const POSTGRES: &str = "SELECT key, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
+                            version, fix_round, pool_item_id FROM incidents WHERE id = $1 FOR UPDATE";
+    let sql = match tx {
+        WriteTx::Sqlite(_) => SQLITE,
+        WriteTx::Postgres(_) => POSTGRES,
     };
-    let sql = format!("SELECT {COLUMNS} FROM incidents WHERE id = $1{lock}");
-    let row: Option<LockedRow> = on_tx!(tx, conn => sqlx::query_as(&sql).bind(id).fetch_optional(conn).await?);
+    let row: Option<LockedRow> = on_tx!(tx, conn => sqlx::query_as(sql).bind(id).fetch_optional(conn).await?);
     let locked = Locked::try_from(row.ok_or(AppError::NotFound)?)?;
     if locked.version != expected_version {
         return Err(refused(Refusal::Stale));

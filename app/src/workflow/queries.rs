@@ -358,8 +358,7 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
         .map(|row| StoredEntry::try_from(row).map(TimelineEntry::from))
         .collect::<Result<_, _>>()?;
     let my_actions = rules::available_actions(&state, actor);
-    let owner_roles = [Role::Ops, Role::Pm, Role::Dev, Role::Qa];
-    let claimable = owner_roles.into_iter().filter(|r| rules::may_claim(&state, actor, *r).is_ok()).collect();
+    let claimable = rules::claimable_roles(&state, actor);
     let reassignable = rules::reassignable_roles(&state, actor);
     // Everyone on the incident sees the report's copy and status; the SMTP error text is for admins.
     let report = crate::mail::outbox::report_of(db, summary.id).await?.map(|mut email| {

@@ -433,6 +433,14 @@ pub fn may_claim(state: &IncidentState, actor: &Actor, role: Role) -> Result<(),
     Ok(())
 }
 
+/// The roles `actor` may claim on an incident in `state`, for showing the claim buttons.
+pub fn claimable_roles(state: &IncidentState, actor: &Actor) -> Vec<Role> {
+    OWNER_ROLES.into_iter().filter(|r| may_claim(state, actor, *r).is_ok()).collect()
+}
+
+/// The roles an incident has a named owner for.
+pub const OWNER_ROLES: [Role; 4] = [Role::Ops, Role::Pm, Role::Dev, Role::Qa];
+
 /// The roles whose owner the incident's PM owner may replace.
 pub const PM_REASSIGNS: [Role; 3] = [Role::Ops, Role::Dev, Role::Qa];
 
@@ -459,7 +467,7 @@ pub fn may_reassign(state: &IncidentState, actor: &Actor, role: Role) -> Result<
 
 /// The roles `actor` may reassign on an incident in `state`, for showing the reassign form.
 pub fn reassignable_roles(state: &IncidentState, actor: &Actor) -> Vec<Role> {
-    [Role::Ops, Role::Pm, Role::Dev, Role::Qa].into_iter().filter(|r| may_reassign(state, actor, *r).is_ok()).collect()
+    OWNER_ROLES.into_iter().filter(|r| may_reassign(state, actor, *r).is_ok()).collect()
 }
 
 /// Checks that `actor` may report a new incident: ops receive feedback (step 1).
@@ -843,8 +851,11 @@ mod tests {
             may_claim(&s, &actor(5, Role::Admin), Role::Admin),
             Err(Refusal::Invalid { field: "role".into(), problem: FieldProblem::InvalidChoice })
         );
+        assert_eq!(claimable_roles(&s, &actor(5, Role::Qa)), vec![Role::Qa]);
+        assert!(claimable_roles(&s, &actor(5, Role::Dev)).is_empty(), "dev is owned");
         s.stage = Stage::Closed;
         assert_eq!(may_claim(&s, &actor(5, Role::Qa), Role::Qa), Err(Refusal::WrongStage));
+        assert!(claimable_roles(&s, &actor(5, Role::Qa)).is_empty());
     }
 
     #[test]
