@@ -1,34 +1,49 @@
 #!/usr/bin/env bash
-# Measures the SSR incident page of a release build on SQLite and PostgreSQL: one incident with a
-# long timeline among 100 000 incidents, signed in, against a constant axum route (/livez) and a
-# near-trivial Leptos page (/login) of the same binary, in the same run. Prints Markdown rows.
+# Measures pages of a release build on SQLite and PostgreSQL, in one run: a constant axum route
+# (/livez), the near-trivial Leptos page (/login) anonymous and signed in, and the incident page
+# (one incident with a long timeline among 100 000 incidents), signed in as its PM, each at 64 and
+# 8 connections. Several server builds (or the same build with another allocator preloaded) can
+# be compared: they run side by side on the same database and every measurement alternates
+# between them, so drift on a shared machine hits all of them alike. Prints Markdown.
 #
-#   scripts/bench-pages.sh [duration_seconds=15] [connections=64]
+#   scripts/bench-pages.sh [seconds_per_row=10]
+#   BENCH_SERVERS="before=/path/to/old/server after=target/release/server" scripts/bench-pages.sh
+#   BENCH_SERVERS="glibc=target/release/server jemalloc=target/release/server@/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+#   BENCH_BACKENDS=sqlite BENCH_SKIP_BUILD=1 scripts/bench-pages.sh 5
 set -euo pipefail
 cd "$(dirname "$0")/.."
-duration="${1:-15}"
-connections="${2:-64}"
-port="${BENCH_PORT:-3210}"
+duration="${1:-10}"
+base_port="${BENCH_PORT:-3210}"
 pg_admin="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 export PATH="$HOME/.cargo/bin:$PATH"
 
-scripts/setup.sh
+scripts/setup.sh >/dev/null
 command -v wrk >/dev/null || { if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk; else sudo apt-get install -y -qq wrk; fi; }
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
-  cargo leptos build --release
+  cargo leptos build --release --precompress
   cargo build --release -p app --features test-support --example workflow_bench
 fi
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+read -r -a servers <<<"${BENCH_SERVERS:-current=$target_dir/release/server}"
+read -r -a backends <<<"${BENCH_BACKENDS:-sqlite postgres}"
 
-run() { # url -> "req/s p99"
+measure() { # url cookie connections -> "req/s p50 p99"
   local out
-  out=$(wrk -t2 -c"$connections" -d"${duration}s" --latency -H "Cookie: $cookie" "$1")
-  echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1 == "99%" {print $2}' <<<"$out")"
+  if [ -n "$2" ]; then
+    out=$(wrk -t2 -c"$3" -d"${duration}s" --latency -H "Cookie: $2" "$1")
+  else
+    out=$(wrk -t2 -c"$3" -d"${duration}s" --latency "$1")
+  fi
+  echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1 == "50%" {print $2}' <<<"$out") $(awk '$1 == "99%" {print $2}' <<<"$out")"
 }
 
-echo "| back end | page | req/s | p99 |"
-echo "|---|---|---|---|"
-for backend in sqlite postgres; do
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+echo "| back end | target | conns | server | req/s | p50 | p99 | vs anonymous /login |"
+echo "|---|---|---|---|---|---|---|---|"
+for backend in "${backends[@]}"; do
   data_dir=$(mktemp -d -t baton-bench-XXXXXX)
   if [ "$backend" = sqlite ]; then
     url="sqlite://$data_dir/baton.sqlite3"
@@ -37,23 +52,48 @@ for backend in sqlite postgres; do
     url="${pg_admin%/*}/baton_bench"
   fi
   key=$("$target_dir/release/examples/workflow_bench" seed "$url" | tail -n1)
-  DATABASE_URL="$url" BATON_LISTEN="127.0.0.1:$port" BATON_DATA_DIR="$data_dir" BATON_SITE_ROOT=target/site BATON_LOG=warn \
-    "$target_dir/release/server" &
-  server=$!
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-  jar="$data_dir/cookies"
-  curl -fs -c "$jar" -o /dev/null -d 'username=pm1&password=benchmark+password' "http://127.0.0.1:$port/api/auth/login"
-  cookie="baton_session=$(awk '$6 == "baton_session" {print $7}' "$jar")"
-  entries=$(curl -fs -H "Cookie: $cookie" "http://127.0.0.1:$port/incidents/$key" | grep -o 'timeline__entry' | wc -l)
-  for page in "/livez" "/login" "/incidents/$key"; do
-    read -r rps p99 < <(run "http://127.0.0.1:$port$page")
-    label="$page"
-    [ "$page" = "/incidents/$key" ] && label="/incidents/$key ($entries timeline entries)"
-    echo "| $backend | \`$label\` | $rps | $p99 |"
+  declare -A port_of=() cookie_of=()
+  pids=()
+  i=0
+  for spec in "${servers[@]}"; do
+    label="${spec%%=*}"; rest="${spec#*=}"; binary="${rest%%@*}"; preload=""
+    [ "$rest" != "$binary" ] && preload="${rest#*@}"
+    port=$((base_port + i)); i=$((i + 1))
+    LD_PRELOAD="$preload" DATABASE_URL="$url" BATON_LISTEN="127.0.0.1:$port" BATON_DATA_DIR="$data_dir" \
+      BATON_SITE_ROOT=target/site BATON_LOG=warn "$binary" 2>/dev/null &
+    pids+=($!)
+    for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+    jar="$data_dir/cookies-$label"
+    curl -fs -c "$jar" -o /dev/null \
+      -d 'username=pm1&password=benchmark+password' "http://127.0.0.1:$port/api/auth/login"
+    port_of[$label]=$port
+    cookie_of[$label]="baton_session=$(awk '$6 == "baton_session" {print $7}' "$jar")"
   done
-  kill "$server"; wait "$server" 2>/dev/null || true
+  first="${servers[0]%%=*}"
+  entries=$(curl -fs -H "Cookie: ${cookie_of[$first]}" "http://127.0.0.1:${port_of[$first]}/incidents/$key" | grep -o 'timeline__entry' | wc -l)
+  for connections in 64 8; do
+    declare -A anonymous=()
+    for target in livez login-anonymous login-signed-in incident; do
+      for spec in "${servers[@]}"; do
+        label="${spec%%=*}"; port=${port_of[$label]}; cookie=""
+        case "$target" in
+          livez) path=/livez; name='`/livez`' ;;
+          login-anonymous) path=/login; name='`/login`, anonymous' ;;
+          login-signed-in) path=/login; cookie=${cookie_of[$label]}; name='`/login`, signed in' ;;
+          incident) path="/incidents/$key"; cookie=${cookie_of[$label]}; name="incident page, signed in ($entries entries)" ;;
+        esac
+        read -r rps p50 p99 < <(measure "http://127.0.0.1:$port$path" "$cookie" "$connections")
+        [ "$target" = login-anonymous ] && anonymous[$label]=$rps
+        ratio=$(python3 -c "print(f'{100 * $rps / ${anonymous[$label]:-$rps}:.0f} %')" 2>/dev/null || echo -)
+        [ "$target" = livez ] && ratio=-
+        echo "| $backend | $name | $connections | $label | $rps | $p50 | $p99 | $ratio |"
+      done
+    done
+  done
+  cleanup
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$data_dir"
   [ "$backend" = postgres ] && psql "$pg_admin" -q -c 'DROP DATABASE IF EXISTS baton_bench'
 done
 echo
-echo "wrk -t2 -c${connections} -d${duration}s, signed in as a PM, $(nproc) cores, $(date -u +%Y-%m-%d)."
+echo "wrk -t2, ${duration} s per row, signed in as the incident's PM, $(nproc) cores, $(date -u +%Y-%m-%d)."

@@ -5,8 +5,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use app::{
     auth::{
+        cookie,
         sessions::{self, Resolved, Timeouts},
-        ClientInfo, CurrentUser, PASSWORD_CHANGE_SERVER_FNS, PUBLIC_SERVER_FNS, SESSION_RECORD_KEY,
+        ClientInfo, CurrentUser, PASSWORD_CHANGE_SERVER_FNS, PUBLIC_SERVER_FNS,
     },
     error::AppError,
     i18n::PreferredLocale,
@@ -18,7 +19,6 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
-use tower_sessions::Session;
 
 /// Records where the request came from. `X-Forwarded-For` is believed only when the direct peer
 /// is a configured trusted proxy; then the right-most address that is not itself a trusted
@@ -53,40 +53,41 @@ fn is_static(path: &str) -> bool {
     path.starts_with("/pkg/") || matches!(path, "/healthz" | "/livez" | "/favicon.svg" | "/favicon.ico")
 }
 
-/// Loads the cookie session's record and, when valid, puts the [`CurrentUser`] (with roles read
-/// from the database now) and their [`PreferredLocale`] into the request. An ended record clears
-/// the cookie session.
+/// Loads the session record that the session cookie's token opens and, when valid, puts the
+/// [`CurrentUser`] (with roles read from the database now) and their [`PreferredLocale`] into the
+/// request: one query per signed-in request. An ended session's cookie is removed.
 pub async fn resolve_user(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     if is_static(request.uri().path()) {
         return next.run(request).await;
     }
-    let Some(session) = request.extensions().get::<Session>().cloned() else {
+    let Some(token) = cookie::token_from(request.headers()) else {
         return next.run(request).await;
     };
-    let record_id = match session.get::<String>(SESSION_RECORD_KEY).await {
-        Ok(id) => id,
-        Err(err) => {
-            tracing::error!("cannot read the cookie session: {err}");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "session store unavailable").into_response();
+    let timeouts = Timeouts { idle: state.config.session_idle, absolute: state.config.session_absolute };
+    match sessions::resolve(&state.db, &token, timeouts, chrono::Utc::now()).await {
+        Ok(Resolved::Valid(user)) => {
+            request.extensions_mut().insert(PreferredLocale(user.me.language));
+            request.extensions_mut().insert(user);
+            next.run(request).await
         }
-    };
-    if let Some(record_id) = record_id {
-        let timeouts = Timeouts { idle: state.config.session_idle, absolute: state.config.session_absolute };
-        match sessions::resolve(&state.db, &record_id, timeouts, chrono::Utc::now()).await {
-            Ok(Resolved::Valid(user)) => {
-                request.extensions_mut().insert(PreferredLocale(user.me.language));
-                request.extensions_mut().insert(user);
+        Ok(Resolved::Ended) => {
+            let mut response = next.run(request).await;
+            // A response that sets a new session (a sign-in) keeps it.
+            let sets_session = response
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .any(|value| value.as_bytes().starts_with(app::auth::SESSION_COOKIE.as_bytes()));
+            if !sets_session {
+                response.headers_mut().append(header::SET_COOKIE, cookie::clear(state.config.is_https()));
             }
-            Ok(Resolved::Ended) => {
-                let _ = session.flush().await;
-            }
-            Err(err) => {
-                tracing::error!("cannot check the session record: {err}");
-                return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
-            }
+            response
+        }
+        Err(err) => {
+            tracing::error!("cannot check the session record: {err}");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
-    next.run(request).await
 }
 
 /// Deny by default. Server functions need a signed-in user unless allow-listed in

@@ -2,6 +2,7 @@
 //! it until a shutdown signal, so tests run the real server on port 0.
 
 mod api_status;
+mod assets;
 mod audit_export;
 mod auth;
 mod events;
@@ -15,10 +16,10 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
 use app::{
-    auth::{password::PasswordHasher, session_store::AnyStore, SESSION_COOKIE},
+    auth::password::PasswordHasher,
     config::Config,
     db::Db,
-    shell::{shell, App, OUTPUT_NAME},
+    shell::{assets::Assets, shell, App, ShellParts, OUTPUT_NAME},
     state::AppState,
     users::bootstrap,
 };
@@ -32,11 +33,14 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_http::{
+    compression::{
+        predicate::{DefaultPredicate, NotForContentType, Predicate as _},
+        CompressionLayer,
+    },
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
-use tower_sessions::{cookie::SameSite, ExpiredDeletion, Expiry, SessionManagerLayer};
 
 /// A fully set-up server: database migrated, routes built, listener bound.
 pub struct Application {
@@ -44,7 +48,6 @@ pub struct Application {
     router: Router,
     state: AppState,
     local_addr: SocketAddr,
-    cleanup: JoinHandle<()>,
     mailer: Mailer,
     relay: JoinHandle<()>,
 }
@@ -117,16 +120,12 @@ impl Application {
         if let Some(password) = first_admin {
             print_first_admin(&password);
         }
-        let store = AnyStore::new(&db).await.context("cannot prepare the session store")?;
-        // Expired cookie sessions are deleted in the background; the task ends with the server.
-        let cleanup = tokio::spawn({
-            let store = store.clone();
-            async move {
-                if let Err(err) = store.continuously_delete_expired(std::time::Duration::from_secs(300)).await {
-                    tracing::error!("expired-session cleanup stopped: {err}");
-                }
-            }
-        });
+        let assets = Assets::scan(&config.site_root.join("pkg")).with_context(|| {
+            format!("cannot read the built site in {} (BATON_SITE_ROOT)", config.site_root.display())
+        })?;
+        if !assets.contains(&format!("{OUTPUT_NAME}.js")) {
+            tracing::warn!(site_root = %config.site_root.display(), "the built site has no {OUTPUT_NAME}.js: pages will work, but without WASM");
+        }
         let wakeup = app::mail::Wakeup::default();
         let mailer = Mailer::start(&config, &db, wakeup.clone()).await?;
         let state = AppState {
@@ -142,7 +141,13 @@ impl Application {
             let events = state.events.clone();
             async move { events.relay_notifications().await }
         });
-        Ok(Self { listener, router: router(state.clone(), store), state, local_addr, cleanup, mailer, relay })
+        let shell = ShellParts {
+            assets,
+            // cargo-leptos sets LEPTOS_WATCH while `cargo leptos watch` runs: only then is the
+            // live-reload script wanted.
+            live_reload: std::env::var_os("LEPTOS_WATCH").map(|_| state.leptos_options.clone()),
+        };
+        Ok(Self { listener, router: router(state.clone(), shell), state, local_addr, mailer, relay })
     }
 
     /// The shared state (database, configuration), e.g. for seeding demo users before serving.
@@ -177,7 +182,6 @@ impl Application {
             .await
             .context("server error")?;
         tracing::info!("stopped accepting requests; closing the database");
-        self.cleanup.abort();
         // `events.close()` above already ended the relay; wait so its connection is returned.
         self.state.events.close();
         let _ = self.relay.await;
@@ -237,46 +241,44 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-fn router(state: AppState, store: AnyStore) -> Router {
+fn router(state: AppState, shell_parts: ShellParts) -> Router {
     let routes = route_list();
-    let sessions = SessionManagerLayer::new(store)
-        .with_name(SESSION_COOKIE)
-        .with_http_only(true)
-        // Lax, not Strict: a link to an incident in an email must arrive signed in.
-        .with_same_site(SameSite::Lax)
-        .with_secure(state.config.is_https())
-        .with_path("/")
-        // The cookie session lives as long as the absolute timeout. Reads do not extend a
-        // tower-sessions expiry, so the idle timeout is enforced by the session record instead.
-        .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::try_from(state.config.session_absolute)
-                .unwrap_or(tower_sessions::cookie::time::Duration::HOUR),
-        ));
     let max_body = state.config.max_body_bytes;
     let security = security::Security::new(&state.config, state.db.clone());
-    let shell_options = state.leptos_options.clone();
+    let pkg_files = assets::PkgFiles::new(&state.config.site_root, shell_parts.assets.clone());
+    // One shared copy for every render: nothing of it is cloned per request but the pointer.
+    let shell_parts = Arc::new(shell_parts);
+    let fallback_parts = shell_parts.clone();
+    // Pages and server-function answers are compressed on the fly; the WASM only ever goes out
+    // precompressed (built beside it), since compressing megabytes per request costs too much.
+    let compress_on_the_fly = DefaultPredicate::new().and(NotForContentType::const_new("application/wasm"));
 
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/livez", get(health::livez))
+        .route("/pkg/{*file}", get(assets::pkg).with_state(pkg_files))
+        .route("/favicon.svg", assets::favicon(&state.config.site_root))
         .route("/lang", post(lang::switch_language))
         .route("/events", get(events::stream))
         .route("/admin/audit/export.csv", get(audit_export::csv))
         .route("/admin/audit/export.jsonl", get(audit_export::json_lines))
         .merge(intake::routes(state.clone()))
-        .leptos_routes_with_context(&state, routes, provide_request_nonce, move || shell(shell_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_request_nonce, shell))
+        .leptos_routes_with_context(&state, routes, provide_request_nonce, move || shell(&shell_parts))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_request_nonce, move |_| {
+            shell(&fallback_parts)
+        }))
         // Layers run outside-in from the last one added.
         .layer(axum::middleware::from_fn(api_status::refine))
         .layer(axum::middleware::from_fn(auth::gate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_user))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::client_info))
-        .layer(sessions)
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(axum::middleware::from_fn_with_state(max_body, intake::refuse_oversized))
         .layer(axum::middleware::from_fn_with_state(security.clone(), security::same_origin))
         .layer(axum::middleware::from_fn_with_state(security, security::headers))
+        .layer(axum::middleware::from_fn(assets::no_store_by_default))
+        .layer(CompressionLayer::new().compress_when(compress_on_the_fly))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<axum::body::Body>| {
             let id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");

@@ -10,16 +10,15 @@ use crate::error::AppError;
 /// Signs in with username and password, then goes to `next` (a local path) or home.
 #[server(endpoint = "auth/login")]
 pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::auth::{guard, safe_next, service, SESSION_RECORD_KEY};
+    use crate::auth::{cookie, guard, safe_next, service};
 
     let state = guard::app_state();
     let client = guard::client_info();
     let signed_in =
         service::sign_in(&state.db, &state.hasher, &username, password.into(), &client, chrono::Utc::now()).await?;
-    let session = leptos_axum::extract::<tower_sessions::Session>().await?;
-    // A fresh cookie-session id at sign-in: an id planted before sign-in is worthless after it.
-    session.cycle_id().await.map_err(AppError::internal)?;
-    session.insert(SESSION_RECORD_KEY, &signed_in.session_id).await.map_err(AppError::internal)?;
+    // A fresh token at every sign-in: a cookie planted before sign-in is worthless after it.
+    let set_cookie = cookie::set(&signed_in.token, state.config.is_https(), state.config.session_absolute);
+    expect_context::<leptos_axum::ResponseOptions>().append_header(http::header::SET_COOKIE, set_cookie);
     // The browser follows this redirect inside the app, past the page gate, so the forced
     // password change is decided here too.
     if signed_in.must_change_password {
@@ -33,7 +32,7 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
 /// Signs out: ends the session record (the authority) and clears the cookie session.
 #[server(endpoint = "auth/logout")]
 pub async fn logout() -> Result<(), AppError> {
-    use crate::auth::{guard, sessions};
+    use crate::auth::{cookie, guard, sessions};
 
     if let Some(user) = guard::current_user() {
         let state = guard::app_state();
@@ -41,8 +40,8 @@ pub async fn logout() -> Result<(), AppError> {
         sessions::end_signed_out(&state.db, &user.session_id, &origin, chrono::Utc::now()).await?;
         tracing::info!(user = %user.me.username, "signed out");
     }
-    let session = leptos_axum::extract::<tower_sessions::Session>().await?;
-    session.flush().await.map_err(AppError::internal)?;
+    let clear = cookie::clear(guard::app_state().config.is_https());
+    expect_context::<leptos_axum::ResponseOptions>().append_header(http::header::SET_COOKIE, clear);
     leptos_axum::redirect("/login");
     Ok(())
 }

@@ -5,13 +5,13 @@ mod pages;
 mod role;
 
 #[cfg(feature = "ssr")]
+pub mod cookie;
+#[cfg(feature = "ssr")]
 pub mod guard;
 #[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]
 pub mod service;
-#[cfg(feature = "ssr")]
-pub mod session_store;
 #[cfg(feature = "ssr")]
 pub mod sessions;
 #[cfg(feature = "ssr")]
@@ -67,9 +67,6 @@ pub struct ClientInfo {
     /// `User-Agent` header.
     pub user_agent: String,
 }
-
-/// Key in the cookie session under which the session record id is kept.
-pub const SESSION_RECORD_KEY: &str = "sid";
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "baton_session";

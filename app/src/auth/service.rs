@@ -25,8 +25,8 @@ use crate::{
 pub struct SignedIn {
     /// Who signed in.
     pub user_id: i64,
-    /// The new session record.
-    pub session_id: String,
+    /// The token of the new session, for the browser's cookie.
+    pub token: sessions::SessionToken,
     /// The user must choose a new password before anything else.
     pub must_change_password: bool,
 }
@@ -94,14 +94,14 @@ pub async fn sign_in(
         // Keep the must-change flag as it is: only the hash parameters change.
         store::set_password(&mut tx, account.id, &hash, account.must_change_password, now).await?;
     }
-    let session_id = sessions::create(&mut tx, account.id, &client.addr, &client.user_agent, now).await?;
+    let token = sessions::create(&mut tx, account.id, &client.addr, &client.user_agent, now).await?;
     Record::new(&Origin::user(account.id, &account.username, &roles, client), event::LOGIN)
         .target("user", &account.username)
         .append(&mut tx, now)
         .await?;
     tx.commit().await?;
     tracing::info!(username, user_id = account.id, addr = %client.addr, "signed in");
-    Ok(SignedIn { user_id: account.id, session_id, must_change_password: account.must_change_password })
+    Ok(SignedIn { user_id: account.id, token, must_change_password: account.must_change_password })
 }
 
 /// A password change as submitted.

@@ -1,13 +1,15 @@
 //! App-owned session records: the authority on whether a signed-in session is still valid.
 //!
-//! The cookie session (tower-sessions) only carries the id of a record here. Every request loads
-//! the record together with its user, so logout, deactivation, a password reset or a role change
-//! takes effect on the user's very next request. A revoked record stays revoked: a slow request
-//! that saves its cookie session after logout cannot revive it.
+//! The session cookie carries a random token; the record's id is the token's SHA-256, so the
+//! database never holds a usable credential. Every request loads the record together with its
+//! user in one query, so logout, deactivation, a password reset or a role change takes effect on
+//! the user's very next request. A revoked record stays revoked: nothing a slow request writes
+//! can revive it.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{CurrentUser, Me, Role};
 use crate::{
@@ -63,15 +65,66 @@ pub struct Timeouts {
     pub absolute: Duration,
 }
 
-/// Creates a session record for a fresh sign-in; returns its id.
+/// The secret a signed-in browser holds in its session cookie: 256 random bits as hex. Only its
+/// SHA-256 is stored (as the session record's id).
+#[derive(Clone)]
+pub struct SessionToken(SecretString);
+
+impl SessionToken {
+    const BYTES: usize = 32;
+
+    /// A new random token.
+    pub fn generate() -> Self {
+        use argon2::password_hash::rand_core::{OsRng, RngCore};
+        let mut bytes = [0u8; Self::BYTES];
+        OsRng.fill_bytes(&mut bytes);
+        Self(hex(&bytes).into())
+    }
+
+    /// A token as a cookie carried it; anything not shaped like one of ours is no token.
+    pub fn parse(value: &str) -> Option<Self> {
+        let well_formed =
+            value.len() == Self::BYTES * 2 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        well_formed.then(|| Self(value.to_owned().into()))
+    }
+
+    /// The id of the session record this token opens.
+    pub fn record_id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        hex(&Sha256::digest(self.0.expose_secret().as_bytes()))
+    }
+
+    /// The token itself, for the cookie.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(..)")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// Creates a session record for a fresh sign-in; returns the token that opens it (the record's
+/// id is [`SessionToken::record_id`]).
 pub async fn create(
     tx: &mut WriteTx,
     user_id: i64,
     client_addr: &str,
     user_agent: &str,
     now: DateTime<Utc>,
-) -> Result<String, DbError> {
-    let id = uuid::Uuid::new_v4().simple().to_string();
+) -> Result<SessionToken, DbError> {
+    let token = SessionToken::generate();
+    let id = token.record_id();
     // User agents can be long; the record needs only enough to recognise a device.
     let user_agent: String = user_agent.chars().take(300).collect();
     on_tx!(tx, conn => sqlx::query(
@@ -86,7 +139,7 @@ pub async fn create(
     .execute(conn)
     .await
     .map(|_| ()))?;
-    Ok(id)
+    Ok(token)
 }
 
 /// Ends one session (idempotent); returns whether it was live until now.
@@ -169,9 +222,16 @@ pub enum Resolved {
     Ended,
 }
 
-/// Checks a session record and loads its user with current roles. Expired sessions are ended
-/// here, with the reason recorded.
-pub async fn resolve(db: &Db, session_id: &str, timeouts: Timeouts, now: DateTime<Utc>) -> Result<Resolved, DbError> {
+/// Checks the session record a token opens and loads its user with current roles. Expired
+/// sessions are ended here, with the reason recorded.
+pub async fn resolve(
+    db: &Db,
+    token: &SessionToken,
+    timeouts: Timeouts,
+    now: DateTime<Utc>,
+) -> Result<Resolved, DbError> {
+    let session_id = token.record_id();
+    let session_id = session_id.as_str();
     // One query for the session, its user and their roles (one row per role): this runs on every
     // signed-in request.
     let rows = on_db!(db, pool => sqlx::query_as::<_, SessionUserRow>(

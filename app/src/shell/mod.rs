@@ -1,11 +1,13 @@
 //! The application shell: the HTML document, the header with the language switch, the routes and
 //! the 404 page.
 
+#[cfg(feature = "ssr")]
+pub mod assets;
 mod header;
 mod not_found;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -55,22 +57,58 @@ fn title_text(title: String) -> String {
 /// cargo-leptos `name`.
 pub const OUTPUT_NAME: &str = "baton";
 
+/// What the document around the app needs, prepared once at start-up and shared by every render.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug)]
+pub struct ShellParts {
+    /// Fingerprinted URLs of the built site's files.
+    pub assets: assets::Assets,
+    /// Leptos' settings, kept only while `cargo leptos watch` runs (for its live-reload script).
+    pub live_reload: Option<LeptosOptions>,
+}
+
 /// The HTML document around the app, rendered on the server only.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+#[cfg(feature = "ssr")]
+pub fn shell(parts: &ShellParts) -> impl IntoView {
+    let stylesheet = parts.assets.url(&format!("{OUTPUT_NAME}.css"));
     view! {
         <!DOCTYPE html>
         <html>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <link rel="stylesheet" href=stylesheet />
+                {parts.live_reload.clone().map(|options| view! { <AutoReload options /> })}
+                <AppScripts assets=parts.assets.clone() />
                 <MetaTags />
             </head>
             <body>
                 <App />
             </body>
         </html>
+    }
+}
+
+/// Loads the app's JS and WASM and hydrates the page: the module and the WASM are preloaded
+/// while the HTML parses, and the inline starter carries this response's CSP nonce.
+#[cfg(feature = "ssr")]
+#[component]
+fn AppScripts(assets: assets::Assets) -> impl IntoView {
+    let js = assets.url(&format!("{OUTPUT_NAME}.js"));
+    // cargo-leptos names the WASM after the output; a plain wasm-bindgen build adds `_bg`.
+    let wasm_name = [format!("{OUTPUT_NAME}.wasm"), format!("{OUTPUT_NAME}_bg.wasm")]
+        .into_iter()
+        .find(|name| assets.contains(name))
+        .unwrap_or_else(|| format!("{OUTPUT_NAME}.wasm"));
+    let wasm = assets.url(&wasm_name);
+    let nonce = leptos::nonce::use_nonce();
+    // Both URLs are ours and contain only [a-z0-9_./]: safe to embed as JS string literals.
+    let starter =
+        format!("import({js:?}).then(m => m.default({{ module_or_path: {wasm:?} }}).then(() => m.hydrate()));");
+    view! {
+        <link rel="modulepreload" href=js crossorigin="anonymous" />
+        <link rel="preload" href=wasm r#as="fetch" r#type="application/wasm" crossorigin="anonymous" />
+        <script type="module" nonce=nonce>{starter}</script>
     }
 }
 
@@ -100,7 +138,6 @@ pub fn App() -> impl IntoView {
         <Meta name="description" content=move || i18n.t().product_tagline />
         <Meta name="theme-color" content="#1f3a5f" />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
-        <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css") />
         <Router>
             <a class="skip-link" href="#main">{move || i18n.t().skip_to_content}</a>
             <AppHeader />

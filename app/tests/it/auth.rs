@@ -6,7 +6,7 @@ use app::{
     auth::{
         password::PasswordHasher,
         service::{self, PasswordChange},
-        sessions::{self, EndReason, Resolved, Timeouts},
+        sessions::{self, EndReason, Resolved, SessionToken, Timeouts},
         CurrentUser, Role,
     },
     db::Db,
@@ -24,13 +24,17 @@ use crate::helpers::{client, person, Person, PASSWORD};
 
 const TIMEOUTS: Timeouts = Timeouts { idle: Duration::from_secs(60 * 60), absolute: Duration::from_secs(12 * 3600) };
 
-async fn sign_in(db: &Db, username: &str, password: &str, addr: &str, now: DateTime<Utc>) -> Result<String, AppError> {
-    service::sign_in(db, &PasswordHasher::new(2), username, password.into(), &client(addr), now)
-        .await
-        .map(|s| s.session_id)
+async fn sign_in(
+    db: &Db,
+    username: &str,
+    password: &str,
+    addr: &str,
+    now: DateTime<Utc>,
+) -> Result<SessionToken, AppError> {
+    service::sign_in(db, &PasswordHasher::new(2), username, password.into(), &client(addr), now).await.map(|s| s.token)
 }
 
-async fn resolve(db: &Db, sid: &str, now: DateTime<Utc>) -> Option<CurrentUser> {
+async fn resolve(db: &Db, sid: &SessionToken, now: DateTime<Utc>) -> Option<CurrentUser> {
     match sessions::resolve(db, sid, TIMEOUTS, now).await.unwrap() {
         Resolved::Valid(user) => Some(user),
         Resolved::Ended => None,
@@ -143,8 +147,20 @@ db_test!(async fn deactivation_role_changes_and_logout_apply_to_the_next_request
     store::set_active(&mut tx, id, true, now).await.unwrap();
     tx.commit().await.unwrap();
     let sid = sign_in(&ctx.db, "pm1", PASSWORD, "10.0.0.1", now).await.unwrap();
-    sessions::end(&ctx.db, &sid, EndReason::Logout, now).await.unwrap();
+    sessions::end(&ctx.db, &sid.record_id(), EndReason::Logout, now).await.unwrap();
     assert!(resolve(&ctx.db, &sid, now).await.is_none());
+});
+
+db_test!(async fn only_the_hash_of_a_session_token_is_stored(ctx) {
+    person(&ctx.db, "qa9", &[Role::Qa]).await;
+    let now = Utc::now();
+    let token = sign_in(&ctx.db, "qa9", PASSWORD, "10.0.0.1", now).await.unwrap();
+    let me = resolve(&ctx.db, &token, now).await.expect("the token opens its session");
+    assert_eq!(me.session_id, token.record_id());
+    assert_ne!(me.session_id, token.expose(), "the database must not hold the cookie's secret");
+    // A token that merely looks right opens nothing.
+    let forged = SessionToken::parse(&"0".repeat(64)).unwrap();
+    assert!(resolve(&ctx.db, &forged, now).await.is_none());
 });
 
 db_test!(async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(ctx) {

@@ -41,10 +41,14 @@ db_test!(async fn a_change_through_one_instance_reaches_pages_open_on_another(ct
         .client
         .get(watching.url("/events"))
         .header(header::COOKIE, format!("baton_session={}", watcher.cookie.clone().unwrap()))
+        // Pages are compressed on the fly; the event stream must not be, or events would wait
+        // in the compressor's buffer.
+        .header(header::ACCEPT_ENCODING, "br, gzip")
         .send()
         .await
         .unwrap();
     assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers().get(header::CONTENT_ENCODING), None, "the event stream is sent uncompressed");
     // Give the relay a moment to be listening (it starts with the server).
     tokio::time::sleep(Duration::from_millis(300)).await;
 

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod assets;
 mod audit;
 mod auth;
 mod http;
