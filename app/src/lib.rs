@@ -26,4 +26,6 @@ pub mod state;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-pub use shell::{shell, App};
+#[cfg(feature = "ssr")]
+pub use shell::shell;
+pub use shell::App;

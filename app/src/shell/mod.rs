@@ -7,7 +7,9 @@ mod header;
 mod not_found;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Html, Link, Meta, MetaTags, Title};
+#[cfg(feature = "ssr")]
+use leptos_meta::MetaTags;
+use leptos_meta::{provide_meta_context, Html, Link, Meta, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
