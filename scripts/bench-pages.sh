@@ -3,13 +3,18 @@
 # (/livez), the near-trivial Leptos page (/login) anonymous and signed in, and the incident page
 # (one incident with a long timeline among 100 000 incidents), signed in as its PM, each at 64 and
 # 8 connections. Several server builds (or the same build with another allocator preloaded) can
-# be compared: they run side by side on the same database and every measurement alternates
-# between them, so drift on a shared machine hits all of them alike. Prints Markdown.
+# be compared: they run side by side, each on its own copy of the same seeded database, and every
+# measurement alternates between them, so drift on a shared machine hits all of them alike.
+# Prints Markdown.
 #
 #   scripts/bench-pages.sh [seconds_per_row=10]
-#   BENCH_SERVERS="before=/path/to/old/server after=target/release/server" scripts/bench-pages.sh
+#   BENCH_SERVERS="before=/path/to/old/server#7 after=target/release/server" scripts/bench-pages.sh
 #   BENCH_SERVERS="glibc=target/release/server jemalloc=target/release/server@/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 #   BENCH_BACKENDS=sqlite BENCH_SKIP_BUILD=1 scripts/bench-pages.sh 5
+#
+# A server is `label=binary[@library to preload][#schema version]`. The version lets a build from
+# before a migration run on the seeded copy: later migrations are forgotten in that copy (only
+# for migrations that need nothing from the older build, such as ones that only add or drop).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10}"
@@ -52,14 +57,27 @@ for backend in "${backends[@]}"; do
     url="${pg_admin%/*}/baton_bench"
   fi
   key=$("$target_dir/release/examples/workflow_bench" seed "$url" | tail -n1)
+  [ "$backend" = sqlite ] && sqlite3 "$data_dir/baton.sqlite3" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
   declare -A port_of=() cookie_of=()
   pids=()
   i=0
   for spec in "${servers[@]}"; do
-    label="${spec%%=*}"; rest="${spec#*=}"; binary="${rest%%@*}"; preload=""
+    label="${spec%%=*}"; rest="${spec#*=}"; schema=""
+    [[ "$rest" == *#* ]] && { schema="${rest##*#}"; rest="${rest%#*}"; }
+    binary="${rest%%@*}"; preload=""
     [ "$rest" != "$binary" ] && preload="${rest#*@}"
     port=$((base_port + i)); i=$((i + 1))
-    LD_PRELOAD="$preload" DATABASE_URL="$url" BATON_LISTEN="127.0.0.1:$port" BATON_DATA_DIR="$data_dir" \
+    if [ "$backend" = sqlite ]; then
+      cp "$data_dir/baton.sqlite3" "$data_dir/copy-$i.sqlite3"
+      copy="sqlite://$data_dir/copy-$i.sqlite3"
+      forget() { sqlite3 "$data_dir/copy-$i.sqlite3" "$1"; }
+    else
+      psql "$pg_admin" -q -c "DROP DATABASE IF EXISTS baton_bench_$i" -c "CREATE DATABASE baton_bench_$i TEMPLATE baton_bench"
+      copy="${pg_admin%/*}/baton_bench_$i"
+      forget() { psql "$copy" -q -c "$1"; }
+    fi
+    [ -n "$schema" ] && forget "DELETE FROM _sqlx_migrations WHERE version > $schema"
+    LD_PRELOAD="$preload" DATABASE_URL="$copy" BATON_LISTEN="127.0.0.1:$port" BATON_DATA_DIR="$data_dir" \
       BATON_SITE_ROOT=target/site BATON_LOG=warn "$binary" 2>/dev/null &
     pids+=($!)
     for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
@@ -93,7 +111,10 @@ for backend in "${backends[@]}"; do
   cleanup
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$data_dir"
-  [ "$backend" = postgres ] && psql "$pg_admin" -q -c 'DROP DATABASE IF EXISTS baton_bench'
+  if [ "$backend" = postgres ]; then
+    for n in $(seq "$i"); do psql "$pg_admin" -q -c "DROP DATABASE IF EXISTS baton_bench_$n"; done
+    psql "$pg_admin" -q -c 'DROP DATABASE IF EXISTS baton_bench'
+  fi
 done
 echo
 echo "wrk -t2, ${duration} s per row, signed in as the incident's PM, $(nproc) cores, $(date -u +%Y-%m-%d)."

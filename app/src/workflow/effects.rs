@@ -24,6 +24,12 @@ pub struct TransitionEvent {
     pub owners: Owners,
 }
 
+/// Whether the emails of this action quote the audit chain's head, so the action's own audit
+/// entry must be appended before they are composed (the step-9 report's footer).
+pub fn quotes_audit_head(kind: ActionKind) -> bool {
+    kind == ActionKind::SendReport
+}
+
 /// Runs the side effects of an accepted action inside its transaction.
 pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(), AppError> {
     tracing::info!(

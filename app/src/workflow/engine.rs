@@ -267,13 +267,14 @@ pub async fn create_from_intake(
     .to_string();
     let entry = TimelineRow::new(created.id, now, None, "intake", TimelineAction::Intake);
     entry.stay(Stage::Reported).insert(&mut tx, &fields).await?;
+    touch_source(&mut tx, source.id, now).await?;
+    crate::intake::notify_ops_of_intake(&mut tx, created.id).await?;
+    // Last, as in every change: the audit append holds the chain's lock until the commit.
     Record::new(&Origin::intake(&source.name, client), event::INTAKE_RECEIVED)
         .target("incident", &created.key)
         .details(serde_json::json!({ "source_id": source.id, "received_at": received_at, "after": input }))
         .append(&mut tx, now)
         .await?;
-    touch_source(&mut tx, source.id, now).await?;
-    crate::intake::notify_ops_of_intake(&mut tx, created.id).await?;
     tx.commit().await?;
     Ok(Delivered { incident: created, created: true })
 }
@@ -473,18 +474,26 @@ async fn act_tx(
     let fields = serde_json::to_string(input).map_err(AppError::internal)?;
     let entry = TimelineRow::new(id, now, Some(actor.id), kind.role().as_str(), TimelineAction::Gate(kind));
     entry.moving(from, to).insert(&mut tx, &fields).await?;
-    Record::new(&Origin::actor(actor), event::INCIDENT_ACTION)
-        .target("incident", &locked.key)
-        .details(serde_json::json!({
+    let event = TransitionEvent { incident_id: id, actor_id: actor.id, kind, from, to, owners };
+    let origin = Origin::actor(actor);
+    let audit = Record::new(&origin, event::INCIDENT_ACTION).target("incident", &locked.key).details(
+        serde_json::json!({
             "action": kind.as_str(),
             "before": { "stage": from.as_str(), "version": expected_version },
             "after": { "stage": to.as_str(), "version": expected_version + 1 },
             "input": input,
-        }))
-        .append(&mut tx, now)
-        .await?;
-    let event = TransitionEvent { incident_id: id, actor_id: actor.id, kind, from, to, owners };
-    effects::on_transition(&mut tx, &event).await?;
+        }),
+    );
+    // The audit entry comes last: appending takes the chain's lock (on PostgreSQL, one for the
+    // whole database), held until the commit, so the emails are queued before it. The report is
+    // the exception: its footer quotes the chain's head including this closing entry.
+    if effects::quotes_audit_head(kind) {
+        audit.append(&mut tx, now).await?;
+        effects::on_transition(&mut tx, &event).await?;
+    } else {
+        effects::on_transition(&mut tx, &event).await?;
+        audit.append(&mut tx, now).await?;
+    }
     tx.commit().await?;
     Ok(Moved { stage: to, version: expected_version + 1 })
 }

@@ -15,6 +15,7 @@ use super::{
 };
 use crate::{
     auth::Role,
+    config::Backend,
     db::{parse_stored, Db, UnknownStoredValue},
     error::AppError,
     on_db,
@@ -238,8 +239,9 @@ impl TryFrom<FactsRow> for IncidentFacts {
 }
 
 /// One timeline entry as stored, for the incident page and the report.
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Deserialize)]
 pub(crate) struct TimelineRow {
+    #[serde(deserialize_with = "stored_time")]
     at: DateTime<Utc>,
     actor_id: Option<i64>,
     actor_name: Option<String>,
@@ -248,6 +250,16 @@ pub(crate) struct TimelineRow {
     from_stage: String,
     to_stage: String,
     fields: String,
+}
+
+/// A time as a JSON aggregate carries it: PostgreSQL writes ISO 8601 with a `T`, SQLite returns
+/// the stored text (RFC 3339 as written by this app; older rows may have a space).
+fn stored_time<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+    let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+    DateTime::parse_from_rfc3339(&text)
+        .or_else(|_| DateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f%:z"))
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|err| serde::de::Error::custom(format!("unreadable time {text:?}: {err}")))
 }
 
 /// Selects an incident's timeline (`$1`) as [`TimelineRow`]s; `{order}` is `ASC` or `DESC`.
@@ -320,39 +332,70 @@ impl From<PersonRow> for Person {
     }
 }
 
+/// The incident page's row: the incident, its owners' names and its whole timeline.
+#[derive(sqlx::FromRow)]
+struct PageRow {
+    #[sqlx(flatten)]
+    detail: DetailRow,
+    ops_name: Option<String>,
+    pm_name: Option<String>,
+    dev_name: Option<String>,
+    qa_name: Option<String>,
+    /// The timeline as one JSON array of [`TimelineRow`]s, newest first.
+    timeline: String,
+}
+
+/// The incident page in one statement and one row: a page is read far more often than written,
+/// and on SQLite every statement and every row crosses to the connection's thread and back.
+fn page_sql(backend: Backend) -> String {
+    let timeline = match backend {
+        Backend::Sqlite => {
+            "SELECT json_group_array(json_object('at', t.at, 'actor_id', t.actor_id, 'actor_name', u.display_name, \
+             'actor_role', t.actor_role, 'action', t.action, 'from_stage', t.from_stage, 'to_stage', t.to_stage, \
+             'fields', t.fields) ORDER BY t.id DESC) \
+             FROM incident_timeline t LEFT JOIN users u ON u.id = t.actor_id WHERE t.incident_id = i.id"
+        }
+        Backend::Postgres => {
+            "SELECT COALESCE(json_agg(json_build_object('at', t.at, 'actor_id', t.actor_id, 'actor_name', \
+             u.display_name, 'actor_role', t.actor_role, 'action', t.action, 'from_stage', t.from_stage, \
+             'to_stage', t.to_stage, 'fields', t.fields) ORDER BY t.id DESC), '[]'::json)::text \
+             FROM incident_timeline t LEFT JOIN users u ON u.id = t.actor_id WHERE t.incident_id = i.id"
+        }
+    };
+    format!(
+        "SELECT i.*, uo.display_name AS ops_name, up.display_name AS pm_name, ud.display_name AS dev_name, \
+         uq.display_name AS qa_name, ({timeline}) AS timeline \
+         FROM (SELECT {SUMMARY_COLUMNS}, description, reporter_name, reporter_contact, external_ref, fix_round, plan, \
+         pool_item_id, resolution, {FACTS_COLUMNS} FROM incidents WHERE key = $1) i \
+         LEFT JOIN users uo ON uo.id = i.ops_owner LEFT JOIN users up ON up.id = i.pm_owner \
+         LEFT JOIN users ud ON ud.id = i.dev_owner LEFT JOIN users uq ON uq.id = i.qa_owner"
+    )
+}
+
 /// One incident with owners, plan, pool item, timeline and what `actor` may do on it now.
 pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail, AppError> {
-    let row: Option<DetailRow> = on_db!(db, pool => sqlx::query_as(&format!(
-        "SELECT {SUMMARY_COLUMNS}, description, reporter_name, reporter_contact, external_ref, fix_round, plan, \
-         pool_item_id, resolution, {FACTS_COLUMNS} FROM incidents WHERE key = $1"
-    ))
-    .bind(key)
-    .fetch_optional(pool)
-    .await?);
-    let Some(row) = row else {
+    let sql = page_sql(db.backend());
+    let page: Option<PageRow> = on_db!(db, pool => sqlx::query_as(&sql).bind(key).fetch_optional(pool).await?);
+    let Some(page) = page else {
         return Err(AppError::NotFound);
     };
+    let row = page.detail;
     let Listed { summary, state } = Listed::try_from(row.summary)?;
     let owners = summary.owners;
-    // One round trip for the four names (NULL ids match nothing).
-    let names: Vec<PersonRow> = on_db!(db, pool => sqlx::query_as(
-        "SELECT id, display_name FROM users WHERE id IN ($1, $2, $3, $4)",
-    )
-    .bind(owners.ops)
-    .bind(owners.pm)
-    .bind(owners.dev)
-    .bind(owners.qa)
-    .fetch_all(pool)
-    .await?);
-    let names: Vec<Person> = names.into_iter().map(Person::from).collect();
-    let name_of = |id: Option<i64>| id.and_then(|id| names.iter().find(|p| p.id == id).cloned());
-    let owner_names = [name_of(owners.ops), name_of(owners.pm), name_of(owners.dev), name_of(owners.qa)];
+    let person = |id: Option<i64>, name: Option<String>| id.zip(name).map(|(id, name)| Person { id, name });
+    let owner_names = [
+        person(owners.ops, page.ops_name),
+        person(owners.pm, page.pm_name),
+        person(owners.dev, page.dev_name),
+        person(owners.qa, page.qa_name),
+    ];
     let pool_item = match row.pool_item_id {
         Some(id) => crate::pool::store::item(db, id).await?,
         None => None,
     };
-    let timeline: Vec<TimelineRow> =
-        on_db!(db, pool => sqlx::query_as(&timeline_sql("DESC")).bind(summary.id).fetch_all(pool).await?);
+    let timeline: Vec<TimelineRow> = serde_json::from_str(&page.timeline).map_err(|err| {
+        AppError::internal(format!("cannot read the timeline of incident {}: {err}", summary.id))
+    })?;
     let timeline = timeline
         .into_iter()
         .map(|row| StoredEntry::try_from(row).map(TimelineEntry::from))
@@ -361,10 +404,15 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
     let claimable = rules::claimable_roles(&state, actor);
     let reassignable = rules::reassignable_roles(&state, actor);
     // Everyone on the incident sees the report's copy and status; the SMTP error text is for admins.
-    let report = crate::mail::outbox::report_of(db, summary.id).await?.map(|mut email| {
-        email.last_error.clear();
-        email
-    });
+    // The report is sent in the step that closes the incident: an open one has none to look up.
+    let report = if summary.stage == Stage::Closed {
+        crate::mail::outbox::report_of(db, summary.id).await?.map(|mut email| {
+            email.last_error.clear();
+            email
+        })
+    } else {
+        None
+    };
     let facts = IncidentFacts::try_from(row.facts)?;
     Ok(IncidentDetail {
         summary,

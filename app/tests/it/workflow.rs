@@ -383,6 +383,12 @@ db_test!(async fn claim_and_reassign_are_limited_and_recorded(ctx) {
     let newest: serde_json::Value = serde_json::from_str(&detail.timeline[0].fields).unwrap();
     assert_eq!((newest["reason"].as_str(), detail.timeline[0].role.as_str()), (Some("pm1 left the company"), "admin"));
     assert_eq!(detail.timeline[1].role, "pm", "the PM owner acted as PM");
+    // The page reads the timeline as one aggregated value: names and times survive the trip.
+    assert_eq!(detail.timeline[0].actor.as_ref().map(|p| (p.id, p.name.as_str())), Some((admin.id, "admin1")));
+    assert_eq!(detail.timeline[1].actor.as_ref().map(|p| p.id), Some(t.pm.id));
+    let times: Vec<chrono::DateTime<Utc>> =
+        detail.timeline.iter().map(|e| chrono::DateTime::parse_from_rfc3339(&e.at).unwrap().to_utc()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
     let reassigned = helpers::audit_entries(db).await.into_iter().filter(|e| e.event == "incident.reassign").collect::<Vec<_>>();
     assert_eq!(reassigned.len(), 3 + 4, "three accepted, four refused (invalid fields are form mistakes, not recorded)");
     assert_eq!(detail.my_actions.len(), 2, "the new ops owner may triage");
