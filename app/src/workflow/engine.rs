@@ -476,14 +476,13 @@ async fn act_tx(
     entry.moving(from, to).insert(&mut tx, &fields).await?;
     let event = TransitionEvent { incident_id: id, actor_id: actor.id, kind, from, to, owners };
     let origin = Origin::actor(actor);
-    let audit = Record::new(&origin, event::INCIDENT_ACTION).target("incident", &locked.key).details(
-        serde_json::json!({
+    let audit =
+        Record::new(&origin, event::INCIDENT_ACTION).target("incident", &locked.key).details(serde_json::json!({
             "action": kind.as_str(),
             "before": { "stage": from.as_str(), "version": expected_version },
             "after": { "stage": to.as_str(), "version": expected_version + 1 },
             "input": input,
-        }),
-    );
+        }));
     // The audit entry comes last: appending takes the chain's lock (on PostgreSQL, one for the
     // whole database), held until the commit, so the emails are queued before it. The report is
     // the exception: its footer quotes the chain's head including this closing entry.

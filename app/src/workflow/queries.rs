@@ -393,9 +393,8 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
         Some(id) => crate::pool::store::item(db, id).await?,
         None => None,
     };
-    let timeline: Vec<TimelineRow> = serde_json::from_str(&page.timeline).map_err(|err| {
-        AppError::internal(format!("cannot read the timeline of incident {}: {err}", summary.id))
-    })?;
+    let timeline: Vec<TimelineRow> = serde_json::from_str(&page.timeline)
+        .map_err(|err| AppError::internal(format!("cannot read the timeline of incident {}: {err}", summary.id)))?;
     let timeline = timeline
         .into_iter()
         .map(|row| StoredEntry::try_from(row).map(TimelineEntry::from))
