@@ -13,8 +13,6 @@ use crate::{
     on_db, on_tx,
 };
 
-/// Key of the PostgreSQL advisory lock that serialises appends ("baton:audit" as bytes).
-const APPEND_LOCK: i64 = 0x6261_746f_6e61_7564;
 /// Longest actor name kept (a failed sign-in records whatever username was typed).
 const MAX_NAME: usize = 256;
 /// Longest user agent kept.
@@ -109,12 +107,17 @@ impl<'a> Record<'a> {
 
     /// Appends the entry inside `tx`: it commits or rolls back with the action it records.
     pub async fn append(self, tx: &mut WriteTx, now: DateTime<Utc>) -> Result<i64, DbError> {
-        // Serialise appends so that the head read below is the head the insert extends. SQLite's
-        // write transaction already holds the database's single write lock.
-        if let WriteTx::Postgres(tx) = tx {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut **tx).await?;
-        }
-        let head = on_tx!(tx, conn => sqlx::query_as::<_, HeadRow>(HEAD).fetch_optional(conn).await?);
+        // Appends are serialised so that the head read here is the head the insert extends. On
+        // SQLite the transaction already holds the database's single write lock; on PostgreSQL
+        // the row of `audit_head` is locked until the commit (and, once the previous append has
+        // committed, read as that append left it).
+        let head = match tx {
+            WriteTx::Sqlite(conn) => sqlx::query_as::<_, HeadRow>(HEAD).fetch_optional(&mut **conn).await?,
+            WriteTx::Postgres(conn) => {
+                let head = sqlx::query_as::<_, HeadRow>(LOCK_HEAD).fetch_one(&mut **conn).await?;
+                (head.seq > 0).then_some(head)
+            }
+        };
         let (seq, prev_hash) = head.map_or((1, GENESIS.to_owned()), |head| (head.seq + 1, head.hash));
         let origin = self.origin;
         let mut entry = AuditEntry {
@@ -149,14 +152,19 @@ impl<'a> Record<'a> {
     }
 }
 
-/// Inserts an entry exactly as given (hash included). Used by [`Record::append`], and by tests
-/// and benchmarks that build chains directly.
-pub async fn insert(tx: &mut WriteTx, e: &AuditEntry) -> Result<(), DbError> {
-    on_tx!(tx, conn => sqlx::query(
-        "INSERT INTO audit_log (seq, at, actor_kind, actor_id, actor_name, actor_roles, client_addr, user_agent, \
-         event, target_kind, target, outcome, details, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-    )
+/// Inserts an entry exactly as given (hash included), the new head of the chain: on PostgreSQL
+/// `audit_head` moves to it in the same statement.
+async fn insert(tx: &mut WriteTx, e: &AuditEntry) -> Result<(), DbError> {
+    const COLUMNS: &str = "INSERT INTO audit_log (seq, at, actor_kind, actor_id, actor_name, actor_roles, \
+         client_addr, user_agent, event, target_kind, target, outcome, details, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+    let sql = match tx {
+        WriteTx::Sqlite(_) => COLUMNS.to_owned(),
+        WriteTx::Postgres(_) => {
+            format!("WITH appended AS ({COLUMNS} RETURNING seq) UPDATE audit_head SET seq = (SELECT seq FROM appended), hash = $15")
+        }
+    };
+    on_tx!(tx, conn => sqlx::query(&sql)
     .bind(e.seq)
     .bind(&e.at)
     .bind(&e.actor_kind)
@@ -291,6 +299,10 @@ impl From<AuditEntryRow> for AuditEntry {
 
 /// The newest entry's number and hash.
 const HEAD: &str = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
+
+/// On PostgreSQL: locks the chain's head row until the commit and returns it (`seq` 0 before the
+/// first entry).
+const LOCK_HEAD: &str = "SELECT seq, hash FROM audit_head FOR UPDATE";
 
 #[derive(sqlx::FromRow)]
 struct HeadRow {

@@ -77,41 +77,56 @@ impl TryFrom<RecipientRow> for Recipient {
     }
 }
 
-/// Loads users by id inside `tx` (unknown ids are left out).
+/// Loads users by id inside `tx`, in the order of `ids`, each once (unknown ids are left out).
+/// One statement for all of them: this runs inside gate transactions, where every statement
+/// lengthens the time the write lock is held.
 pub(crate) async fn recipients(tx: &mut WriteTx, ids: &[i64]) -> Result<Vec<Recipient>, AppError> {
-    let mut out: Vec<Recipient> = Vec::new();
+    let mut wanted: Vec<i64> = Vec::with_capacity(ids.len());
     for id in ids {
-        if out.iter().any(|r| r.id == *id) {
-            continue;
+        if !wanted.contains(id) {
+            wanted.push(*id);
         }
-        let row: Option<RecipientRow> = on_tx!(&mut *tx, conn => sqlx::query_as(
-            "SELECT id, display_name, email, language, active FROM users WHERE id = $1",
-        )
-        .bind(*id)
-        .fetch_optional(conn)
-        .await?);
-        out.extend(row.map(Recipient::try_from).transpose()?);
     }
-    Ok(out)
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders = (1..=wanted.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT id, display_name, email, language, active FROM users WHERE id IN ({placeholders})");
+    let rows: Vec<RecipientRow> = on_tx!(&mut *tx, conn => {
+        let mut query = sqlx::query_as(&sql);
+        for id in &wanted {
+            query = query.bind(*id);
+        }
+        query.fetch_all(conn).await?
+    });
+    let mut found = rows.into_iter().map(Recipient::try_from).collect::<Result<Vec<_>, _>>()?;
+    found.sort_by_key(|r| wanted.iter().position(|id| *id == r.id));
+    Ok(found)
 }
 
-/// Key, title and severity of an incident, for a notification.
+/// Key, title and severity of an incident, for a notification, with the public base URL that
+/// links in emails start with (read together: one statement).
 #[derive(sqlx::FromRow)]
 struct HeadlineRow {
     key: String,
     title: String,
     severity: String,
     source: String,
+    base_url: Option<String>,
 }
 
 async fn headline(tx: &mut WriteTx, incident_id: i64) -> Result<HeadlineRow, AppError> {
-    Ok(on_tx!(&mut *tx, conn => sqlx::query_as(
-        "SELECT i.key, i.title, i.severity, COALESCE(s.name, '') AS source FROM incidents i \
+    let mut row: HeadlineRow = on_tx!(&mut *tx, conn => sqlx::query_as(
+        "SELECT i.key, i.title, i.severity, COALESCE(s.name, '') AS source, \
+         (SELECT value FROM settings WHERE key = $2) AS base_url FROM incidents i \
          LEFT JOIN intake_sources s ON s.id = i.intake_source_id WHERE i.id = $1",
     )
     .bind(incident_id)
+    .bind(BASE_URL_SETTING)
     .fetch_one(conn)
-    .await?))
+    .await?);
+    row.base_url.get_or_insert_with(|| FALLBACK_BASE_URL.to_owned());
+    Ok(row)
 }
 
 /// Queues the emails an accepted gate action causes, inside its transaction: the notifications of
@@ -128,19 +143,23 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
     if roles.is_empty() {
         return Ok(());
     }
-    let base = base_url(tx).await?;
-    let HeadlineRow { key, title, severity, .. } = headline(tx, event.incident_id).await?;
-    let actor = recipients(tx, &[event.actor_id]).await?.into_iter().next();
+    let HeadlineRow { key, title, severity, base_url, .. } = headline(tx, event.incident_id).await?;
+    let base = base_url.unwrap_or_default();
+    // The actor and everyone notified, in one statement.
+    let notified: Vec<(Role, i64)> =
+        roles.iter().filter_map(|role| event.owners.get(*role).map(|id| (*role, id))).collect();
+    let ids: Vec<i64> = std::iter::once(event.actor_id).chain(notified.iter().map(|(_, id)| *id)).collect();
+    let people = recipients(tx, &ids).await?;
+    let actor = people.iter().find(|p| p.id == event.actor_id).cloned();
     let now = Utc::now();
     // One email per person, even when they hold two of the notified roles.
     let mut seen: Vec<i64> = Vec::new();
-    for role in roles {
-        let Some(user_id) = event.owners.get(role) else { continue };
+    for (role, user_id) in notified {
         if seen.contains(&user_id) {
             continue;
         }
         seen.push(user_id);
-        let Some(user) = recipients(tx, &[user_id]).await?.into_iter().next() else { continue };
+        let Some(user) = people.iter().find(|p| p.id == user_id).cloned() else { continue };
         if !user.active || user.email.trim().is_empty() {
             continue;
         }
@@ -164,8 +183,8 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
 /// user with an email address, each in their own language, inside the intake transaction (so the
 /// emails exist exactly when the incident does).
 pub async fn notify_ops_of_intake(tx: &mut WriteTx, incident_id: i64) -> Result<(), AppError> {
-    let base = base_url(tx).await?;
-    let HeadlineRow { key, title, severity, source } = headline(tx, incident_id).await?;
+    let HeadlineRow { key, title, severity, source, base_url } = headline(tx, incident_id).await?;
+    let base = base_url.unwrap_or_default();
     let ops: Vec<i64> = on_tx!(&mut *tx, conn => sqlx::query_scalar(
         "SELECT u.id FROM users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = $1 AND u.active = $2 ORDER BY u.id",
     )

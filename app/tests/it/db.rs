@@ -144,3 +144,42 @@ db_test!(async fn the_typed_facts_migration_keeps_every_row_and_lifts_the_facts_
     }
     old.destroy().await;
 });
+
+db_test!(async fn the_audit_head_migration_continues_the_existing_chain(ctx) {
+    use app::audit::{
+        event,
+        store::{self, Origin, Record},
+        VerifyReport,
+    };
+    if ctx.db.backend() != Backend::Postgres {
+        return; // The head row exists on PostgreSQL only; SQLite's write lock serialises appends.
+    }
+    // A log of two entries, appended by the previous version.
+    let old = TestDb::create_until(ctx.db.backend(), Some(8)).await.expect("a database at migration 8");
+    let db = &old.db;
+    let origin = Origin::system("test");
+    for (seq, prev, hash) in [(1, "0".repeat(64), "a".repeat(64)), (2, "a".repeat(64), "b".repeat(64))] {
+        app::on_db!(db, pool => sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor_kind, actor_id, actor_name, actor_roles, client_addr, user_agent, \
+             event, target_kind, target, outcome, details, prev_hash, hash) \
+             VALUES ($1, '2026-11-30T00:00:00.000000Z', 'system', NULL, 'test', '', '', '', 'settings.changed', '', '', \
+             'ok', '{}', $2, $3)",
+        )
+        .bind(seq)
+        .bind(prev)
+        .bind(hash)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .unwrap());
+    }
+
+    db.migrate().await.expect("migration 9 applies to an existing log");
+    let seq = Record::new(&origin, event::SETTINGS_CHANGED).record(db, Utc::now()).await.unwrap();
+    assert_eq!(seq, 3, "the next entry follows the last one");
+    let entries = crate::helpers::audit_entries(db).await;
+    assert_eq!(entries.last().unwrap().prev_hash, "b".repeat(64), "and links to it");
+    // The two hand-made entries do not verify (their hashes are fake); the new one links anyway.
+    assert!(matches!(store::verify(db, None).await.unwrap(), VerifyReport::Broken { at: 1, .. }));
+    old.destroy().await;
+});
