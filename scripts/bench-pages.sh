@@ -32,12 +32,14 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 read -r -a servers <<<"${BENCH_SERVERS:-current=$target_dir/release/server}"
 read -r -a backends <<<"${BENCH_BACKENDS:-sqlite postgres}"
 
+# BENCH_ACCEPT_ENCODING="gzip, deflate, br" measures what browsers get: compressed pages.
+encoding="${BENCH_ACCEPT_ENCODING:-identity}"
 measure() { # url cookie connections -> "req/s p50 p99"
   local out
   if [ -n "$2" ]; then
-    out=$(wrk -t2 -c"$3" -d"${duration}s" --latency -H "Cookie: $2" "$1")
+    out=$(wrk -t2 -c"$3" -d"${duration}s" --latency -H "Accept-Encoding: $encoding" -H "Cookie: $2" "$1")
   else
-    out=$(wrk -t2 -c"$3" -d"${duration}s" --latency "$1")
+    out=$(wrk -t2 -c"$3" -d"${duration}s" --latency -H "Accept-Encoding: $encoding" "$1")
   fi
   echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '$1 == "50%" {print $2}' <<<"$out") $(awk '$1 == "99%" {print $2}' <<<"$out")"
 }
@@ -117,4 +119,4 @@ for backend in "${backends[@]}"; do
   fi
 done
 echo
-echo "wrk -t2, ${duration} s per row, signed in as the incident's PM, $(nproc) cores, $(date -u +%Y-%m-%d)."
+echo "wrk -t2, ${duration} s per row, Accept-Encoding: ${encoding}, signed in as the incident's PM, $(nproc) cores, $(date -u +%Y-%m-%d)."

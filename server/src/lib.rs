@@ -35,7 +35,7 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tower_http::{
     compression::{
         predicate::{DefaultPredicate, NotForContentType, Predicate as _},
-        CompressionLayer,
+        CompressionLayer, CompressionLevel,
     },
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
@@ -249,8 +249,10 @@ fn router(state: AppState, shell_parts: ShellParts) -> Router {
     // One shared copy for every render: nothing of it is cloned per request but the pointer.
     let shell_parts = Arc::new(shell_parts);
     let fallback_parts = shell_parts.clone();
-    // Pages and server-function answers are compressed on the fly; the WASM only ever goes out
-    // precompressed (built beside it), since compressing megabytes per request costs too much.
+    // Pages and server-function answers are compressed on the fly with gzip at its fastest level:
+    // measured on the incident page, brotli's default level cut the server's rate to a third and
+    // gzip's default to half, while level 1 costs a third and sends 4.3 KB instead of 3.4 KB
+    // (docs/BENCHMARKS.md). The WASM only ever goes out precompressed (built beside it).
     let compress_on_the_fly = DefaultPredicate::new().and(NotForContentType::const_new("application/wasm"));
 
     Router::new()
@@ -278,7 +280,7 @@ fn router(state: AppState, shell_parts: ShellParts) -> Router {
         .layer(axum::middleware::from_fn_with_state(security.clone(), security::same_origin))
         .layer(axum::middleware::from_fn_with_state(security, security::headers))
         .layer(axum::middleware::from_fn(assets::no_store_by_default))
-        .layer(CompressionLayer::new().compress_when(compress_on_the_fly))
+        .layer(CompressionLayer::new().br(false).quality(CompressionLevel::Fastest).compress_when(compress_on_the_fly))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<axum::body::Body>| {
             let id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
