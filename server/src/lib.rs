@@ -9,6 +9,7 @@ mod events;
 mod health;
 mod intake;
 mod lang;
+mod render;
 mod security;
 pub mod telemetry;
 
@@ -270,6 +271,7 @@ fn router(state: AppState, shell_parts: ShellParts) -> Router {
             shell(&fallback_parts)
         }))
         // Layers run outside-in from the last one added.
+        .layer(axum::middleware::from_fn(render::finish_renders))
         .layer(axum::middleware::from_fn(api_status::refine))
         .layer(axum::middleware::from_fn(auth::gate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_user))

@@ -268,3 +268,37 @@ async fn the_binary_shuts_down_gracefully_on_sigterm() {
     assert!(status.success(), "{status}");
     assert!(dir.path().join("baton.sqlite3").exists());
 }
+
+db_test!(async fn pages_abandoned_mid_render_leave_the_server_answering(ctx) {
+    // Dropping a response right after its headers used to drop the render's reactive owner while
+    // the page's data loaders still ran, which could block a worker thread for good.
+    let app = TestApp::spawn(ctx.url.expose()).await;
+    app.create_user("ops1", &[app::auth::Role::Ops]).await;
+    let mut browser = app.browser();
+    browser.login("ops1", crate::helpers::PASSWORD).await;
+    let cookie = browser.cookie.clone().expect("signed in");
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (client, url, cookie) = (app.client.clone(), app.url("/"), cookie.clone());
+        clients.push(tokio::spawn(async move {
+            for _ in 0..50 {
+                let response =
+                    client.get(&url).header(header::COOKIE, format!("baton_session={cookie}")).send().await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+                drop(response);
+            }
+        }));
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let page = browser.get("/").await;
+        (page.status(), page.text().await.unwrap())
+    })
+    .await
+    .expect("the server still renders pages after abandoned ones");
+    assert_eq!(answered.0, StatusCode::OK);
+    assert!(answered.1.contains("</html>"), "a whole page");
+    app.stop().await;
+});
