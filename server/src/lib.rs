@@ -250,10 +250,10 @@ fn router(state: AppState, shell_parts: ShellParts) -> Router {
     // One shared copy for every render: nothing of it is cloned per request but the pointer.
     let shell_parts = Arc::new(shell_parts);
     let fallback_parts = shell_parts.clone();
-    // Pages and server-function answers are compressed on the fly with gzip at its fastest level:
-    // measured on the incident page, brotli's default level cut the server's rate to a third and
-    // gzip's default to half, while level 1 costs a third and sends 4.3 KB instead of 3.4 KB
-    // (docs/BENCHMARKS.md). The WASM only ever goes out precompressed (built beside it).
+    // Pages and server-function answers are compressed on the fly with gzip at its fastest level
+    // (zlib-rs): brotli's set-up per response costs more than rendering a page, and gzip's default
+    // level about halves the rate, for 3.4-3.6 KB instead of 4.3 KB (docs/BENCHMARKS.md). The
+    // WASM only ever goes out precompressed (built beside it).
     let compress_on_the_fly = DefaultPredicate::new().and(NotForContentType::const_new("application/wasm"));
 
     Router::new()

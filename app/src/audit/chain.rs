@@ -3,8 +3,6 @@
 
 use std::{fmt, str::FromStr};
 
-use sha2::{Digest, Sha256};
-
 use super::{AuditEntry, BreakReason, VerifyReport};
 
 /// `prev_hash` of the first entry.
@@ -30,11 +28,7 @@ pub fn entry_hash(e: &AuditEntry) -> String {
         e.details,
         e.prev_hash,
     ]);
-    hex(&Sha256::digest(content.to_string().as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(content.to_string().as_bytes())
 }
 
 /// The head of the chain (last entry number and its hash), recorded outside the database so

@@ -75,10 +75,7 @@ impl SessionToken {
 
     /// A new random token.
     pub fn generate() -> Self {
-        use argon2::password_hash::rand_core::{OsRng, RngCore};
-        let mut bytes = [0u8; Self::BYTES];
-        OsRng.fill_bytes(&mut bytes);
-        Self(hex(&bytes).into())
+        Self(crate::digest::random_hex(Self::BYTES).into())
     }
 
     /// A token as a cookie carried it; anything not shaped like one of ours is no token.
@@ -90,8 +87,7 @@ impl SessionToken {
 
     /// The id of the session record this token opens.
     pub fn record_id(&self) -> String {
-        use sha2::{Digest, Sha256};
-        hex(&Sha256::digest(self.0.expose_secret().as_bytes()))
+        crate::digest::sha256_hex(self.0.expose_secret().as_bytes())
     }
 
     /// The token itself, for the cookie.
@@ -104,14 +100,6 @@ impl std::fmt::Debug for SessionToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SessionToken(..)")
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 /// Creates a session record for a fresh sign-in; returns the token that opens it (the record's

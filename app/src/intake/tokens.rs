@@ -1,11 +1,10 @@
 //! Intake tokens: random, recognisable by their prefix, stored only as a SHA-256 hash.
 //!
-//! A token is `btn_` and 64 hex digits from two version-4 UUIDs (244 random bits from the
-//! operating system's generator). It is a bearer secret with that much entropy, so a fast hash
-//! is enough: there is nothing to brute-force as there is with a password, and every request
-//! can afford to compute it.
+//! A token is `btn_` and 64 hex digits (256 random bits from the operating system's generator).
+//! It is a bearer secret with that much entropy, so a fast hash is enough: there is nothing to
+//! brute-force as there is with a password, and every request can afford to compute it.
 
-use sha2::{Digest, Sha256};
+use crate::digest;
 
 /// What every token starts with, so a leaked one is recognisable (e.g. by secret scanners).
 pub const PREFIX: &str = "btn_";
@@ -14,13 +13,12 @@ const HINT_LEN: usize = PREFIX.len() + 6;
 
 /// A fresh token.
 pub fn generate() -> String {
-    let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
-    format!("{PREFIX}{}{}", a.simple(), b.simple())
+    format!("{PREFIX}{}", digest::random_hex(32))
 }
 
 /// The stored form of `token`: SHA-256, hex.
 pub fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    digest::sha256_hex(token.as_bytes())
 }
 
 /// The token's first characters and an ellipsis, for the admin page.

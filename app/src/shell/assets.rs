@@ -8,8 +8,6 @@
 
 use std::{collections::HashMap, path::Path, sync::Arc};
 
-use sha2::{Digest, Sha256};
-
 /// Hex digits of the content hash kept in a URL: 64 bits, enough to never collide across
 /// releases of one file.
 const FINGERPRINT_LEN: usize = 16;
@@ -53,12 +51,9 @@ impl Assets {
             if COMPRESSED_SUFFIXES.iter().any(|suffix| name.ends_with(suffix)) {
                 continue;
             }
-            let digest = Sha256::digest(std::fs::read(entry.path())?);
-            let mut hex = String::with_capacity(FINGERPRINT_LEN);
-            for byte in &digest[..FINGERPRINT_LEN / 2] {
-                hex.push_str(&format!("{byte:02x}"));
-            }
-            fingerprints.insert(name, hex);
+            let mut fingerprint = crate::digest::sha256_hex(&std::fs::read(entry.path())?);
+            fingerprint.truncate(FINGERPRINT_LEN);
+            fingerprints.insert(name, fingerprint);
         }
         Ok(Self { fingerprints: Arc::new(fingerprints) })
     }

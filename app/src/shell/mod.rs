@@ -97,12 +97,8 @@ pub fn shell(parts: &ShellParts) -> impl IntoView {
 #[component]
 fn AppScripts(assets: assets::Assets) -> impl IntoView {
     let js = assets.url(&format!("{OUTPUT_NAME}.js"));
-    // cargo-leptos names the WASM after the output; a plain wasm-bindgen build adds `_bg`.
-    let wasm_name = [format!("{OUTPUT_NAME}.wasm"), format!("{OUTPUT_NAME}_bg.wasm")]
-        .into_iter()
-        .find(|name| assets.contains(name))
-        .unwrap_or_else(|| format!("{OUTPUT_NAME}.wasm"));
-    let wasm = assets.url(&wasm_name);
+    // cargo-leptos names the WASM after the output (`baton.wasm`).
+    let wasm = assets.url(&format!("{OUTPUT_NAME}.wasm"));
     let nonce = leptos::nonce::use_nonce();
     // Both URLs are ours and contain only [a-z0-9_./]: safe to embed as JS string literals.
     let starter =

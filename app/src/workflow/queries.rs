@@ -252,12 +252,11 @@ pub(crate) struct TimelineRow {
     fields: String,
 }
 
-/// A time as a JSON aggregate carries it: PostgreSQL writes ISO 8601 with a `T`, SQLite returns
-/// the stored text (RFC 3339 as written by this app; older rows may have a space).
+/// A time as a JSON aggregate carries it: RFC 3339, as sqlx stores it in SQLite's text column and
+/// as PostgreSQL writes a `timestamptz` into JSON.
 fn stored_time<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
     let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
     DateTime::parse_from_rfc3339(&text)
-        .or_else(|_| DateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f%:z"))
         .map(|t| t.with_timezone(&Utc))
         .map_err(|err| serde::de::Error::custom(format!("unreadable time {text:?}: {err}")))
 }
