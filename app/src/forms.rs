@@ -7,32 +7,27 @@ use leptos::prelude::*;
 use crate::{error::AppError, i18n::use_i18n};
 
 /// The error of a form submission that belongs to no single field (or any error, when the form
-/// shows no field messages). Announced to screen readers.
+/// shows no field messages). Announced to screen readers. The slot is always in the page, hidden
+/// while empty, so the browser can fill it after an in-place submission (`enhance`).
 #[component]
 pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
     let i18n = use_i18n();
-    move || {
-        error.get().filter(|e| e.field().is_none()).map(|e| {
-            view! {
-                <p class="form-error" role="alert">
-                    {e.message(i18n.t())}
-                </p>
-            }
-        })
+    let message = move || error.get().filter(|e| e.field().is_none()).map(|e| e.message(i18n.t()));
+    view! {
+        <p class="form-error" role="alert" data-form-error="" hidden=move || message().is_none()>
+            {message}
+        </p>
     }
 }
 
-/// The message for one field, shown under it.
+/// The message for one field, shown under it; an empty, hidden slot while there is none.
 #[component]
 pub fn FieldError(#[prop(into)] error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
     let i18n = use_i18n();
-    move || {
-        error.get().filter(|e| e.field() == Some(field)).map(|e| {
-            view! {
-                <p class="field-error" id=format!("{field}-error") role="alert">
-                    {e.message(i18n.t())}
-                </p>
-            }
-        })
+    let message = move || error.get().filter(|e| e.field() == Some(field)).map(|e| e.message(i18n.t()));
+    view! {
+        <p class="field-error" role="alert" data-error-for=field hidden=move || message().is_none()>
+            {message}
+        </p>
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod enhance;
 pub mod error;
 pub mod forms;
 pub mod home;

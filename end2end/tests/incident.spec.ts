@@ -199,8 +199,14 @@ test('an interim plan puts the optimal solution in the requirement pool', async 
   await open(pm.page, url);
   const verdict = gate(pm.page, 'verdict_pm');
   await verdict.getByLabel('Not optimal').check();
+  await verdict.getByLabel('The optimal solution').fill('Trigram index');
+  await pm.page.evaluate(() => ((window as unknown as { stayed: number }).stayed = 1));
   await verdict.getByRole('button').last().click();
   await expect(verdict.getByRole('alert')).toHaveText('Required.');
+  // Refused in place: the page was not reloaded and what was typed is still there.
+  expect(await pm.page.evaluate(() => (window as unknown as { stayed?: number }).stayed)).toBe(1);
+  await expect(verdict.getByLabel('The optimal solution')).toHaveValue('Trigram index');
+  await expect(verdict.getByLabel('Requirement pool item: title')).toHaveAttribute('aria-invalid', 'true');
   await verdict.getByLabel('Not optimal').check();
   await verdict.getByLabel('Requirement pool item: title').fill('Add a search index');
   await verdict.getByLabel('The optimal solution').fill('Trigram index on titles');
@@ -270,6 +276,25 @@ test('a change by one user reaches another user\'s open page without a reload', 
   await expect(gate(pm.page, 'dispatch')).toBeVisible({ timeout: 2_000 });
   expect(await pm.page.evaluate(() => (window as unknown as { stayed?: number }).stayed)).toBe(1);
   await expect(queue.getByRole('link', { name: /Live update/ })).toBeVisible({ timeout: 2_000 });
+
+  // A change that arrives while the user is typing never takes the draft away: the page says so
+  // and redraws only when asked.
+  await gate(pm.page, 'dispatch').getByLabel('Note').fill('Half-written note to the team');
+  const other = await pm.context.newPage();
+  await open(other, url);
+  await gate(other, 'dispatch').getByLabel('Developer').selectOption({ label: 'Dana Dev' });
+  await gate(other, 'dispatch').getByLabel('QA').selectOption({ label: 'Quinn QA' });
+  await gate(other, 'dispatch').getByRole('button').last().click();
+  await expect(gate(other, 'dispatch')).toHaveCount(0);
+  const notice = pm.page.locator('.live-notice');
+  await expect(notice).toContainText('changed since you started typing', { timeout: 2_000 });
+  await expect(gate(pm.page, 'dispatch').getByLabel('Note')).toHaveValue('Half-written note to the team');
+  await expect(pm.page.locator('.progress__step--current')).toContainText('Awaiting PM');
+  await pm.page.screenshot({ path: test.info().outputPath('incident-live-draft-desktop.png'), fullPage: true });
+  await notice.getByRole('button', { name: 'Show the latest' }).click();
+  await expect(pm.page.locator('.progress__step--current')).toContainText('Investigating');
+  await expect(notice).toHaveCount(0);
+  expect(await pm.page.evaluate(() => (window as unknown as { stayed?: number }).stayed)).toBe(1);
   await ops.context.close();
   await pm.context.close();
 });

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::{ChangePassword, Login, Logout, Me, Role};
 use crate::{
+    enhance::Enhance,
     forms::{FieldError, FormError},
     i18n::use_i18n,
 };
@@ -18,13 +19,13 @@ pub fn LoginPage() -> impl IntoView {
     let i18n = use_i18n();
     let action = ServerAction::<Login>::new();
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
-    reload_me_when(move || action.value().with(|v| matches!(v, Some(Ok(())))));
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
     view! {
         <Title text=move || i18n.t().login_title />
         <section class="card narrow" aria-labelledby="login-heading">
             <h1 id="login-heading">{move || i18n.t().login_title}</h1>
+            <Enhance>
             <ActionForm action>
                 <input type="hidden" name="next" value=next />
                 <FormError error />
@@ -42,6 +43,7 @@ pub fn LoginPage() -> impl IntoView {
                     {move || i18n.t().login_submit}
                 </button>
             </ActionForm>
+            </Enhance>
         </section>
     }
 }
@@ -52,7 +54,6 @@ pub fn ChangePasswordPage() -> impl IntoView {
     let i18n = use_i18n();
     let action = ServerAction::<ChangePassword>::new();
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
-    reload_me_when(move || action.value().with(|v| matches!(v, Some(Ok(())))));
     let me = use_me();
     let must_change = move || me.get().flatten().is_some_and(|m| m.must_change_password);
     view! {
@@ -62,6 +63,7 @@ pub fn ChangePasswordPage() -> impl IntoView {
             <Suspense>
                 {move || must_change().then(|| view! { <p class="notice">{move || i18n.t().password_must_change}</p> })}
             </Suspense>
+            <Enhance>
             <ActionForm action>
                 <FormError error />
                 <div class="field">
@@ -84,32 +86,20 @@ pub fn ChangePasswordPage() -> impl IntoView {
                     {move || i18n.t().password_submit}
                 </button>
             </ActionForm>
+            </Enhance>
         </section>
     }
 }
 
-/// The signed-in user of this page, loaded with the page (the server renders it, the browser
-/// reuses it when hydrating), and the counter whose change reloads it.
+/// The signed-in user of this page, loaded with the page on the server.
 #[derive(Clone, Copy)]
-pub struct MeResource(pub Resource<Option<Me>>, RwSignal<u64>);
+pub struct MeResource(pub Resource<Option<Me>>);
 
 /// Loads the signed-in user for this render and shares it through context.
 pub fn provide_me() -> Resource<Option<Me>> {
-    let epoch = RwSignal::new(0u64);
-    let me = Resource::new_blocking(move || epoch.get(), |_| async { super::get_me().await.ok().flatten() });
-    provide_context(MeResource(me, epoch));
+    let me = Resource::new_blocking(|| (), |_| async { super::get_me().await.ok().flatten() });
+    provide_context(MeResource(me));
     me
-}
-
-/// Reloads the signed-in user once `succeeded` turns true: sign-in, sign-out and password
-/// changes redirect within the app, without a page load, so the header must be told.
-fn reload_me_when(succeeded: impl Fn() -> bool + Send + Sync + 'static) {
-    let MeResource(_, epoch) = expect_context::<MeResource>();
-    Effect::new(move |_| {
-        if succeeded() {
-            epoch.update(|n| *n += 1);
-        }
-    });
 }
 
 /// The signed-in user resource provided by [`provide_me`].
@@ -123,7 +113,6 @@ pub fn SignedInNav() -> impl IntoView {
     let i18n = use_i18n();
     let me = use_me();
     let logout = ServerAction::<Logout>::new();
-    reload_me_when(move || logout.value().with(|v| matches!(v, Some(Ok(())))));
     view! {
         <Suspense>
             {move || match me.get().flatten() {
@@ -146,9 +135,11 @@ pub fn SignedInNav() -> impl IntoView {
                         <a class="nav-link app-header__user" href="/account/password" title=move || i18n.t().nav_account>
                             {me.display_name.clone()}
                         </a>
-                        <ActionForm action=logout>
-                            <button type="submit" class="nav-button">{move || i18n.t().nav_sign_out}</button>
-                        </ActionForm>
+                        <Enhance>
+                            <ActionForm action=logout>
+                                <button type="submit" class="nav-button">{move || i18n.t().nav_sign_out}</button>
+                            </ActionForm>
+                        </Enhance>
                     }
                         .into_any()
                 }

@@ -136,28 +136,10 @@ impl I18n {
     pub fn t(&self) -> &'static Strings {
         self.locale.get().strings()
     }
-
-    /// Switches the page's language and remembers the choice in the cookie.
-    pub fn set_locale(&self, locale: Locale) {
-        self.locale.set(locale);
-        #[cfg(feature = "hydrate")]
-        remember_choice(locale);
-    }
 }
 
 /// One year, in seconds: the language choice outlives sessions.
 pub const LANG_COOKIE_MAX_AGE: u32 = 365 * 24 * 3600;
-
-#[cfg(feature = "hydrate")]
-fn remember_choice(locale: Locale) {
-    use wasm_bindgen::JsCast;
-    if let Ok(doc) = document().dyn_into::<web_sys::HtmlDocument>() {
-        let _ = doc.set_cookie(&format!(
-            "{LANG_COOKIE}={}; Path=/; Max-Age={LANG_COOKIE_MAX_AGE}; SameSite=Lax",
-            locale.tag()
-        ));
-    }
-}
 
 /// Puts the language context in place for this render. On the server the request decides; in
 /// the browser the `<html lang>` the server rendered does, so hydration starts from the same
@@ -169,9 +151,10 @@ pub fn provide_i18n() -> I18n {
     i18n
 }
 
-/// The language context provided by [`provide_i18n`].
+/// The language context provided by [`provide_i18n`]. An island hydrating in the browser has no
+/// parent to provide it, so it provides its own from the page's `<html lang>`.
 pub fn use_i18n() -> I18n {
-    expect_context::<I18n>()
+    use_context::<I18n>().unwrap_or_else(provide_i18n)
 }
 
 #[cfg(feature = "ssr")]

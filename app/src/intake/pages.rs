@@ -7,6 +7,7 @@ use leptos_meta::Title;
 
 use super::{CreateIntakeSource, RevokeIntakeSource, SetIntakeSourceEnabled, SourceChannel, SourceView};
 use crate::{
+    enhance::Enhance,
     forms::{FieldError, FormError},
     i18n::{use_i18n, Strings},
 };
@@ -27,10 +28,7 @@ pub fn IntakePage() -> impl IntoView {
     let change_error = Signal::derive(move || {
         revoke.value().get().and_then(|r| r.err()).or_else(|| set_enabled.value().get().and_then(|r| r.err()))
     });
-    let sources = Resource::new(
-        move || (create.version().get(), revoke.version().get(), set_enabled.version().get()),
-        |_| super::list_intake_sources(),
-    );
+    let sources = Resource::new(|| (), |_| super::list_intake_sources());
     view! {
         <Title text=move || i18n.t().intake_title />
         <div class="page-head">
@@ -39,6 +37,7 @@ pub fn IntakePage() -> impl IntoView {
         <p class="hint">{move || i18n.t().intake_intro}</p>
         <section class="card narrow" aria-labelledby="new-source-heading">
             <h2 id="new-source-heading">{move || i18n.t().intake_new}</h2>
+            <Enhance>
             <ActionForm action=create>
                 <FormError error=create_error />
                 <div class="field">
@@ -55,17 +54,18 @@ pub fn IntakePage() -> impl IntoView {
                     </select>
                     <FieldError error=create_error field="channel" />
                 </div>
-                <button type="submit" class="button" disabled=move || create.pending().get()>
+                <button type="submit" class="button">
                     {move || i18n.t().intake_create_submit}
                 </button>
-            </ActionForm>
-            {move || create.value().get().and_then(|r| r.ok()).map(|created| view! {
-                <div class="notice" role="status">
+                // The new token is in the server function's answer only, so it is shown once, here,
+                // by the in-place submission; the list shows it from the next load on.
+                <div class="notice" role="status" data-result="" hidden>
                     <p>{move || i18n.t().intake_token_once}</p>
-                    <p><strong>{created.name.clone()}</strong></p>
-                    <pre class="token"><code>{created.token.clone()}</code></pre>
+                    <p><strong data-result-field="name"></strong></p>
+                    <pre class="token"><code data-result-field="token"></code></pre>
                 </div>
-            })}
+            </ActionForm>
+            </Enhance>
         </section>
         <FormError error=change_error />
         <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
@@ -123,17 +123,23 @@ fn SourceRow(
             <td data-label=move || i18n.t().intake_actions>
                 {(!revoked).then(|| view! {
                     <div class="button-row">
+                        <Enhance>
                         <ActionForm action=set_enabled>
                             <input type="hidden" name="id" value=id />
                             <input type="hidden" name="enabled" value=(!enabled).to_string() />
+                            <FormError error=Signal::stored(None) />
                             <button type="submit" class="button button--secondary">
                                 {move || if enabled { i18n.t().intake_pause } else { i18n.t().intake_resume }}
                             </button>
                         </ActionForm>
+                        </Enhance>
+                        <Enhance>
                         <ActionForm action=revoke>
                             <input type="hidden" name="id" value=id />
+                            <FormError error=Signal::stored(None) />
                             <button type="submit" class="button button--danger">{move || i18n.t().intake_revoke}</button>
                         </ActionForm>
+                        </Enhance>
                     </div>
                 })}
             </td>

@@ -23,12 +23,13 @@ pub async fn list_outbox(status: Option<String>, before: Option<i64>) -> Result<
     outbox::list(&guard::app_state().db, status, before, 50).await
 }
 
-/// Queues a failed or unsent email again and wakes the sender.
+/// Queues a failed or unsent email again, wakes the sender, and returns to the outbox (with the
+/// `status` filter the admin was looking at, when it is one) saying so.
 #[server(endpoint = "outbox/retry")]
-pub async fn retry_email(id: i64) -> Result<(), AppError> {
+pub async fn retry_email(id: i64, status: Option<String>) -> Result<(), AppError> {
     use crate::{
         auth::{guard, Role},
-        mail::outbox,
+        mail::{outbox, EmailStatus},
     };
     let admin = guard::require_role(Role::Admin).await?;
     let state = guard::app_state();
@@ -37,5 +38,7 @@ pub async fn retry_email(id: i64) -> Result<(), AppError> {
     }
     tracing::info!(admin = %admin.me.username, email = id, "email queued again");
     state.mail.wake();
+    let filter = status.as_deref().and_then(EmailStatus::parse).map(|s| format!("status={}&", s.as_str()));
+    leptos_axum::redirect(&format!("/admin/outbox?{}retried=1", filter.unwrap_or_default()));
     Ok(())
 }

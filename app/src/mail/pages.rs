@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::{EmailKind, EmailStatus, EmailView, RetryEmail};
 use crate::{
+    enhance::Enhance,
     forms::FormError,
     i18n::{fill, use_i18n},
     workflow::short_time,
@@ -22,12 +23,9 @@ pub fn OutboxPage() -> impl IntoView {
     let status = move || query.read().get("status").filter(|s| !s.is_empty());
     let before = move || query.read().get("before").and_then(|b| b.parse::<i64>().ok());
     let retry = ServerAction::<RetryEmail>::new();
-    let emails = Resource::new(
-        move || (status(), before(), retry.version().get()),
-        |(status, before, _)| super::list_outbox(status, before),
-    );
+    let emails = Resource::new(move || (status(), before()), |(status, before)| super::list_outbox(status, before));
     let retry_error = Signal::derive(move || retry.value().get().and_then(|r| r.err()));
-    let retried = move || retry.value().get().is_some_and(|r| r.is_ok());
+    let retried = move || query.read().get("retried").is_some();
     let filter_link = move |value: Option<EmailStatus>| {
         // Reactive: following a chip changes the query without re-creating the page.
         let selected = move || (status().as_deref() == value.map(EmailStatus::as_str)).then_some("page");
@@ -63,7 +61,7 @@ pub fn OutboxPage() -> impl IntoView {
                     });
                     view! {
                         <ul class="outbox">
-                            {list.into_iter().map(|email| view! { <li><EmailCard email retry /></li> }).collect_view()}
+                            {list.into_iter().map(|email| view! { <li><EmailCard email retry filter=status() /></li> }).collect_view()}
                         </ul>
                         {more.map(|href| view! { <a class="button button--secondary" href=href>{move || i18n.t().outbox_more}</a> })}
                     }.into_any()
@@ -98,7 +96,7 @@ fn EmailPreview(text: String, html: String) -> impl IntoView {
 }
 
 #[component]
-fn EmailCard(email: EmailView, retry: ServerAction<RetryEmail>) -> impl IntoView {
+fn EmailCard(email: EmailView, retry: ServerAction<RetryEmail>, filter: Option<String>) -> impl IntoView {
     let i18n = use_i18n();
     let kind = email.kind;
     let status = email.status;
@@ -140,10 +138,16 @@ fn EmailCard(email: EmailView, retry: ServerAction<RetryEmail>) -> impl IntoView
                 <dd class="mono">{email.message_id.clone()}</dd>
             </dl>
             {status.retryable().then(|| view! {
+                <Enhance>
                 <ActionForm action=retry>
                     <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="status" value=filter.clone() />
+                    // The page shows a plain submission's refusal above the list; this slot takes an
+                    // in-place one, next to the button that caused it.
+                    <FormError error=Signal::stored(None) />
                     <button type="submit" class="button button--secondary button--small">{move || i18n.t().outbox_retry}</button>
                 </ActionForm>
+                </Enhance>
             })}
             <EmailPreview text=email.body_text.clone() html=email.body_html.clone() />
         </article>

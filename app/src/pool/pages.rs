@@ -9,6 +9,7 @@ use leptos_router::hooks::use_params_map;
 use super::{PoolItem, PoolStatus, UpdatePoolItem};
 use crate::{
     auth::{use_me, Role},
+    enhance::Enhance,
     forms::FormError,
     i18n::{fill, use_i18n},
     workflow::{labels, SeverityBadge},
@@ -18,8 +19,7 @@ use crate::{
 #[component]
 pub fn PoolPage() -> impl IntoView {
     let i18n = use_i18n();
-    let refresh = RwSignal::new(0u64);
-    let items = Resource::new(move || refresh.get(), |_| super::list_pool());
+    let items = Resource::new(|| (), |_| super::list_pool());
     view! {
         <Title text=move || i18n.t().pool_title />
         <h1>{move || i18n.t().pool_title}</h1>
@@ -27,7 +27,7 @@ pub fn PoolPage() -> impl IntoView {
             {move || items.get().map(|result| match result {
                 Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p>{move || i18n.t().pool_none}</p> }.into_any(),
-                Ok(list) => list.into_iter().map(|item| view! { <PoolCard item refresh /> }).collect_view().into_any(),
+                Ok(list) => list.into_iter().map(|item| view! { <PoolCard item /> }).collect_view().into_any(),
             })}
         </Suspense>
     }
@@ -39,30 +39,24 @@ pub fn PoolItemPage() -> impl IntoView {
     let i18n = use_i18n();
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-    let refresh = RwSignal::new(0u64);
-    let item = Resource::new(move || (id(), refresh.get()), |(id, _)| super::get_pool_item(id));
+    let item = Resource::new(id, super::get_pool_item);
     view! {
         <p><a href="/pool">{move || i18n.t().pool_title}</a></p>
         <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
             {move || item.get().map(|result| match result {
                 Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
-                Ok(item) => view! { <Title text=item.title.clone() /> <PoolCard item refresh /> }.into_any(),
+                Ok(item) => view! { <Title text=item.title.clone() /> <PoolCard item /> }.into_any(),
             })}
         </Suspense>
     }
 }
 
 #[component]
-fn PoolCard(item: PoolItem, refresh: RwSignal<u64>) -> impl IntoView {
+fn PoolCard(item: PoolItem) -> impl IntoView {
     let i18n = use_i18n();
     let me = use_me();
     let update = ServerAction::<UpdatePoolItem>::new();
     let error = Signal::derive(move || update.value().get().and_then(|r| r.err()));
-    Effect::new(move |_| {
-        if update.value().with(|v| matches!(v, Some(Ok(())))) {
-            refresh.update(|n| *n += 1);
-        }
-    });
     let is_pm = move || me.get().flatten().is_some_and(|m| m.has(Role::Pm));
     let status = item.status;
     let release = item.target_release.clone();
@@ -84,6 +78,7 @@ fn PoolCard(item: PoolItem, refresh: RwSignal<u64>) -> impl IntoView {
                 {move || is_pm().then(|| {
                     let release = item.target_release.clone();
                     view! {
+                        <Enhance>
                         <ActionForm action=update>
                             <FormError error />
                             <input type="hidden" name="id" value=id />
@@ -101,6 +96,7 @@ fn PoolCard(item: PoolItem, refresh: RwSignal<u64>) -> impl IntoView {
                             </div>
                             <button type="submit" class="button button--secondary">{move || i18n.t().save}</button>
                         </ActionForm>
+                        </Enhance>
                     }
                 })}
             </Suspense>

@@ -27,19 +27,17 @@ pub fn AppHeader() -> impl IntoView {
     }
 }
 
-/// Switches the UI language. Without WASM it is a plain form: the server sets the language
-/// cookie and redirects back. Once hydrated, a click switches in place without a page load.
+/// Switches the UI language: a plain form, the server sets the language cookie and redirects back
+/// to the same page, now rendered in the chosen language.
 #[component]
 pub fn LanguageSwitch() -> impl IntoView {
     let i18n = use_i18n();
     let location = use_location();
-    let back = move || {
-        let search = location.search.get();
-        if search.is_empty() {
-            location.pathname.get()
-        } else {
-            format!("{}?{}", location.pathname.get(), search)
-        }
+    let search = location.search.get_untracked();
+    let back = if search.is_empty() {
+        location.pathname.get_untracked()
+    } else {
+        format!("{}?{search}", location.pathname.get_untracked())
     };
     view! {
         <form class="lang-switch" method="post" action="/lang" aria-label=move || i18n.t().language_switch_label>
@@ -55,10 +53,6 @@ pub fn LanguageSwitch() -> impl IntoView {
                             lang=locale.tag()
                             class="lang-switch__option"
                             aria-pressed=move || (i18n.locale() == locale).to_string()
-                            on:click=move |ev| {
-                                ev.prevent_default();
-                                i18n.set_locale(locale);
-                            }
                         >
                             {locale.native_name()}
                         </button>

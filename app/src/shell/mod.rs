@@ -21,6 +21,7 @@ pub use not_found::NotFound;
 use crate::{
     audit::{AuditEntryPage, AuditPage},
     auth::{provide_me, ChangePasswordPage, LoginPage},
+    enhance::LiveUpdates,
     home::HomePage,
     i18n::provide_i18n,
     intake::IntakePage,
@@ -91,22 +92,27 @@ pub fn shell(parts: &ShellParts) -> impl IntoView {
     }
 }
 
-/// Loads the app's JS and WASM and hydrates the page: the module and the WASM are preloaded
-/// while the HTML parses, and the inline starter carries this response's CSP nonce.
+/// Loads the app's JS and WASM and hydrates the page's islands: the module and the WASM are
+/// preloaded while the HTML parses, and the inline loader (`islands.js`) carries this response's
+/// CSP nonce.
 #[cfg(feature = "ssr")]
 #[component]
 fn AppScripts(assets: assets::Assets) -> impl IntoView {
+    // Islands mode: only `#[island]` components are hydrated, so the rest of the page is rendered
+    // without hydration markers and its resources are not serialized into the page.
+    if let Some(context) = Owner::current_shared_context() {
+        context.set_is_hydrating(false);
+    }
     let js = assets.url(&format!("{OUTPUT_NAME}.js"));
     // cargo-leptos names the WASM after the output (`baton.wasm`).
     let wasm = assets.url(&format!("{OUTPUT_NAME}.wasm"));
     let nonce = leptos::nonce::use_nonce();
     // Both URLs are ours and contain only [a-z0-9_./]: safe to embed as JS string literals.
-    let starter =
-        format!("import({js:?}).then(m => m.default({{ module_or_path: {wasm:?} }}).then(() => m.hydrate()));");
+    let loader = format!("{}({js:?}, {wasm:?});", include_str!("islands.js").trim_end().trim_end_matches(';'));
     view! {
         <link rel="modulepreload" href=js crossorigin="anonymous" />
         <link rel="preload" href=wasm r#as="fetch" r#type="application/wasm" crossorigin="anonymous" />
-        <script type="module" nonce=nonce>{starter}</script>
+        <script type="module" nonce=nonce>{loader}</script>
     }
 }
 
@@ -115,16 +121,7 @@ fn AppScripts(assets: assets::Assets) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let i18n = provide_i18n();
-    provide_me();
-    crate::workflow::live::provide_live_updates();
-    // Effects run only in the browser, after hydration: mark the document as interactive so
-    // browser tests (and anyone debugging) can tell a hydrated page from server HTML.
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(html) = document().document_element() {
-            let _ = html.set_attribute("data-hydrated", "true");
-        }
-    });
+    let me = provide_me();
 
     view! {
         <Html attr:lang=move || i18n.locale().tag() />
@@ -139,6 +136,8 @@ pub fn App() -> impl IntoView {
         <Router>
             <a class="skip-link" href="#main">{move || i18n.t().skip_to_content}</a>
             <AppHeader />
+            // Signed-in pages follow changes as they happen (the event stream needs a session).
+            <Suspense>{move || me.get().flatten().map(|_| view! { <LiveUpdates /> })}</Suspense>
             <main id="main" class="page" tabindex="-1">
                 // In-order streaming: every page arrives complete, so it works without WASM and
                 // no inline script is needed to swap in late content.

@@ -9,6 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::{CreateUser, EndUserSessions, ResetPassword, SetUserActive, UpdateUser, UserDetail};
 use crate::{
     auth::Role,
+    enhance::Enhance,
     error::AppError,
     forms::{FieldError, FormError},
     i18n::{use_i18n, Locale},
@@ -138,6 +139,7 @@ pub fn NewUserPage() -> impl IntoView {
         <Title text=move || i18n.t().users_new />
         <section class="card narrow" aria-labelledby="new-user-heading">
             <h1 id="new-user-heading">{move || i18n.t().users_new}</h1>
+            <Enhance>
             <ActionForm action>
                 <FormError error />
                 <TextField name="username" label=|t| t.field_username error autocomplete="off" />
@@ -149,6 +151,7 @@ pub fn NewUserPage() -> impl IntoView {
                 <p class="hint">{move || i18n.t().users_initial_password_hint}</p>
                 <button type="submit" class="button" disabled=move || action.pending().get()>{move || i18n.t().users_create_submit}</button>
             </ActionForm>
+            </Enhance>
         </section>
     }
 }
@@ -195,6 +198,7 @@ fn UserForms(detail: UserDetail, saved: bool) -> impl IntoView {
         {(!u.active).then(|| view! { <p class="notice notice--warn">{move || i18n.t().user_inactive}</p> })}
         <section class="card" aria-labelledby="details-heading">
             <h2 id="details-heading">{move || i18n.t().users_details}</h2>
+            <Enhance>
             <ActionForm action=update>
                 <input type="hidden" name="id" value=id />
                 <FormError error=update_error />
@@ -204,9 +208,11 @@ fn UserForms(detail: UserDetail, saved: bool) -> impl IntoView {
                 <RoleChecks current=u.roles.clone() />
                 <button type="submit" class="button">{move || i18n.t().save}</button>
             </ActionForm>
+            </Enhance>
         </section>
         <section class="card" aria-labelledby="password-reset-heading">
             <h2 id="password-reset-heading">{move || i18n.t().users_reset_password}</h2>
+            <Enhance>
             <ActionForm action=reset>
                 <input type="hidden" name="id" value=id />
                 <FormError error=reset_error />
@@ -214,24 +220,29 @@ fn UserForms(detail: UserDetail, saved: bool) -> impl IntoView {
                 <p class="hint">{move || i18n.t().users_initial_password_hint}</p>
                 <button type="submit" class="button button--secondary">{move || i18n.t().users_reset_password}</button>
             </ActionForm>
+            </Enhance>
         </section>
         <section class="card" aria-labelledby="access-heading">
             <h2 id="access-heading">{move || i18n.t().users_access}</h2>
             <p>{move || crate::i18n::fill(i18n.t().users_active_sessions, &[("count", &sessions)])}</p>
             <div class="button-row">
+                <Enhance>
                 <ActionForm action=end_sessions>
                     <input type="hidden" name="id" value=id />
                     <button type="submit" class="button button--secondary">{move || i18n.t().users_end_sessions}</button>
                 </ActionForm>
+                </Enhance>
+                <Enhance>
                 <ActionForm action=set_active>
                     <input type="hidden" name="id" value=id />
                     <input type="hidden" name="active" value=(!u.active).to_string() />
+                    <FormError error=active_error />
                     <button type="submit" class=if u.active { "button button--danger" } else { "button" }>
                         {move || if u.active { i18n.t().users_deactivate } else { i18n.t().users_reactivate }}
                     </button>
                 </ActionForm>
+                </Enhance>
             </div>
-            <FormError error=active_error />
         </section>
     }
 }

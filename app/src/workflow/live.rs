@@ -1,12 +1,10 @@
 //! Live updates: when an incident moves, open pages learn of it within a moment.
 //!
 //! The server publishes `IncidentChanged` after each committed change and streams it to signed-in
-//! browsers as server-sent events on `/events`. The browser keeps the latest change in a signal;
-//! the incident page reloads when its incident moved past the version it shows, and the queue
-//! reloads on any change. Events carry only ids and versions: each page fetches what the user
-//! may see through the usual server functions.
+//! browsers as server-sent events on `/events`. In the browser, `enhance::LiveUpdates` redraws the
+//! incident page when its incident moved past the version it shows, and the queue on any change.
+//! Events carry only ids and versions: the redrawn page holds only what the user may see.
 
-use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// One committed change of an incident.
@@ -16,54 +14,6 @@ pub struct IncidentChanged {
     pub id: i64,
     /// Its version after the change.
     pub version: i64,
-}
-
-/// The latest change seen by this page.
-#[derive(Clone, Copy)]
-pub struct LiveUpdates(pub RwSignal<Option<IncidentChanged>>);
-
-/// Provides the live-update signal and, in the browser, connects to `/events` once the user is
-/// signed in.
-pub fn provide_live_updates() -> LiveUpdates {
-    let live = LiveUpdates(RwSignal::new(None));
-    provide_context(live);
-    #[cfg(feature = "hydrate")]
-    {
-        let me = crate::auth::use_me();
-        Effect::new(move |connected: Option<bool>| {
-            if connected == Some(true) {
-                return true;
-            }
-            if me.get().flatten().is_none() {
-                return false;
-            }
-            connect(live.0);
-            true
-        });
-    }
-    live
-}
-
-/// The live-update signal provided by [`provide_live_updates`].
-pub fn use_live_updates() -> LiveUpdates {
-    expect_context::<LiveUpdates>()
-}
-
-#[cfg(feature = "hydrate")]
-fn connect(signal: RwSignal<Option<IncidentChanged>>) {
-    use wasm_bindgen::{closure::Closure, JsCast};
-    let Ok(source) = web_sys::EventSource::new("/events") else { return };
-    let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-        if let Some(text) = event.data().as_string() {
-            if let Ok(change) = serde_json::from_str::<IncidentChanged>(&text) {
-                signal.set(Some(change));
-            }
-        }
-    });
-    source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    // The page keeps listening for its whole life; the browser reconnects by itself.
-    on_message.forget();
-    std::mem::forget(source);
 }
 
 /// The server side: a broadcast of committed changes, and a switch that ends every stream when

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod http;
 mod intake;
+mod islands;
 mod live;
 mod mail;
 mod workflow;

@@ -4,17 +4,14 @@ use leptos::prelude::*;
 
 use crate::{
     auth::Role,
+    enhance::Enhance,
     error::AppError,
     forms::{FieldError, FormError},
     i18n::{use_i18n, Strings},
     workflow::{
-        input::Severity,
-        labels,
-        rules::{ActionKind, Refusal},
-        views::Person,
-        ApproveRelease, ConfirmFollowup, DevVerdict, Dispatch, MarkReleased, PmVerdict, ProposeSolution,
-        RegressionFail, RegressionPass, SendBackRelease, SendBackSolution, SendReport, SubmitForTest, TestFail,
-        TestPass, TriageNonTechnical, TriageTechnical,
+        input::Severity, labels, rules::ActionKind, views::Person, ApproveRelease, ConfirmFollowup, DevVerdict,
+        Dispatch, MarkReleased, PmVerdict, ProposeSolution, RegressionFail, RegressionPass, SendBackRelease,
+        SendBackSolution, SendReport, SubmitForTest, TestFail, TestPass, TriageNonTechnical, TriageTechnical,
     },
 };
 
@@ -25,10 +22,6 @@ pub struct FormCtx {
     pub id: i64,
     /// The version the page shows.
     pub version: i64,
-    /// Bumped after a submission, so the page reloads the incident.
-    pub refresh: RwSignal<u64>,
-    /// Set when the incident had moved on, to say so above the fresh forms.
-    pub moved_on: RwSignal<bool>,
 }
 
 /// A labelled multi-line text field.
@@ -122,30 +115,25 @@ macro_rules! gate_form {
         let kind: ActionKind = $kind;
         let i18n = use_i18n();
         let action = ServerAction::<$action>::new();
+        // A refusal of a plain (no-WASM) submission comes back in the page's URL; an in-place
+        // submission's is shown by `Enhance`, which also redraws the page after a success.
         let $error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
-        Effect::new(move |_| {
-            let outcome = action.value().get();
-            let stale = matches!(outcome, Some(Err(AppError::Refused(Refusal::Stale))));
-            // Reload on success and when the incident moved on; keep other errors on the form.
-            if matches!(outcome, Some(Ok(_))) || stale {
-                ctx.moved_on.set(stale);
-                ctx.refresh.update(|n| *n += 1);
-            }
-        });
         let heading_id = format!("gate-{}", kind.as_str());
         let labelled_by = heading_id.clone();
         view! {
             <section class="card gate" aria-labelledby=labelled_by data-action=kind.as_str()>
                 <h3 id=heading_id>{move || labels::action(kind, i18n.t())}</h3>
-                <ActionForm action>
-                    <input type="hidden" name="incident_id" value=ctx.id />
-                    <input type="hidden" name="version" value=ctx.version />
-                    <FormError error=$error />
-                    $($fields)*
-                    <button type="submit" class="button" disabled=move || action.pending().get()>
-                        {move || labels::action(kind, i18n.t())}
-                    </button>
-                </ActionForm>
+                <Enhance>
+                    <ActionForm action>
+                        <input type="hidden" name="incident_id" value=ctx.id />
+                        <input type="hidden" name="version" value=ctx.version />
+                        <FormError error=$error />
+                        $($fields)*
+                        <button type="submit" class="button">
+                            {move || labels::action(kind, i18n.t())}
+                        </button>
+                    </ActionForm>
+                </Enhance>
             </section>
         }
         .into_any()

@@ -10,6 +10,8 @@ use super::{
 };
 use crate::{
     auth::Role,
+    enhance::Enhance,
+    forms::FormError,
     i18n::{fill, use_i18n},
     workflow::{
         labels,
@@ -25,15 +27,13 @@ pub fn IncidentPage() -> impl IntoView {
     let i18n = use_i18n();
     let params = use_params_map();
     let key = move || params.read().get("key").unwrap_or_default();
-    let refresh = RwSignal::new(0u64);
-    let moved_on = RwSignal::new(false);
-    let incident = Resource::new(move || (key(), refresh.get()), |(key, _)| crate::workflow::get_incident(key));
+    let incident = Resource::new(key, crate::workflow::get_incident);
     view! {
         <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
             {move || {
                 incident.get().map(|result| match result {
                     Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
-                    Ok(detail) => view! { <IncidentView detail refresh moved_on /> }.into_any(),
+                    Ok(detail) => view! { <IncidentView detail /> }.into_any(),
                 })
             }}
         </Suspense>
@@ -43,29 +43,16 @@ pub fn IncidentPage() -> impl IntoView {
 const ROLE_ORDER: [Role; 4] = [Role::Ops, Role::Pm, Role::Dev, Role::Qa];
 
 #[component]
-fn IncidentView(detail: IncidentDetail, refresh: RwSignal<u64>, moved_on: RwSignal<bool>) -> impl IntoView {
+fn IncidentView(detail: IncidentDetail) -> impl IntoView {
     let i18n = use_i18n();
     let s = detail.summary.clone();
-    let ctx = FormCtx { id: s.id, version: s.version, refresh, moved_on };
+    let ctx = FormCtx { id: s.id, version: s.version };
     let stage = s.stage;
     let current_index = Stage::ALL.iter().position(|x| *x == stage).unwrap_or(0);
     let owners: Vec<Person> = detail.owner_names.iter().flatten().cloned().collect();
     let forms = detail.my_actions.iter().map(|kind| gate_form(*kind, ctx, owners.clone())).collect_view();
     let has_actions = !detail.my_actions.is_empty();
-    // Another user moved this incident: reload it, which replaces any form that is now stale.
-    let live = crate::workflow::live::use_live_updates();
-    let (shown_id, shown_version) = (s.id, s.version);
-    Effect::new(move |_| {
-        if live.0.get().is_some_and(|c| c.id == shown_id && c.version > shown_version) {
-            refresh.update(|n| *n += 1);
-        }
-    });
     let claim = ServerAction::<ClaimRole>::new();
-    Effect::new(move |_| {
-        if claim.value().with(|v| v.is_some()) {
-            refresh.update(|n| *n += 1);
-        }
-    });
     // Who holds the baton now, for users with nothing to do.
     let waiting = stage
         .owner_roles()
@@ -78,7 +65,8 @@ fn IncidentView(detail: IncidentDetail, refresh: RwSignal<u64>, moved_on: RwSign
     let entered = short_time(&s.stage_entered_at);
     view! {
         <Title text=format!("{} {}", s.key, s.title) />
-        <article class="incident" aria-labelledby="incident-title">
+        // Marks what the page shows, so a live update redraws it once another user moves it on.
+        <article class="incident" aria-labelledby="incident-title" data-live-incident=s.id data-live-version=s.version>
             <header class="incident__head">
                 <p class="incident-key">{s.key.clone()}</p>
                 <h1 id="incident-title">{s.title.clone()}</h1>
@@ -103,8 +91,6 @@ fn IncidentView(detail: IncidentDetail, refresh: RwSignal<u64>, moved_on: RwSign
                     }).collect_view()}
                 </ol>
             </nav>
-
-            {move || moved_on.get().then(|| view! { <p class="notice" role="status">{move || i18n.t().incident_moved_on}</p> })}
 
             <section class="incident__actions" aria-labelledby="your-action">
                 <h2 id="your-action">{move || i18n.t().incident_your_action}</h2>
@@ -134,22 +120,22 @@ fn IncidentView(detail: IncidentDetail, refresh: RwSignal<u64>, moved_on: RwSign
                         let person = detail.owner_names[i].clone();
                         // The rule book decided on the server (`rules::may_claim`); the page only shows it.
                         let claimable = detail.claimable.contains(&role);
-                        let can_claim = move || claimable;
                         view! {
                             <div class="owners__row">
                                 <dt>{move || role.label(i18n.t())}</dt>
                                 <dd>
                                     {person.map(|p| p.name).unwrap_or_else(|| i18n.t().incident_unowned.to_owned())}
-                                    <Suspense>
-                                        {move || can_claim().then(|| view! {
+                                    {claimable.then(|| view! {
+                                        <Enhance>
                                             <ActionForm action=claim>
                                                 <input type="hidden" name="incident_id" value=ctx.id />
                                                 <input type="hidden" name="version" value=ctx.version />
                                                 <input type="hidden" name="role" value=role.as_str() />
+                                                <FormError error=Signal::derive(move || claim.value().get().and_then(|r| r.err())) />
                                                 <button type="submit" class="button button--secondary button--small">{move || i18n.t().incident_claim}</button>
                                             </ActionForm>
-                                        })}
-                                    </Suspense>
+                                        </Enhance>
+                                    })}
                                 </dd>
                             </div>
                         }

@@ -6,6 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::{short_time, SeverityBadge, StageBadge};
 use crate::{
+    enhance::Enhance,
     forms::{FieldError, FormError},
     i18n::{fill, use_i18n},
     workflow::{
@@ -77,11 +78,10 @@ fn IncidentTable(items: Vec<IncidentSummary>, #[prop(optional)] owed: Option<Vec
 #[component]
 pub fn MyQueue() -> impl IntoView {
     let i18n = use_i18n();
-    let live = crate::workflow::live::use_live_updates();
-    // Any committed change may add or remove an incident here: reload on each.
-    let queue = Resource::new(move || live.0.get(), |_| super::super::my_queue());
+    let queue = Resource::new(|| (), |_| super::super::my_queue());
+    // Any committed change may add or remove an incident here: a live update redraws it on each.
     view! {
-        <section aria-labelledby="queue-heading">
+        <section aria-labelledby="queue-heading" data-live-any="">
             <div class="page-head">
                 <h1 id="queue-heading">{move || i18n.t().queue_title}</h1>
                 <a class="button" href="/incidents/new">{move || i18n.t().incidents_new}</a>
@@ -213,6 +213,7 @@ pub fn NewIncidentPage() -> impl IntoView {
         <Title text=move || i18n.t().incidents_new />
         <section class="card narrow" aria-labelledby="new-incident-heading">
             <h1 id="new-incident-heading">{move || i18n.t().incidents_new}</h1>
+            <Enhance>
             <ActionForm action>
                 <FormError error />
                 <div class="field">
@@ -253,8 +254,9 @@ pub fn NewIncidentPage() -> impl IntoView {
                     <label for="external_ref">{move || i18n.t().field_external_ref}</label>
                     <input id="external_ref" name="external_ref" maxlength="200" />
                 </div>
-                <button type="submit" class="button" disabled=move || action.pending().get()>{move || i18n.t().incident_report_submit}</button>
+                <button type="submit" class="button">{move || i18n.t().incident_report_submit}</button>
             </ActionForm>
+            </Enhance>
         </section>
     }
 }
