@@ -92,6 +92,20 @@ pub fn shell(parts: &ShellParts) -> impl IntoView {
     }
 }
 
+/// The islands loader (`islands.js`) as it goes into every page: without its comments and
+/// indentation.
+#[cfg(feature = "ssr")]
+static LOADER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    include_str!("islands.js")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_end_matches(';')
+        .to_owned()
+});
+
 /// Loads the app's JS and WASM and hydrates the page's islands: the module and the WASM are
 /// preloaded while the HTML parses, and the inline loader (`islands.js`) carries this response's
 /// CSP nonce.
@@ -108,7 +122,7 @@ fn AppScripts(assets: assets::Assets) -> impl IntoView {
     let wasm = assets.url(&format!("{OUTPUT_NAME}.wasm"));
     let nonce = leptos::nonce::use_nonce();
     // Both URLs are ours and contain only [a-z0-9_./]: safe to embed as JS string literals.
-    let loader = format!("{}({js:?}, {wasm:?});", include_str!("islands.js").trim_end().trim_end_matches(';'));
+    let loader = format!("{}({js:?}, {wasm:?});", *LOADER);
     view! {
         <link rel="modulepreload" href=js crossorigin="anonymous" />
         <link rel="preload" href=wasm r#as="fetch" r#type="application/wasm" crossorigin="anonymous" />
