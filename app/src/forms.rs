@@ -11,10 +11,11 @@ use crate::{error::AppError, i18n::use_i18n};
 /// while empty, so the browser can fill it after an in-place submission (`enhance`).
 #[component]
 pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
-    let i18n = use_i18n();
-    let message = move || error.get().filter(|e| e.field().is_none()).map(|e| e.message(i18n.t()));
+    // Rendered once, on the server: forms are never hydrated (the browser fills the slot itself).
+    let message = error.get_untracked().filter(|e| e.field().is_none()).map(|e| e.message(use_i18n().t()));
+    let hidden = message.is_none();
     view! {
-        <p class="form-error" role="alert" data-form-error="" hidden=move || message().is_none()>
+        <p class="form-error" role="alert" data-form-error="" hidden=hidden>
             {message}
         </p>
     }
@@ -23,10 +24,10 @@ pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
 /// The message for one field, shown under it; an empty, hidden slot while there is none.
 #[component]
 pub fn FieldError(#[prop(into)] error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
-    let i18n = use_i18n();
-    let message = move || error.get().filter(|e| e.field() == Some(field)).map(|e| e.message(i18n.t()));
+    let message = error.get_untracked().filter(|e| e.field() == Some(field)).map(|e| e.message(use_i18n().t()));
+    let hidden = message.is_none();
     view! {
-        <p class="field-error" role="alert" data-error-for=field hidden=move || message().is_none()>
+        <p class="field-error" role="alert" data-error-for=field hidden=hidden>
             {message}
         </p>
     }
