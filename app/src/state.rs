@@ -1,15 +1,20 @@
 //! Shared server state, handed to every route, render and server function.
 
-use std::sync::Arc;
+use std::{ops::Deref, sync::Arc};
 
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
 use crate::{auth::password::PasswordHasher, config::Config, db::Db};
 
-/// Everything a request handler may need. Cheap to clone.
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Everything a request handler may need, in one shared allocation: axum and Leptos clone the
+/// state several times per request (each middleware's extractor, the render's context), and a
+/// clone is one reference count.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The parts of [`AppState`], reached through it (`state.db`).
+pub struct Shared {
     /// Leptos' own settings (site root, output name).
     pub leptos_options: LeptosOptions,
     /// The database pool.
@@ -22,4 +27,25 @@ pub struct AppState {
     pub events: crate::workflow::live::Events,
     /// Wakes the email sender after a commit that queued mail.
     pub mail: crate::mail::Wakeup,
+}
+
+impl AppState {
+    /// The state made of `shared`.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
 }

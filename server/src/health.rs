@@ -26,7 +26,7 @@ mod tests {
 
     use app::{
         config::{Backend, Config},
-        state::AppState,
+        state::{AppState, Shared},
         testing::TestDb,
     };
     use leptos::prelude::LeptosOptions;
@@ -37,14 +37,14 @@ mod tests {
     async fn health_check_reports_unavailable_when_the_database_is_gone() {
         let test_db = TestDb::create(Backend::Sqlite).await.unwrap();
         let config = Config::from_lookup(|_| None).unwrap();
-        let state = AppState {
+        let state = AppState::new(Shared {
             leptos_options: LeptosOptions::builder().output_name("baton").build(),
             db: test_db.db.clone(),
             config: Arc::new(config),
             hasher: app::auth::password::PasswordHasher::new(1),
             events: Default::default(),
             mail: Default::default(),
-        };
+        });
         assert_eq!(healthz(State(state.clone())).await.0, StatusCode::OK);
         state.db.close().await;
         let (status, Json(body)) = healthz(State(state)).await;

@@ -21,7 +21,7 @@ use app::{
     config::Config,
     db::Db,
     shell::{assets::Assets, shell, App, ShellParts, OUTPUT_NAME},
-    state::AppState,
+    state::{AppState, Shared},
     users::bootstrap,
 };
 use axum::{
@@ -129,14 +129,14 @@ impl Application {
         }
         let wakeup = app::mail::Wakeup::default();
         let mailer = Mailer::start(&config, &db, wakeup.clone()).await?;
-        let state = AppState {
+        let state = AppState::new(Shared {
             leptos_options: leptos_options(&config, local_addr),
             config: Arc::new(config),
             hasher,
             events: app::workflow::live::Events::for_db(&db),
             db,
             mail: wakeup,
-        };
+        });
         // On PostgreSQL, changes made through any instance reach this one's open pages.
         let relay = tokio::spawn({
             let events = state.events.clone();

@@ -63,7 +63,7 @@ pub async fn list_audit(
     };
     let filter = AuditFilter { actor, event, target, outcome, from, to };
     let query = Query::new(&filter)?;
-    let db = crate::auth::guard::app_state().db;
+    let db = crate::auth::guard::app_state().db.clone();
     let mut items = store::page(&db, &query, Cursor::Before(before), PAGE_SIZE + 1).await?;
     let next_before = if items.len() as i64 > PAGE_SIZE {
         items.truncate(PAGE_SIZE as usize);

@@ -29,7 +29,7 @@ pub async fn add_pool_item(title: String, description: String, priority: String)
 pub async fn update_pool_item(id: i64, status: String, target_release: String) -> Result<(), AppError> {
     let actor = crate::workflow::actor()?;
     let status = crate::workflow::choice("status", &status, super::PoolStatus::parse)?;
-    let db = crate::auth::guard::app_state().db;
+    let db = crate::auth::guard::app_state().db.clone();
     super::store::update(&db, &actor, id, status, &target_release, chrono::Utc::now()).await
 }
 

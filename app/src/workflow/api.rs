@@ -83,7 +83,7 @@ pub async fn report_incident(
         reporter_contact,
         external_ref,
     };
-    let db = crate::auth::guard::app_state().db;
+    let db = crate::auth::guard::app_state().db.clone();
     let created = crate::workflow::engine::create_incident(&db, &actor, &input, chrono::Utc::now()).await?;
     support::announce(created.id, 1);
     leptos_axum::redirect(&format!("/incidents/{}", created.key));
@@ -140,7 +140,7 @@ pub async fn get_incident(key: String) -> Result<IncidentDetail, AppError> {
 pub async fn claim_role(incident_id: i64, version: i64, role: String) -> Result<i64, AppError> {
     let actor = support::actor()?;
     let role = support::owner_role(&role)?;
-    let db = crate::auth::guard::app_state().db;
+    let db = crate::auth::guard::app_state().db.clone();
     let moved = crate::workflow::engine::claim(&db, &actor, incident_id, version, role, chrono::Utc::now()).await?;
     support::announce(incident_id, moved.version);
     Ok(moved.version)
@@ -157,7 +157,7 @@ pub async fn reassign_owner(
 ) -> Result<i64, AppError> {
     let actor = support::actor()?;
     let change = crate::workflow::engine::Reassignment { role: support::owner_role(&role)?, user_id, reason };
-    let db = crate::auth::guard::app_state().db;
+    let db = crate::auth::guard::app_state().db.clone();
     let moved =
         crate::workflow::engine::reassign(&db, &actor, incident_id, version, &change, chrono::Utc::now()).await?;
     support::announce(incident_id, moved.version);
