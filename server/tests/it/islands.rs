@@ -28,20 +28,7 @@ db_test!(async fn pages_ship_their_forms_as_islands_and_no_hydration_data(ctx) {
 
     let mut ops = app.browser();
     ops.login("ops1", PASSWORD).await;
-    let reported = ops
-        .call(
-            "/api/incidents/report",
-            &[
-                ("title", "Islands"),
-                ("description", "d"),
-                ("severity", "p2"),
-                ("channel", "email"),
-                ("reporter_name", ""),
-                ("reporter_contact", ""),
-                ("external_ref", ""),
-            ],
-        )
-        .await;
+    let reported = ops.report("Islands").await;
     assert!(reported.status.is_success(), "{} {}", reported.status, reported.body);
     let (id, key): (i64, String) =
         app::on_db!(&app.db, pool => sqlx::query_as("SELECT id, key FROM incidents").fetch_one(pool).await.unwrap());
@@ -66,26 +53,14 @@ db_test!(async fn a_plain_form_post_follows_the_redirect_and_a_script_gets_it_as
     let app = TestApp::spawn(ctx.url.expose()).await;
     app.create_user("ops1", &[Role::Ops]).await;
     let form = [("username", "ops1"), ("password", PASSWORD), ("next", "/incidents")];
-    let plain = app
-        .client
-        .post(app.url("/api/auth/login"))
-        .header(header::ACCEPT, "text/html,application/xhtml+xml")
-        .header(header::REFERER, app.url("/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let post = |accept: &'static str| {
+        app.client.post(app.url("/api/auth/login")).header(header::ACCEPT, accept).header(header::REFERER, app.url("/login")).form(&form).send()
+    };
+    let plain = post("text/html,application/xhtml+xml").await.unwrap();
     assert_eq!(plain.status(), StatusCode::FOUND);
     assert_eq!(plain.headers()[header::LOCATION], "/incidents");
     // What the browser's in-place submission sends: it reads the target from the header.
-    let scripted = app
-        .client
-        .post(app.url("/api/auth/login"))
-        .header(header::ACCEPT, "application/json")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let scripted = post("application/json").await.unwrap();
     assert_eq!(scripted.status(), StatusCode::OK);
     assert_eq!(scripted.headers()[header::LOCATION], "/incidents");
     app.stop().await;

@@ -54,20 +54,7 @@ db_test!(async fn a_change_through_one_instance_reaches_pages_open_on_another(ct
 
     let mut actor = first.browser();
     actor.login("ops1", PASSWORD).await;
-    let reported = actor
-        .call(
-            "/api/incidents/report",
-            &[
-                ("title", "Seen elsewhere"),
-                ("description", "d"),
-                ("severity", "p2"),
-                ("channel", "email"),
-                ("reporter_name", ""),
-                ("reporter_contact", ""),
-                ("external_ref", ""),
-            ],
-        )
-        .await;
+    let reported = actor.report("Seen elsewhere").await;
     assert!(reported.status.is_success() || reported.status.is_redirection(), "{} {}", reported.status, reported.body);
     let id: i64 = app::on_db!(&first.db, pool => sqlx::query_scalar("SELECT MAX(id) FROM incidents").fetch_one(pool).await.unwrap());
     assert!(saw_change(stream, id).await, "the change arrives on the other instance within 2 s");
