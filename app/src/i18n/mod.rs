@@ -1,13 +1,14 @@
 //! Languages: zh-CN and en, with every user-visible string in `locales/*.json`.
 //!
 //! The build script turns the locale files into one [`Strings`] table per language, checked to
-//! have the same keys and placeholders. A component reads its text as `i18n.t().some_key` inside a
-//! reactive closure, so switching language re-renders the text in place.
+//! have the same keys and placeholders. A component reads its text as `i18n.t().some_key`; a
+//! misspelt key does not compile.
 //!
 //! The language is chosen by the user's explicit choice (the [`LANG_COOKIE`] cookie), else the
 //! signed-in user's preferred language ([`PreferredLocale`]), else the browser's
-//! `Accept-Language`, else English. The server renders `<html lang>` with it and the
-//! browser takes it from there when hydrating, so both sides start from the same language.
+//! `Accept-Language`, else English. The server renders `<html lang>` with it, and the islands read
+//! that attribute in the browser, so both sides speak the same language. Switching reloads the
+//! page (`POST /lang`).
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -123,18 +124,18 @@ pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
 /// The current language of the page, shared through context.
 #[derive(Clone, Copy, Debug)]
 pub struct I18n {
-    locale: RwSignal<Locale>,
+    locale: Locale,
 }
 
 impl I18n {
-    /// The current language (tracked: a closure reading it re-runs on a switch).
+    /// The page's language (fixed for the page's life: a switch loads the page again).
     pub fn locale(&self) -> Locale {
-        self.locale.get()
+        self.locale
     }
 
-    /// The current string table (tracked).
+    /// The page's string table.
     pub fn t(&self) -> &'static Strings {
-        self.locale.get().strings()
+        self.locale.strings()
     }
 }
 
@@ -142,11 +143,9 @@ impl I18n {
 pub const LANG_COOKIE_MAX_AGE: u32 = 365 * 24 * 3600;
 
 /// Puts the language context in place for this render. On the server the request decides; in
-/// the browser the `<html lang>` the server rendered does, so hydration starts from the same
-/// language.
+/// the browser (an island) the `<html lang>` the server rendered does.
 pub fn provide_i18n() -> I18n {
-    let initial = initial_locale();
-    let i18n = I18n { locale: RwSignal::new(initial) };
+    let i18n = I18n { locale: initial_locale() };
     provide_context(i18n);
     i18n
 }
