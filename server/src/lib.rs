@@ -210,6 +210,10 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     config.prepare_data_dir()?;
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
+    // Stale planner statistics only make queries slower: a failure here must not stop the start.
+    if let Err(err) = db.refresh_statistics().await {
+        tracing::warn!("cannot refresh the query planner's statistics: {err}");
+    }
     tracing::info!(backend = %db.backend(), "database ready");
     Ok(db)
 }

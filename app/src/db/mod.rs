@@ -22,6 +22,9 @@ use crate::config::{Backend, DatabaseUrl};
 
 /// How long a SQLite writer waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Rows `ANALYZE` reads per index when `PRAGMA optimize` refreshes the planner's statistics
+/// (SQLite's advice for applications: a few hundred, so a refresh takes milliseconds).
+const SQLITE_ANALYSIS_LIMIT: u32 = 400;
 /// How long a request waits for a free pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -133,7 +136,13 @@ impl Db {
                     // NORMAL is durable in WAL mode except for the last commits on power loss.
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
-                    .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    // The planner's statistics are refreshed when the pool retires a connection
+                    // (see `refresh_statistics` for the one at start-up). Not when a connection
+                    // opens: that can happen while another connection holds the write lock, and
+                    // the analysis, a write, would wait for it.
+                    .analysis_limit(SQLITE_ANALYSIS_LIMIT)
+                    .optimize_on_close(true, SQLITE_ANALYSIS_LIMIT);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -175,6 +184,17 @@ impl Db {
         match self {
             Db::Sqlite(pool) => until(&SQLITE_MIGRATIONS).run(pool).await?,
             Db::Postgres(pool) => until(&POSTGRES_MIGRATIONS).run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Refreshes the query planner's statistics where they are missing or stale, as SQLite
+    /// advises for long-lived applications (`PRAGMA optimize=0x10002`: every table, analysed only
+    /// when it grew or was never analysed, bounded by the analysis limit). Run at start-up, after
+    /// the migrations. PostgreSQL keeps its own statistics (autovacuum).
+    pub async fn refresh_statistics(&self) -> Result<(), DbError> {
+        if let Db::Sqlite(pool) = self {
+            sqlx::query("PRAGMA optimize=0x10002").execute(pool).await?;
         }
         Ok(())
     }

@@ -183,3 +183,50 @@ db_test!(async fn the_audit_head_migration_continues_the_existing_chain(ctx) {
     assert!(matches!(store::verify(db, None).await.unwrap(), VerifyReport::Broken { at: 1, .. }));
     old.destroy().await;
 });
+
+/// The planner keeps statistics (`PRAGMA optimize` on open) without STAT4, whose histograms make
+/// SQLite prepare statements again on every bind.
+#[tokio::test]
+async fn sqlite_gathers_planner_statistics_on_open_without_stat4() {
+    let test_db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let Db::Sqlite(pool) = &test_db.db else { panic!("expected SQLite") };
+    let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options").fetch_all(pool).await.unwrap();
+    assert!(!options.iter().any(|o| o == "ENABLE_STAT4"), "SQLite is built with STAT4: {options:?}");
+    let limit: i64 = sqlx::query_scalar("PRAGMA analysis_limit").fetch_one(pool).await.unwrap();
+    assert_eq!(limit, 400);
+
+    // A table grown without statistics, as a live installation's is, has them after the refresh
+    // the server runs at start-up.
+    let mut tx = test_db.db.begin_write().await.unwrap();
+    for i in 0..2_000 {
+        settings::put(&mut tx, &format!("key {i}"), "value", Utc::now()).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let stat1 = || async {
+        let Db::Sqlite(pool) = &test_db.db else { unreachable!() };
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(stat1().await, 0, "no statistics before the refresh");
+    test_db.db.refresh_statistics().await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'settings'")
+        .fetch_one(pool)
+        .await
+        .expect("sqlite_stat1 exists after the refresh");
+    assert!(rows > 0, "settings has statistics");
+
+    // And when the pool retires a connection (here: all of them, at close).
+    sqlx::query("DROP TABLE sqlite_stat1").execute(pool).await.unwrap();
+    test_db.db.close().await;
+    let reopened = Db::connect(&test_db.url).await.unwrap();
+    let Db::Sqlite(pool) = &reopened else { panic!("expected SQLite") };
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'settings'")
+        .fetch_one(pool)
+        .await
+        .expect("sqlite_stat1 exists after the close");
+    assert!(rows > 0, "settings has statistics again");
+    reopened.close().await;
+    test_db.destroy().await;
+}
