@@ -138,3 +138,32 @@ test('sign-in and user pages fit a phone without sideways scrolling', async ({ b
   }
   await context.close();
 });
+
+for (const [lang, locale, signInLabel] of [['en', 'en-GB', 'Sign in'], ['zh', 'zh-CN', '登录']] as const) {
+  test(`a link to an incident opened while signed out comes back there after sign-in (${lang}, phone)`, async ({ browser }) => {
+    // An incident to link to, as an email would.
+    const ops = await newPage(browser);
+    await signIn(ops.page, 'ops1');
+    await ops.page.goto('/incidents/new');
+    await expect(ops.page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+    await ops.page.getByLabel('Title').fill(`Linked from an email (${lang})`);
+    await ops.page.getByLabel('Description').fill('Opened from the notification');
+    await ops.page.getByRole('button', { name: 'Report incident' }).click();
+    await expect(ops.page).toHaveURL(/\/incidents\/INC-/);
+    const link = new URL(ops.page.url()).pathname;
+
+    const { context, page } = await newPage(browser, { locale, viewport: { width: 390, height: 844 } });
+    await page.goto(link);
+    await expect(page).toHaveURL(`/login?next=${link}`);
+    await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+    const form = page.locator('main');
+    await form.locator('input[name="username"]').fill('pm1');
+    await form.locator('input[name="password"]').fill(PASSWORD);
+    await form.getByRole('button', { name: signInLabel }).click();
+    await expect(page).toHaveURL(link);
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Linked from an email (${lang})`);
+    await page.screenshot({ path: test.info().outputPath(`signed-out-link-${lang}-phone.png`), fullPage: true });
+    await context.close();
+    await ops.context.close();
+  });
+}

@@ -93,7 +93,7 @@ test(`four people walk an incident through all twelve stages, each seeing only t
   await pm.page.screenshot({ path: testInfo.outputPath(`incident-review-${size}.png`), fullPage: true });
   await pm.page.locator('section.gate[data-action="verdict_pm"]').getByLabel('Optimal', { exact: true }).check();
   await gate(pm.page, 'verdict_pm').getByRole('button').last().click();
-  await expect(pm.page.getByText('Verdicts')).toHaveCount(0);
+  await expect(pm.page.locator('section.review [data-verdict="pm"] .verdict')).toHaveText('optimal');
   await open(dev.page, url);
   await dev.page.locator('section.gate[data-action="verdict_dev"]').getByLabel('Optimal', { exact: true }).check();
   await act(dev.page, 'verdict_dev');
@@ -111,7 +111,7 @@ test(`four people walk an incident through all twelve stages, each seeing only t
     await s.getByLabel('Defect found').fill('Still fails for coupons');
   });
   await expectTurn('Fixing', { dev: ['submit_for_test'] });
-  await expect(dev.page.getByText('Fix round 1')).toBeVisible();
+  await expect(dev.page.getByText('Fix round 2')).toBeVisible();
   await submit();
   await expectTurn('Testing', { qa: ['test_fail', 'test_pass'] });
   await act(qa.page, 'test_pass');
@@ -144,6 +144,9 @@ test(`four people walk an incident through all twelve stages, each seeing only t
 
   await expectTurn('Closed', {});
   await expect(pm.page.getByText('This incident is closed.')).toBeVisible();
+  await expect(pm.page.locator('[data-resolution]')).toHaveText('Resolved: fixed, released and reported');
+  await expect(pm.page.locator('.progress__step--skipped')).toHaveCount(0);
+  await expect(pm.page.locator('.progress__step--done')).toHaveCount(11);
   await pm.page.screenshot({ path: testInfo.outputPath(`incident-closed-${size}.png`), fullPage: true });
   for (const c of [ops, pm, dev, qa]) await c.context.close();
 });
@@ -169,6 +172,17 @@ test('a report that is not a bug is answered and closed by ops alone', async ({ 
   await open(pm.page, url);
   await expect(pm.page.getByText('This incident is closed.')).toBeVisible();
   await expect(pm.page.getByText('Settings → Billing → Export; sent by email.').first()).toBeVisible();
+  // The path actually taken: reported, then closed; nothing in between was worked.
+  await expect(pm.page.locator('[data-resolution]')).toHaveText('Resolved: not a technical problem, answered by ops');
+  await expect(pm.page.locator('.progress__step--done')).toHaveText(['Reported']);
+  await expect(pm.page.locator('.progress__step--skipped')).toHaveCount(10);
+  await expect(pm.page.locator('.progress__step--current')).toContainText('Closed');
+  await pm.page.setViewportSize({ width: 390, height: 844 });
+  await pm.page.getByRole('button', { name: '中文' }).click();
+  await expect(pm.page.locator('[data-resolution]')).toHaveText('结果：非技术问题，已由运营答复');
+  await expect(pm.page.locator('.progress__step--skipped')).toHaveCount(10);
+  await pm.page.screenshot({ path: test.info().outputPath('closed-non-technical-zh-phone.png'), fullPage: true });
+  await pm.page.getByRole('button', { name: 'English' }).click();
   for (const c of [ops, pm]) await c.context.close();
 });
 
@@ -287,7 +301,11 @@ test('a change by one user reaches another user\'s open page without a reload', 
   await gate(other, 'dispatch').getByRole('button').last().click();
   await expect(gate(other, 'dispatch')).toHaveCount(0);
   const notice = pm.page.locator('.live-notice');
-  await expect(notice).toContainText('changed since you started typing', { timeout: 2_000 });
+  // It says who moved the incident where, and that the form being typed in no longer applies.
+  await expect(notice.locator('[data-live-what]')).toHaveText('Just now: Peter PM · Dispatch dev and QA → Investigating.', {
+    timeout: 2_000,
+  });
+  await expect(notice).toContainText('Your form no longer applies to this incident');
   await expect(gate(pm.page, 'dispatch').getByLabel('Note')).toHaveValue('Half-written note to the team');
   await expect(pm.page.locator('.progress__step--current')).toContainText('Awaiting PM');
   await pm.page.screenshot({ path: test.info().outputPath('incident-live-draft-desktop.png'), fullPage: true });

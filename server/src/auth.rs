@@ -92,7 +92,11 @@ pub async fn resolve_user(State(state): State<AppState>, mut request: Request, n
 
 /// Deny by default. Server functions need a signed-in user unless allow-listed in
 /// [`PUBLIC_SERVER_FNS`]; a user who must change their password may call only that. Pages under
-/// `/admin` and `/account` send anonymous visitors to sign in; a user who must change their
+/// Pages that need a signed-in user (every page but the home page and sign-in): an anonymous
+/// visitor is sent to sign in and brought back afterwards.
+const PROTECTED_PAGES: [&str; 4] = ["/admin", "/account", "/incidents", "/pool"];
+
+/// The pages in [`PROTECTED_PAGES`] send anonymous visitors to sign in; a user who must change their
 /// password is sent to do so first. Role checks happen inside each server function.
 pub async fn gate(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
@@ -115,7 +119,8 @@ pub async fn gate(request: Request, next: Next) -> Response {
         return next.run(request).await;
     }
 
-    let protected = path.starts_with("/admin") || path.starts_with("/account");
+    // A link from an email opened while signed out lands on the sign-in page and comes back.
+    let protected = PROTECTED_PAGES.iter().any(|prefix| path.starts_with(prefix));
     if protected && user.is_none() {
         let target = request.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
         return Redirect::to(&format!("/login?next={}", encode_component(target))).into_response();

@@ -11,7 +11,7 @@ use web_sys::{
     HtmlSelectElement, HtmlTextAreaElement, MessageEvent, RequestInit, Response, SubmitEvent, UrlSearchParams,
 };
 
-use super::{LIVE_ANY, LIVE_INCIDENT, LIVE_VERSION};
+use super::{Moved, LIVE_ANY, LIVE_INCIDENT, LIVE_VERSION};
 use crate::{
     error::AppError,
     i18n::{Locale, Strings},
@@ -194,13 +194,7 @@ pub async fn refresh_main() {
         n.set(n.get() + 1);
         n.get()
     });
-    let href = window().location().href().unwrap_or_default();
-    let fetched = async {
-        let response: Response = JsFuture::from(window().fetch_with_str(&href)).await?.dyn_into()?;
-        let text = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
-        Ok::<_, JsValue>((response.redirected().then(|| response.url()), text))
-    };
-    let (redirected, html) = match fetched.await {
+    let (redirected, html) = match fetch_this_page().await {
         Ok(answer) => answer,
         Err(_) => return reload(),
     };
@@ -212,8 +206,7 @@ pub async fn refresh_main() {
         let _ = window().location().assign(&url);
         return;
     }
-    let Ok(parser) = web_sys::DomParser::new() else { return reload() };
-    let Ok(fresh) = parser.parse_from_string(&html, web_sys::SupportedType::TextHtml) else { return reload() };
+    let Some(fresh) = parse(&html) else { return reload() };
     let (Some(new_main), Some(old_main)) = (fresh.get_element_by_id("main"), document().get_element_by_id("main"))
     else {
         return reload();
@@ -234,13 +227,60 @@ pub async fn refresh_main() {
     }
 }
 
+/// This page's address fetched again: where it was redirected (if it was) and its HTML.
+async fn fetch_this_page() -> Result<(Option<String>, String), JsValue> {
+    let href = window().location().href().unwrap_or_default();
+    let response: Response = JsFuture::from(window().fetch_with_str(&href)).await?.dyn_into()?;
+    let text = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
+    Ok((response.redirected().then(|| response.url()), text))
+}
+
+fn parse(html: &str) -> Option<web_sys::Document> {
+    web_sys::DomParser::new().ok()?.parse_from_string(html, web_sys::SupportedType::TextHtml).ok()
+}
+
+/// What changed, for the notice shown over a draft: the latest page's newest timeline line, and
+/// whether the gate form holding the draft is still on it.
+async fn describe_change() -> Moved {
+    let Some(fresh) =
+        fetch_this_page().await.ok().filter(|(redirected, _)| redirected.is_none()).and_then(|(_, html)| parse(&html))
+    else {
+        return Moved::default();
+    };
+    let what = fresh
+        .query_selector(".timeline__entry .timeline__what")
+        .ok()
+        .flatten()
+        .and_then(|el| el.text_content())
+        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    let form_gone = draft_actions().iter().any(|action| {
+        fresh.query_selector(&format!("section.gate[data-action=\"{action}\"]")).ok().flatten().is_none()
+    });
+    Moved { what, form_gone }
+}
+
+/// The gate actions whose forms hold what the user typed.
+fn draft_actions() -> Vec<String> {
+    let Some(main) = document().get_element_by_id("main") else { return Vec::new() };
+    let mut actions: Vec<String> =
+        elements(&main, "section.gate form textarea, section.gate form input, section.gate form select")
+            .into_iter()
+            .filter(changed_by_user)
+            .filter_map(|field| field.closest("section.gate").ok().flatten())
+            .filter_map(|section| section.get_attribute("data-action"))
+            .collect();
+    actions.dedup();
+    actions
+}
+
 fn reload() {
     let _ = window().location().reload();
 }
 
 /// Connects to `/events` for the page's life; `changed` is set when a change concerns the page
 /// while the user has a draft, and cleared whenever the page is redrawn.
-pub fn listen(changed: RwSignal<bool>) {
+pub fn listen(changed: RwSignal<Option<Moved>>) {
     let Ok(source) = EventSource::new("/events") else { return };
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let Some(change) = event.data().as_string().and_then(|t| serde_json::from_str::<IncidentChanged>(&t).ok())
@@ -251,13 +291,13 @@ pub fn listen(changed: RwSignal<bool>) {
             return;
         }
         if has_draft() {
-            changed.set(true);
+            leptos::task::spawn_local(async move { changed.set(Some(describe_change().await)) });
         } else {
             leptos::task::spawn_local(refresh_main());
         }
     });
     source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    let on_swapped = Closure::<dyn FnMut()>::new(move || changed.set(false));
+    let on_swapped = Closure::<dyn FnMut()>::new(move || changed.set(None));
     let _ = document().add_event_listener_with_callback(SWAPPED, on_swapped.as_ref().unchecked_ref());
     // Both live as long as the page; the browser reconnects the stream by itself.
     on_message.forget();

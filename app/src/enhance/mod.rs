@@ -45,29 +45,46 @@ pub fn Enhance(children: Children) -> impl IntoView {
     view! { <div class="enhance" on:submit=on_submit>{children()}</div> }
 }
 
+/// What the live notice says about a change that arrived while the user had a draft: the
+/// newest timeline entry of the latest page ("Olivia Ops · Dispatch dev and QA → Investigating")
+/// and whether the form holding the draft is gone from it. Read from the page itself, which holds
+/// only what this user may see; the change events carry ids and versions only.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Moved {
+    /// The newest entry's line, empty when the latest page could not be read.
+    pub what: String,
+    /// The form the user was typing in is not on the latest page (the action is no longer theirs).
+    pub form_gone: bool,
+}
+
 /// The change listener of signed-in pages, and the notice it shows when a change arrives while
 /// the user has a draft (see the module documentation).
 #[island]
 pub fn LiveUpdates() -> impl IntoView {
     let i18n = use_i18n();
-    let changed = RwSignal::new(false);
+    let changed = RwSignal::new(None::<Moved>);
     #[cfg(feature = "hydrate")]
     browser::listen(changed);
     let show_latest = move |_| {
-        changed.set(false);
+        changed.set(None);
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(browser::refresh_main());
     };
     // The region is always in the document, so assistive technology announces what appears in it.
     view! {
         <div class="live-region" aria-live="polite">
-            {move || changed.get().then(|| view! {
-                <div class="notice notice--warn live-notice" role="status">
-                    <p>{move || i18n.t().live_changed}</p>
-                    <button type="button" class="button button--secondary button--small" on:click=show_latest>
-                        {move || i18n.t().live_show_latest}
-                    </button>
-                </div>
+            {move || changed.get().map(|moved| {
+                let t = i18n.t();
+                let what = (!moved.what.is_empty()).then(|| crate::i18n::fill(t.live_moved, &[("what", &moved.what)]));
+                view! {
+                    <div class="notice notice--warn live-notice" role="status">
+                        {what.map(|w| view! { <p data-live-what=""><strong>{w}</strong></p> })}
+                        <p>{if moved.form_gone { t.live_form_gone } else { t.live_changed }}</p>
+                        <button type="button" class="button button--secondary button--small" on:click=show_latest>
+                            {t.live_show_latest}
+                        </button>
+                    </div>
+                }
             })}
         </div>
     }

@@ -24,7 +24,7 @@ use crate::{
         input::{Channel, GateInput, Severity, UserConfirmation},
         labels,
         queries::{timeline_sql, FactsRow, StoredEntry, TimelineRow, FACTS_COLUMNS},
-        rules::{ActionKind, Plan, Stage, TimelineAction},
+        rules::{self, ActionKind, Plan, Stage, TimelineAction},
         views::IncidentFacts,
     },
 };
@@ -45,6 +45,7 @@ struct IncidentRow {
     created_at: DateTime<Utc>,
     plan: Option<String>,
     pool_item_id: Option<i64>,
+    fix_round: i64,
     #[sqlx(flatten)]
     facts: FactsRow,
 }
@@ -66,6 +67,8 @@ pub struct Record {
     pub plan: Option<Plan>,
     /// The pool item of an interim plan: title and optimal solution.
     pub pool_item: Option<(String, String)>,
+    /// Fix rounds, counted as the incident page counts them ([`rules::fix_round`](crate::workflow::rules::fix_round)).
+    pub fix_rounds: i64,
     /// Released version.
     pub release_version: String,
     /// Deploy time in UTC, `2026-11-30 10:15` (its label says UTC; empty before release).
@@ -155,7 +158,7 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
     let id = event.incident_id;
     let row: IncidentRow = on_tx!(&mut *tx, conn => sqlx::query_as(
         &format!(
-            "SELECT key, title, severity, channel, reporter_name, created_at, plan, pool_item_id, {FACTS_COLUMNS} \
+            "SELECT key, title, severity, channel, reporter_name, created_at, plan, pool_item_id, fix_round, {FACTS_COLUMNS} \
              FROM incidents WHERE id = $1"
         ),
     )
@@ -192,6 +195,7 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
         reporter: row.reporter_name,
         plan: row.plan.map(|p| parse_stored("incidents.plan", &p, Plan::parse)).transpose()?,
         pool_item,
+        fix_rounds: rules::fix_round(row.fix_round),
         release_version: facts.release_version,
         deployed_at: facts.deployed_at.as_deref().map(crate::workflow::short_time).unwrap_or_default(),
         root_cause: facts.root_cause,
@@ -318,6 +322,9 @@ pub fn render(record: &Record, locale: Locale, pm_name: Option<&str>, link: &str
     ];
     if let Some((title, description)) = &record.pool_item {
         fix.push((t.mail_report_pool_item, format!("{title}\n{description}")));
+    }
+    if record.plan.is_some() {
+        fix.push((t.mail_report_fix_rounds, record.fix_rounds.to_string()));
     }
     let release: Vec<(&str, String)> = vec![
         (t.incident_release, or_none(&record.release_version)),

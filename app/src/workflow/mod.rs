@@ -8,6 +8,7 @@ pub mod labels;
 pub mod live;
 mod pages;
 pub mod rules;
+pub mod timeline;
 pub mod views;
 
 #[cfg(feature = "ssr")]

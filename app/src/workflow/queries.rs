@@ -314,7 +314,7 @@ impl From<StoredEntry> for TimelineEntry {
             action: e.action,
             from: e.from,
             to: e.to,
-            fields: e.fields,
+            details: super::timeline::details(e.action, &e.fields),
         }
     }
 }
@@ -394,10 +394,11 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
     };
     let timeline: Vec<TimelineRow> = serde_json::from_str(&page.timeline)
         .map_err(|err| AppError::internal(format!("cannot read the timeline of incident {}: {err}", summary.id)))?;
-    let timeline = timeline
+    let timeline: Vec<TimelineEntry> = timeline
         .into_iter()
         .map(|row| StoredEntry::try_from(row).map(TimelineEntry::from))
         .collect::<Result<_, _>>()?;
+    let people = named_people(db, &timeline, &owner_names).await?;
     let my_actions = rules::available_actions(&state, actor);
     let claimable = rules::claimable_roles(&state, actor);
     let reassignable = rules::reassignable_roles(&state, actor);
@@ -429,8 +430,31 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
         claimable,
         reassignable,
         timeline,
+        people,
         report,
     })
+}
+
+/// The users the timeline's values name, with their names: most are owners or actors already on
+/// the page, so the database is asked only for the rest (a dev replaced since dispatch).
+async fn named_people(db: &Db, timeline: &[TimelineEntry], owners: &[Option<Person>]) -> Result<Vec<Person>, AppError> {
+    let named: std::collections::BTreeSet<i64> =
+        timeline.iter().flat_map(|e| super::timeline::users_named(&e.details)).collect();
+    let known: Vec<&Person> = owners.iter().flatten().chain(timeline.iter().filter_map(|e| e.actor.as_ref())).collect();
+    let mut people = Vec::with_capacity(named.len());
+    let mut missing = Vec::new();
+    for id in named {
+        match known.iter().find(|p| p.id == id) {
+            Some(p) => people.push((*p).clone()),
+            None => missing.push(id),
+        }
+    }
+    // Rare and few (an owner replaced since the entry): one small lookup each.
+    for id in missing {
+        let row: Option<PersonRow> = on_db!(db, pool => sqlx::query_as("SELECT id, display_name FROM users WHERE id = $1").bind(id).fetch_optional(pool).await?);
+        people.extend(row.map(Person::from));
+    }
+    Ok(people)
 }
 
 /// Active users holding `role`, by display name.

@@ -291,6 +291,14 @@ pub const ACTIONS: [ActionRule; 17] = {
     ]
 };
 
+/// The fix round an incident is in, or ended in: 1 for the first fix, plus one each time a failed
+/// test, a send-back from release review or a failed regression returned it to fixing
+/// (`returns` is the stored `fix_round`, the number of such returns). The incident page and the
+/// report count with this, so round 2 is also the second stay in fixing.
+pub fn fix_round(returns: i64) -> i64 {
+    returns + 1
+}
+
 /// What a timeline entry records: a gate action, or one of the other changes to an incident.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -75,8 +75,8 @@ pub struct TimelineEntry {
     pub from: Stage,
     /// Stage after.
     pub to: Stage,
-    /// The fields given, as JSON.
-    pub fields: String,
+    /// The values given, labelled and typed, in reading order.
+    pub details: Vec<super::timeline::Detail>,
 }
 
 /// Everything the incident page shows.
@@ -114,6 +114,8 @@ pub struct IncidentDetail {
     pub reassignable: Vec<Role>,
     /// Newest first.
     pub timeline: Vec<TimelineEntry>,
+    /// The users the timeline's values name (a dispatched dev, a replaced owner), with names.
+    pub people: Vec<Person>,
     /// The report email, once the PM sent it: the rendered copy with its delivery status.
     pub report: Option<crate::mail::EmailView>,
 }

@@ -203,6 +203,8 @@ db_test!(async fn a_whole_incident_queues_the_hand_offs_and_one_report_in_each_r
         "dev1 名",
         "2026-12-15",
         "修复中",
+        // One failed test: the second fix round, and the second stay in fixing.
+        "修复轮次：2",
         "（2 次）",
         "ops1 名",
         "qa1 名",

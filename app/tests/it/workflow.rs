@@ -380,8 +380,25 @@ db_test!(async fn claim_and_reassign_are_limited_and_recorded(ctx) {
     assert_eq!(detail.owner_names[1].as_ref().map(|p| p.name.as_str()), Some("pm2"));
     let actions: Vec<&str> = detail.timeline.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["reassign", "reassign", "reassign", "claim", "create"], "newest first");
-    let newest: serde_json::Value = serde_json::from_str(&detail.timeline[0].fields).unwrap();
-    assert_eq!((newest["reason"].as_str(), detail.timeline[0].role.as_str()), (Some("pm1 left the company"), "admin"));
+    // The newest entry reads as labelled values: which role, who before, who after, and why.
+    use app::workflow::timeline::{Detail, Label, Value};
+    assert_eq!(
+        detail.timeline[0].details,
+        vec![
+            Detail { label: Label::Role, value: Value::Role(Role::Pm) },
+            Detail { label: Label::OwnerBefore, value: Value::User(Some(t.pm.id)) },
+            Detail { label: Label::OwnerAfter, value: Value::User(Some(other_pm.id)) },
+            Detail { label: Label::Reason, value: Value::Text("pm1 left the company".into()) },
+        ]
+    );
+    assert_eq!(detail.timeline[0].role, "admin");
+    // Every user the timeline names comes with a name, owners and actors or not.
+    let named: std::collections::BTreeSet<i64> =
+        detail.timeline.iter().flat_map(|e| app::workflow::timeline::users_named(&e.details)).collect();
+    let mut with_names: Vec<i64> = detail.people.iter().map(|p| p.id).collect();
+    with_names.sort();
+    assert_eq!(with_names, named.into_iter().collect::<Vec<_>>());
+    assert!(detail.people.iter().any(|p| p.id == t.pm.id && p.name == "pm1"), "{:?}", detail.people);
     assert_eq!(detail.timeline[1].role, "pm", "the PM owner acted as PM");
     // The page reads the timeline as one aggregated value: names and times survive the trip.
     assert_eq!(detail.timeline[0].actor.as_ref().map(|p| (p.id, p.name.as_str())), Some((admin.id, "admin1")));

@@ -268,7 +268,36 @@ async fn protected_pages_send_anonymous_visitors_to_sign_in() {
     let response = app.get("/admin/users?q=li").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/login?next=/admin/users%3Fq%3Dli");
+    // Links in emails point at incidents and pool items: they come back after sign-in too.
+    for (page, next) in [
+        ("/incidents/INC-2026-0042", "/incidents/INC-2026-0042"),
+        ("/incidents?stage=testing", "/incidents%3Fstage%3Dtesting"),
+        ("/pool/3", "/pool/3"),
+        ("/account/password", "/account/password"),
+    ] {
+        let response = app.get(page).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{page}");
+        assert_eq!(response.headers()["location"], format!("/login?next={next}"), "{page}");
+    }
     assert_eq!(app.get("/login").await.status(), StatusCode::OK);
+    assert_eq!(app.get("/").await.status(), StatusCode::OK, "the home page is public");
+
+    // Signing in follows `next` when it is a local path, and goes home otherwise.
+    app.create_user("ops1", &[Role::Ops]).await;
+    for (next, lands) in [
+        ("/incidents/INC-2026-0042", "/incidents/INC-2026-0042"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example", "/"),
+    ] {
+        let response = app
+            .client
+            .post(app.url("/api/auth/login"))
+            .form(&[("username", "ops1"), ("password", PASSWORD), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["location"], lands, "next={next}");
+    }
     app.stop().await;
     test_db.destroy().await;
 }

@@ -31,13 +31,16 @@ fn TextArea(
     label: fn(&'static Strings) -> &'static str,
     #[prop(into)] error: Signal<Option<AppError>>,
     #[prop(optional)] required: bool,
+    /// What the field starts with.
+    #[prop(optional, into)]
+    value: String,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let id = format!("f-{name}");
     view! {
         <div class="field">
             <label for=id.clone()>{move || label(i18n.t())}</label>
-            <textarea id=id name=name rows="3" required=required></textarea>
+            <textarea id=id name=name rows="3" required=required>{value}</textarea>
             <FieldError error field=name />
         </div>
     }
@@ -51,13 +54,16 @@ fn Input(
     #[prop(into)] error: Signal<Option<AppError>>,
     #[prop(default = "text")] kind: &'static str,
     #[prop(optional)] required: bool,
+    /// What the field starts with.
+    #[prop(optional, into)]
+    value: String,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let id = format!("f-{name}");
     view! {
         <div class="field">
             <label for=id.clone()>{move || label(i18n.t())}</label>
-            <input id=id name=name type=kind required=required />
+            <input id=id name=name type=kind required=required value=value />
             <FieldError error field=name.split('[').next().unwrap_or(name) />
         </div>
     }
@@ -98,13 +104,16 @@ fn YesNo(
     no: fn(&'static Strings) -> &'static str,
     yes_value: &'static str,
     no_value: &'static str,
+    /// The answer already given (`Some(true)`: yes), so a reload shows it.
+    #[prop(optional_no_strip)]
+    checked: Option<bool>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <fieldset class="field checks">
             <legend>{move || legend(i18n.t())}</legend>
-            <label class="check"><input type="radio" name=name value=yes_value required=true /><span>{move || yes(i18n.t())}</span></label>
-            <label class="check"><input type="radio" name=name value=no_value /><span>{move || no(i18n.t())}</span></label>
+            <label class="check"><input type="radio" name=name value=yes_value required=true checked=checked == Some(true) /><span>{move || yes(i18n.t())}</span></label>
+            <label class="check"><input type="radio" name=name value=no_value checked=checked == Some(false) /><span>{move || no(i18n.t())}</span></label>
         </fieldset>
     }
 }
@@ -140,8 +149,20 @@ macro_rules! gate_form {
     }};
 }
 
+/// What a form starts with: the user's own answer so far, so that a reload (or a live redraw)
+/// shows the verdict they gave instead of a blank form.
+#[derive(Clone, Debug, Default)]
+pub struct Prefill {
+    /// The PM's verdict so far.
+    pub pm_verdict: Option<bool>,
+    /// The pool item the PM proposed with it (title, the optimal solution).
+    pub pm_pool: Option<(String, String)>,
+    /// The dev's verdict so far.
+    pub dev_verdict: Option<bool>,
+}
+
 /// The form of one gate action.
-pub fn gate_form(kind: ActionKind, ctx: FormCtx, owners: Vec<Person>) -> AnyView {
+pub fn gate_form(kind: ActionKind, ctx: FormCtx, owners: Vec<Person>, prefill: &Prefill) -> AnyView {
     match kind {
         ActionKind::TriageNonTechnical => gate_form!(TriageNonTechnical, kind, ctx, error => {
             <TextArea name="reply" label=|t| t.field_reply error required=true />
@@ -159,15 +180,22 @@ pub fn gate_form(kind: ActionKind, ctx: FormCtx, owners: Vec<Person>) -> AnyView
             <TextArea name="root_cause" label=|t| t.field_root_cause error required=true />
             <TextArea name="solution" label=|t| t.field_solution error required=true />
         }),
-        ActionKind::VerdictPm => gate_form!(PmVerdict, kind, ctx, error => {
-            <YesNo name="optimal" legend=|t| t.field_optimal yes=|t| t.field_optimal_yes no=|t| t.field_optimal_no yes_value="true" no_value="false" />
-            <Input name="pool_title" label=|t| t.field_pool_title error />
-            <TextArea name="pool_description" label=|t| t.field_pool_description error />
+        ActionKind::VerdictPm => {
+            let (pool_title, pool_description) = prefill.pm_pool.clone().unwrap_or_default();
+            let checked = prefill.pm_verdict;
+            gate_form!(PmVerdict, kind, ctx, error => {
+            <YesNo name="optimal" legend=|t| t.field_optimal yes=|t| t.field_optimal_yes no=|t| t.field_optimal_no yes_value="true" no_value="false" checked />
+            <Input name="pool_title" label=|t| t.field_pool_title error value=pool_title />
+            <TextArea name="pool_description" label=|t| t.field_pool_description error value=pool_description />
             <input type="hidden" name="pool_priority" value=Severity::P2.as_str() />
-        }),
-        ActionKind::VerdictDev => gate_form!(DevVerdict, kind, ctx, error => {
-            <YesNo name="optimal" legend=|t| t.field_optimal yes=|t| t.field_optimal_yes no=|t| t.field_optimal_no yes_value="true" no_value="false" />
-        }),
+            })
+        }
+        ActionKind::VerdictDev => {
+            let checked = prefill.dev_verdict;
+            gate_form!(DevVerdict, kind, ctx, error => {
+                <YesNo name="optimal" legend=|t| t.field_optimal yes=|t| t.field_optimal_yes no=|t| t.field_optimal_no yes_value="true" no_value="false" checked />
+            })
+        }
         ActionKind::SendBackSolution => gate_form!(SendBackSolution, kind, ctx, error => {
             <TextArea name="reason" label=|t| t.field_reason error required=true />
         }),

@@ -5,8 +5,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::{
-    actions::{gate_form, FormCtx},
-    short_time, SeverityBadge, StageBadge,
+    actions::{gate_form, FormCtx, Prefill},
+    short_time,
+    timeline::{ReviewCard, Timeline},
+    SeverityBadge, StageBadge,
 };
 use crate::{
     auth::Role,
@@ -15,7 +17,8 @@ use crate::{
     i18n::{fill, use_i18n},
     workflow::{
         labels,
-        rules::{Plan, Stage},
+        rules::{self, Plan, Resolution, Stage},
+        timeline::current_verdicts,
         views::{IncidentDetail, Person},
         ClaimRole,
     },
@@ -50,7 +53,25 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
     let stage = s.stage;
     let current_index = Stage::ALL.iter().position(|x| *x == stage).unwrap_or(0);
     let owners: Vec<Person> = detail.owner_names.iter().flatten().cloned().collect();
-    let forms = detail.my_actions.iter().map(|kind| gate_form(*kind, ctx, owners.clone())).collect_view();
+    let (pm_seen, dev_seen) = current_verdicts(&detail.timeline);
+    let prefill = Prefill {
+        pm_verdict: detail.verdicts.0,
+        pm_pool: pm_seen.as_ref().and_then(|s| s.pool.clone()),
+        dev_verdict: detail.verdicts.1,
+    };
+    let forms = detail.my_actions.iter().map(|kind| gate_form(*kind, ctx, owners.clone(), &prefill)).collect_view();
+    // Both judges see the proposal and each other's verdict above their own form.
+    let review = (stage == Stage::SolutionReview).then(|| {
+        view! {
+            <ReviewCard
+                facts=detail.facts.clone()
+                verdicts=detail.verdicts
+                seen=(pm_seen, dev_seen)
+                pm=detail.owner_names[1].clone()
+                dev=detail.owner_names[2].clone()
+            />
+        }
+    });
     let has_actions = !detail.my_actions.is_empty();
     let claim = ServerAction::<ClaimRole>::new();
     // Who holds the baton now, for users with nothing to do.
@@ -63,6 +84,11 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
         })
         .collect::<Vec<_>>();
     let entered = short_time(&s.stage_entered_at);
+    let non_technical = detail.resolution == Some(Resolution::NonTechnical);
+    let resolution = detail.resolution.map(|r| match r {
+        Resolution::Fixed => (i18n.t().resolution_fixed, "resolution resolution--fixed"),
+        Resolution::NonTechnical => (i18n.t().resolution_non_technical, "resolution resolution--non-technical"),
+    });
     view! {
         <Title text=format!("{} {}", s.key, s.title) />
         // Marks what the page shows, so a live update redraws it once another user moves it on.
@@ -77,12 +103,24 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                     " "
                     <span class="hint">{move || fill(i18n.t().incident_time_in_stage, &[("time", &entered)])}</span>
                 </p>
+                {resolution.map(|(text, class)| view! { <p class=class data-resolution="">{text}</p> })}
             </header>
 
             <nav aria-label=move || i18n.t().incident_progress>
                 <ol class="progress">
                     {Stage::ALL.into_iter().enumerate().map(|(i, st)| {
-                        let state = if i == current_index { "current" } else if i < current_index { "done" } else { "ahead" };
+                        // A report answered at triage went straight from reported to closed: the
+                        // stages between were never worked, so they are shown as skipped.
+                        let skipped = non_technical && i > 0 && i < current_index;
+                        let state = if i == current_index {
+                            "current"
+                        } else if skipped {
+                            "skipped"
+                        } else if i < current_index {
+                            "done"
+                        } else {
+                            "ahead"
+                        };
                         view! {
                             <li class=format!("progress__step progress__step--{state}") aria-current=(i == current_index).then_some("step")>
                                 <span>{move || labels::stage(st, i18n.t())}</span>
@@ -91,6 +129,8 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                     }).collect_view()}
                 </ol>
             </nav>
+
+            {review}
 
             <section class="incident__actions" aria-labelledby="your-action">
                 <h2 id="your-action">{move || i18n.t().incident_your_action}</h2>
@@ -150,8 +190,9 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                     {move || i18n.t().incident_reporter} ": " {detail.reporter_name.clone()} " " {detail.reporter_contact.clone()}
                     " · " {move || labels::channel(s.channel, i18n.t())}
                 </p>
+                // From the second round on: the first fix is the normal case.
                 {(detail.fix_round > 0).then(|| {
-                    let n = detail.fix_round.to_string();
+                    let n = rules::fix_round(detail.fix_round).to_string();
                     view! { <p>{move || fill(i18n.t().incident_round, &[("n", &n)])}</p> }
                 })}
                 {(!detail.facts.root_cause.is_empty()).then(|| {
@@ -183,49 +224,7 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
 
             {detail.report.clone().map(|email| view! { <crate::mail::ReportCopy email /> })}
 
-            <section class="card" aria-labelledby="timeline-heading">
-                <h2 id="timeline-heading">{move || i18n.t().incident_timeline}</h2>
-                <ol class="timeline">
-                    {detail.timeline.into_iter().map(|e| {
-                        // Intake entries have no user; the source that delivered the report is named instead.
-                        let who = e.actor.map(|p| p.name).unwrap_or_else(|| intake_source(&e.fields));
-                        let action = e.action;
-                        let fields = summarize_fields(&e.fields);
-                        view! {
-                            <li class="timeline__entry">
-                                <p>
-                                    <time>{short_time(&e.at)}</time>
-                                    " · " <strong>{who}</strong>
-                                    " · " {move || labels::timeline_action(action, i18n.t())}
-                                    " → " {move || labels::stage(e.to, i18n.t())}
-                                </p>
-                                {(!fields.is_empty()).then(|| view! { <p class="timeline__fields prewrap">{fields}</p> })}
-                            </li>
-                        }
-                    }).collect_view()}
-                </ol>
-            </section>
+            <Timeline entries=detail.timeline people=detail.people />
         </article>
     }
-}
-
-/// The text fields of a timeline entry, one per line, for reading (never interpreted as HTML).
-fn summarize_fields(json: &str) -> String {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(json) else {
-        return String::new();
-    };
-    map.iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "action" | "severity" | "channel" | "source"))
-        .filter_map(|(_, v)| v.as_str().map(str::to_owned))
-        .filter(|v| !v.trim().is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The intake source named in a timeline entry's fields (empty for other entries).
-fn intake_source(json: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(json)
-        .ok()
-        .and_then(|v| v.get("source").and_then(|s| s.as_str()).map(str::to_owned))
-        .unwrap_or_default()
 }

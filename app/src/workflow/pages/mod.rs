@@ -5,6 +5,7 @@
 mod actions;
 mod incident;
 mod list;
+mod timeline;
 
 pub use incident::IncidentPage;
 pub use list::{IncidentListPage, MyQueue, NewIncidentPage};
