@@ -282,6 +282,7 @@ test('a change by one user reaches another user\'s open page without a reload', 
   await open(queue, '/');
   // Other tests share the server, so the queue need not be empty: this incident is not in it yet.
   await expect(queue.getByRole('heading', { level: 1 })).toBeVisible();
+  await expect(queue).toHaveTitle(/Waiting for you/);
   await expect(queue.getByRole('link', { name: /Live update/ })).toHaveCount(0);
 
   await gate(ops.page, 'triage_technical').getByLabel('Product manager').selectOption({ label: 'Peter PM' });

@@ -81,6 +81,7 @@ pub fn MyQueue() -> impl IntoView {
     let queue = Resource::new(|| (), |_| super::super::my_queue());
     // Any committed change may add or remove an incident here: a live update redraws it on each.
     view! {
+        <Title text=move || i18n.t().queue_title />
         <section aria-labelledby="queue-heading" data-live-any="">
             <div class="page-head">
                 <h1 id="queue-heading">{move || i18n.t().queue_title}</h1>

@@ -107,14 +107,14 @@ fn headline(entry: &TimelineEntry, who: String, t: &'static Strings) -> (Option<
 }
 
 /// The labelled values of one entry.
-fn details_view(details: Vec<Detail>, people: Vec<Person>) -> impl IntoView {
+fn details_view(details: Vec<Detail>, people: &[Person]) -> impl IntoView {
     let i18n = use_i18n();
     let t = i18n.t();
     (!details.is_empty()).then(|| {
         view! {
             <dl class="timeline__fields">
                 {details.into_iter().map(|d| {
-                    let value = value_text(&d.value, &people, t);
+                    let value = value_text(&d.value, people, t);
                     view! { <div><dt>{label(d.label, t)}</dt><dd class="prewrap">{value}</dd></div> }
                 }).collect_view()}
             </dl>
@@ -146,7 +146,7 @@ pub fn Timeline(entries: Vec<TimelineEntry>, people: Vec<Person>) -> impl IntoVi
                                 {role.map(|r| view! { " · " {r} })}
                             </p>
                             <p class="timeline__what">{who.map(|w| view! { <strong>{w}</strong> })}{what}</p>
-                            {details_view(details, people.clone())}
+                            {details_view(details, &people)}
                         </li>
                     }
                 }).collect_view()}
