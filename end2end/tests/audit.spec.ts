@@ -1,6 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 
-import { PHONE, signedIn } from './helpers';
+import { PHONE, signedIn, viewIn } from './helpers';
 
 async function noHorizontalOverflow(page: Page) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
@@ -50,7 +50,7 @@ test('an admin reads, filters and verifies the audit log; others are refused and
   // In Chinese, on a phone, nothing scrolls sideways.
   await admin.context.close();
   const phone = await signedIn(browser, 'admin1', PHONE);
-  await phone.page.getByRole('button', { name: '中文' }).click();
+  await viewIn(phone.page, 'zh-CN');
   await phone.page.goto('/admin/audit');
   await expect(phone.page.getByRole('heading', { level: 1, name: '审计日志' })).toBeVisible();
   await noHorizontalOverflow(phone.page);

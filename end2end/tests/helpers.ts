@@ -1,4 +1,4 @@
-import { expect, type Browser } from '@playwright/test';
+import { expect, type Browser, type Page } from '@playwright/test';
 
 export const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
 
@@ -16,4 +16,15 @@ export async function signedIn(browser: Browser, username: string, viewport = DE
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Sign out' })).toBeVisible();
   return { context, page };
+}
+
+/**
+ * Shows this browser context's pages in `lang` through the language cookie, as the switch would,
+ * without storing it as the signed-in user's preference (the switch does that, and tests running
+ * in parallel share the users).
+ */
+export async function viewIn(page: Page, lang: 'en' | 'zh-CN') {
+  await page.context().addCookies([{ name: 'baton_lang', value: lang, url: page.url() }]);
+  await page.reload();
+  await expect(page.locator('html')).toHaveAttribute('lang', lang);
 }

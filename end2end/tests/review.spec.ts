@@ -1,6 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 
-import { DESKTOP, PHONE, signedIn } from './helpers';
+import { DESKTOP, PHONE, signedIn, viewIn } from './helpers';
 
 async function open(page: Page, url: string) {
   await page.goto(url);
@@ -92,8 +92,7 @@ for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const
     await dev.page.screenshot({ path: testInfo.outputPath(`review-en-${size}.png`), fullPage: true });
 
     // The same in Chinese.
-    await dev.page.getByRole('button', { name: '中文' }).click();
-    await expect(dev.page.locator('html')).toHaveAttribute('lang', 'zh-CN');
+    await viewIn(dev.page, 'zh-CN');
     const zh = dev.page.locator('section.review');
     await expect(zh.getByRole('heading', { level: 2 })).toHaveText('待评审的方案');
     await expect(zh.locator('[data-verdict="pm"] .verdict')).toHaveText('非最优');
@@ -104,8 +103,6 @@ for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const
     );
     await expect(dev.page.locator('.timeline__entry[data-action="verdict_pm"] .timeline__fields')).toContainText('需求池条目：标题');
     await dev.page.screenshot({ path: testInfo.outputPath(`review-zh-${size}.png`), fullPage: true });
-    await dev.page.getByRole('button', { name: 'English' }).click();
-    await expect(dev.page.locator('html')).toHaveAttribute('lang', 'en');
     for (const c of [ops, pm, dev]) await c.context.close();
   });
 }
@@ -130,12 +127,10 @@ test('timeline values carry labels and read in the reader\'s language', async ({
   await expect(triaged.locator('dt')).toHaveText(['Reply sent to the user']);
   await expect(triaged.locator('dd')).toHaveText(['Settings, then Billing']);
 
-  await ops.page.getByRole('button', { name: '中文' }).click();
-  await expect(ops.page.locator('html')).toHaveAttribute('lang', 'zh-CN');
+  await viewIn(ops.page, 'zh-CN');
   await expect(created.locator('dt')).toHaveText(['严重程度', '渠道']);
   await expect(created.locator('dd').last()).toHaveText('电话');
   await expect(triaged.locator('dt')).toHaveText(['给用户的回复']);
   await ops.page.screenshot({ path: test.info().outputPath('timeline-zh-phone.png'), fullPage: true });
-  await ops.page.getByRole('button', { name: 'English' }).click();
   await ops.context.close();
 });

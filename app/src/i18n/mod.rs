@@ -8,7 +8,8 @@
 //! signed-in user's preferred language ([`PreferredLocale`]), else the browser's
 //! `Accept-Language`, else English. The server renders `<html lang>` with it, and the islands read
 //! that attribute in the browser, so both sides speak the same language. Switching reloads the
-//! page (`POST /lang`).
+//! page (`POST /lang`); for a signed-in user it also becomes their preferred language, the one
+//! their emails and reports are written in (audited as a user update).
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -186,6 +186,18 @@ pub async fn update_details(
     Ok(())
 }
 
+/// Changes only the preferred language.
+pub async fn set_language(tx: &mut WriteTx, user_id: i64, language: Locale, now: DateTime<Utc>) -> Result<(), DbError> {
+    on_tx!(tx, conn => sqlx::query("UPDATE users SET language = $1, updated_at = $2 WHERE id = $3")
+        .bind(language.tag())
+        .bind(now)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
 /// Activates or deactivates a user.
 pub async fn set_active(tx: &mut WriteTx, user_id: i64, active: bool, now: DateTime<Utc>) -> Result<(), DbError> {
     on_tx!(tx, conn => sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")

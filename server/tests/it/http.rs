@@ -302,3 +302,33 @@ db_test!(async fn pages_abandoned_mid_render_leave_the_server_answering(ctx) {
     assert!(answered.1.contains("</html>"), "a whole page");
     app.stop().await;
 });
+
+db_test!(async fn a_signed_in_users_language_switch_becomes_their_preferred_language_on_record(ctx) {
+    use app::{auth::Role, i18n::Locale, users::store};
+    let app = TestApp::spawn(ctx.url.expose()).await;
+    app.create_user("ops1", &[Role::Ops]).await;
+    let id = store::id_by_username(&app.db, "ops1").await.unwrap().unwrap();
+    let language = |db: app::db::Db| async move { store::get(&db, id).await.unwrap().unwrap().language };
+    assert_eq!(language(app.db.clone()).await, Locale::En);
+    let mut ops = app.browser();
+    assert!(ops.login("ops1", crate::helpers::PASSWORD).await.status.is_success());
+    let switched = ops.call("/lang", &[("lang", "zh-CN"), ("back", "/")]).await;
+    assert_eq!(switched.status, StatusCode::SEE_OTHER);
+    assert_eq!(language(app.db.clone()).await, Locale::ZhCn, "emails and reports now come in Chinese");
+    // Switching to the language already stored writes nothing more.
+    ops.call("/lang", &[("lang", "zh-CN"), ("back", "/")]).await;
+    let updates: Vec<String> = app::on_db!(&app.db, pool => sqlx::query_scalar(
+        "SELECT details FROM audit_log WHERE event = 'user.updated' AND target = 'ops1' ORDER BY seq",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap());
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    let details: serde_json::Value = serde_json::from_str(&updates[0]).unwrap();
+    assert_eq!((details["before"]["language"].as_str(), details["after"]["language"].as_str()), (Some("en"), Some("zh-CN")));
+    // Anonymous visitors only get the cookie.
+    let response = app.client.post(app.url("/lang")).form(&[("lang", "en"), ("back", "/")]).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(language(app.db.clone()).await, Locale::ZhCn);
+    app.stop().await;
+});
