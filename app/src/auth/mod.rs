@@ -18,7 +18,7 @@ pub mod sessions;
 pub mod throttle;
 
 pub use api::*;
-pub use pages::{provide_me, use_me, ChangePasswordPage, LoginPage, SignedInNav};
+pub use pages::{provide_me, use_me, AccountPage, ChangePasswordPage, LoginPage, SignedInNav};
 pub use role::Role;
 
 use serde::{Deserialize, Serialize};

@@ -48,6 +48,52 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
+/// The signed-in user's own page, at `/account`: who they are, their preferred language (the one
+/// their emails and reports come in) and the way to change their password.
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let i18n = use_i18n();
+    let me = use_me();
+    view! {
+        <Title text=move || i18n.t().nav_account />
+        <section class="card narrow" aria-labelledby="account-heading">
+            <h1 id="account-heading">{move || i18n.t().nav_account}</h1>
+            <Suspense>
+                {move || me.get().flatten().map(|me| {
+                    let t = i18n.t();
+                    let roles = me.roles.iter().map(|r| r.label(t)).collect::<Vec<_>>().join(", ");
+                    view! {
+                        <dl class="handover">
+                            <dt>{t.field_username}</dt>
+                            <dd>{me.username.clone()}</dd>
+                            <dt>{t.field_display_name}</dt>
+                            <dd>{me.display_name.clone()}</dd>
+                            <dt>{t.field_roles}</dt>
+                            <dd>{roles}</dd>
+                        </dl>
+                        // The same form as the header's switch: it also stores the preference.
+                        <form method="post" action="/lang">
+                            <input type="hidden" name="back" value="/account" />
+                            <div class="field">
+                                <label for="account-language">{t.field_language}</label>
+                                <select id="account-language" name="lang">
+                                    {crate::i18n::Locale::ALL.into_iter().map(|locale| view! {
+                                        <option value=locale.tag() selected=locale == me.language>
+                                            {locale.strings().language_name}
+                                        </option>
+                                    }).collect_view()}
+                                </select>
+                            </div>
+                            <button type="submit" class="button">{t.save}</button>
+                        </form>
+                        <p><a href="/account/password">{t.password_title}</a></p>
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
 /// The page where a user changes their own password (also the forced first-login change).
 #[component]
 pub fn ChangePasswordPage() -> impl IntoView {
@@ -132,7 +178,7 @@ pub fn SignedInNav() -> impl IntoView {
                             <a class="nav-link" href="/admin/outbox">{move || i18n.t().nav_outbox}</a>
                         })}
                         <span class="app-header__spacer"></span>
-                        <a class="nav-link app-header__user" href="/account/password" title=move || i18n.t().nav_account>
+                        <a class="nav-link app-header__user" href="/account" title=move || i18n.t().nav_account>
                             {me.display_name.clone()}
                         </a>
                         <Enhance>

@@ -20,7 +20,7 @@ pub use not_found::NotFound;
 
 use crate::{
     audit::{AuditEntryPage, AuditPage},
-    auth::{provide_me, ChangePasswordPage, LoginPage},
+    auth::{provide_me, AccountPage, ChangePasswordPage, LoginPage},
     enhance::LiveUpdates,
     home::HomePage,
     i18n::provide_i18n,
@@ -158,6 +158,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("") view=HomePage ssr=SsrMode::InOrder />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::InOrder />
                     <Route path=path!("/account/password") view=ChangePasswordPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users/new") view=NewUserPage ssr=SsrMode::InOrder />

@@ -332,3 +332,30 @@ db_test!(async fn a_signed_in_users_language_switch_becomes_their_preferred_lang
     assert_eq!(language(app.db.clone()).await, Locale::ZhCn);
     app.stop().await;
 });
+
+#[tokio::test]
+async fn the_account_page_shows_the_user_and_their_language_and_needs_a_session() {
+    with_sqlite_app(|app| async move {
+        let anonymous = app.get("/account").await;
+        assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+        assert_eq!(anonymous.headers()[header::LOCATION], "/login?next=/account");
+
+        app.create_user("ops1", &[app::auth::Role::Ops]).await;
+        let mut ops = app.browser();
+        ops.login("ops1", crate::helpers::PASSWORD).await;
+        let page = ops.get("/account").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        for needle in
+            ["User ops1", "action=\"/lang\"", "name=\"back\" value=\"/account\"", "href=\"/account/password\""]
+        {
+            assert!(html.contains(needle), "{needle} missing");
+        }
+        assert!(html.contains("<option value=\"en\" selected"), "the stored language is chosen");
+        ops.call("/lang", &[("lang", "zh-CN"), ("back", "/account")]).await;
+        let html = ops.get("/account").await.text().await.unwrap();
+        assert!(html.contains("<option value=\"zh-CN\" selected"), "now Chinese is");
+        app
+    })
+    .await;
+}
