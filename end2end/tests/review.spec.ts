@@ -43,6 +43,8 @@ for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const
     // Before anyone judged: the proposal is handed over above the form, both verdicts pending.
     const review = dev.page.locator('section.review');
     await expect(review).toContainText('Apply it once in the cart');
+    // Shown once above the form (and once in the timeline), not again in the description card.
+    await expect(dev.page.getByText('Apply it once in the cart', { exact: true })).toHaveCount(2);
     await expect(review.locator('[data-verdict="pm"]')).toContainText('Peter PM');
     await expect(review.locator('[data-verdict="pm"]')).toContainText('pending');
     const reviewTop = await review.evaluate((el) => el.getBoundingClientRect().top);

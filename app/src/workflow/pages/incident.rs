@@ -195,7 +195,8 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                     let n = rules::fix_round(detail.fix_round).to_string();
                     view! { <p>{move || fill(i18n.t().incident_round, &[("n", &n)])}</p> }
                 })}
-                {(!detail.facts.root_cause.is_empty()).then(|| {
+                // In solution review the proposal is in the review card above, once.
+                {(!detail.facts.root_cause.is_empty() && stage != Stage::SolutionReview).then(|| {
                     let (cause, solution) = (detail.facts.root_cause.clone(), detail.facts.solution.clone());
                     view! {
                         <p><strong>{move || i18n.t().field_root_cause} ": "</strong><span class="prewrap">{cause}</span></p>

@@ -138,7 +138,8 @@ pub fn Timeline(entries: Vec<TimelineEntry>, people: Vec<Person>) -> impl IntoVi
                     });
                     let role = Role::parse(&e.role).map(|r| r.label(t));
                     let (who, what) = headline(&e, who, t);
-                    let details = e.details.into_iter().filter(|d| d.label != Label::Source || e.actor.is_some()).collect();
+                    // The source is already named as the entry's author.
+                    let details = e.details.into_iter().filter(|d| d.label != Label::Source).collect();
                     view! {
                         <li class="timeline__entry" data-action=e.action.as_str()>
                             <p class="timeline__head">
