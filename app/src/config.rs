@@ -51,6 +51,9 @@ pub struct Config {
     /// Reports each intake source may deliver per minute, also its burst
     /// (`BATON_INTAKE_RATE_PER_MINUTE`, default 60; see [`crate::intake::rate`]).
     pub intake_rate_per_minute: u32,
+    /// The zone times are shown in for users who chose none, and in emails (`BATON_TIME_ZONE`,
+    /// an IANA name; default Asia/Shanghai).
+    pub time_zone: String,
 }
 
 /// How the outgoing mail server is reached.
@@ -202,6 +205,7 @@ impl fmt::Debug for Config {
             .field("login_concurrency", &self.login_concurrency)
             .field("smtp", &self.smtp)
             .field("intake_rate_per_minute", &self.intake_rate_per_minute)
+            .field("time_zone", &self.time_zone)
             .finish()
     }
 }
@@ -253,6 +257,7 @@ struct FileSettings {
     smtp_from: Option<String>,
     smtp_timeout: Option<String>,
     intake_rate_per_minute: Option<String>,
+    time_zone: Option<String>,
 }
 
 impl FileSettings {
@@ -278,6 +283,7 @@ impl FileSettings {
             ("BATON_SMTP_FROM", self.smtp_from),
             ("BATON_SMTP_TIMEOUT", self.smtp_timeout),
             ("BATON_INTAKE_RATE_PER_MINUTE", self.intake_rate_per_minute),
+            ("BATON_TIME_ZONE", self.time_zone),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -425,6 +431,11 @@ impl Config {
                 invalid("BATON_INTAKE_RATE_PER_MINUTE", &intake_rate_raw, "expected a whole number from 1 to 1000000")
             })?;
 
+        let time_zone = get("BATON_TIME_ZONE").unwrap_or_else(|| crate::clock::DEFAULT_ZONE.into()).trim().to_owned();
+        if !crate::clock::zone::is_known(&time_zone) {
+            return Err(invalid("BATON_TIME_ZONE", &time_zone, "expected an IANA time zone like Asia/Shanghai or UTC"));
+        }
+
         Ok(Self {
             listen,
             data_dir,
@@ -440,6 +451,7 @@ impl Config {
             login_concurrency,
             smtp,
             intake_rate_per_minute,
+            time_zone,
         })
     }
 
@@ -529,6 +541,7 @@ mod tests {
         assert_eq!(c.database_url.expose(), format!("sqlite://{}", Path::new("data").join(SQLITE_FILE_NAME).display()));
         assert_eq!(c.base_url, "http://127.0.0.1:3000");
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.time_zone, "Asia/Shanghai");
         assert!(!c.is_https());
     }
 
@@ -539,8 +552,10 @@ mod tests {
             ("DATABASE_URL", "postgres://baton:s3cret@db:5432/baton"),
             ("BATON_BASE_URL", "https://baton.example.com/"),
             ("BATON_LOG_FORMAT", "json"),
+            ("BATON_TIME_ZONE", "Europe/Berlin"),
         ])
         .unwrap();
+        assert_eq!(c.time_zone, "Europe/Berlin");
         assert_eq!(c.listen.port(), 8080);
         assert_eq!(c.database_url.backend(), Backend::Postgres);
         assert_eq!(c.base_url, "https://baton.example.com");
@@ -557,6 +572,7 @@ mod tests {
         assert_eq!(refused_setting(&[("BATON_LOG_FORMAT", "xml")]), "BATON_LOG_FORMAT");
         assert_eq!(refused_setting(&[("BATON_MAX_BODY_BYTES", "lots")]), "BATON_MAX_BODY_BYTES");
         assert_eq!(refused_setting(&[("BATON_INTAKE_RATE_PER_MINUTE", "0")]), "BATON_INTAKE_RATE_PER_MINUTE");
+        assert_eq!(refused_setting(&[("BATON_TIME_ZONE", "Shanghai")]), "BATON_TIME_ZONE");
     }
 
     #[test]

@@ -40,6 +40,14 @@ pub enum FieldProblem {
     Taken,
     /// The value has the wrong type (a number where text belongs, say).
     WrongType,
+    /// A time earlier than the incident was reported.
+    BeforeReported,
+    /// A time that has not come yet.
+    InFuture,
+    /// A date that has passed (a due date before today).
+    InPast,
+    /// These email addresses (one or more of a list) are not addresses.
+    InvalidAddresses(Vec<String>),
 }
 
 /// Why a gate action is refused.
@@ -165,6 +173,10 @@ impl FieldProblem {
             FieldProblem::InvalidDate => t.field_invalid_date.to_owned(),
             FieldProblem::Taken => t.field_taken.to_owned(),
             FieldProblem::WrongType => t.field_wrong_type.to_owned(),
+            FieldProblem::BeforeReported => t.field_before_reported.to_owned(),
+            FieldProblem::InFuture => t.field_in_future.to_owned(),
+            FieldProblem::InPast => t.field_in_past.to_owned(),
+            FieldProblem::InvalidAddresses(list) => fill(t.field_invalid_addresses, &[("list", &list.join(", "))]),
         }
     }
 }

@@ -23,11 +23,12 @@ pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
 
 /// The message for one field, shown under it; an empty, hidden slot while there is none.
 #[component]
-pub fn FieldError(#[prop(into)] error: Signal<Option<AppError>>, field: &'static str) -> impl IntoView {
-    let message = error.get_untracked().filter(|e| e.field() == Some(field)).map(|e| e.message(use_i18n().t()));
+pub fn FieldError(#[prop(into)] error: Signal<Option<AppError>>, #[prop(into)] field: String) -> impl IntoView {
+    let message =
+        error.get_untracked().filter(|e| e.field() == Some(field.as_str())).map(|e| e.message(use_i18n().t()));
     let hidden = message.is_none();
     view! {
-        <p class="field-error" role="alert" data-error-for=field hidden=hidden>
+        <p class="field-error" role="alert" id=format!("err-{field}") data-error-for=field hidden=hidden>
             {message}
         </p>
     }

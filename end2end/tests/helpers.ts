@@ -5,9 +5,12 @@ export const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
 export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };
 
-/** A fresh browser context signed in as `username`, waiting until the header shows it. */
-export async function signedIn(browser: Browser, username: string, viewport = DESKTOP) {
-  const context = await browser.newContext({ viewport });
+/**
+ * A fresh browser context signed in as `username` (on a device in `timezoneId`, default the
+ * machine's), waiting until the header shows it.
+ */
+export async function signedIn(browser: Browser, username: string, viewport = DESKTOP, timezoneId?: string) {
+  const context = await browser.newContext({ viewport, timezoneId });
   const page = await context.newPage();
   await page.goto('/login');
   await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');

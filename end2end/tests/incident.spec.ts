@@ -34,6 +34,12 @@ function gate(page: Page, action: string) {
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
+/** The date `n` days from today, as a date field takes it. */
+function inDays(n: number): string {
+  const d = new Date(Date.now() + n * 86_400_000);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
 async function expectNoSidewaysScroll(page: Page, where: string) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   expect(overflow, `no sideways scroll at ${where}`).toBeLessThanOrEqual(0);
@@ -124,7 +130,9 @@ test(`four people walk an incident through all twelve stages, each seeing only t
   await expectTurn('Releasing', { dev: ['mark_released'] });
   await act(dev.page, 'mark_released', async (s) => {
     await s.getByLabel('Release version').fill('2.4.1');
-    await s.getByLabel('Deployed at').fill('2026-11-26T18:00');
+    // Starts at "now" in the zone the page shows, which is named under it.
+    await expect(s.getByLabel('Deployed at')).toHaveValue(/^\d{4}-\d\d-\d\dT\d\d:\d\d$/);
+    await expect(s.locator('[data-zone-label]')).toHaveText(Intl.DateTimeFormat().resolvedOptions().timeZone);
   });
 
   await expectTurn('Verifying in production', { qa: ['regression_fail', 'regression_pass'] });
@@ -137,12 +145,36 @@ test(`four people walk an incident through all twelve stages, each seeing only t
   });
 
   await expectTurn('Reporting', { pm: ['send_report'] });
-  await act(pm.page, 'send_report', async (s) => {
-    await s.getByLabel('Summary').fill('Null prices broke checkout');
-    await s.getByLabel('Prevention measure').fill('Alert on checkout 500s');
-    await s.getByLabel('Owner').selectOption({ label: 'Dana Dev' });
-    await s.getByLabel('Due date').fill('2026-12-15');
-  });
+  // Several measures, each with an owner chosen explicitly; several recipients; each mistake is
+  // named where it was made and nothing typed is lost.
+  const report = gate(pm.page, 'send_report');
+  const row = (i: number) => report.locator(`[data-measure="${i}"]`);
+  await report.getByLabel('Summary').fill('Null prices broke checkout');
+  await row(0).getByLabel('Prevention measure').fill('Alert on checkout 500s');
+  await row(0).getByLabel('Owner').selectOption({ label: 'Dana Dev' });
+  await row(0).getByLabel('Due date').fill(inDays(14));
+  await row(1).getByLabel('Prevention measure').fill('Prices can never be null');
+  await row(1).getByLabel('Due date').fill(inDays(30));
+  await report.getByLabel('Extra recipients').fill('cto@example.com\nnot-an-address');
+  await report.getByRole('button').last().click();
+  await expect(row(1).locator('[data-error-for="measures[1][owner_id]"]')).toHaveText('Required.');
+  await expect(row(1).getByLabel('Owner')).toBeFocused();
+  await row(1).getByLabel('Owner').selectOption({ label: 'Quinn QA' });
+  await report.getByRole('button').last().click();
+  await expect(report.locator('[data-error-for="recipients"]')).toHaveText('Not email addresses: not-an-address');
+  await expect(report.getByLabel('Summary')).toHaveValue('Null prices broke checkout');
+  await report.getByLabel('Extra recipients').fill('cto@example.com\nlead@example.com');
+  await expect(report.getByLabel('Language of the report')).toHaveValue('en');
+  await report.getByLabel('Language of the report').selectOption('zh-CN');
+  await pm.page.screenshot({ path: testInfo.outputPath(`incident-report-form-${size}.png`), fullPage: true });
+  await report.getByRole('button').last().click();
+  await expect(report).toHaveCount(0);
+  // The report went out in the language chosen, to the measures' owners and both addresses.
+  const copy = pm.page.locator('section[aria-labelledby="report-email-heading"]');
+  await expect(copy).toContainText('事件处理结果');
+  await expect(copy).toContainText('qa1@example.com');
+  await expect(copy).toContainText('lead@example.com');
+  await expect(copy).toContainText('Prices can never be null');
 
   await expectTurn('Closed', {});
   await expect(pm.page.getByText('This incident is closed.')).toBeVisible();

@@ -66,6 +66,9 @@ impl Mailer {
         app::mail::compose::remember_base_url(db, &config.base_url)
             .await
             .map_err(|e| anyhow::anyhow!("cannot record the public base URL for emails: {e}"))?;
+        app::mail::compose::remember_time_zone(db, &config.time_zone)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot record the time zone for emails: {e}"))?;
         let tuning = app::mail::sender::Tuning::for_timeout(
             config.smtp.as_ref().map(|s| s.timeout).unwrap_or(std::time::Duration::from_secs(30)),
         );

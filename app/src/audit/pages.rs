@@ -260,7 +260,7 @@ fn AuditTable(items: Vec<AuditEntry>) -> impl IntoView {
                     view! {
                         <tr>
                             <td data-label="#"><a href=format!("/admin/audit/{}", e.seq)>{e.seq}</a></td>
-                            <td data-label=move || i18n.t().audit_time><time datetime=e.at.clone()>{short_time(&e.at)}</time></td>
+                            <td data-label=move || i18n.t().audit_time><crate::clock::LocalTime at=e.at.clone() /></td>
                             <td data-label=move || i18n.t().audit_actor>{actor}<span class="hint">" " {e.client_addr.clone()}</span></td>
                             <td data-label=move || i18n.t().audit_event>{move || event_label(&event, i18n.t())}</td>
                             <td data-label=move || i18n.t().audit_target>{target_view}</td>
@@ -271,11 +271,6 @@ fn AuditTable(items: Vec<AuditEntry>) -> impl IntoView {
             </tbody>
         </table>
     }
-}
-
-/// `2026-11-27 10:00` from a stored time (UTC).
-fn short_time(at: &str) -> String {
-    at.get(..16).map(|s| s.replace('T', " ")).unwrap_or_default()
 }
 
 /// Pretty-printed JSON, or the text as stored when it is not JSON.
@@ -329,7 +324,7 @@ pub fn AuditEntryPage() -> impl IntoView {
                         <article class="card audit-entry">
                             <h1>{move || fill(i18n.t().audit_entry_heading, &[("seq", &e.seq.to_string())])}</h1>
                             <dl class="facts">
-                                <dt>{move || i18n.t().audit_time}</dt><dd><time datetime=e.at.clone()>{e.at.clone()}</time></dd>
+                                <dt>{move || i18n.t().audit_time}</dt><dd><crate::clock::LocalTime at=e.at.clone() ago=true /> <span class="hint mono">{e.at.clone()}</span></dd>
                                 <dt>{move || i18n.t().audit_event}</dt><dd>{move || event_label(&event, i18n.t())} " " <code>{e.event.clone()}</code></dd>
                                 <dt>{move || i18n.t().audit_outcome}</dt><dd><OutcomeBadge outcome=e.outcome.clone() /></dd>
                                 <dt>{move || i18n.t().audit_actor}</dt>

@@ -66,3 +66,18 @@ pub async fn change_password(current: String, new: String, confirm: String) -> R
     leptos_axum::redirect("/?password_changed=1");
     Ok(())
 }
+
+/// Sets the signed-in user's own time zone (an IANA name; empty: automatic), then shows the
+/// account page again.
+#[server(endpoint = "account/time_zone")]
+pub async fn set_time_zone(time_zone: String) -> Result<(), AppError> {
+    use crate::auth::guard;
+
+    let user = guard::require_user()?;
+    let state = guard::app_state();
+    crate::users::preferences::set_own_time_zone(&state.db, &user, &guard::client_info(), &time_zone, chrono::Utc::now())
+        .await?;
+    leptos_axum::redirect("/account?saved=zone");
+    Ok(())
+}
+

@@ -38,6 +38,9 @@ pub struct Me {
     pub roles: Vec<Role>,
     /// Preferred language.
     pub language: Locale,
+    /// The time zone chosen on the account page (IANA name); `None`: the device's, else the
+    /// installation's.
+    pub time_zone: Option<String>,
     /// The user must choose a new password before doing anything else.
     pub must_change_password: bool,
 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::{ChangePassword, Login, Logout, Me, Role};
+use super::{ChangePassword, Login, Logout, Me, Role, SetTimeZone};
 use crate::{
     enhance::Enhance,
     forms::{FieldError, FormError},
@@ -86,11 +86,47 @@ pub fn AccountPage() -> impl IntoView {
                             </div>
                             <button type="submit" class="button">{t.save}</button>
                         </form>
+                        <ZoneForm chosen=me.time_zone.clone() />
                         <p><a href="/account/password">{t.password_title}</a></p>
                     }
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// The choice of the user's own time zone: automatic (the device's) or any IANA zone.
+#[component]
+fn ZoneForm(chosen: Option<String>) -> impl IntoView {
+    let i18n = use_i18n();
+    let action = ServerAction::<SetTimeZone>::new();
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    // The page is rendered on the server, where the zone database is.
+    #[cfg(feature = "ssr")]
+    let names = crate::clock::zone::names();
+    #[cfg(not(feature = "ssr"))]
+    let names: Vec<String> = Vec::new();
+    let saved = use_query_map().read_untracked().get("saved").as_deref() == Some("zone");
+    let automatic = chosen.is_none();
+    view! {
+        <Enhance>
+            <ActionForm action>
+                <FormError error />
+                {saved.then(|| view! { <p class="notice" role="status">{move || i18n.t().zone_saved}</p> })}
+                <div class="field">
+                    <label for="account-zone">{move || i18n.t().field_time_zone}</label>
+                    <select id="account-zone" name="time_zone">
+                        <option value="" selected=automatic>{move || i18n.t().zone_automatic}</option>
+                        {names.into_iter().map(|name| {
+                            let selected = chosen.as_deref() == Some(name.as_str());
+                            view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
+                        }).collect_view()}
+                    </select>
+                    <FieldError error field="time_zone" />
+                </div>
+                <button type="submit" class="button">{move || i18n.t().save}</button>
+            </ActionForm>
+        </Enhance>
     }
 }
 

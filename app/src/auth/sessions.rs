@@ -225,7 +225,7 @@ pub async fn resolve(
     let rows = on_db!(db, pool => sqlx::query_as::<_, SessionUserRow>(
         "SELECT s.user_id AS user_id, s.created_at AS created_at, s.last_seen_at AS last_seen_at, \
          s.revoked_at IS NOT NULL AS revoked, u.active AS active, u.username AS username, \
-         u.display_name AS display_name, u.language AS language, u.must_change_password AS must_change_password, \
+         u.display_name AS display_name, u.language AS language, u.time_zone AS time_zone, u.must_change_password AS must_change_password, \
          r.role AS role \
          FROM auth_sessions s JOIN users u ON u.id = s.user_id LEFT JOIN user_roles r ON r.user_id = u.id WHERE s.id = $1",
     )
@@ -272,6 +272,7 @@ pub async fn resolve(
             display_name: row.display_name,
             roles,
             language: parse_stored("users.language", &row.language, Locale::from_tag)?,
+            time_zone: row.time_zone,
             must_change_password: row.must_change_password,
         },
         session_id: session_id.to_owned(),
@@ -289,6 +290,7 @@ struct SessionUserRow {
     username: String,
     display_name: String,
     language: String,
+    time_zone: Option<String>,
     must_change_password: bool,
     role: Option<String>,
 }

@@ -122,6 +122,12 @@ pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
     out
 }
 
+/// A template split around its `{name}` placeholder, for putting markup (a `<time>`) there:
+/// `("In this stage since ", "")`. Without the placeholder, all of it comes first.
+pub fn around<'a>(template: &'a str, name: &str) -> (&'a str, &'a str) {
+    template.split_once(&format!("{{{name}}}")).unwrap_or((template, ""))
+}
+
 /// The current language of the page, shared through context.
 #[derive(Clone, Copy, Debug)]
 pub struct I18n {

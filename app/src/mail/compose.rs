@@ -27,12 +27,33 @@ pub const BASE_URL_SETTING: &str = "mail.public_base_url";
 /// Used when no server has recorded its base URL (command-line tools, tests).
 const FALLBACK_BASE_URL: &str = "http://127.0.0.1:3000";
 
+/// Settings key holding the installation's time zone, the one emails show times in.
+pub const TIME_ZONE_SETTING: &str = "mail.time_zone";
+
 /// Records the public base URL for the links in emails.
 pub async fn remember_base_url(db: &Db, base_url: &str) -> Result<(), AppError> {
     let mut tx = db.begin_write().await?;
     crate::db::settings::put(&mut tx, BASE_URL_SETTING, base_url, Utc::now()).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Records the installation's time zone for the times in emails.
+pub async fn remember_time_zone(db: &Db, zone: &str) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    crate::db::settings::put(&mut tx, TIME_ZONE_SETTING, zone, Utc::now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The zone times in emails are shown in, read inside `tx` (the default zone when no server has
+/// recorded one).
+pub(crate) async fn time_zone(tx: &mut WriteTx) -> Result<String, AppError> {
+    let value: Option<String> = on_tx!(&mut *tx, conn => sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+        .bind(TIME_ZONE_SETTING)
+        .fetch_optional(conn)
+        .await?);
+    Ok(value.unwrap_or_else(|| crate::clock::DEFAULT_ZONE.to_owned()))
 }
 
 /// The public base URL, read inside `tx`.

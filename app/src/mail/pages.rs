@@ -8,10 +8,10 @@ use leptos_router::hooks::use_query_map;
 
 use super::{EmailKind, EmailStatus, EmailView, RetryEmail};
 use crate::{
+    clock::LocalTime,
     enhance::Enhance,
     forms::FormError,
     i18n::{fill, use_i18n},
-    workflow::short_time,
 };
 
 /// Every email, newest first, with its status and a preview; failed and unsent ones can be sent
@@ -102,9 +102,9 @@ fn EmailCard(email: EmailView, retry: ServerAction<RetryEmail>, filter: Option<S
     let status = email.status;
     let id = email.id;
     let key = email.incident_key.clone();
-    let next = (status == EmailStatus::Queued).then(|| short_time(&email.next_attempt_at));
-    let sent = email.sent_at.as_deref().map(short_time);
-    let created = short_time(&email.created_at);
+    let next = (status == EmailStatus::Queued).then(|| email.next_attempt_at.clone());
+    let sent = email.sent_at.clone();
+    let created = email.created_at.clone();
     let attempts = email.attempts.to_string();
     let error = email.last_error.clone();
     view! {
@@ -125,11 +125,11 @@ fn EmailCard(email: EmailView, retry: ServerAction<RetryEmail>, filter: Option<S
                 <dt>{move || i18n.t().outbox_to}</dt>
                 <dd>{email.recipients.join(", ")}</dd>
                 <dt>{move || i18n.t().outbox_created}</dt>
-                <dd>{created}</dd>
+                <dd><LocalTime at=created ago=true /></dd>
                 <dt>{move || i18n.t().outbox_attempts}</dt>
                 <dd>{attempts}</dd>
-                {next.map(|n| view! { <dt>{move || i18n.t().outbox_next_attempt}</dt><dd>{n}</dd> })}
-                {sent.map(|s| view! { <dt>{move || i18n.t().outbox_sent_at}</dt><dd>{s}</dd> })}
+                {next.map(|n| view! { <dt>{move || i18n.t().outbox_next_attempt}</dt><dd><LocalTime at=n /></dd> })}
+                {sent.map(|s| view! { <dt>{move || i18n.t().outbox_sent_at}</dt><dd><LocalTime at=s ago=true /></dd> })}
                 {(!error.is_empty()).then(|| view! {
                     <dt>{move || i18n.t().outbox_last_error}</dt>
                     <dd class="outbox-item__error">{error.clone()}</dd>

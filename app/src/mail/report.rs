@@ -71,7 +71,8 @@ pub struct Record {
     pub fix_rounds: i64,
     /// Released version.
     pub release_version: String,
-    /// Deploy time in UTC, `2026-11-30 10:15` (its label says UTC; empty before release).
+    /// Deploy time in the installation's zone, named: `2026-11-30 18:15 (Asia/Shanghai)`
+    /// (empty before release).
     pub deployed_at: String,
     /// Root cause of the last accepted proposal.
     pub root_cause: String,
@@ -96,6 +97,8 @@ pub struct Record {
     pub total_seconds: i64,
     /// Everyone involved: name and the roles they acted in.
     pub involved: Vec<(String, Vec<Role>)>,
+    /// The language the PM chose for the report; `None`: their preferred one.
+    pub language: Option<Locale>,
 }
 
 /// Time spent per stage, from the creation time and the stage-changing entries.
@@ -125,7 +128,7 @@ pub(crate) async fn queue_report(tx: &mut WriteTx, event: &TransitionEvent) -> R
         Some(pm) => recipients(tx, &[pm]).await?.into_iter().next(),
         None => None,
     };
-    let locale = pm.as_ref().map(|p| p.locale).unwrap_or_default();
+    let locale = record.language.or(pm.as_ref().map(|p| p.locale)).unwrap_or_default();
     let link = format!("{base}/incidents/{}", record.key);
     let (subject, body_text, body_html) = render(&record, locale, pm.as_ref().map(|p| p.name.as_str()), &link);
     // Every named owner, then the addresses the PM added; one copy per address.
@@ -153,7 +156,8 @@ pub(crate) async fn queue_report(tx: &mut WriteTx, event: &TransitionEvent) -> R
     Ok(())
 }
 
-/// Reads the record; also returns the extra recipients and the named owners' ids.
+/// Reads the record; also returns the extra recipients and the ids of the users who receive it
+/// (the named owners, then the measures' owners).
 async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<String>, Vec<i64>), AppError> {
     let id = event.incident_id;
     let row: IncidentRow = on_tx!(&mut *tx, conn => sqlx::query_as(
@@ -187,6 +191,7 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
     let entries = entries.into_iter().map(StoredEntry::try_from).collect::<Result<Vec<_>, _>>()?;
     let created_at = row.created_at;
     let facts = IncidentFacts::try_from(row.facts)?;
+    let zone = super::compose::time_zone(tx).await?;
     let mut record = Record {
         key: row.key,
         title: row.title,
@@ -197,7 +202,7 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
         pool_item,
         fix_rounds: rules::fix_round(row.fix_round),
         release_version: facts.release_version,
-        deployed_at: facts.deployed_at.as_deref().map(crate::workflow::short_time).unwrap_or_default(),
+        deployed_at: facts.deployed_at.as_deref().map(|at| crate::clock::with_zone_name(at, &zone)).unwrap_or_default(),
         root_cause: facts.root_cause,
         solution: facts.solution,
         regression_notes: facts.regression_notes,
@@ -207,12 +212,13 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
     };
     // The report's own input is the closing entry's record (written by the engine just before).
     let closing = entries.iter().rev().find(|e| e.action == TimelineAction::Gate(ActionKind::SendReport));
-    let Some(GateInput::SendReport { summary, measures, recipients: added }) =
+    let Some(GateInput::SendReport { summary, measures, recipients: added, language }) =
         closing.map(|e| serde_json::from_str::<GateInput>(&e.fields)).transpose().map_err(AppError::internal)?
     else {
         return Err(AppError::internal("the report's closing timeline entry is missing"));
     };
     record.summary = summary.trim().to_owned();
+    record.language = language;
     let extra: Vec<String> = added.into_iter().map(|a| a.trim().to_owned()).collect();
     let measure_owners: Vec<i64> = measures.iter().map(|m| m.owner_id).collect();
     (record.stages, record.total_seconds) = stage_spans(created_at, &entries);
@@ -249,7 +255,7 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
             add(id, Role::parse(&e.role));
         }
     }
-    for id in measure_owners {
+    for id in measure_owners.iter().copied() {
         add(id, None);
     }
     record.involved = involved.into_iter().map(|(id, roles)| (name_of(id), roles)).collect();
@@ -264,7 +270,14 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
             .fetch_optional(conn)
             .await?);
     record.audit_head = head.map(|h| format!("{}:{}", h.seq, h.hash));
-    Ok((record, extra, named))
+    // A measure's owner receives the report that gives it to them.
+    let mut notify = named;
+    for id in measure_owners {
+        if !notify.contains(&id) {
+            notify.push(id);
+        }
+    }
+    Ok((record, extra, notify))
 }
 
 /// "2 d 3 h 5 min" in the language of `t`.

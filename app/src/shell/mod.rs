@@ -136,9 +136,12 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let i18n = provide_i18n();
     let me = provide_me();
+    let zone = crate::clock::provide_zone();
 
     view! {
-        <Html attr:lang=move || i18n.locale().tag() />
+        // The zone the times are shown in; the loader shows them in the device's zone instead
+        // when the user chose none (see `clock`).
+        <Html attr:lang=move || i18n.locale().tag() attr:data-zone=zone.name.clone() attr:data-zone-chosen=zone.chosen.to_string() />
         <Title formatter=move |page: String| {
             let product = i18n.t().product_name;
             let title = if page.is_empty() { product.to_owned() } else { format!("{page} · {product}") };
@@ -174,7 +177,23 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/pool/:id") view=PoolItemPage ssr=SsrMode::InOrder />
                 </Routes>
             </main>
+            <Suspense>{move || me.get().flatten().map(|_| view! { <ZoneFooter /> }.into_any())}</Suspense>
         </Router>
+    }
+}
+
+/// Says which zone the page's times are in, with the way to change it: on every signed-in page.
+#[component]
+fn ZoneFooter() -> impl IntoView {
+    let i18n = crate::i18n::use_i18n();
+    let (before, after) = crate::i18n::around(i18n.t().times_in_zone, "zone");
+    view! {
+        <footer class="app-footer">
+            <p>
+                {before} <crate::clock::ZoneName /> {after} " "
+                <a href="/account">{i18n.t().zone_change}</a>
+            </p>
+        </footer>
     }
 }
 

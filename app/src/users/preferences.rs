@@ -10,7 +10,7 @@ use crate::{
     },
     auth::{ClientInfo, CurrentUser},
     db::Db,
-    error::AppError,
+    error::{AppError, FieldProblem},
     i18n::Locale,
 };
 
@@ -33,6 +33,38 @@ pub async fn set_own_language(
     Record::new(&Origin::of(user, client), event::USER_UPDATED)
         .target("user", &user.me.username)
         .details(serde_json::json!({ "before": { "language": before.tag() }, "after": { "language": language.tag() } }))
+        .append(&mut tx, now)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Stores the time zone a user chose for themselves (an IANA name; empty: automatic), audited.
+/// An unknown zone is refused and changes nothing.
+pub async fn set_own_time_zone(
+    db: &Db,
+    user: &CurrentUser,
+    client: &ClientInfo,
+    zone: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let zone = zone.trim();
+    let chosen = if zone.is_empty() {
+        None
+    } else if crate::clock::zone::is_known(zone) {
+        Some(zone)
+    } else {
+        return Err(AppError::Invalid { field: "time_zone".into(), problem: FieldProblem::InvalidChoice });
+    };
+    let before = user.me.time_zone.as_deref();
+    if before == chosen {
+        return Ok(());
+    }
+    let mut tx = db.begin_write().await?;
+    store::set_time_zone(&mut tx, user.me.id, chosen, now).await?;
+    Record::new(&Origin::of(user, client), event::USER_UPDATED)
+        .target("user", &user.me.username)
+        .details(serde_json::json!({ "before": { "time_zone": before }, "after": { "time_zone": chosen } }))
         .append(&mut tx, now)
         .await?;
     tx.commit().await?;

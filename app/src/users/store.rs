@@ -198,6 +198,23 @@ pub async fn set_language(tx: &mut WriteTx, user_id: i64, language: Locale, now:
     Ok(())
 }
 
+/// Stores a user's own time zone (`None`: the device's, else the installation's).
+pub async fn set_time_zone(
+    tx: &mut WriteTx,
+    user_id: i64,
+    time_zone: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    on_tx!(tx, conn => sqlx::query("UPDATE users SET time_zone = $1, updated_at = $2 WHERE id = $3")
+        .bind(time_zone)
+        .bind(now)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
 /// Activates or deactivates a user.
 pub async fn set_active(tx: &mut WriteTx, user_id: i64, active: bool, now: DateTime<Utc>) -> Result<(), DbError> {
     on_tx!(tx, conn => sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3")

@@ -49,6 +49,18 @@ mod support {
         parse(value).ok_or_else(|| AppError::invalid(field, FieldProblem::InvalidChoice))
     }
 
+    /// The zone a time typed into a form is meant in: the one the form sent (the zone its page
+    /// showed), else the user's own, else the installation's.
+    pub fn typing_zone(sent: Option<String>) -> String {
+        if let Some(zone) = sent.filter(|z| crate::clock::zone::is_known(z)) {
+            return zone;
+        }
+        guard::current_user()
+            .and_then(|u| u.me.time_zone)
+            .filter(|z| crate::clock::zone::is_known(z))
+            .unwrap_or_else(|| guard::app_state().config.time_zone.clone())
+    }
+
     /// A role that can own incidents.
     pub fn owner_role(value: &str) -> Result<Role, AppError> {
         choice("role", value, Role::parse).and_then(|r| {
@@ -272,7 +284,14 @@ pub async fn mark_released(
     version: i64,
     release: String,
     deployed_at: String,
+    zone: Option<String>,
 ) -> Result<i64, AppError> {
+    // The form's time is local to the zone its page showed; the record keeps UTC. A value that is
+    // not a time goes on as typed, for the validation to name.
+    let zone = support::typing_zone(zone);
+    let deployed_at = crate::clock::zone::parse_local(&deployed_at, &zone)
+        .map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or(deployed_at);
     support::gate(
         incident_id,
         version,
@@ -312,12 +331,23 @@ pub async fn send_report(
     incident_id: i64,
     version: i64,
     summary: String,
-    measures: Vec<crate::workflow::input::Measure>,
-    recipients: Option<Vec<String>>,
+    measures: Option<Vec<crate::workflow::input::MeasureRow>>,
+    recipients: Option<String>,
+    language: Option<String>,
+    zone: Option<String>,
 ) -> Result<i64, AppError> {
-    let recipients = recipients.unwrap_or_default().into_iter().filter(|r| !r.trim().is_empty()).collect();
-    support::gate(incident_id, version, crate::workflow::input::GateInput::SendReport { summary, measures, recipients })
-        .await
+    use crate::workflow::input::{measures_from_rows, recipient_list, GateInput};
+    use chrono::Datelike;
+    let today = crate::clock::zone::today(chrono::Utc::now(), &support::typing_zone(zone))
+        .map(|d| (d.year(), d.month(), d.day()))
+        .ok_or_else(|| AppError::internal("no calendar date in the typing zone"))?;
+    let measures = measures_from_rows(measures.unwrap_or_default(), today).map_err(AppError::Refused)?;
+    let recipients = recipient_list(recipients.as_deref().unwrap_or_default());
+    let language = match language.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        None => None,
+        Some(tag) => Some(support::choice("language", tag, crate::i18n::Locale::from_tag)?),
+    };
+    support::gate(incident_id, version, GateInput::SendReport { summary, measures, recipients, language }).await
 }
 
 /// Active users holding `role` (for choosing owners), by name.
@@ -326,4 +356,11 @@ pub async fn people_with_role(role: String) -> Result<Vec<super::views::Person>,
     support::actor()?;
     let role = support::owner_role(&role)?;
     crate::workflow::queries::people_with_role(&crate::auth::guard::app_state().db, role).await
+}
+
+/// Active users who work on incidents, by name (for giving a prevention measure an owner).
+#[server(endpoint = "people/working")]
+pub async fn people_working() -> Result<Vec<super::views::Person>, AppError> {
+    support::actor()?;
+    crate::workflow::queries::people_working_incidents(&crate::auth::guard::app_state().db).await
 }

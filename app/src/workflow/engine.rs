@@ -359,6 +359,7 @@ impl<'a> TimelineRow<'a> {
 /// The incident as a change reads it under its lock.
 struct Locked {
     key: String,
+    created_at: DateTime<Utc>,
     state: IncidentState,
     version: i64,
     fix_round: i64,
@@ -368,6 +369,7 @@ struct Locked {
 #[derive(sqlx::FromRow)]
 struct LockedRow {
     key: String,
+    created_at: DateTime<Utc>,
     stage: String,
     ops_owner: Option<i64>,
     pm_owner: Option<i64>,
@@ -386,6 +388,7 @@ impl TryFrom<LockedRow> for Locked {
     fn try_from(r: LockedRow) -> Result<Self, Self::Error> {
         Ok(Locked {
             key: r.key,
+            created_at: r.created_at,
             state: IncidentState {
                 stage: parse_stored("incidents.stage", &r.stage, Stage::parse)?,
                 owners: Owners { ops: r.ops_owner, pm: r.pm_owner, dev: r.dev_owner, qa: r.qa_owner },
@@ -399,12 +402,26 @@ impl TryFrom<LockedRow> for Locked {
     }
 }
 
+/// A release cannot have been deployed before the incident was reported (the form has minutes,
+/// so the reported minute counts) nor after now (a few minutes allowed for clocks that differ).
+fn check_times(facts: &Facts, reported: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), AppError> {
+    if let Some(deployed) = facts.deployed_at {
+        if deployed < reported - chrono::Duration::seconds(59) {
+            return Err(invalid("deployed_at", FieldProblem::BeforeReported));
+        }
+        if deployed > now + chrono::Duration::minutes(5) {
+            return Err(invalid("deployed_at", FieldProblem::InFuture));
+        }
+    }
+    Ok(())
+}
+
 /// Locks the incident and checks that it is still at the version the user saw.
 async fn lock_at_version(tx: &mut WriteTx, id: i64, expected_version: i64) -> Result<Locked, AppError> {
     // SQLite's write transaction already holds the only write lock; PostgreSQL locks the row.
-    const SQLITE: &str = "SELECT key, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
+    const SQLITE: &str = "SELECT key, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
                           version, fix_round, pool_item_id FROM incidents WHERE id = $1";
-    const POSTGRES: &str = "SELECT key, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
+    const POSTGRES: &str = "SELECT key, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
                             version, fix_round, pool_item_id FROM incidents WHERE id = $1 FOR UPDATE";
     let sql = match tx {
         WriteTx::Sqlite(_) => SQLITE,
@@ -463,6 +480,7 @@ async fn act_tx(
     let kind = input.kind();
     let mut tx = db.begin_write().await?;
     let locked = lock_at_version(&mut tx, id, expected_version).await?;
+    check_times(&facts, locked.created_at, now)?;
     let pool_given = matches!(input, GateInput::VerdictPm { pool: Some(_), .. });
     let t = rules::transition(&locked.state, actor, kind, input.optimal(), pool_given).map_err(refused)?;
     let owners = owners_after(&mut tx, &locked, actor, &t, input).await?;

@@ -128,6 +128,78 @@ impl UserConfirmation {
     }
 }
 
+/// Most prevention measures one report may hold.
+pub const MAX_MEASURES: usize = 50;
+
+/// Most extra recipients one report may have.
+pub const MAX_RECIPIENTS: usize = 100;
+
+/// The form field of part `part` (`text`, `owner_id`, `due`) of measure `index`:
+/// `measures[0][due]`, as the report form names it, so a refusal appears under that row.
+pub fn measure_field(index: usize, part: &str) -> String {
+    format!("measures[{index}][{part}]")
+}
+
+/// One row of the report form's measures as submitted: every part text, since rows may be left
+/// empty (an empty row is dropped) and a half-filled one must be refused under its own fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeasureRow {
+    /// What will be done.
+    #[serde(default)]
+    pub text: String,
+    /// The owner's user id.
+    #[serde(default)]
+    pub owner_id: String,
+    /// Due date, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub due: String,
+}
+
+/// The measures of the report form's rows: empty rows dropped, each other row complete, with a
+/// real owner id and a due date no earlier than `today` (year, month, day in the user's zone).
+/// A refusal names the row's field (`measures[2][due]`).
+pub fn measures_from_rows(rows: Vec<MeasureRow>, today: (i32, u32, u32)) -> Result<Vec<Measure>, Refusal> {
+    let refuse = |i: usize, part: &str, problem| Refusal::Invalid { field: measure_field(i, part), problem };
+    let mut measures = Vec::new();
+    for (i, row) in rows.into_iter().enumerate() {
+        let (text, owner, due) = (row.text.trim(), row.owner_id.trim(), row.due.trim());
+        if text.is_empty() && owner.is_empty() && due.is_empty() {
+            continue;
+        }
+        if text.is_empty() {
+            return Err(refuse(i, "text", FieldProblem::Required));
+        }
+        let owner_id = match owner.parse::<i64>() {
+            Ok(id) => id,
+            Err(_) if owner.is_empty() => return Err(refuse(i, "owner_id", FieldProblem::Required)),
+            Err(_) => return Err(refuse(i, "owner_id", FieldProblem::InvalidChoice)),
+        };
+        match parse_date(due) {
+            None if due.is_empty() => return Err(refuse(i, "due", FieldProblem::Required)),
+            None => return Err(refuse(i, "due", FieldProblem::InvalidDate)),
+            Some(date) if date < today => return Err(refuse(i, "due", FieldProblem::InPast)),
+            Some(_) => {}
+        }
+        measures.push(Measure { text: text.to_owned(), owner_id, due: due.to_owned() });
+    }
+    if measures.is_empty() {
+        return Err(refuse(0, "text", FieldProblem::Required));
+    }
+    Ok(measures)
+}
+
+/// The addresses of the report form's recipients field: one per line, or separated by commas,
+/// semicolons or spaces (full-width ones too); repeats dropped, case-insensitively.
+pub fn recipient_list(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for address in text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '，' | '；' | '、')) {
+        if !address.is_empty() && !out.iter().any(|a| a.eq_ignore_ascii_case(address)) {
+            out.push(address.to_owned());
+        }
+    }
+    out
+}
+
 /// One prevention measure of the report: what, who, by when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Measure {
@@ -247,6 +319,9 @@ pub enum GateInput {
         measures: Vec<Measure>,
         /// Extra recipients' email addresses.
         recipients: Vec<String>,
+        /// The language the report is written in; `None`: the PM's preferred language.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        language: Option<crate::i18n::Locale>,
     },
 }
 
@@ -377,33 +452,33 @@ impl GateInput {
                 }
             }
             GateInput::ConfirmFollowup { reply, .. } => text("reply", reply, MAX_TEXT, true),
-            GateInput::SendReport { summary, measures, recipients } => {
+            GateInput::SendReport { summary, measures, recipients, .. } => {
                 text("summary", summary, MAX_TEXT, true)?;
                 if measures.is_empty() {
                     return Err(Refusal::Invalid { field: "measures".into(), problem: FieldProblem::Required });
                 }
-                if measures.len() > 50 {
-                    return Err(Refusal::Invalid { field: "measures".into(), problem: FieldProblem::TooLong(50) });
+                if measures.len() > MAX_MEASURES {
+                    return Err(Refusal::Invalid {
+                        field: "measures".into(),
+                        problem: FieldProblem::TooLong(MAX_MEASURES),
+                    });
                 }
-                for m in measures {
-                    text("measure_text", &m.text, MAX_TEXT, true)?;
+                for (i, m) in measures.iter().enumerate() {
+                    text(&measure_field(i, "text"), &m.text, MAX_TEXT, true)?;
                     if parse_date(&m.due).is_none() {
-                        return Err(Refusal::Invalid {
-                            field: "measure_due".into(),
-                            problem: FieldProblem::InvalidDate,
-                        });
+                        return Err(Refusal::Invalid { field: measure_field(i, "due"), problem: FieldProblem::InvalidDate });
                     }
                 }
-                if recipients.len() > 100 {
-                    return Err(Refusal::Invalid { field: "recipients".into(), problem: FieldProblem::TooLong(100) });
+                if recipients.len() > MAX_RECIPIENTS {
+                    return Err(Refusal::Invalid {
+                        field: "recipients".into(),
+                        problem: FieldProblem::TooLong(MAX_RECIPIENTS),
+                    });
                 }
-                for r in recipients {
-                    if crate::users::validate::email(r).is_err() {
-                        return Err(Refusal::Invalid {
-                            field: "recipients".into(),
-                            problem: FieldProblem::InvalidEmail,
-                        });
-                    }
+                let wrong: Vec<String> =
+                    recipients.iter().filter(|r| crate::users::validate::email(r).is_err()).cloned().collect();
+                if !wrong.is_empty() {
+                    return Err(Refusal::Invalid { field: "recipients".into(), problem: FieldProblem::InvalidAddresses(wrong) });
                 }
                 Ok(())
             }
@@ -437,15 +512,64 @@ mod tests {
             summary: "s".into(),
             measures,
             recipients,
+            language: None,
         };
         let m = |due: &str| Measure { text: "add an alert".into(), owner_id: 1, due: due.into() };
         assert!(report(vec![], vec![]).validate().is_err());
-        assert!(report(vec![m("2026-13-01")], vec![]).validate().is_err());
+        assert_eq!(
+            report(vec![m("2026-12-01"), m("2026-13-01")], vec![]).validate(),
+            Err(Refusal::Invalid { field: "measures[1][due]".into(), problem: FieldProblem::InvalidDate }),
+            "the refusal names the row"
+        );
         assert!(report(vec![m("2026-02-31")], vec![]).validate().is_err(), "31 February does not exist");
         assert!(report(vec![m("2027-02-29")], vec![]).validate().is_err(), "2027 is not a leap year");
         assert_eq!(report(vec![m("2028-02-29")], vec![]).validate(), Ok(()));
-        assert!(report(vec![m("2026-12-01")], vec!["not an email".into()]).validate().is_err());
+        assert_eq!(
+            report(vec![m("2026-12-01")], vec!["a@example.com".into(), "not an email".into(), "b@".into()]).validate(),
+            Err(Refusal::Invalid {
+                field: "recipients".into(),
+                problem: FieldProblem::InvalidAddresses(vec!["not an email".into(), "b@".into()])
+            }),
+            "every wrong address is named"
+        );
         assert_eq!(report(vec![m("2026-12-01")], vec!["cto@example.com".into()]).validate(), Ok(()));
+    }
+
+    #[test]
+    fn report_form_rows_become_measures_and_refusals_name_the_row() {
+        let row = |text: &str, owner: &str, due: &str| MeasureRow { text: text.into(), owner_id: owner.into(), due: due.into() };
+        let today = (2026, 12, 1);
+        let field = |e: Refusal| match e {
+            Refusal::Invalid { field, problem } => (field, problem),
+            other => panic!("{other:?}"),
+        };
+        let ok = measures_from_rows(vec![row("alert", "4", "2026-12-01"), row("", "", ""), row(" docs ", "5", "2027-01-02")], today);
+        assert_eq!(
+            ok.unwrap(),
+            vec![
+                Measure { text: "alert".into(), owner_id: 4, due: "2026-12-01".into() },
+                Measure { text: "docs".into(), owner_id: 5, due: "2027-01-02".into() },
+            ],
+            "empty rows are dropped, today is allowed"
+        );
+        assert_eq!(field(measures_from_rows(vec![row("", "", "")], today).unwrap_err()), ("measures[0][text]".into(), FieldProblem::Required));
+        let half = vec![row("a", "4", "2026-12-02"), row("b", "", "2026-12-02")];
+        assert_eq!(field(measures_from_rows(half, today).unwrap_err()), ("measures[1][owner_id]".into(), FieldProblem::Required));
+        let past = vec![row("a", "4", "2026-11-30")];
+        assert_eq!(field(measures_from_rows(past, today).unwrap_err()), ("measures[0][due]".into(), FieldProblem::InPast));
+        let owner = vec![row("a", "x", "2026-12-02")];
+        assert_eq!(field(measures_from_rows(owner, today).unwrap_err()), ("measures[0][owner_id]".into(), FieldProblem::InvalidChoice));
+        let text = vec![row("", "4", "2026-12-02")];
+        assert_eq!(field(measures_from_rows(text, today).unwrap_err()), ("measures[0][text]".into(), FieldProblem::Required));
+    }
+
+    #[test]
+    fn recipients_may_be_listed_one_per_line_or_separated() {
+        assert_eq!(
+            recipient_list("a@example.com\n b@example.com, c@example.com；A@example.com\r\n\n"),
+            vec!["a@example.com", "b@example.com", "c@example.com"]
+        );
+        assert!(recipient_list("  \n ").is_empty());
     }
 
     #[test]

@@ -469,3 +469,17 @@ pub async fn people_with_role(db: &Db, role: Role) -> Result<Vec<Person>, AppErr
     .await?);
     Ok(rows.into_iter().map(Person::from).collect())
 }
+
+/// Every active user who works on incidents (holds a role other than admin), by name: the
+/// people a prevention measure may be given to.
+pub async fn people_working_incidents(db: &Db) -> Result<Vec<Person>, AppError> {
+    let rows: Vec<PersonRow> = on_db!(db, pool => sqlx::query_as(
+        "SELECT u.id, u.display_name FROM users u WHERE u.active = $1 AND EXISTS \
+         (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role <> $2) ORDER BY u.display_name",
+    )
+    .bind(true)
+    .bind(Role::Admin.as_str())
+    .fetch_all(pool)
+    .await?);
+    Ok(rows.into_iter().map(Person::from).collect())
+}

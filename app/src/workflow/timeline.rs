@@ -158,7 +158,7 @@ fn gate_details(input: GateInput) -> Vec<Option<Detail>> {
         GateInput::ConfirmFollowup { reply, confirmation } => {
             vec![detail(L::Confirmation, Value::Confirmation(confirmation)), text(L::Reply, &reply)]
         }
-        GateInput::SendReport { summary, measures, recipients } => {
+        GateInput::SendReport { summary, measures, recipients, .. } => {
             let mut out = vec![text(L::Summary, &summary)];
             out.extend(measures.into_iter().map(|m| detail(L::Measure, Value::Measure(m))));
             out.push(text(L::Recipients, &recipients.join(", ")));

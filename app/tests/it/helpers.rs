@@ -116,6 +116,12 @@ pub async fn team(db: &Db) -> Team {
 }
 
 /// A P1 report by email, with markup in its description and a reporter writing in Chinese.
+/// The current minute in UTC as a form sends a time (`2026-12-01T10:45`): a release deployed
+/// just now, after the incident was reported.
+pub fn this_minute() -> String {
+    Utc::now().format("%Y-%m-%dT%H:%M").to_string()
+}
+
 pub fn incident(title: &str) -> NewIncident {
     NewIncident {
         title: title.into(),

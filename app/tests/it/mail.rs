@@ -95,12 +95,14 @@ fn report_input(t: &Team) -> GateInput {
             text: "为 500 错误加告警".into(), owner_id: t.dev.id, due: "2026-12-15".into()
         }],
         recipients: vec!["cto@example.com".into(), "PM1@example.com".into()],
+        language: None,
     }
 }
 
 /// Walks a new incident to `reporting` (one failed test on the way); returns its id.
 async fn to_reporting(db: &Db, t: &Team) -> i64 {
     let id = engine::create_incident(db, &t.ops, &incident(TITLE), Utc::now()).await.unwrap().id;
+    let released = crate::helpers::this_minute();
     let steps: Vec<(&Actor, GateInput)> = vec![
         (&t.ops, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }),
         (&t.pm, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }),
@@ -112,7 +114,7 @@ async fn to_reporting(db: &Db, t: &Team) -> i64 {
         (&t.dev, GateInput::SubmitForTest { changes: "guard 2".into(), reference: "PR #13".into() }),
         (&t.qa, GateInput::TestPass { notes: "ok".into() }),
         (&t.pm, GateInput::ApproveRelease { note: String::new() }),
-        (&t.dev, GateInput::MarkReleased { version: "2.4.1".into(), deployed_at: "2026-11-26 18:00".into() }),
+        (&t.dev, GateInput::MarkReleased { version: "2.4.1".into(), deployed_at: released.clone() }),
         (&t.qa, GateInput::RegressionPass { notes: "生产环境正常".into() }),
         (&t.ops, GateInput::ConfirmFollowup { reply: "已修复".into(), confirmation: UserConfirmation::Confirmed }),
     ];
@@ -189,13 +191,15 @@ db_test!(async fn a_whole_incident_queues_the_hand_offs_and_one_report_in_each_r
         vec!["ops1@example.com", "pm1@example.com", "dev1@example.com", "qa1@example.com", "cto@example.com"],
         "every named owner plus the added addresses, each once"
     );
+    let deployed = app::workflow::queries::detail(db, &key, &t.pm).await.unwrap().facts.deployed_at.unwrap();
     for needle in [
         "价格为空导致结账失败。",
         "价格字段为空",
         "默认价格为 0",
         "最优方案",
         "2.4.1",
-        "2026-11-26 18:00",
+        // In the installation's zone, named (no server recorded one: the default).
+        app::clock::with_zone_name(&deployed, "Asia/Shanghai").as_str(),
         "生产环境正常",
         "已修复",
         "已确认解决",

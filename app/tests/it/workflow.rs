@@ -56,11 +56,12 @@ db_test!(async fn an_incident_travels_through_all_twelve_stages(ctx) {
     assert!(created.key.starts_with("INC-") && created.key.ends_with("-0001"), "{}", created.key);
     let id = created.id;
     through_to_fixing(db, &t, id).await;
+    let released = helpers::this_minute();
     let steps: Vec<(&Actor, GateInput, Stage)> = vec![
         (&t.dev, GateInput::SubmitForTest { changes: "guard".into(), reference: "PR #12".into() }, Stage::Testing),
         (&t.qa, GateInput::TestPass { notes: "ok".into() }, Stage::ReleaseReview),
         (&t.pm, GateInput::ApproveRelease { note: String::new() }, Stage::Releasing),
-        (&t.dev, GateInput::MarkReleased { version: "2.4.1".into(), deployed_at: "2026-11-26 18:00".into() }, Stage::Verifying),
+        (&t.dev, GateInput::MarkReleased { version: "2.4.1".into(), deployed_at: released.clone() }, Stage::Verifying),
         (&t.qa, GateInput::RegressionPass { notes: "fine in prod".into() }, Stage::UserFollowup),
         (&t.ops, GateInput::ConfirmFollowup { reply: "fixed, sorry".into(), confirmation: UserConfirmation::Confirmed }, Stage::Reporting),
         (
@@ -69,6 +70,7 @@ db_test!(async fn an_incident_travels_through_all_twelve_stages(ctx) {
                 summary: "price null".into(),
                 measures: vec![Measure { text: "alert on 500s".into(), owner_id: t.dev.id, due: "2026-12-15".into() }],
                 recipients: vec!["cto@example.com".into()],
+                language: None,
             },
             Stage::Closed,
         ),
@@ -83,7 +85,8 @@ db_test!(async fn an_incident_travels_through_all_twelve_stages(ctx) {
     let detail = app::workflow::queries::detail(db, &created.key, &t.pm).await.unwrap();
     let f = &detail.facts;
     assert_eq!((f.root_cause.as_str(), f.solution.as_str()), ("null price", "default to 0"));
-    assert_eq!((f.release_version.as_str(), f.deployed_at.as_deref()), ("2.4.1", Some("2026-11-26T18:00:00+00:00")));
+    let stored = format!("{released}:00+00:00");
+    assert_eq!((f.release_version.as_str(), f.deployed_at.as_deref()), ("2.4.1", Some(stored.as_str())));
     assert_eq!((f.regression_notes.as_deref(), f.user_reply.as_str()), (Some("fine in prod"), "fixed, sorry"));
     assert_eq!(f.user_confirmation, Some(UserConfirmation::Confirmed));
     assert_eq!((detail.plan, detail.resolution), (Some(app::workflow::rules::Plan::Optimal), Some(app::workflow::rules::Resolution::Fixed)));
@@ -163,7 +166,22 @@ db_test!(async fn failed_tests_and_regressions_return_to_fixing_and_count_rounds
         AppError::Refused(Refusal::Invalid { field: "deployed_at".into(), problem: FieldProblem::InvalidDate }),
         "a deploy time is a time, not free text"
     );
-    step(db, &t.dev, id, GateInput::MarkReleased { version: "1.0.1".into(), deployed_at: "2026-11-30T09:30".into() }).await.unwrap();
+    let at = |time: chrono::DateTime<Utc>| GateInput::MarkReleased {
+        version: "1.0.1".into(),
+        deployed_at: time.format("%Y-%m-%dT%H:%M").to_string(),
+    };
+    let refusal = |problem| AppError::Refused(Refusal::Invalid { field: "deployed_at".into(), problem });
+    assert_eq!(
+        step(db, &t.dev, id, at(Utc::now() - chrono::Duration::days(2))).await.unwrap_err(),
+        refusal(FieldProblem::BeforeReported),
+        "a release cannot have fixed an incident reported after it"
+    );
+    assert_eq!(
+        step(db, &t.dev, id, at(Utc::now() + chrono::Duration::hours(1))).await.unwrap_err(),
+        refusal(FieldProblem::InFuture),
+        "a release is recorded once deployed"
+    );
+    step(db, &t.dev, id, at(Utc::now())).await.unwrap();
     assert_eq!(step(db, &t.qa, id, GateInput::RegressionFail { defect: "prod differs".into() }).await.unwrap().stage, Stage::Fixing);
     assert_eq!(row(db, id).await.2, 2, "two fix rounds");
 });

@@ -174,7 +174,7 @@ db_test!(async fn the_incident_page_shows_the_report_copy_with_its_delivery_stat
         (actor(dev, Role::Dev), GateInput::SubmitForTest { changes: "c".into(), reference: "r".into() }),
         (actor(qa, Role::Qa), GateInput::TestPass { notes: String::new() }),
         (actor(pm, Role::Pm), GateInput::ApproveRelease { note: String::new() }),
-        (actor(dev, Role::Dev), GateInput::MarkReleased { version: "3.1".into(), deployed_at: "2026-11-30T09:30".into() }),
+        (actor(dev, Role::Dev), GateInput::MarkReleased { version: "3.1".into(), deployed_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M").to_string() }),
         (actor(qa, Role::Qa), GateInput::RegressionPass { notes: String::new() }),
         (actor(ops, Role::Ops), GateInput::ConfirmFollowup { reply: "r".into(), confirmation: UserConfirmation::NoAnswer }),
     ];

@@ -12,3 +12,4 @@ mod islands;
 mod live;
 mod mail;
 mod workflow;
+mod zones;

@@ -38,7 +38,10 @@ async fn incident_at(db: &Db, ids: &Ids, target: Stage) -> i64 {
         (actor(ids.pm, Role::Pm), GateInput::ApproveRelease { note: String::new() }),
         (
             actor(ids.dev, Role::Dev),
-            GateInput::MarkReleased { version: "1".into(), deployed_at: "2026-11-30T09:30".into() },
+            GateInput::MarkReleased {
+                version: "1".into(),
+                deployed_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M").to_string(),
+            },
         ),
         (actor(ids.qa, Role::Qa), GateInput::RegressionPass { notes: String::new() }),
         (
@@ -58,6 +61,7 @@ async fn incident_at(db: &Db, ids: &Ids, target: Stage) -> i64 {
                     due: "2027-01-01".into(),
                 }],
                 recipients: vec![],
+                language: None,
             },
         ),
     ];
@@ -98,7 +102,11 @@ fn request(kind: ActionKind, ids: &Ids) -> (&'static str, Vec<(String, String)>)
         ActionKind::SendBackRelease => ("/api/incidents/send_back_release", f(&[("reason", "why".into())])),
         ActionKind::MarkReleased => (
             "/api/incidents/mark_released",
-            f(&[("release", "1.2.3".into()), ("deployed_at", "2026-11-30T09:30".into())]),
+            f(&[
+                ("release", "1.2.3".into()),
+                ("deployed_at", chrono::Utc::now().format("%Y-%m-%dT%H:%M").to_string()),
+                ("zone", "UTC".into()),
+            ]),
         ),
         ActionKind::RegressionPass => ("/api/incidents/regression_pass", f(&[("notes", "ok".into())])),
         ActionKind::RegressionFail => ("/api/incidents/regression_fail", f(&[("defect", "bad".into())])),

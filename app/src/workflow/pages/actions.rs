@@ -34,13 +34,17 @@ fn TextArea(
     /// What the field starts with.
     #[prop(optional, into)]
     value: String,
+    /// A line of help under the label.
+    #[prop(optional)]
+    hint: Option<fn(&'static Strings) -> &'static str>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let id = format!("f-{name}");
     view! {
         <div class="field">
             <label for=id.clone()>{move || label(i18n.t())}</label>
-            <textarea id=id name=name rows="3" required=required>{value}</textarea>
+            {hint.map(|hint| view! { <p class="hint">{hint(i18n.t())}</p> })}
+            <textarea id=id name=name rows="3" required=required aria-describedby=format!("err-{name}")>{value}</textarea>
             <FieldError error field=name />
         </div>
     }
@@ -57,14 +61,26 @@ fn Input(
     /// What the field starts with.
     #[prop(optional, into)]
     value: String,
+    /// The earliest value (dates and times).
+    #[prop(optional, into)]
+    min: Option<String>,
+    /// A time field that starts at "now": the loader moves it to the device's zone with the
+    /// form's [`crate::clock::ZoneField`].
+    #[prop(optional)]
+    now: bool,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let id = format!("f-{name}");
+    let zoned = kind == "datetime-local";
     view! {
         <div class="field">
             <label for=id.clone()>{move || label(i18n.t())}</label>
-            <input id=id name=name type=kind required=required value=value />
-            <FieldError error field=name.split('[').next().unwrap_or(name) />
+            <input id=id name=name type=kind required=required value=value min=min data-now=now.then_some("") aria-describedby=format!("err-{name}") />
+            {zoned.then(|| {
+                let (before, after) = crate::i18n::around(i18n.t().field_zone_hint, "zone");
+                view! { <p class="hint">{before} <crate::clock::ZoneName /> {after}</p> <crate::clock::ZoneField /> }
+            })}
+            <FieldError error field=name />
         </div>
     }
 }
@@ -149,6 +165,104 @@ macro_rules! gate_form {
     }};
 }
 
+/// Rows shown open on the report form; more wait under "More measures", all without JavaScript.
+const MEASURE_ROWS_OPEN: usize = 2;
+/// Rows in all on the report form.
+const MEASURE_ROWS: usize = 8;
+
+/// The report form's prevention measures: rows of what, owner (chosen explicitly among the people
+/// who work on incidents) and due date (today or later). Empty rows are dropped by the server.
+#[component]
+fn MeasureRows(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
+    let i18n = use_i18n();
+    let people = Resource::new(|| (), |_| crate::workflow::people_working());
+    let today = today_in_zone();
+    let row = move |i: usize, people: Vec<Person>| {
+        let t = i18n.t();
+        let legend = crate::i18n::fill(t.measure_n, &[("n", &(i + 1).to_string())]);
+        let (text, owner, due) = (
+            crate::workflow::input::measure_field(i, "text"),
+            crate::workflow::input::measure_field(i, "owner_id"),
+            crate::workflow::input::measure_field(i, "due"),
+        );
+        let field = |name: &str, label: &'static str, control: AnyView| {
+            view! {
+                <div class="field">
+                    <label for=format!("f-{name}")>{label}</label>
+                    {control}
+                    <FieldError error field=name.to_owned() />
+                </div>
+            }
+        };
+        view! {
+            <fieldset class="measure" data-measure=i>
+                <legend>{legend}</legend>
+                {field(&text, t.field_measure, view! {
+                    <input id=format!("f-{text}") name=text.clone() type="text" required=i == 0 aria-describedby=format!("err-{text}") />
+                }.into_any())}
+                <div class="measure__when">
+                    {field(&owner, t.field_measure_owner, view! {
+                        <select id=format!("f-{owner}") name=owner.clone() required=i == 0 aria-describedby=format!("err-{owner}")>
+                            <option value="">{t.field_choose_person}</option>
+                            {people.into_iter().map(|p| view! { <option value=p.id>{p.name}</option> }).collect_view()}
+                        </select>
+                    }.into_any())}
+                    {field(&due, t.field_measure_due, view! {
+                        <input id=format!("f-{due}") name=due.clone() type="date" min=today.clone() required=i == 0 aria-describedby=format!("err-{due}") />
+                    }.into_any())}
+                </div>
+            </fieldset>
+        }
+    };
+    view! {
+        <div class="measures" role="group" aria-labelledby="measures-heading">
+            <h4 id="measures-heading">{move || i18n.t().field_measures}</h4>
+            <p class="hint">{move || i18n.t().measures_hint}</p>
+            <Suspense>
+                {move || people.get().map(|people| {
+                    let people = people.unwrap_or_default();
+                    let open = (0..MEASURE_ROWS_OPEN).map(|i| row(i, people.clone())).collect_view();
+                    let more = (MEASURE_ROWS_OPEN..MEASURE_ROWS).map(|i| row(i, people.clone())).collect_view();
+                    view! {
+                        {open}
+                        <details class="measures__more">
+                            <summary>{i18n.t().measures_more}</summary>
+                            {more}
+                        </details>
+                    }
+                })}
+            </Suspense>
+            <FieldError error field="measures" />
+        </div>
+    }
+    .into_any()
+}
+
+/// The report's language: the one the PM works in unless they choose the other.
+#[component]
+fn ReportLanguage() -> impl IntoView {
+    let i18n = use_i18n();
+    let current = i18n.locale();
+    view! {
+        <div class="field">
+            <label for="f-language">{move || i18n.t().field_report_language}</label>
+            <select id="f-language" name="language">
+                {crate::i18n::Locale::ALL.into_iter().map(|locale| view! {
+                    <option value=locale.tag() selected=locale == current>{locale.native_name()}</option>
+                }).collect_view()}
+            </select>
+        </div>
+    }
+}
+
+/// Today in the page's zone, `YYYY-MM-DD`: the earliest due date.
+fn today_in_zone() -> Option<String> {
+    #[cfg(feature = "ssr")]
+    return crate::clock::zone::today(chrono::Utc::now(), &crate::clock::use_zone().name).map(|d| d.to_string());
+    #[cfg(not(feature = "ssr"))]
+    None
+}
+
 /// What a form starts with: the user's own answer so far, so that a reload (or a live redraw)
 /// shows the verdict they gave instead of a blank form.
 #[derive(Clone, Debug, Default)]
@@ -161,8 +275,16 @@ pub struct Prefill {
     pub dev_verdict: Option<bool>,
 }
 
+/// Now, as a `datetime-local` value in the page's zone.
+fn now_in_zone() -> String {
+    #[cfg(feature = "ssr")]
+    return crate::clock::zone::local_input_value(chrono::Utc::now(), &crate::clock::use_zone().name).unwrap_or_default();
+    #[cfg(not(feature = "ssr"))]
+    String::new()
+}
+
 /// The form of one gate action.
-pub fn gate_form(kind: ActionKind, ctx: FormCtx, owners: Vec<Person>, prefill: &Prefill) -> AnyView {
+pub fn gate_form(kind: ActionKind, ctx: FormCtx, prefill: &Prefill) -> AnyView {
     match kind {
         ActionKind::TriageNonTechnical => gate_form!(TriageNonTechnical, kind, ctx, error => {
             <TextArea name="reply" label=|t| t.field_reply error required=true />
@@ -217,7 +339,7 @@ pub fn gate_form(kind: ActionKind, ctx: FormCtx, owners: Vec<Person>, prefill: &
         }),
         ActionKind::MarkReleased => gate_form!(MarkReleased, kind, ctx, error => {
             <Input name="release" label=|t| t.field_release error required=true />
-            <Input name="deployed_at" label=|t| t.field_deployed_at error kind="datetime-local" required=true />
+            <Input name="deployed_at" label=|t| t.field_deployed_at error kind="datetime-local" required=true value=now_in_zone() now=true />
         }),
         ActionKind::RegressionPass => gate_form!(RegressionPass, kind, ctx, error => {
             <TextArea name="notes" label=|t| t.field_notes error />
@@ -229,20 +351,12 @@ pub fn gate_form(kind: ActionKind, ctx: FormCtx, owners: Vec<Person>, prefill: &
             <TextArea name="reply" label=|t| t.field_reply error required=true />
             <YesNo name="confirmation" legend=|t| t.field_confirmation yes=|t| t.field_confirmed no=|t| t.field_no_answer yes_value="confirmed" no_value="no_answer" />
         }),
-        ActionKind::SendReport => {
-            let i18n = use_i18n();
-            gate_form!(SendReport, kind, ctx, error => {
-                <TextArea name="summary" label=|t| t.field_summary error required=true />
-                <Input name="measures[0][text]" label=|t| t.field_measure error required=true />
-                <div class="field">
-                    <label for="f-measure-owner">{move || i18n.t().field_measure_owner}</label>
-                    <select id="f-measure-owner" name="measures[0][owner_id]">
-                        {owners.into_iter().map(|p| view! { <option value=p.id>{p.name}</option> }).collect_view()}
-                    </select>
-                </div>
-                <Input name="measures[0][due]" label=|t| t.field_measure_due error kind="date" required=true />
-                <Input name="recipients[0]" label=|t| t.field_recipients error kind="email" />
-            })
-        }
+        ActionKind::SendReport => gate_form!(SendReport, kind, ctx, error => {
+            <TextArea name="summary" label=|t| t.field_summary error required=true />
+            <MeasureRows error />
+            <TextArea name="recipients" label=|t| t.field_recipients error hint=|t| t.recipients_hint />
+            <ReportLanguage />
+            <crate::clock::ZoneField />
+        }),
     }
 }

@@ -6,12 +6,12 @@ use leptos_router::hooks::use_params_map;
 
 use super::{
     actions::{gate_form, FormCtx, Prefill},
-    short_time,
     timeline::{ReviewCard, Timeline},
-    SeverityBadge, StageBadge,
+    SeverityBadge, StageBadge, TimeIn,
 };
 use crate::{
     auth::Role,
+    clock::LocalTime,
     enhance::Enhance,
     forms::FormError,
     i18n::{fill, use_i18n},
@@ -19,7 +19,7 @@ use crate::{
         labels,
         rules::{self, Plan, Resolution, Stage},
         timeline::current_verdicts,
-        views::{IncidentDetail, Person},
+        views::IncidentDetail,
         ClaimRole,
     },
 };
@@ -52,14 +52,13 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
     let ctx = FormCtx { id: s.id, version: s.version };
     let stage = s.stage;
     let current_index = Stage::ALL.iter().position(|x| *x == stage).unwrap_or(0);
-    let owners: Vec<Person> = detail.owner_names.iter().flatten().cloned().collect();
     let (pm_seen, dev_seen) = current_verdicts(&detail.timeline);
     let prefill = Prefill {
         pm_verdict: detail.verdicts.0,
         pm_pool: pm_seen.as_ref().and_then(|s| s.pool.clone()),
         dev_verdict: detail.verdicts.1,
     };
-    let forms = detail.my_actions.iter().map(|kind| gate_form(*kind, ctx, owners.clone(), &prefill)).collect_view();
+    let forms = detail.my_actions.iter().map(|kind| gate_form(*kind, ctx, &prefill)).collect_view();
     // Both judges see the proposal and each other's verdict above their own form.
     let review = (stage == Stage::SolutionReview).then(|| {
         view! {
@@ -83,7 +82,7 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
             (*role, detail.owner_names[idx].clone())
         })
         .collect::<Vec<_>>();
-    let entered = short_time(&s.stage_entered_at);
+    let entered = s.stage_entered_at.clone();
     let non_technical = detail.resolution == Some(Resolution::NonTechnical);
     let resolution = detail.resolution.map(|r| match r {
         Resolution::Fixed => (i18n.t().resolution_fixed, "resolution resolution--fixed"),
@@ -101,7 +100,7 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                     " "
                     <StageBadge stage=stage />
                     " "
-                    <span class="hint">{move || fill(i18n.t().incident_time_in_stage, &[("time", &entered)])}</span>
+                    <span class="hint"><TimeIn template=i18n.t().incident_time_in_stage at=entered /></span>
                 </p>
                 {resolution.map(|(text, class)| view! { <p class=class data-resolution="">{text}</p> })}
             </header>
@@ -218,7 +217,7 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                 })}
                 {(!detail.facts.release_version.is_empty()).then(|| {
                     let v = detail.facts.release_version.clone();
-                    let at = detail.facts.deployed_at.as_deref().map(|t| format!(" · {} UTC", short_time(t))).unwrap_or_default();
+                    let at = detail.facts.deployed_at.clone().map(|at| view! { " · " <LocalTime at /> });
                     view! { <p><strong>{move || i18n.t().incident_release} ": "</strong> {v} {at}</p> }
                 })}
             </section>

@@ -4,11 +4,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::{short_time, SeverityBadge, StageBadge};
+use super::{SeverityBadge, StageBadge, TimeIn};
 use crate::{
     enhance::Enhance,
     forms::{FieldError, FormError},
-    i18n::{fill, use_i18n},
+    i18n::use_i18n,
     workflow::{
         input::{Channel, Severity},
         labels,
@@ -40,7 +40,7 @@ fn IncidentTable(items: Vec<IncidentSummary>, #[prop(optional)] owed: Option<Vec
                 {items
                     .into_iter()
                     .map(|i| {
-                        let entered = short_time(&i.stage_entered_at);
+                        let entered = i.stage_entered_at.clone();
                         let actions = owed.next().unwrap_or_default();
                         let channel = i.channel;
                         let last = move || {
@@ -62,7 +62,7 @@ fn IncidentTable(items: Vec<IncidentSummary>, #[prop(optional)] owed: Option<Vec
                                 <td data-label=move || i18n.t().field_severity><SeverityBadge severity=i.severity /></td>
                                 <td data-label=move || i18n.t().incident_progress>
                                     <StageBadge stage=i.stage />
-                                    <span class="hint">" " {move || fill(i18n.t().incident_time_in_stage, &[("time", &entered)])}</span>
+                                    <span class="hint">" " <TimeIn template=i18n.t().incident_time_in_stage at=entered /></span>
                                 </td>
                                 <td data-label=last_label>{last}</td>
                             </tr>

@@ -28,7 +28,10 @@ pub fn StageBadge(stage: Stage) -> impl IntoView {
     view! { <span class=format!("badge badge--stage badge--{}", stage.as_str())>{move || labels::stage(stage, i18n.t())}</span> }
 }
 
-/// `2026-11-26T10:00:00+00:00` shown as `2026-11-26 10:00` (UTC).
-pub fn short_time(rfc3339: &str) -> String {
-    rfc3339.get(..16).map(|s| s.replace('T', " ")).unwrap_or_default()
+/// A sentence with a time in it ("In this stage since {time}"), the time in the reader's zone
+/// with how long ago.
+#[component]
+pub fn TimeIn(template: &'static str, #[prop(into)] at: String) -> impl IntoView {
+    let (before, after) = crate::i18n::around(template, "time");
+    view! { {before} <crate::clock::LocalTime at ago=true /> {after} }
 }

@@ -3,10 +3,10 @@
 
 use leptos::prelude::*;
 
-use super::short_time;
 use crate::{
     auth::Role,
-    i18n::{fill, use_i18n, Strings},
+    clock::LocalTime,
+    i18n::{around, fill, use_i18n, Strings},
     workflow::{
         input::UserConfirmation,
         labels,
@@ -77,7 +77,8 @@ fn value_text(value: &Value, people: &[Person], t: &'static Strings) -> String {
         Value::Severity(s) => s.as_str().to_uppercase(),
         Value::Channel(c) => labels::channel(*c, t).to_owned(),
         Value::Role(role) => role.label(t).to_owned(),
-        Value::Time(at) => format!("{} UTC", short_time(at)),
+        // Shown as a `LocalTime` by `details_view`; this is its plain-text form.
+        Value::Time(at) => crate::clock::local_parts(at, crate::clock::DEFAULT_ZONE).text,
         Value::Measure(m) => fill(
             t.timeline_measure,
             &[("text", &m.text), ("owner", &name_of(people, Some(m.owner_id), t)), ("due", &m.due)],
@@ -114,7 +115,10 @@ fn details_view(details: Vec<Detail>, people: &[Person]) -> impl IntoView {
         view! {
             <dl class="timeline__fields">
                 {details.into_iter().map(|d| {
-                    let value = value_text(&d.value, people, t);
+                    let value = match &d.value {
+                        Value::Time(at) => view! { <LocalTime at=at.clone() /> }.into_any(),
+                        other => value_text(other, people, t).into_any(),
+                    };
                     view! { <div><dt>{label(d.label, t)}</dt><dd class="prewrap">{value}</dd></div> }
                 }).collect_view()}
             </dl>
@@ -143,7 +147,7 @@ pub fn Timeline(entries: Vec<TimelineEntry>, people: Vec<Person>) -> impl IntoVi
                     view! {
                         <li class="timeline__entry" data-action=e.action.as_str()>
                             <p class="timeline__head">
-                                <time datetime=e.at.clone()>{short_time(&e.at)}</time>
+                                <LocalTime at=e.at.clone() ago=true />
                                 {role.map(|r| view! { " · " {r} })}
                             </p>
                             <p class="timeline__what">{who.map(|w| view! { <strong>{w}</strong> })}{what}</p>
@@ -190,7 +194,10 @@ pub fn ReviewCard(
             Some(false) => "verdict verdict--not-optimal",
             None => "verdict verdict--pending",
         };
-        let when = seen.as_ref().map(|s| fill(t.review_given_at, &[("time", &short_time(&s.at))]));
+        let when = seen.as_ref().map(|s| {
+            let (before, after) = around(t.review_given_at, "time");
+            view! { {before} <LocalTime at=s.at.clone() /> {after} }
+        });
         let pool = seen.and_then(|s| s.pool).map(|(title, _)| fill(t.review_pool_proposed, &[("title", &title)]));
         view! {
             <div class="owners__row" data-verdict=role.as_str()>
