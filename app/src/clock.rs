@@ -202,7 +202,10 @@ pub mod zone {
     pub fn local(at: &str, zone: &str) -> Option<LocalParts> {
         let ts: Timestamp = at.parse().ok()?;
         let zoned = ts.to_zoned(TimeZone::get(zone).ok()?);
-        Some(LocalParts { text: zoned.strftime("%Y-%m-%d %H:%M").to_string(), offset: zoned.strftime("%:z").to_string() })
+        Some(LocalParts {
+            text: zoned.strftime("%Y-%m-%d %H:%M").to_string(),
+            offset: zoned.strftime("%:z").to_string(),
+        })
     }
 
     /// A wall-clock time typed in `zone` (`2026-05-20T14:30`, as a `datetime-local` field sends
@@ -225,7 +228,11 @@ pub mod zone {
     pub fn today(now: DateTime<Utc>, zone: &str) -> Option<NaiveDate> {
         let ts = Timestamp::from_second(now.timestamp()).ok()?;
         let date = ts.to_zoned(TimeZone::get(zone).ok()?).date();
-        NaiveDate::from_ymd_opt(i32::from(date.year()), u32::try_from(date.month()).ok()?, u32::try_from(date.day()).ok()?)
+        NaiveDate::from_ymd_opt(
+            i32::from(date.year()),
+            u32::try_from(date.month()).ok()?,
+            u32::try_from(date.day()).ok()?,
+        )
     }
 }
 
@@ -261,7 +268,10 @@ mod tests {
             // New York in summer and in winter: the offset follows daylight saving time.
             assert_eq!(local_parts("2026-07-01T12:00:00Z", "America/New_York").text, "2026-07-01 08:00");
             assert_eq!(local_parts("2026-01-01T12:00:00Z", "America/New_York").offset, "-05:00");
-            assert_eq!(with_zone_name("2026-05-20T19:21:00+00:00", "Asia/Shanghai"), "2026-05-21 03:21 (Asia/Shanghai)");
+            assert_eq!(
+                with_zone_name("2026-05-20T19:21:00+00:00", "Asia/Shanghai"),
+                "2026-05-21 03:21 (Asia/Shanghai)"
+            );
         }
 
         #[test]

@@ -23,12 +23,20 @@ pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
 
 /// The message for one field, shown under it; an empty, hidden slot while there is none.
 #[component]
-pub fn FieldError(#[prop(into)] error: Signal<Option<AppError>>, #[prop(into)] field: String) -> impl IntoView {
+pub fn FieldError(
+    #[prop(into)] error: Signal<Option<AppError>>,
+    #[prop(into)] field: String,
+    /// The slot's id, for the field's `aria-describedby`; default `err-{field}` (give one when two
+    /// forms of the page have a field of the same name).
+    #[prop(optional, into)]
+    id: Option<String>,
+) -> impl IntoView {
     let message =
         error.get_untracked().filter(|e| e.field() == Some(field.as_str())).map(|e| e.message(use_i18n().t()));
     let hidden = message.is_none();
+    let id = id.unwrap_or_else(|| format!("err-{field}"));
     view! {
-        <p class="field-error" role="alert" id=format!("err-{field}") data-error-for=field hidden=hidden>
+        <p class="field-error" role="alert" id=id data-error-for=field hidden=hidden>
             {message}
         </p>
     }

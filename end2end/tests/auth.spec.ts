@@ -1,4 +1,4 @@
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, test, type Browser, type Page } from './fixtures';
 
 const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
 

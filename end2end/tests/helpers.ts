@@ -31,3 +31,8 @@ export async function viewIn(page: Page, lang: 'en' | 'zh-CN') {
   await page.reload();
   await expect(page.locator('html')).toHaveAttribute('lang', lang);
 }
+
+/** Answers the triage question ("is this a technical problem?"), which shows that answer's form. */
+export async function answerTriage(page: Page, technical: boolean) {
+  await page.locator(technical ? '#triage-yes' : '#triage-no').check();
+}

@@ -1,6 +1,6 @@
-import { expect, test, type Browser, type Page } from '@playwright/test';
+import { expect, test, type Browser, type Page } from './fixtures';
 
-import { viewIn } from './helpers';
+import { answerTriage, viewIn } from './helpers';
 
 const PASSWORD = process.env.E2E_PASSWORD ?? 'e2e password 123';
 
@@ -68,8 +68,16 @@ test(`four people walk an incident through all twelve stages, each seeing only t
     for (const [who, page] of Object.entries(everyone)) {
       await open(page, url);
       await expect(page.locator('.progress__step--current')).toContainText(stage);
-      expect(await actionsOn(page), `${who} at ${stage}`).toEqual((turns[who as keyof typeof everyone] ?? []).sort());
-      if (size === 'phone') await expectNoSidewaysScroll(page, `${who} at ${stage}, 390 px`);
+      const mine = (turns[who as keyof typeof everyone] ?? []).sort();
+      expect(await actionsOn(page), `${who} at ${stage}`).toEqual(mine);
+      if (size === 'phone') {
+        await expectNoSidewaysScroll(page, `${who} at ${stage}, 390 px`);
+        if (mine.length > 0) {
+          // The person whose turn it is sees "Your action" without scrolling.
+          const box = await page.locator('#your-action').boundingBox();
+          expect(box!.y + box!.height, `${who}'s "Your action" within the first 844 px at ${stage}`).toBeLessThanOrEqual(PHONE.height);
+        }
+      }
     }
   }
   async function act(page: Page, action: string, fill: (section: ReturnType<typeof gate>) => Promise<void> = async () => {}) {
@@ -81,6 +89,7 @@ test(`four people walk an incident through all twelve stages, each seeing only t
 
   await expectTurn('Reported', { ops: ['triage_non_technical', 'triage_technical'] });
   await ops.page.screenshot({ path: testInfo.outputPath(`incident-reported-${size}.png`), fullPage: true });
+  await answerTriage(ops.page, true);
   await act(ops.page, 'triage_technical', async (s) => {
     await s.getByLabel('Product manager').selectOption({ label: 'Peter PM' });
   });
@@ -132,7 +141,8 @@ test(`four people walk an incident through all twelve stages, each seeing only t
     await s.getByLabel('Release version').fill('2.4.1');
     // Starts at "now" in the zone the page shows, which is named under it.
     await expect(s.getByLabel('Deployed at')).toHaveValue(/^\d{4}-\d\d-\d\dT\d\d:\d\d$/);
-    await expect(s.locator('[data-zone-label]')).toHaveText(Intl.DateTimeFormat().resolvedOptions().timeZone);
+    const deviceZone = await dev.page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+    await expect(s.locator('[data-zone-label]')).toHaveText(deviceZone);
   });
 
   await expectTurn('Verifying in production', { qa: ['regression_fail', 'regression_pass'] });
@@ -198,6 +208,8 @@ test('a report that is not a bug is answered and closed by ops alone', async ({ 
   await open(pm.page, url);
   expect(await actionsOn(pm.page), 'the PM has nothing to do on a fresh report').toEqual([]);
   expect(await actionsOn(ops.page)).toEqual(['triage_non_technical', 'triage_technical']);
+  await answerTriage(ops.page, false);
+  await expect(gate(ops.page, 'triage_technical')).toBeHidden();
   const triage = gate(ops.page, 'triage_non_technical');
   await triage.getByLabel('Reply sent to the user').fill('Settings → Billing → Export; sent by email.');
   await triage.getByRole('button').last().click();
@@ -230,6 +242,7 @@ test('an interim plan puts the optimal solution in the requirement pool', async 
   await ops.page.getByRole('button', { name: 'Report incident' }).click();
   await expect(ops.page).toHaveURL(/\/incidents\/INC-/);
   const url = new URL(ops.page.url()).pathname;
+  await answerTriage(ops.page, true);
   await gate(ops.page, 'triage_technical').getByLabel('Product manager').selectOption({ label: 'Peter PM' });
   await gate(ops.page, 'triage_technical').getByRole('button').last().click();
   await expect(gate(ops.page, 'triage_technical')).toHaveCount(0);
@@ -291,6 +304,7 @@ test('without JavaScript a gate action works through the plain form', async ({ b
   await noJs.addCookies(cookies);
   const page = await noJs.newPage();
   await page.goto(url);
+  await answerTriage(page, false);
   await gate(page, 'triage_non_technical').getByLabel('Reply sent to the user').fill('Settings → Email');
   await gate(page, 'triage_non_technical').getByRole('button').last().click();
   await expect(page.getByText('This incident is closed.')).toBeVisible();
@@ -318,6 +332,7 @@ test('a change by one user reaches another user\'s open page without a reload', 
   await expect(queue).toHaveTitle(/Waiting for you/);
   await expect(queue.getByRole('link', { name: /Live update/ })).toHaveCount(0);
 
+  await answerTriage(ops.page, true);
   await gate(ops.page, 'triage_technical').getByLabel('Product manager').selectOption({ label: 'Peter PM' });
   await gate(ops.page, 'triage_technical').getByRole('button').last().click();
 

@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 
 import { PHONE, signedIn } from './helpers';
 
@@ -11,6 +11,7 @@ test('a hand-off email waits in the outbox without SMTP, readable by admins, who
   await ops.page.getByRole('button', { name: 'Report incident' }).click();
   await expect(ops.page).toHaveURL(/\/incidents\/INC-\d{4}-\d{4}$/);
   const key = new URL(ops.page.url()).pathname.split('/').pop()!;
+  await ops.page.locator('#triage-yes').check();
   const triage = ops.page.locator('section.gate[data-action="triage_technical"]');
   await triage.getByLabel('Product manager').selectOption({ label: 'Peter PM' });
   await triage.getByRole('button').last().click();

@@ -1,6 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Page } from './fixtures';
 
-import { DESKTOP, PHONE, signedIn, viewIn } from './helpers';
+import { answerTriage, DESKTOP, PHONE, signedIn, viewIn } from './helpers';
 
 async function open(page: Page, url: string) {
   await page.goto(url);
@@ -27,6 +27,7 @@ for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const
     await ops.page.getByRole('button', { name: 'Report incident' }).click();
     await expect(ops.page).toHaveURL(/\/incidents\/INC-/);
     const url = new URL(ops.page.url()).pathname;
+    await answerTriage(ops.page, true);
     await gate(ops.page, 'triage_technical').getByLabel('Product manager').selectOption({ label: 'Peter PM' });
     await submit(ops.page, 'triage_technical');
     await expect(gate(ops.page, 'triage_technical')).toHaveCount(0);
@@ -117,6 +118,7 @@ test('timeline values carry labels and read in the reader\'s language', async ({
   await ops.page.getByLabel('Channel').selectOption('phone');
   await ops.page.getByRole('button', { name: 'Report incident' }).click();
   await expect(ops.page).toHaveURL(/\/incidents\/INC-/);
+  await answerTriage(ops.page, false);
   await gate(ops.page, 'triage_non_technical').getByLabel('Reply sent to the user').fill('Settings, then Billing');
   await submit(ops.page, 'triage_non_technical');
   await expect(ops.page.locator('.progress__step--current')).toContainText('Closed');

@@ -1,4 +1,4 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Page } from './fixtures';
 
 const EN_TITLE = 'Every urgent bug, handed on by name';
 const ZH_TITLE = '每个紧急问题，都交接到具体的人';

@@ -9,6 +9,7 @@ mod events;
 mod health;
 mod intake;
 mod lang;
+mod mail_preview;
 mod render;
 mod security;
 pub mod telemetry;
@@ -272,6 +273,7 @@ fn router(state: AppState, shell_parts: ShellParts) -> Router {
         .route("/events", get(events::stream))
         .route("/admin/audit/export.csv", get(audit_export::csv))
         .route("/admin/audit/export.jsonl", get(audit_export::json_lines))
+        .route("/mail/{id}/preview", get(mail_preview::preview))
         .merge(intake::routes(state.clone()))
         .leptos_routes_with_context(&state, routes, provide_request_nonce, move || shell(&shell_parts))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_request_nonce, move |_| {

@@ -75,9 +75,14 @@ pub async fn set_time_zone(time_zone: String) -> Result<(), AppError> {
 
     let user = guard::require_user()?;
     let state = guard::app_state();
-    crate::users::preferences::set_own_time_zone(&state.db, &user, &guard::client_info(), &time_zone, chrono::Utc::now())
-        .await?;
+    crate::users::preferences::set_own_time_zone(
+        &state.db,
+        &user,
+        &guard::client_info(),
+        &time_zone,
+        chrono::Utc::now(),
+    )
+    .await?;
     leptos_axum::redirect("/account?saved=zone");
     Ok(())
 }
-

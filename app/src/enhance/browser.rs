@@ -146,8 +146,7 @@ fn show_error(form: &HtmlFormElement, err: &AppError) {
     let message = err.message(strings());
     // Field names are ours ([a-z0-9_], and brackets for rows: `measures[1][due]`); anything else
     // is not used in a selector.
-    let field =
-        err.field().filter(|f| f.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '[' | ']')));
+    let field = err.field().filter(|f| f.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '[' | ']')));
     let field_slot = field.and_then(|f| form.query_selector(&format!("[data-error-for=\"{f}\"]")).ok().flatten());
     let slot = field_slot.clone().or_else(|| form.query_selector("[data-form-error]").ok().flatten());
     match slot {

@@ -244,6 +244,86 @@ pub async fn notify_ops_of_intake(tx: &mut WriteTx, incident_id: i64) -> Result<
     Ok(())
 }
 
+/// A change of one named owner, as the people it concerns are told.
+pub struct OwnerChange<'a> {
+    /// The incident.
+    pub incident_id: i64,
+    /// Whose role changed hands.
+    pub role: Role,
+    /// The owner replaced, if there was one.
+    pub before: Option<i64>,
+    /// The new owner.
+    pub after: i64,
+    /// Who made the change.
+    pub actor_id: i64,
+    /// Why (a reassignment's reason, a dispatch's note; may be empty).
+    pub reason: &'a str,
+    /// Tell the new owner too (a dispatch tells them already, by the stage it enters).
+    pub tell_new_owner: bool,
+}
+
+/// Queues the emails of an owner change inside its transaction: the replaced owner learns the
+/// role is no longer theirs and who has it now, the new owner that it is theirs and why. Nobody is
+/// told of their own doing.
+pub async fn notify_owner_change(tx: &mut WriteTx, change: &OwnerChange<'_>) -> Result<(), AppError> {
+    if change.before == Some(change.after) {
+        return Ok(());
+    }
+    let HeadlineRow { key, title, base_url, .. } = headline(tx, change.incident_id).await?;
+    let base = base_url.unwrap_or_default();
+    let ids: Vec<i64> = [Some(change.actor_id), Some(change.after), change.before].into_iter().flatten().collect();
+    let people = recipients(tx, &ids).await?;
+    let name = |id: i64| people.iter().find(|p| p.id == id).map(|p| p.name.clone()).unwrap_or_default();
+    let link = format!("{base}/incidents/{key}");
+    let now = Utc::now();
+    let mut told: Vec<(i64, bool)> = Vec::new();
+    if let Some(before) = change.before.filter(|id| *id != change.actor_id) {
+        told.push((before, false));
+    }
+    if change.tell_new_owner && change.after != change.actor_id {
+        told.push((change.after, true));
+    }
+    for (id, is_new) in told {
+        let Some(user) = people.iter().find(|p| p.id == id).filter(|u| u.active && !u.email.trim().is_empty()) else {
+            continue;
+        };
+        let t = user.locale.strings();
+        let role = change.role.label(t);
+        let args = [
+            ("key", key.as_str()),
+            ("title", title.as_str()),
+            ("role", role),
+            ("by", &name(change.actor_id)),
+            ("new", &name(change.after)),
+        ];
+        let (subject, body) = if is_new {
+            (fill(t.mail_owner_new_subject, &args), fill(t.mail_owner_new_body, &args))
+        } else {
+            (fill(t.mail_owner_replaced_subject, &args), fill(t.mail_owner_replaced_body, &args))
+        };
+        let reason = change.reason.trim();
+        let reason = (!reason.is_empty()).then(|| fill(t.mail_field, &[("label", t.field_reason), ("value", reason)]));
+        let greeting = fill(t.mail_greeting, &[("name", &user.name)]);
+        let body_text = format!(
+            "{greeting}\n\n{body}\n{}\n{}\n\n-- \n{}\n",
+            reason.clone().unwrap_or_default(),
+            fill(t.mail_notify_link, &[("link", &link)]),
+            t.mail_footer
+        );
+        let anchor = format!("<a href=\"{}\">{}</a>", escape(&link), escape(&link));
+        let body_html = format!(
+            "{HTML_HEAD}<p>{}</p>\n<p>{}</p>\n{}<p>{}</p>\n<p style=\"color:#666;font-size:12px\">{}</p>\n{HTML_TAIL}",
+            escape(&greeting),
+            escape(&body),
+            reason.map(|r| format!("<p>{}</p>\n", escape_lines(&r))).unwrap_or_default(),
+            fill(&escape(t.mail_notify_link), &[("link", &anchor)]),
+            escape_lines(t.mail_footer),
+        );
+        queue_notification(tx, change.incident_id, &key, user, (subject, body_text, body_html), &base, now).await?;
+    }
+    Ok(())
+}
+
 /// Writes one rendered notification (subject, text, HTML) to `user` into the outbox.
 async fn queue_notification(
     tx: &mut WriteTx,

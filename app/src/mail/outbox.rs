@@ -360,6 +360,17 @@ pub async fn report_of(db: &Db, incident_id: i64) -> Result<Option<EmailView>, A
     Ok(row.map(EmailView::try_from).transpose()?)
 }
 
+/// One email, for its preview.
+pub async fn get(db: &Db, id: i64) -> Result<Option<EmailView>, AppError> {
+    let sql =
+        format!("SELECT {VIEW_COLUMNS} FROM outbox o LEFT JOIN incidents i ON i.id = o.incident_id WHERE o.id = $1");
+    let row = on_db!(db, pool => sqlx::query_as::<_, EmailRow>(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?);
+    Ok(row.map(EmailView::try_from).transpose()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

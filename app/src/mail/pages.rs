@@ -81,16 +81,31 @@ fn StatusBadge(status: EmailStatus) -> impl IntoView {
 /// The two parts of an email, folded: the text as text, the HTML in a sandboxed frame (no
 /// scripts, no same-origin access), so nothing in it can act on the page.
 #[component]
-fn EmailPreview(text: String, html: String) -> impl IntoView {
+fn EmailPreview(text: String, id: i64) -> impl IntoView {
     let i18n = use_i18n();
     view! {
         <details class="email-preview">
             <summary>{move || i18n.t().outbox_preview_text}</summary>
             <pre class="prewrap email-preview__text">{text}</pre>
         </details>
+        <HtmlPreview id />
+    }
+}
+
+/// An email's HTML part in a sandboxed frame, loaded from its own address (`/mail/{id}/preview`,
+/// whose policy admits the email's inline styles) only once opened.
+#[component]
+fn HtmlPreview(id: i64) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
         <details class="email-preview">
             <summary>{move || i18n.t().outbox_preview_html}</summary>
-            <iframe class="email-preview__html" sandbox="" srcdoc=html title=move || i18n.t().outbox_preview_html></iframe>
+            <iframe
+                class="email-preview__html"
+                sandbox=""
+                src=format!("/mail/{id}/preview")
+                title=move || i18n.t().outbox_preview_html
+            ></iframe>
         </details>
     }
 }
@@ -149,7 +164,7 @@ fn EmailCard(email: EmailView, retry: ServerAction<RetryEmail>, filter: Option<S
                 </ActionForm>
                 </Enhance>
             })}
-            <EmailPreview text=email.body_text.clone() html=email.body_html.clone() />
+            <EmailPreview text=email.body_text.clone() id=email.id />
         </article>
     }
 }
@@ -170,10 +185,7 @@ pub fn ReportCopy(email: EmailView) -> impl IntoView {
             <p><strong>{email.subject.clone()}</strong></p>
             <p class="hint">{move || i18n.t().outbox_to} ": " {email.recipients.join(", ")}</p>
             <pre class="prewrap email-preview__text">{email.body_text.clone()}</pre>
-            <details class="email-preview">
-                <summary>{move || i18n.t().outbox_preview_html}</summary>
-                <iframe class="email-preview__html" sandbox="" srcdoc=email.body_html.clone() title=move || i18n.t().outbox_preview_html></iframe>
-            </details>
+            <HtmlPreview id=email.id />
         </section>
     }
 }

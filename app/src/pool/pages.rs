@@ -6,13 +6,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::{PoolItem, PoolStatus, UpdatePoolItem};
+use super::{AddPoolItem, PoolItem, PoolStatus, UpdatePoolItem};
 use crate::{
     auth::{use_me, Role},
     enhance::Enhance,
-    forms::FormError,
+    forms::{FieldError, FormError},
     i18n::{fill, use_i18n},
-    workflow::{labels, SeverityBadge},
+    workflow::{input::Severity, labels, PrioritySelect, SeverityBadge},
 };
 
 /// The pool page.
@@ -23,6 +23,7 @@ pub fn PoolPage() -> impl IntoView {
     view! {
         <Title text=move || i18n.t().pool_title />
         <h1>{move || i18n.t().pool_title}</h1>
+        <AddItem />
         <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
             {move || items.get().map(|result| match result {
                 Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
@@ -51,6 +52,41 @@ pub fn PoolItemPage() -> impl IntoView {
     }
 }
 
+/// PMs add an item directly (not only through an interim fix): folded until opened.
+#[component]
+fn AddItem() -> impl IntoView {
+    let i18n = use_i18n();
+    let me = use_me();
+    let add = ServerAction::<AddPoolItem>::new();
+    let error = Signal::derive(move || add.value().get().and_then(|r| r.err()));
+    view! {
+        <Suspense>
+            {move || me.get().flatten().is_some_and(|m| m.has(Role::Pm)).then(|| view! {
+                <details class="card pool-add">
+                    <summary>{move || i18n.t().pool_add}</summary>
+                    <Enhance>
+                        <ActionForm action=add>
+                            <FormError error />
+                            <div class="field">
+                                <label for="pool-new-title">{move || i18n.t().field_title}</label>
+                                <input id="pool-new-title" name="pool_title" required=true aria-describedby="err-pool_title" />
+                                <FieldError error field="pool_title" />
+                            </div>
+                            <div class="field">
+                                <label for="pool-new-description">{move || i18n.t().field_pool_description}</label>
+                                <textarea id="pool-new-description" name="pool_description" rows="3" required=true aria-describedby="err-pool_description"></textarea>
+                                <FieldError error field="pool_description" />
+                            </div>
+                            <PrioritySelect name="priority" id="pool-new-priority".to_owned() selected=Severity::P2 />
+                            <button type="submit" class="button">{move || i18n.t().pool_add}</button>
+                        </ActionForm>
+                    </Enhance>
+                </details>
+            })}
+        </Suspense>
+    }
+}
+
 #[component]
 fn PoolCard(item: PoolItem) -> impl IntoView {
     let i18n = use_i18n();
@@ -59,6 +95,7 @@ fn PoolCard(item: PoolItem) -> impl IntoView {
     let error = Signal::derive(move || update.value().get().and_then(|r| r.err()));
     let is_pm = move || me.get().flatten().is_some_and(|m| m.has(Role::Pm));
     let status = item.status;
+    let priority = item.priority;
     let release = item.target_release.clone();
     let id = item.id;
     view! {
@@ -94,6 +131,7 @@ fn PoolCard(item: PoolItem) -> impl IntoView {
                                 <label for=format!("release-{id}")>{move || i18n.t().field_target_release}</label>
                                 <input id=format!("release-{id}") name="target_release" value=release />
                             </div>
+                            <PrioritySelect name="priority" id=format!("priority-{id}") selected=priority />
                             <button type="submit" class="button button--secondary">{move || i18n.t().save}</button>
                         </ActionForm>
                         </Enhance>

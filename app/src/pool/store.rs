@@ -71,6 +71,7 @@ pub async fn update(
     id: i64,
     status: PoolStatus,
     target_release: &str,
+    priority: Option<Severity>,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let attempt =
@@ -87,27 +88,34 @@ pub async fn update(
         struct BeforeRow {
             status: String,
             target_release: String,
+            priority: String,
         }
         let mut tx = db.begin_write().await?;
-        let before: Option<BeforeRow> =
-            on_tx!(&mut tx, conn => sqlx::query_as("SELECT status, target_release FROM pool_items WHERE id = $1")
-                .bind(id)
-                .fetch_optional(conn)
-                .await?);
+        let before: Option<BeforeRow> = on_tx!(&mut tx, conn => sqlx::query_as(
+            "SELECT status, target_release, priority FROM pool_items WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(conn)
+        .await?);
         let before = before.ok_or(AppError::NotFound)?;
-        on_tx!(&mut tx, conn => sqlx::query("UPDATE pool_items SET status = $1, target_release = $2, updated_at = $3 WHERE id = $4")
-            .bind(status.as_str())
-            .bind(target_release.trim())
-            .bind(now)
-            .bind(id)
-            .execute(conn)
-            .await
-            .map(|_| ()))?;
+        // Without a priority given, the item keeps its own.
+        let priority = priority.map(Severity::as_str).unwrap_or(before.priority.as_str()).to_owned();
+        on_tx!(&mut tx, conn => sqlx::query(
+            "UPDATE pool_items SET status = $1, target_release = $2, priority = $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(status.as_str())
+        .bind(target_release.trim())
+        .bind(&priority)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|_| ()))?;
         Record::new(&Origin::actor(actor), event::POOL_UPDATED)
             .target("pool_item", id.to_string())
             .details(serde_json::json!({
-                "before": { "status": before.status, "target_release": before.target_release },
-                "after": { "status": status.as_str(), "target_release": target_release.trim() },
+                "before": { "status": before.status, "target_release": before.target_release, "priority": before.priority },
+                "after": { "status": status.as_str(), "target_release": target_release.trim(), "priority": priority },
             }))
             .append(&mut tx, now)
             .await?;

@@ -16,7 +16,7 @@ use leptos_router::{
 };
 
 pub use header::{AppHeader, LanguageSwitch};
-pub use not_found::NotFound;
+pub use not_found::{AdminOnly, NotFound};
 
 use crate::{
     audit::{AuditEntryPage, AuditPage},
@@ -163,13 +163,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::InOrder />
                     <Route path=path!("/account/password") view=ChangePasswordPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/admin/users") view=UsersPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/admin/users/new") view=NewUserPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/admin/users/:id") view=UserPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/admin/intake") view=IntakePage ssr=SsrMode::InOrder />
-                    <Route path=path!("/admin/audit") view=AuditPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/admin/audit/:seq") view=AuditEntryPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/admin/outbox") view=OutboxPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/users") view=|| view! { <AdminOnly><UsersPage /></AdminOnly> } ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/users/new") view=|| view! { <AdminOnly><NewUserPage /></AdminOnly> } ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/users/:id") view=|| view! { <AdminOnly><UserPage /></AdminOnly> } ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/intake") view=|| view! { <AdminOnly><IntakePage /></AdminOnly> } ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/audit") view=|| view! { <AdminOnly><AuditPage /></AdminOnly> } ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/audit/:seq") view=|| view! { <AdminOnly><AuditEntryPage /></AdminOnly> } ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/outbox") view=|| view! { <AdminOnly><OutboxPage /></AdminOnly> } ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents") view=IncidentListPage ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents/new") view=NewIncidentPage ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents/:key") view=IncidentPage ssr=SsrMode::InOrder />

@@ -23,3 +23,38 @@ pub fn NotFound() -> impl IntoView {
         </section>
     }
 }
+
+/// The admin pages' guard: their content for admins; for anyone else only a 403 page (not the
+/// page's filters and tools beside a refusal). The server functions behind the pages check the
+/// role again on every call.
+#[component]
+pub fn AdminOnly(children: ChildrenFn) -> impl IntoView {
+    let me = crate::auth::use_me();
+    view! {
+        <Suspense>
+            {move || {
+                let admin = me.get().flatten().is_some_and(|m| m.has(crate::auth::Role::Admin));
+                if admin { children().into_any() } else { view! { <Forbidden /> }.into_any() }
+            }}
+        </Suspense>
+    }
+}
+
+/// Shown to a signed-in user who opens a page their roles do not reach; answers with 403.
+#[component]
+fn Forbidden() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::FORBIDDEN);
+    }
+    let i18n = use_i18n();
+    view! {
+        <Title text=move || i18n.t().forbidden_title />
+        <section class="not-found" aria-labelledby="forbidden-heading">
+            <p class="not-found__code" aria-hidden="true">"403"</p>
+            <h1 id="forbidden-heading">{move || i18n.t().forbidden_title}</h1>
+            <p>{move || i18n.t().error_forbidden}</p>
+            <a class="button" href="/">{move || i18n.t().not_found_home_link}</a>
+        </section>
+    }
+}

@@ -173,6 +173,8 @@ pub async fn reassign_owner(
     let moved =
         crate::workflow::engine::reassign(&db, &actor, incident_id, version, &change, chrono::Utc::now()).await?;
     support::announce(incident_id, moved.version);
+    // The old and new owners were emailed in the same transaction.
+    crate::auth::guard::app_state().mail.wake();
     Ok(moved.version)
 }
 

@@ -27,6 +27,7 @@ use crate::{
     auth::Role,
     db::{parse_stored, Db, WriteTx},
     error::{AppError, FieldProblem},
+    mail::compose::OwnerChange,
     on_db, on_tx,
 };
 
@@ -419,9 +420,11 @@ fn check_times(facts: &Facts, reported: DateTime<Utc>, now: DateTime<Utc>) -> Re
 /// Locks the incident and checks that it is still at the version the user saw.
 async fn lock_at_version(tx: &mut WriteTx, id: i64, expected_version: i64) -> Result<Locked, AppError> {
     // SQLite's write transaction already holds the only write lock; PostgreSQL locks the row.
-    const SQLITE: &str = "SELECT key, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
+    const SQLITE: &str =
+        "SELECT key, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
                           version, fix_round, pool_item_id FROM incidents WHERE id = $1";
-    const POSTGRES: &str = "SELECT key, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
+    const POSTGRES: &str =
+        "SELECT key, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
                             version, fix_round, pool_item_id FROM incidents WHERE id = $1 FOR UPDATE";
     let sql = match tx {
         WriteTx::Sqlite(_) => SQLITE,
@@ -489,6 +492,7 @@ async fn act_tx(
     let change = Move { owners, verdicts, pool_item_id, fix_round: locked.fix_round + i64::from(t.next_round) };
     write_move(&mut tx, id, expected_version, &t, &change, &facts, now).await?;
     let (from, to) = (locked.state.stage, t.to);
+    record_replaced_owners(&mut tx, id, &locked, actor, &owners, input, now).await?;
     let fields = serde_json::to_string(input).map_err(AppError::internal)?;
     let entry = TimelineRow::new(id, now, Some(actor.id), kind.role().as_str(), TimelineAction::Gate(kind));
     entry.moving(from, to).insert(&mut tx, &fields).await?;
@@ -513,6 +517,41 @@ async fn act_tx(
     }
     tx.commit().await?;
     Ok(Moved { stage: to, version: expected_version + 1 })
+}
+
+/// A dispatch that names someone else than a dev or QA owner already named (by a claim or a
+/// reassignment) replaces them: the timeline says so, as a reassignment with the dispatch's note,
+/// and the replaced owner is told (the new one hears of it from the stage notification).
+async fn record_replaced_owners(
+    tx: &mut WriteTx,
+    id: i64,
+    locked: &Locked,
+    actor: &Actor,
+    after: &Owners,
+    input: &GateInput,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let GateInput::Dispatch { note, .. } = input else { return Ok(()) };
+    for role in [Role::Dev, Role::Qa] {
+        let (before, Some(new)) = (locked.state.owners.get(role), after.get(role)) else { continue };
+        if before.is_none() || before == Some(new) {
+            continue;
+        }
+        let fields = serde_json::json!({ "role": role.as_str(), "from": before, "to": new, "reason": note.trim() });
+        let entry = TimelineRow::new(id, now, Some(actor.id), Role::Pm.as_str(), TimelineAction::Reassign);
+        entry.stay(locked.state.stage).insert(tx, &fields.to_string()).await?;
+        let told = OwnerChange {
+            incident_id: id,
+            role,
+            before,
+            after: new,
+            actor_id: actor.id,
+            reason: note,
+            tell_new_owner: false,
+        };
+        crate::mail::compose::notify_owner_change(tx, &told).await?;
+    }
+    Ok(())
 }
 
 /// The named owners after the action: the actor claims an unowned role, triage names the PM,
@@ -782,6 +821,16 @@ pub async fn reassign(
         let stage = locked.state.stage;
         let entry = TimelineRow::new(id, now, Some(actor.id), acting_as.as_str(), TimelineAction::Reassign);
         entry.stay(stage).insert(&mut tx, &fields.to_string()).await?;
+        let told = OwnerChange {
+            incident_id: id,
+            role: change.role,
+            before,
+            after: change.user_id,
+            actor_id: actor.id,
+            reason,
+            tell_new_owner: true,
+        };
+        crate::mail::compose::notify_owner_change(&mut tx, &told).await?;
         Record::new(&Origin::actor(actor), event::INCIDENT_REASSIGN)
             .target("incident", &locked.key)
             .details(serde_json::json!({

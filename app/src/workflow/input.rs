@@ -466,7 +466,10 @@ impl GateInput {
                 for (i, m) in measures.iter().enumerate() {
                     text(&measure_field(i, "text"), &m.text, MAX_TEXT, true)?;
                     if parse_date(&m.due).is_none() {
-                        return Err(Refusal::Invalid { field: measure_field(i, "due"), problem: FieldProblem::InvalidDate });
+                        return Err(Refusal::Invalid {
+                            field: measure_field(i, "due"),
+                            problem: FieldProblem::InvalidDate,
+                        });
                     }
                 }
                 if recipients.len() > MAX_RECIPIENTS {
@@ -478,7 +481,10 @@ impl GateInput {
                 let wrong: Vec<String> =
                     recipients.iter().filter(|r| crate::users::validate::email(r).is_err()).cloned().collect();
                 if !wrong.is_empty() {
-                    return Err(Refusal::Invalid { field: "recipients".into(), problem: FieldProblem::InvalidAddresses(wrong) });
+                    return Err(Refusal::Invalid {
+                        field: "recipients".into(),
+                        problem: FieldProblem::InvalidAddresses(wrong),
+                    });
                 }
                 Ok(())
             }
@@ -537,13 +543,20 @@ mod tests {
 
     #[test]
     fn report_form_rows_become_measures_and_refusals_name_the_row() {
-        let row = |text: &str, owner: &str, due: &str| MeasureRow { text: text.into(), owner_id: owner.into(), due: due.into() };
+        let row = |text: &str, owner: &str, due: &str| MeasureRow {
+            text: text.into(),
+            owner_id: owner.into(),
+            due: due.into(),
+        };
         let today = (2026, 12, 1);
         let field = |e: Refusal| match e {
             Refusal::Invalid { field, problem } => (field, problem),
             other => panic!("{other:?}"),
         };
-        let ok = measures_from_rows(vec![row("alert", "4", "2026-12-01"), row("", "", ""), row(" docs ", "5", "2027-01-02")], today);
+        let ok = measures_from_rows(
+            vec![row("alert", "4", "2026-12-01"), row("", "", ""), row(" docs ", "5", "2027-01-02")],
+            today,
+        );
         assert_eq!(
             ok.unwrap(),
             vec![
@@ -552,15 +565,30 @@ mod tests {
             ],
             "empty rows are dropped, today is allowed"
         );
-        assert_eq!(field(measures_from_rows(vec![row("", "", "")], today).unwrap_err()), ("measures[0][text]".into(), FieldProblem::Required));
+        assert_eq!(
+            field(measures_from_rows(vec![row("", "", "")], today).unwrap_err()),
+            ("measures[0][text]".into(), FieldProblem::Required)
+        );
         let half = vec![row("a", "4", "2026-12-02"), row("b", "", "2026-12-02")];
-        assert_eq!(field(measures_from_rows(half, today).unwrap_err()), ("measures[1][owner_id]".into(), FieldProblem::Required));
+        assert_eq!(
+            field(measures_from_rows(half, today).unwrap_err()),
+            ("measures[1][owner_id]".into(), FieldProblem::Required)
+        );
         let past = vec![row("a", "4", "2026-11-30")];
-        assert_eq!(field(measures_from_rows(past, today).unwrap_err()), ("measures[0][due]".into(), FieldProblem::InPast));
+        assert_eq!(
+            field(measures_from_rows(past, today).unwrap_err()),
+            ("measures[0][due]".into(), FieldProblem::InPast)
+        );
         let owner = vec![row("a", "x", "2026-12-02")];
-        assert_eq!(field(measures_from_rows(owner, today).unwrap_err()), ("measures[0][owner_id]".into(), FieldProblem::InvalidChoice));
+        assert_eq!(
+            field(measures_from_rows(owner, today).unwrap_err()),
+            ("measures[0][owner_id]".into(), FieldProblem::InvalidChoice)
+        );
         let text = vec![row("", "4", "2026-12-02")];
-        assert_eq!(field(measures_from_rows(text, today).unwrap_err()), ("measures[0][text]".into(), FieldProblem::Required));
+        assert_eq!(
+            field(measures_from_rows(text, today).unwrap_err()),
+            ("measures[0][text]".into(), FieldProblem::Required)
+        );
     }
 
     #[test]

@@ -47,6 +47,28 @@ pub fn action(kind: ActionKind, t: &'static Strings) -> &'static str {
     }
 }
 
+/// The words on a gate action's button: a verb for what pressing it does.
+pub fn button(kind: ActionKind, t: &'static Strings) -> &'static str {
+    match kind {
+        ActionKind::TriageNonTechnical => t.button_triage_non_technical,
+        ActionKind::TriageTechnical => t.button_triage_technical,
+        ActionKind::Dispatch => t.button_dispatch,
+        ActionKind::Propose => t.button_propose,
+        ActionKind::VerdictPm | ActionKind::VerdictDev => t.button_verdict,
+        ActionKind::SendBackSolution => t.button_send_back_solution,
+        ActionKind::SubmitForTest => t.button_submit_for_test,
+        ActionKind::TestPass => t.button_test_pass,
+        ActionKind::TestFail => t.button_test_fail,
+        ActionKind::ApproveRelease => t.button_approve_release,
+        ActionKind::SendBackRelease => t.button_send_back_release,
+        ActionKind::MarkReleased => t.button_mark_released,
+        ActionKind::RegressionPass => t.button_regression_pass,
+        ActionKind::RegressionFail => t.button_regression_fail,
+        ActionKind::ConfirmFollowup => t.button_confirm_followup,
+        ActionKind::SendReport => t.button_send_report,
+    }
+}
+
 /// A timeline entry's action name (gate actions plus create, claim and reassign).
 pub fn timeline_action(entry: TimelineAction, t: &'static Strings) -> &'static str {
     match entry {

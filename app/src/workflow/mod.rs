@@ -19,4 +19,4 @@ pub mod engine;
 pub mod queries;
 
 pub use api::*;
-pub use pages::{IncidentListPage, IncidentPage, MyQueue, NewIncidentPage, SeverityBadge, StageBadge};
+pub use pages::{IncidentListPage, IncidentPage, MyQueue, NewIncidentPage, PrioritySelect, SeverityBadge, StageBadge};

@@ -7,7 +7,7 @@
 //!   leads. [`Stage::owner_roles`], [`ActionKind::stage`] and [`ActionKind::role`] are read from it.
 //! - [`may_act`] / [`transition`]: a gate action by the named owner of its role (or, while the
 //!   role has none, by anyone holding it, who claims it).
-//! - [`may_claim`]: becoming the named owner of an unowned role.
+//! - [`may_claim`]: becoming the named owner of an unowned role that acts at the current stage.
 //! - [`may_reassign`]: the PM owner reassigns the dev, QA and ops owners; an admin any owner.
 //! - [`may_create_incident`], [`may_manage_pool`]: ops report incidents; PMs manage the pool.
 //! - [`notified_roles`], [`INTAKE_NOTIFIES`]: who is emailed when an incident enters a stage or
@@ -429,7 +429,9 @@ pub fn may_claim(state: &IncidentState, actor: &Actor, role: Role) -> Result<(),
     if role == Role::Admin {
         return Err(Refusal::Invalid { field: "role".into(), problem: FieldProblem::InvalidChoice });
     }
-    if state.stage == Stage::Closed {
+    // Only the role that acts at this stage: claiming ahead of one's turn would only be undone
+    // by the dispatch or triage that names the owner.
+    if state.stage == Stage::Closed || !state.stage.owner_roles().contains(&role) {
         return Err(Refusal::WrongStage);
     }
     if !actor.roles.contains(&role) {
@@ -852,9 +854,30 @@ mod tests {
     fn only_an_unowned_role_of_ones_own_can_be_claimed_on_an_open_incident() {
         let mut s = state(Stage::Testing);
         s.owners.qa = None;
+        s.owners.ops = None;
+        assert_eq!(
+            may_claim(&s, &actor(5, Role::Ops), Role::Ops),
+            Err(Refusal::WrongStage),
+            "ops do not act in testing"
+        );
+        assert!(claimable_roles(&s, &actor(5, Role::Ops)).is_empty());
+        let mut investigating = s.clone();
+        investigating.stage = Stage::Investigating;
+        assert_eq!(
+            may_claim(&investigating, &actor(5, Role::Qa), Role::Qa),
+            Err(Refusal::WrongStage),
+            "QA acts from testing"
+        );
         assert_eq!(may_claim(&s, &actor(5, Role::Qa), Role::Qa), Ok(()));
         assert_eq!(may_claim(&s, &actor(5, Role::Dev), Role::Qa), Err(Refusal::NotYourRole));
-        assert_eq!(may_claim(&s, &actor(5, Role::Dev), Role::Dev), Err(Refusal::NotNamedOwner));
+        assert_eq!(
+            may_claim(&s, &actor(5, Role::Dev), Role::Dev),
+            Err(Refusal::WrongStage),
+            "dev does not act in testing"
+        );
+        let mut fixing = s.clone();
+        fixing.stage = Stage::Fixing;
+        assert_eq!(may_claim(&fixing, &actor(5, Role::Dev), Role::Dev), Err(Refusal::NotNamedOwner), "dev is owned");
         assert_eq!(
             may_claim(&s, &actor(5, Role::Admin), Role::Admin),
             Err(Refusal::Invalid { field: "role".into(), problem: FieldProblem::InvalidChoice })

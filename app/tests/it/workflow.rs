@@ -346,12 +346,24 @@ db_test!(async fn claim_and_reassign_are_limited_and_recorded(ctx) {
     let id = engine::create_incident(db, &t.ops, &incident("owners"), Utc::now()).await.unwrap().id;
     let key = |k: &str| k.to_owned();
     let v = row(db, id).await.1;
-    // The PM role has no owner yet: a PM may claim it; nobody may claim an owned role.
-    engine::claim(db, &t.pm, id, v, Role::Pm, Utc::now()).await.unwrap();
-    let v = row(db, id).await.1;
+    // Claiming is for the role that acts at the incident's stage (at reported: ops), while unowned.
+    assert_eq!(
+        engine::claim(db, &t.pm, id, v, Role::Pm, Utc::now()).await.unwrap_err(),
+        AppError::Refused(Refusal::WrongStage),
+        "the PM does not act at reported"
+    );
     assert_eq!(engine::claim(db, &t.pm, id, v, Role::Ops, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
     let other_ops = person(db, "ops2", &[Role::Ops]).await;
-    assert_eq!(engine::claim(db, &other_ops, id, v, Role::Ops, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotNamedOwner));
+    assert_eq!(
+        engine::claim(db, &other_ops, id, v, Role::Ops, Utc::now()).await.unwrap_err(),
+        AppError::Refused(Refusal::NotNamedOwner),
+        "ops1 reported it and owns it"
+    );
+    // Unowned, as a report delivered by intake is: any ops user may claim it.
+    app::on_db!(db, pool => sqlx::query("UPDATE incidents SET ops_owner = NULL WHERE id = $1").bind(id).execute(pool).await.map(|_| ()).unwrap());
+    engine::claim(db, &other_ops, id, v, Role::Ops, Utc::now()).await.unwrap();
+    step(db, &other_ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
+    let v = row(db, id).await.1;
     // The PM owner reassigns dev and ops, always with a reason; the dev cannot; the admin may
     // reassign any owner, the PM included.
     let to = |role: Role, user_id: i64, reason: &str| engine::Reassignment { role, user_id, reason: reason.into() };
@@ -364,6 +376,16 @@ db_test!(async fn claim_and_reassign_are_limited_and_recorded(ctx) {
         AppError::Refused(Refusal::Invalid { field: "reason".into(), problem: FieldProblem::Required })
     );
     reassign(&t.pm, v, to(Role::Dev, t.other_dev.id, "dev1 is on leave")).await.unwrap();
+    // The new owner is told, in the same transaction, that it is theirs and why.
+    let mails: Vec<(String, String, String)> = app::on_db!(db, pool => sqlx::query_as(
+        "SELECT recipients, subject, body_text FROM outbox ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap());
+    let to_dev2 = mails.iter().find(|(to, subject, _)| to.contains("dev2@example.com") && subject.contains("You are now the Developer owner"));
+    assert!(to_dev2.is_some_and(|(_, _, body)| body.contains("pm1 named you") && body.contains("dev1 is on leave")), "{mails:?}");
+    assert!(!mails.iter().any(|(_, subject, _)| subject.contains("No longer yours")), "nobody held the role before");
     let v = row(db, id).await.1;
     assert_eq!(reassign(&t.dev, v, to(Role::Dev, t.dev.id, "mine")).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
     assert!(
@@ -381,7 +403,7 @@ db_test!(async fn claim_and_reassign_are_limited_and_recorded(ctx) {
         AppError::Refused(Refusal::NotNamedOwner),
         "a PM does not hand over their own role"
     );
-    reassign(&t.pm, v, to(Role::Ops, other_ops.id, "ops1 moved team")).await.unwrap();
+    reassign(&t.pm, v, to(Role::Ops, t.ops.id, "ops2 moved team")).await.unwrap();
     let v = row(db, id).await.1;
     reassign(&admin, v, to(Role::Pm, other_pm.id, "pm1 left the company")).await.unwrap();
     let v = row(db, id).await.1;
@@ -393,11 +415,11 @@ db_test!(async fn claim_and_reassign_are_limited_and_recorded(ctx) {
 
     let k = key_of(db, id).await;
     let detail = queries::detail(db, &key(&k), &other_ops).await.unwrap();
-    assert_eq!(detail.summary.owners.ops, Some(other_ops.id));
+    assert_eq!(detail.summary.owners.ops, Some(t.ops.id));
     assert_eq!(detail.summary.owners.dev, Some(t.other_dev.id));
     assert_eq!(detail.owner_names[1].as_ref().map(|p| p.name.as_str()), Some("pm2"));
     let actions: Vec<&str> = detail.timeline.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["reassign", "reassign", "reassign", "claim", "create"], "newest first");
+    assert_eq!(actions, ["reassign", "reassign", "reassign", "triage_technical", "claim", "create"], "newest first");
     // The newest entry reads as labelled values: which role, who before, who after, and why.
     use app::workflow::timeline::{Detail, Label, Value};
     assert_eq!(
@@ -426,8 +448,49 @@ db_test!(async fn claim_and_reassign_are_limited_and_recorded(ctx) {
     assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
     let reassigned = helpers::audit_entries(db).await.into_iter().filter(|e| e.event == "incident.reassign").collect::<Vec<_>>();
     assert_eq!(reassigned.len(), 3 + 4, "three accepted, four refused (invalid fields are form mistakes, not recorded)");
-    assert_eq!(detail.my_actions.len(), 2, "the new ops owner may triage");
-    assert!(queries::detail(db, &key(&k), &t.ops).await.unwrap().my_actions.is_empty(), "the former ops owner may not");
+    let new_pm = queries::detail(db, &key(&k), &other_pm).await.unwrap();
+    assert_eq!(new_pm.my_actions, vec![app::workflow::rules::ActionKind::Dispatch], "the new PM owner may dispatch");
+    assert!(queries::detail(db, &key(&k), &t.pm).await.unwrap().my_actions.is_empty(), "the former PM owner may not");
+});
+
+db_test!(async fn a_dispatch_that_replaces_a_named_owner_records_it_and_tells_them(ctx) {
+    use app::workflow::{
+        queries,
+        timeline::{Detail, Label, Value},
+    };
+    let db = &ctx.db;
+    let t = team(db).await;
+    let created = engine::create_incident(db, &t.ops, &incident("Who fixes it"), Utc::now()).await.unwrap();
+    let id = created.id;
+    step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
+    let v = row(db, id).await.1;
+    let first = engine::Reassignment { role: Role::Dev, user_id: t.other_dev.id, reason: "first pick".into() };
+    engine::reassign(db, &t.pm, id, v, &first, Utc::now()).await.unwrap();
+    let dispatch = GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: "dev1 knows pricing".into() };
+    step(db, &t.pm, id, dispatch).await.unwrap();
+    let detail = queries::detail(db, &created.key, &t.pm).await.unwrap();
+    assert_eq!(detail.timeline[0].action.as_str(), "dispatch");
+    assert_eq!(detail.timeline[1].action.as_str(), "reassign", "the replacement is on the record");
+    assert_eq!(
+        detail.timeline[1].details,
+        vec![
+            Detail { label: Label::Role, value: Value::Role(Role::Dev) },
+            Detail { label: Label::OwnerBefore, value: Value::User(Some(t.other_dev.id)) },
+            Detail { label: Label::OwnerAfter, value: Value::User(Some(t.dev.id)) },
+            Detail { label: Label::Reason, value: Value::Text("dev1 knows pricing".into()) },
+        ]
+    );
+    let mails: Vec<(String, String, String)> = app::on_db!(db, pool => sqlx::query_as(
+        "SELECT recipients, subject, body_text FROM outbox ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap());
+    let replaced = mails.iter().find(|(to, subject, _)| to.contains("dev2@example.com") && subject.contains("No longer yours"));
+    assert!(replaced.is_some_and(|(_, _, body)| body.contains("pm1 named dev1 the Developer owner") && body.contains("dev1 knows pricing")), "{mails:?}");
+    // The new dev hears of it once, from the stage they are now needed in.
+    let to_dev1: Vec<&String> = mails.iter().filter(|(to, _, _)| to.contains("dev1@example.com")).map(|(_, s, _)| s).collect();
+    assert_eq!(to_dev1.len(), 1, "{to_dev1:?}");
 });
 
 db_test!(async fn the_pm_manages_the_pool_and_everyone_reads_it(ctx) {
@@ -436,12 +499,15 @@ db_test!(async fn the_pm_manages_the_pool_and_everyone_reads_it(ctx) {
     let draft = PoolDraft { title: "Rate limiter".into(), description: "Per-tenant limits".into(), priority: Severity::P1 };
     assert_eq!(pool::store::create(db, &t.dev, &draft, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
     let id = pool::store::create(db, &t.pm, &draft, Utc::now()).await.unwrap();
-    assert_eq!(pool::store::update(db, &t.qa, id, PoolStatus::Done, "", Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
-    pool::store::update(db, &t.pm, id, PoolStatus::Scheduled, "2026.12", Utc::now()).await.unwrap();
+    assert_eq!(pool::store::update(db, &t.qa, id, PoolStatus::Done, "", None, Utc::now()).await.unwrap_err(), AppError::Refused(Refusal::NotYourRole));
+    pool::store::update(db, &t.pm, id, PoolStatus::Scheduled, "2026.12", None, Utc::now()).await.unwrap();
     let items = pool::store::items(db, None).await.unwrap();
     assert_eq!(items.len(), 1);
+    assert_eq!(items[0].priority, Severity::P1, "kept when none is given");
+    pool::store::update(db, &t.pm, id, PoolStatus::Scheduled, "2026.12", Some(Severity::P0), Utc::now()).await.unwrap();
+    assert_eq!(pool::store::items(db, None).await.unwrap()[0].priority, Severity::P0, "raised");
     assert_eq!((items[0].status, items[0].target_release.as_str(), items[0].source_incident.as_deref()), (PoolStatus::Scheduled, "2026.12", None));
-    assert_eq!(pool::store::update(db, &t.pm, 424_242, PoolStatus::Done, "", Utc::now()).await.unwrap_err(), AppError::NotFound);
+    assert_eq!(pool::store::update(db, &t.pm, 424_242, PoolStatus::Done, "", None, Utc::now()).await.unwrap_err(), AppError::NotFound);
 });
 
 db_test!(async fn a_stored_stage_this_version_does_not_know_is_an_error_not_a_default(ctx) {

@@ -359,3 +359,25 @@ async fn the_account_page_shows_the_user_and_their_language_and_needs_a_session(
     })
     .await;
 }
+
+db_test!(async fn admin_pages_show_others_only_a_403_page(ctx) {
+    use app::auth::Role;
+    let app = TestApp::spawn(ctx.url.expose()).await;
+    app.create_user("dev1", &[Role::Dev]).await;
+    app.create_user("admin1", &[Role::Admin]).await;
+    let mut dev = app.browser();
+    dev.login("dev1", crate::helpers::PASSWORD).await;
+    for path in ["/admin/audit", "/admin/outbox", "/admin/users", "/admin/intake", "/admin/audit/1"] {
+        let page = dev.get(path).await;
+        assert_eq!(page.status(), StatusCode::FORBIDDEN, "{path}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("No permission"), "{path}");
+        assert!(!html.contains("export.csv") && !html.contains("name=\"target\""), "{path} shows none of its tools");
+    }
+    let mut admin = app.browser();
+    admin.login("admin1", crate::helpers::PASSWORD).await;
+    let page = admin.get("/admin/audit").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("export.csv"));
+    app.stop().await;
+});

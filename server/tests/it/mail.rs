@@ -187,28 +187,83 @@ db_test!(async fn the_incident_page_shows_the_report_copy_with_its_delivery_stat
     let detail = browser.call("/api/incidents/get", &[("key", &key)]).await.json();
     assert_eq!(detail["report"], serde_json::Value::Null, "no report before step 9");
     let version = detail["summary"]["version"].as_i64().unwrap().to_string();
-    let (id_text, dev_text) = (id.to_string(), dev.to_string());
-    let answer = browser
-        .call(
-            "/api/incidents/send_report",
-            &[
-                ("incident_id", id_text.as_str()),
-                ("version", version.as_str()),
-                ("summary", "<script>alert(1)</script> 总结"),
-                ("measures[0][text]", "add alerting"),
-                ("measures[0][owner_id]", dev_text.as_str()),
-                ("measures[0][due]", "2027-01-31"),
-            ],
-        )
-        .await;
+    let (id_text, dev_text, qa_text) = (id.to_string(), dev.to_string(), qa.to_string());
+    let due = (Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d").to_string();
+    let yesterday = (Utc::now() - chrono::Duration::days(2)).format("%Y-%m-%d").to_string();
+    let form = |row1_owner: &str, row1_due: &str, recipients: &str| {
+        vec![
+            ("incident_id", id_text.clone()),
+            ("version", version.clone()),
+            ("summary", "<script>alert(1)</script> 总结".into()),
+            ("measures[0][text]", "add alerting".into()),
+            ("measures[0][owner_id]", dev_text.clone()),
+            ("measures[0][due]", due.clone()),
+            ("measures[1][text]", "a runbook".into()),
+            ("measures[1][owner_id]", row1_owner.into()),
+            ("measures[1][due]", row1_due.into()),
+            ("measures[2][text]", String::new()),
+            ("measures[2][owner_id]", String::new()),
+            ("measures[2][due]", String::new()),
+            ("recipients", recipients.into()),
+            ("language", "zh-CN".into()),
+            ("zone", "UTC".into()),
+        ]
+    };
+    // Each mistake is refused under its own row or field, and nothing is sent.
+    for (fields, field, problem) in [
+        (form("", &due, ""), "measures[1][owner_id]", "Required"),
+        (form(&qa_text, &yesterday, ""), "measures[1][due]", "InPast"),
+        (form(&qa_text, &due, "cto@example.com\nnot-an-address"), "recipients", "InvalidAddresses"),
+    ] {
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let refused = browser.call("/api/incidents/send_report", &pairs).await;
+        assert!(!refused.status.is_success(), "{field}: {}", refused.body);
+        assert!(refused.body.contains(field) && refused.body.contains(problem), "{field}: {}", refused.body);
+    }
+    let fields = form(&qa_text, &due, "cto@example.com\nlead@example.com");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let answer = browser.call("/api/incidents/send_report", &pairs).await;
     assert!(answer.status.is_success(), "{}", answer.body);
     let detail = browser.call("/api/incidents/get", &[("key", &key)]).await.json();
     let report = &detail["report"];
     assert_eq!(report["kind"], "report");
     assert!(report["body_text"].as_str().unwrap().contains("<script>alert(1)</script> 总结"));
     assert!(!report["body_html"].as_str().unwrap().contains("<script>"));
+    assert!(report["subject"].as_str().unwrap().contains("事件处理结果"), "in the language the PM chose");
+    let to: Vec<&str> = report["recipients"].as_array().unwrap().iter().filter_map(|r| r.as_str()).collect();
+    assert!(to.contains(&"qa1@example.com") && to.contains(&"lead@example.com"), "{to:?}");
     let page = browser.get(&format!("/incidents/{key}")).await.text().await.unwrap();
     assert!(page.contains("report-email-heading"), "the incident page shows the report copy");
     assert!(!page.contains("<script>alert(1)"), "and escapes it");
+
+    // Its HTML part is framed from its own address, whose policy admits only its inline styles.
+    let report_id = report["id"].as_i64().unwrap();
+    assert!(page.contains(&format!("src=\"/mail/{report_id}/preview\"")) && !page.contains("srcdoc"));
+    let preview = browser.get(&format!("/mail/{report_id}/preview")).await;
+    assert_eq!(preview.status(), reqwest::StatusCode::OK);
+    assert_eq!(preview.headers()["content-security-policy"], server_preview_csp());
+    assert_eq!(preview.headers()["x-frame-options"], "SAMEORIGIN");
+    let html = preview.text().await.unwrap();
+    assert_eq!(html, report["body_html"].as_str().unwrap());
+    assert!(html.contains("style=\""), "the email styles itself inline");
+    // Notifications are personal: only admins preview them; nobody signed out previews anything.
+    let notification: i64 = app::on_db!(&app.db, pool => sqlx::query_scalar(
+        "SELECT id FROM outbox WHERE kind = 'notification' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    let status = |r: reqwest::Response| r.status();
+    assert_eq!(status(browser.get(&format!("/mail/{notification}/preview")).await), reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(status(app.get(&format!("/mail/{report_id}/preview")).await), reqwest::StatusCode::NOT_FOUND);
+    app.create_user("admin1", &[Role::Admin]).await;
+    let mut admin = app.browser();
+    admin.login("admin1", PASSWORD).await;
+    assert_eq!(status(admin.get(&format!("/mail/{notification}/preview")).await), reqwest::StatusCode::OK);
     app.stop().await;
 });
+
+/// The preview's policy, as the server sends it.
+fn server_preview_csp() -> &'static str {
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'"
+}

@@ -119,7 +119,7 @@ fn request(kind: ActionKind, ids: &Ids) -> (&'static str, Vec<(String, String)>)
                 ("summary", "s".into()),
                 ("measures[0][text]", "add alerting".into()),
                 ("measures[0][owner_id]", ids.dev.to_string()),
-                ("measures[0][due]", "2027-01-31".into()),
+                ("measures[0][due]", (chrono::Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d").to_string()),
             ]),
         ),
     }

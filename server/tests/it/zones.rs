@@ -34,7 +34,7 @@ db_test!(async fn times_show_in_the_installation_zone_until_the_user_chooses_the
 
     // An unknown zone is refused with the field named, and nothing changes.
     let refused = ops.call("/api/account/time_zone", &[("time_zone", "Mars/Olympus_Mons")]).await;
-    assert_eq!(refused.status, reqwest::StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(refused.status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
     assert!(refused.body.contains("time_zone"), "{}", refused.body);
 
     let chosen = ops.call("/api/account/time_zone", &[("time_zone", "Asia/Kolkata")]).await;

@@ -37,16 +37,34 @@ fn TextArea(
     /// A line of help under the label.
     #[prop(optional)]
     hint: Option<fn(&'static Strings) -> &'static str>,
+    /// The control's id when the page has another field of this name; default `f-{name}`.
+    #[prop(optional, into)]
+    id: Option<String>,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let id = format!("f-{name}");
+    let (id, error_id) = ids(name, id);
     view! {
         <div class="field">
             <label for=id.clone()>{move || label(i18n.t())}</label>
             {hint.map(|hint| view! { <p class="hint">{hint(i18n.t())}</p> })}
-            <textarea id=id name=name rows="3" required=required aria-describedby=format!("err-{name}")>{value}</textarea>
-            <FieldError error field=name />
+            <textarea id=id name=name rows="3" required=required aria-describedby=error_id.clone() aria-invalid=invalid(error, name)>{value}</textarea>
+            <FieldError error field=name id=error_id />
         </div>
+    }
+}
+
+/// `aria-invalid` for the field `name` when the page shows a refusal of it (a plain submission's,
+/// rendered by the server; in-place submissions mark the field in the browser).
+fn invalid(error: Signal<Option<AppError>>, name: &str) -> Option<&'static str> {
+    error.get_untracked().is_some_and(|e| e.field() == Some(name)).then_some("true")
+}
+
+/// A control's id and its error slot's id: `f-{name}` and `err-{name}` unless the control's id is
+/// given (a second form with a field of the same name).
+fn ids(name: &str, id: Option<String>) -> (String, String) {
+    match id {
+        Some(id) => (id.clone(), format!("{id}-error")),
+        None => (format!("f-{name}"), format!("err-{name}")),
     }
 }
 
@@ -75,7 +93,7 @@ fn Input(
     view! {
         <div class="field">
             <label for=id.clone()>{move || label(i18n.t())}</label>
-            <input id=id name=name type=kind required=required value=value min=min data-now=now.then_some("") aria-describedby=format!("err-{name}") />
+            <input id=id name=name type=kind required=required value=value min=min data-now=now.then_some("") aria-describedby=format!("err-{name}") aria-invalid=invalid(error, name) />
             {zoned.then(|| {
                 let (before, after) = crate::i18n::around(i18n.t().field_zone_hint, "zone");
                 view! { <p class="hint">{before} <crate::clock::ZoneName /> {after}</p> <crate::clock::ZoneField /> }
@@ -92,21 +110,24 @@ fn PersonSelect(
     label: fn(&'static Strings) -> &'static str,
     role: Role,
     #[prop(into)] error: Signal<Option<AppError>>,
+    /// The control's id when the page has another field of this name.
+    #[prop(optional, into)]
+    id: Option<String>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let people = Resource::new(move || role, |role| crate::workflow::people_with_role(role.as_str().to_owned()));
-    let id = format!("f-{name}");
+    let (id, error_id) = ids(name, id);
     view! {
         <div class="field">
             <label for=id.clone()>{move || label(i18n.t())}</label>
-            <select id=id name=name required=true>
+            <select id=id name=name required=true aria-describedby=error_id.clone() aria-invalid=invalid(error, name)>
                 <Suspense>
                     {move || people.get().map(|r| r.unwrap_or_default().into_iter().map(|p: Person| view! {
                         <option value=p.id>{p.name}</option>
                     }).collect_view())}
                 </Suspense>
             </select>
-            <FieldError error field=name />
+            <FieldError error field=name id=error_id />
         </div>
     }
 }
@@ -155,7 +176,7 @@ macro_rules! gate_form {
                         <FormError error=$error />
                         $($fields)*
                         <button type="submit" class="button">
-                            {move || labels::action(kind, i18n.t())}
+                            {move || labels::button(kind, i18n.t())}
                         </button>
                     </ActionForm>
                 </Enhance>
@@ -278,7 +299,8 @@ pub struct Prefill {
 /// Now, as a `datetime-local` value in the page's zone.
 fn now_in_zone() -> String {
     #[cfg(feature = "ssr")]
-    return crate::clock::zone::local_input_value(chrono::Utc::now(), &crate::clock::use_zone().name).unwrap_or_default();
+    return crate::clock::zone::local_input_value(chrono::Utc::now(), &crate::clock::use_zone().name)
+        .unwrap_or_default();
     #[cfg(not(feature = "ssr"))]
     String::new()
 }
@@ -309,7 +331,7 @@ pub fn gate_form(kind: ActionKind, ctx: FormCtx, prefill: &Prefill) -> AnyView {
             <YesNo name="optimal" legend=|t| t.field_optimal yes=|t| t.field_optimal_yes no=|t| t.field_optimal_no yes_value="true" no_value="false" checked />
             <Input name="pool_title" label=|t| t.field_pool_title error value=pool_title />
             <TextArea name="pool_description" label=|t| t.field_pool_description error value=pool_description />
-            <input type="hidden" name="pool_priority" value=Severity::P2.as_str() />
+            <super::PrioritySelect name="pool_priority" id="f-pool_priority".to_owned() selected=Severity::P2 />
             })
         }
         ActionKind::VerdictDev => {
@@ -359,4 +381,30 @@ pub fn gate_form(kind: ActionKind, ctx: FormCtx, prefill: &Prefill) -> AnyView {
             <crate::clock::ZoneField />
         }),
     }
+}
+
+/// The form that names another owner for `role`, with the reason it is required to give: folded
+/// under the owner's name until opened.
+pub fn reassign_form(role: Role, ctx: FormCtx) -> AnyView {
+    let i18n = use_i18n();
+    let action = ServerAction::<crate::workflow::ReassignOwner>::new();
+    let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+    let prefix = format!("reassign-{}", role.as_str());
+    view! {
+        <details class="reassign" data-reassign=role.as_str()>
+            <summary>{move || i18n.t().reassign_open}</summary>
+            <Enhance>
+                <ActionForm action>
+                    <input type="hidden" name="incident_id" value=ctx.id />
+                    <input type="hidden" name="version" value=ctx.version />
+                    <input type="hidden" name="role" value=role.as_str() />
+                    <FormError error />
+                    <PersonSelect name="user_id" label=|t| t.reassign_to role error id=format!("{prefix}-user") />
+                    <TextArea name="reason" label=|t| t.field_reason error required=true id=format!("{prefix}-reason") />
+                    <button type="submit" class="button button--secondary">{move || i18n.t().reassign_submit}</button>
+                </ActionForm>
+            </Enhance>
+        </details>
+    }
+    .into_any()
 }

@@ -5,8 +5,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::{
-    actions::{gate_form, FormCtx, Prefill},
-    timeline::{ReviewCard, Timeline},
+    actions::{gate_form, reassign_form, FormCtx, Prefill},
+    timeline::{HandoverCard, ReviewCard, Timeline},
     SeverityBadge, StageBadge, TimeIn,
 };
 use crate::{
@@ -17,7 +17,7 @@ use crate::{
     i18n::{fill, use_i18n},
     workflow::{
         labels,
-        rules::{self, Plan, Resolution, Stage},
+        rules::{self, ActionKind, Plan, Resolution, Stage},
         timeline::current_verdicts,
         views::IncidentDetail,
         ClaimRole,
@@ -45,6 +45,31 @@ pub fn IncidentPage() -> impl IntoView {
 
 const ROLE_ORDER: [Role; 4] = [Role::Ops, Role::Pm, Role::Dev, Role::Qa];
 
+/// Triage as one question: the answer shows its form (by CSS alone, so it works without
+/// JavaScript; a browser without `:has` shows both forms).
+#[component]
+fn TriageQuestion(forms: AnyView) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <div class="triage">
+            // Not inside a form: the answer only chooses which form to show.
+            <fieldset class="card field checks triage__question">
+                <legend>{move || i18n.t().triage_question}</legend>
+                <label class="check">
+                    <input type="radio" name="triage-kind" id="triage-yes" value="technical" />
+                    <span>{move || i18n.t().triage_yes}</span>
+                </label>
+                <label class="check">
+                    <input type="radio" name="triage-kind" id="triage-no" value="non_technical" />
+                    <span>{move || i18n.t().triage_no}</span>
+                </label>
+            </fieldset>
+            {forms}
+        </div>
+    }
+    .into_any()
+}
+
 #[component]
 fn IncidentView(detail: IncidentDetail) -> impl IntoView {
     let i18n = use_i18n();
@@ -58,7 +83,22 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
         pm_pool: pm_seen.as_ref().and_then(|s| s.pool.clone()),
         dev_verdict: detail.verdicts.1,
     };
-    let forms = detail.my_actions.iter().map(|kind| gate_form(*kind, ctx, &prefill)).collect_view();
+    // Triage is one question (technical?) that shows the form of the answer; every other action
+    // is its own form.
+    let triage = [ActionKind::TriageTechnical, ActionKind::TriageNonTechnical];
+    let triaging = triage.iter().all(|k| detail.my_actions.contains(k));
+    let forms = if triaging {
+        let forms = triage.into_iter().map(|kind| gate_form(kind, ctx, &prefill)).collect_view().into_any();
+        let rest = detail
+            .my_actions
+            .iter()
+            .filter(|k| !triage.contains(k))
+            .map(|kind| gate_form(*kind, ctx, &prefill))
+            .collect_view();
+        view! { <TriageQuestion forms /> {rest} }.into_any()
+    } else {
+        detail.my_actions.iter().map(|kind| gate_form(*kind, ctx, &prefill)).collect_view().into_any()
+    };
     // Both judges see the proposal and each other's verdict above their own form.
     let review = (stage == Stage::SolutionReview).then(|| {
         view! {
@@ -72,6 +112,26 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
         }
     });
     let has_actions = !detail.my_actions.is_empty();
+    // What the previous owner handed over: the newest entry that moved the incident here. Not in
+    // solution review (its card shows the proposal), nor at the ends of the process.
+    let handover = (!matches!(stage, Stage::Reported | Stage::SolutionReview | Stage::Closed))
+        .then(|| detail.timeline.iter().find(|e| e.to == stage && e.from != e.to).cloned())
+        .flatten()
+        .map(|entry| {
+            let t = i18n.t();
+            let mut extra: Vec<(&'static str, String)> = Vec::new();
+            if stage == Stage::Fixing && !detail.facts.root_cause.is_empty() {
+                extra.push((t.field_root_cause, detail.facts.root_cause.clone()));
+                extra.push((t.field_solution, detail.facts.solution.clone()));
+            }
+            if stage == Stage::UserFollowup {
+                extra.push((t.field_reporter_name, detail.reporter_name.clone()));
+                extra.push((t.field_reporter_contact, detail.reporter_contact.clone()));
+                extra.push((t.field_channel, labels::channel(s.channel, t).to_owned()));
+            }
+            extra.retain(|(_, v)| !v.trim().is_empty());
+            view! { <HandoverCard entry people=detail.people.clone() extra /> }
+        });
     let claim = ServerAction::<ClaimRole>::new();
     // Who holds the baton now, for users with nothing to do.
     let waiting = stage
@@ -83,6 +143,31 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
         })
         .collect::<Vec<_>>();
     let entered = s.stage_entered_at.clone();
+    // "Step 4 of 11 · Solution review · waiting for you": closed is the end, not a step.
+    let progress_line = {
+        let t = i18n.t();
+        let stage_name = labels::stage(stage, t);
+        if stage == Stage::Closed {
+            stage_name.to_owned()
+        } else {
+            let step = fill(
+                t.progress_step,
+                &[("n", &(current_index + 1).to_string()), ("total", &(Stage::ALL.len() - 1).to_string())],
+            );
+            let whose = if has_actions {
+                t.progress_yours.to_owned()
+            } else {
+                let names: Vec<String> = waiting
+                    .iter()
+                    .map(|(role, person)| {
+                        person.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| role.label(t).to_owned())
+                    })
+                    .collect();
+                fill(t.progress_theirs, &[("name", &names.join(", "))])
+            };
+            format!("{step} · {stage_name} · {whose}")
+        }
+    };
     let non_technical = detail.resolution == Some(Resolution::NonTechnical);
     let resolution = detail.resolution.map(|r| match r {
         Resolution::Fixed => (i18n.t().resolution_fixed, "resolution resolution--fixed"),
@@ -105,7 +190,13 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                 {resolution.map(|(text, class)| view! { <p class=class data-resolution="">{text}</p> })}
             </header>
 
+            // One line on a phone: which step of how many, and whose turn; the stages open on tap.
             <nav aria-label=move || i18n.t().incident_progress>
+                <details class="progress-summary">
+                    <summary>
+                        <span class="progress-summary__line" data-progress-line="">{progress_line}</span>
+                        <progress max=Stage::ALL.len() - 1 value=current_index aria-hidden="true"></progress>
+                    </summary>
                 <ol class="progress">
                     {Stage::ALL.into_iter().enumerate().map(|(i, st)| {
                         // A report answered at triage went straight from reported to closed: the
@@ -127,9 +218,11 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                         }
                     }).collect_view()}
                 </ol>
+                </details>
             </nav>
 
             {review}
+            {handover}
 
             <section class="incident__actions" aria-labelledby="your-action">
                 <h2 id="your-action">{move || i18n.t().incident_your_action}</h2>
@@ -157,8 +250,10 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                 <dl class="owners">
                     {ROLE_ORDER.into_iter().enumerate().map(|(i, role)| {
                         let person = detail.owner_names[i].clone();
-                        // The rule book decided on the server (`rules::may_claim`); the page only shows it.
+                        // The rule book decided on the server (`rules::may_claim`, `may_reassign`);
+                        // the page only shows it.
                         let claimable = detail.claimable.contains(&role);
+                        let reassign = detail.reassignable.contains(&role).then(|| reassign_form(role, ctx));
                         view! {
                             <div class="owners__row">
                                 <dt>{move || role.label(i18n.t())}</dt>
@@ -175,6 +270,7 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                                             </ActionForm>
                                         </Enhance>
                                     })}
+                                    {reassign}
                                 </dd>
                             </div>
                         }

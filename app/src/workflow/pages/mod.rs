@@ -35,3 +35,26 @@ pub fn TimeIn(template: &'static str, #[prop(into)] at: String) -> impl IntoView
     let (before, after) = crate::i18n::around(template, "time");
     view! { {before} <crate::clock::LocalTime at ago=true /> {after} }
 }
+
+/// A choice of priority (`P0` … `P3`), for pool items.
+#[component]
+pub fn PrioritySelect(
+    /// The form field's name.
+    name: &'static str,
+    /// The control's id.
+    id: String,
+    /// Chosen at first.
+    selected: Severity,
+) -> impl IntoView {
+    let i18n = use_i18n();
+    view! {
+        <div class="field">
+            <label for=id.clone()>{move || i18n.t().field_priority}</label>
+            <select id=id name=name>
+                {Severity::ALL.into_iter().map(|s| view! {
+                    <option value=s.as_str() selected=s == selected>{s.as_str().to_uppercase()}</option>
+                }).collect_view()}
+            </select>
+        </div>
+    }
+}

@@ -162,6 +162,32 @@ pub fn Timeline(entries: Vec<TimelineEntry>, people: Vec<Person>) -> impl IntoVi
     .into_any()
 }
 
+/// What the previous owner handed over when the incident entered its current stage (QA's defect
+/// for the dev, the change for QA, the approval note for the release, ...), above "Your action"
+/// so the person whose turn it is acts with it in view. `extra` adds facts the stage needs that
+/// no entry holds (the user's contact in follow-up, the agreed fix while fixing).
+#[component]
+pub fn HandoverCard(entry: TimelineEntry, people: Vec<Person>, extra: Vec<(&'static str, String)>) -> impl IntoView {
+    let i18n = use_i18n();
+    let t = i18n.t();
+    let who = entry.actor.as_ref().map(|p| p.name.clone()).unwrap_or_default();
+    let (who, what) = headline(&entry, who, t);
+    let at = entry.at.clone();
+    view! {
+        <section class="card handover-card" aria-labelledby="handover-heading" data-handover=entry.action.as_str()>
+            <h2 id="handover-heading">{t.handover_title}</h2>
+            <p class="timeline__what">{who.map(|w| view! { <strong>{w}</strong> })}{what} " · " <LocalTime at ago=true /></p>
+            {details_view(entry.details, &people)}
+            {(!extra.is_empty()).then(|| view! {
+                <dl class="timeline__fields">
+                    {extra.into_iter().map(|(label, value)| view! { <div><dt>{label}</dt><dd class="prewrap">{value}</dd></div> }).collect_view()}
+                </dl>
+            })}
+        </section>
+    }
+    .into_any()
+}
+
 /// In solution review: the proposal being judged and both verdicts so far, with who gave them,
 /// when, and the pool item the PM proposed. Shown above the forms so both judges see the
 /// disagreement (or the missing verdict) before they act.
