@@ -9,7 +9,7 @@ export BATON_DATA_DIR="$data_dir"
 export BATON_LOG="${BATON_LOG:-warn}"
 password="${E2E_PASSWORD:-e2e password 123}"
 # One account per role, created with the same command-line tool operators use.
-for spec in "ops1:ops:Olivia Ops" "pm1:pm:Peter PM" "dev1:dev:Dana Dev" "qa1:qa:Quinn QA" "admin1:admin:Ada Admin"; do
+for spec in "ops1:ops:Olivia Ops" "pm1:pm:Peter PM" "dev1:dev:Dana Dev" "dev2:dev:Zhou Wei" "qa1:qa:Quinn QA" "admin1:admin:Ada Admin"; do
   IFS=: read -r username role name <<<"$spec"
   printf '%s' "$password" | "$BATON_SERVER_BIN" user create --username "$username" --name "$name" \
     --email "$username@example.com" --roles "$role" --password-stdin --no-password-change >/dev/null

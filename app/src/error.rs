@@ -48,6 +48,8 @@ pub enum FieldProblem {
     InPast,
     /// These email addresses (one or more of a list) are not addresses.
     InvalidAddresses(Vec<String>),
+    /// Not an audit-log head (`N:hash`).
+    NotAuditHead,
 }
 
 /// Why a gate action is refused.
@@ -177,6 +179,7 @@ impl FieldProblem {
             FieldProblem::InFuture => t.field_in_future.to_owned(),
             FieldProblem::InPast => t.field_in_past.to_owned(),
             FieldProblem::InvalidAddresses(list) => fill(t.field_invalid_addresses, &[("list", &list.join(", "))]),
+            FieldProblem::NotAuditHead => t.field_not_audit_head.to_owned(),
         }
     }
 }

@@ -11,8 +11,11 @@ test('an admin reads, filters and verifies the audit log; others are refused and
   // A refused visit first, so the admin has it to find.
   const qa = await signedIn(browser, 'qa1');
   await expect(qa.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' })).toHaveCount(0);
-  await qa.page.goto('/admin/audit');
-  await expect(qa.page.getByRole('alert').first()).toHaveText('You do not have permission to do this.');
+  const refused = await qa.page.goto('/admin/audit');
+  expect(refused?.status()).toBe(403);
+  await expect(qa.page.getByRole('heading', { level: 1 })).toHaveText('No permission');
+  await expect(qa.page.getByText('You do not have permission to do this.')).toBeVisible();
+  await expect(qa.page.getByRole('button', { name: 'Filter' }), 'none of the page\'s tools').toHaveCount(0);
   await qa.context.close();
 
   const admin = await signedIn(browser, 'admin1');

@@ -17,7 +17,8 @@ export async function signedIn(browser: Browser, username: string, viewport = DE
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('button', { name: 'Sign out' })).toBeVisible();
+  // On a phone the navigation is folded behind "Menu".
+  await expect(page.getByRole('navigation', { name: 'Main', includeHidden: true }).getByRole('button', { name: 'Sign out', includeHidden: true })).toHaveCount(1);
   return { context, page };
 }
 

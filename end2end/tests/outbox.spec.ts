@@ -25,6 +25,9 @@ test('a hand-off email waits in the outbox without SMTP, readable by admins, who
 
   const admin = await signedIn(browser, 'admin1', PHONE);
   const page = admin.page;
+  // On a phone the navigation is folded: closed at first, opened by "Menu".
+  await expect(page.getByRole('navigation', { name: 'Main' })).toBeHidden();
+  await page.locator('label[for="menu-toggle"]').click();
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Outbox' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Outbox' })).toBeVisible();
   const email = page.locator('article.outbox-item').filter({ hasText: `[${key}] Your turn: Awaiting PM` });

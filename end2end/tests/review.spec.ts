@@ -52,10 +52,28 @@ for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const
     const formTop = await gate(dev.page, 'verdict_dev').evaluate((el) => el.getBoundingClientRect().top);
     expect(reviewTop, 'the proposal is above the form').toBeLessThan(formTop);
 
-    // They disagree: the PM says not optimal (with a pool item), the dev says optimal.
+    // The PM's queue shows who holds it now; the whole row (a card on a phone) opens it.
+    await open(pm.page, '/');
+    const row = pm.page.locator('table.incidents tbody tr').filter({ hasText: `Prices wrong in the cart (${size})` });
+    await expect(row.locator('[data-holder="pm"]')).toContainText('Peter PM');
+    await expect(row.locator('[data-holder="dev"]')).toContainText('Dana Dev');
+    const badgeHeight = await row.locator('.badge--stage').evaluate((el) => el.getBoundingClientRect().height);
+    expect(badgeHeight, 'the stage badge keeps its own height').toBeLessThan(40);
+    // A tap on the severity cell, away from the title's own link text: the title's link covers
+    // the row (forced, because Playwright would refuse a click that another element receives).
+    await row.locator('td').nth(1).click({ force: true, position: { x: 40, y: 8 } });
+    await expect(pm.page).toHaveURL(new RegExp(`${url}$`));
+
+    // They disagree: the PM says not optimal (with a pool item), the dev says optimal. The pool
+    // item's fields appear only with "not optimal".
     await open(pm.page, url);
     const verdict = gate(pm.page, 'verdict_pm');
+    const poolTitle = verdict.getByLabel('Requirement pool item: title');
+    await expect(poolTitle, 'no pool fields before a verdict is chosen').toBeHidden();
+    await verdict.getByLabel('Optimal', { exact: true }).check();
+    await expect(poolTitle, 'no pool fields for "optimal"').toBeHidden();
     await verdict.getByLabel('Not optimal').check();
+    await expect(poolTitle).toBeVisible();
     await verdict.getByLabel('Requirement pool item: title').fill('Rework the price engine');
     await verdict.getByLabel('The optimal solution').fill('One pricing service for cart and checkout');
     await submit(pm.page, 'verdict_pm');

@@ -7,7 +7,7 @@ use app::{
     auth::{
         cookie,
         sessions::{self, Resolved, Timeouts},
-        ClientInfo, CurrentUser, PASSWORD_CHANGE_SERVER_FNS, PUBLIC_SERVER_FNS,
+        ClientInfo, CurrentUser, Role, PASSWORD_CHANGE_SERVER_FNS, PUBLIC_SERVER_FNS,
     },
     error::AppError,
     i18n::PreferredLocale,
@@ -98,7 +98,7 @@ const PROTECTED_PAGES: [&str; 4] = ["/admin", "/account", "/incidents", "/pool"]
 
 /// The pages in [`PROTECTED_PAGES`] send anonymous visitors to sign in; a user who must change their
 /// password is sent to do so first. Role checks happen inside each server function.
-pub async fn gate(request: Request, next: Next) -> Response {
+pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let user = request.extensions().get::<CurrentUser>();
     let must_change = user.is_some_and(|u| u.me.must_change_password);
@@ -128,7 +128,22 @@ pub async fn gate(request: Request, next: Next) -> Response {
     if must_change && !is_static(&path) && path != "/account/password" && path != "/login" && path != "/lang" {
         return Redirect::to("/account/password").into_response();
     }
-    next.run(request).await
+    // An admin page opened by someone else renders only its refusal (`shell::AdminOnly`); the
+    // status says so too, decided here because a streamed page's status goes out before its
+    // content is rendered, and the refusal is recorded like a refused server function. (The
+    // audit exports answer and record their own refusals.)
+    let refused = (path.starts_with("/admin") && !path.contains("/export."))
+        .then(|| user.filter(|u| !u.me.has(Role::Admin)).cloned())
+        .flatten();
+    if let Some(user) = &refused {
+        let client = request.extensions().get::<ClientInfo>().cloned().unwrap_or_default();
+        app::auth::guard::record_refusal(&state.db, user, &client, &path, Role::Admin).await;
+    }
+    let mut response = next.run(request).await;
+    if refused.is_some() && response.status() == StatusCode::OK {
+        *response.status_mut() = StatusCode::FORBIDDEN;
+    }
+    response
 }
 
 /// A refusal in the server-function error encoding, so the browser shows it like any other error.

@@ -282,7 +282,7 @@ fn router(state: AppState, shell_parts: ShellParts) -> Router {
         // Layers run outside-in from the last one added.
         .layer(axum::middleware::from_fn(render::finish_renders))
         .layer(axum::middleware::from_fn(api_status::refine))
-        .layer(axum::middleware::from_fn(auth::gate))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_user))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::client_info))
         .with_state(state)

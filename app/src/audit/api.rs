@@ -95,7 +95,7 @@ pub async fn verify_audit(head: Option<String>) -> Result<VerifyReport, AppError
     let admin = support::admin().await?;
     let head = match head.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
-        Some(v) => Some(v.parse::<Head>().map_err(|_| AppError::invalid("head", FieldProblem::InvalidChoice))?),
+        Some(v) => Some(v.parse::<Head>().map_err(|_| AppError::invalid("head", FieldProblem::NotAuditHead))?),
     };
     let report = store::verify(&crate::auth::guard::app_state().db, head.clone()).await?;
     let recorded = head.map(|h| h.to_string());

@@ -7,7 +7,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{event, AuditEntry, BreakReason, Outcome, VerifyReport};
-use crate::i18n::{fill, use_i18n, Strings};
+use crate::{
+    i18n::{fill, use_i18n, Strings},
+    workflow::rules::ActionKind,
+};
 
 /// Filter names, as query parameters of the page and of the export.
 const FILTERS: [&str; 6] = ["actor", "event", "target", "outcome", "from", "to"];
@@ -252,6 +255,10 @@ fn AuditTable(items: Vec<AuditEntry>) -> impl IntoView {
                         None => view! { <span>{target}</span> }.into_any(),
                     };
                     let event = e.event.clone();
+                    // A gate action names which one ("Incident action · Approve the release").
+                    let action = serde_json::from_str::<serde_json::Value>(&e.details)
+                        .ok()
+                        .and_then(|d| d.get("action").and_then(|a| a.as_str()).and_then(ActionKind::parse));
                     let actor = if e.actor_roles.is_empty() {
                         e.actor_name.clone()
                     } else {
@@ -262,7 +269,10 @@ fn AuditTable(items: Vec<AuditEntry>) -> impl IntoView {
                             <td data-label="#"><a href=format!("/admin/audit/{}", e.seq)>{e.seq}</a></td>
                             <td data-label=move || i18n.t().audit_time><crate::clock::LocalTime at=e.at.clone() /></td>
                             <td data-label=move || i18n.t().audit_actor>{actor}<span class="hint">" " {e.client_addr.clone()}</span></td>
-                            <td data-label=move || i18n.t().audit_event>{move || event_label(&event, i18n.t())}</td>
+                            <td data-label=move || i18n.t().audit_event>
+                                {move || event_label(&event, i18n.t())}
+                                {action.map(|kind| view! { " · " {move || crate::workflow::labels::action(kind, i18n.t())} })}
+                            </td>
                             <td data-label=move || i18n.t().audit_target>{target_view}</td>
                             <td data-label=move || i18n.t().audit_outcome><OutcomeBadge outcome=e.outcome.clone() /></td>
                         </tr>

@@ -29,24 +29,28 @@ pub fn require_user() -> Result<CurrentUser, AppError> {
 
 /// The signed-in user holding `role`, or a refusal, which is recorded in the audit log.
 pub async fn require_role(role: Role) -> Result<CurrentUser, AppError> {
-    use crate::audit::{event, store::Origin, store::Record, Outcome};
-
     let user = require_user()?;
     if user.me.has(role) {
         return Ok(user);
     }
     let path = use_context::<http::request::Parts>().map(|p| p.uri.path().to_owned()).unwrap_or_default();
+    record_refusal(&app_state().db, &user, &client_info(), &path, role).await;
+    Err(AppError::Forbidden)
+}
+
+/// Records in the audit log that `user` was refused `path` for lacking `role` (a server function,
+/// or a page the server answers 403). The refusal stands even when it cannot be recorded.
+pub async fn record_refusal(db: &crate::db::Db, user: &CurrentUser, client: &ClientInfo, path: &str, role: Role) {
+    use crate::audit::{event, store::Origin, store::Record, Outcome};
+
     tracing::warn!(user = %user.me.username, role = role.as_str(), path, "refused: missing role");
-    let origin = Origin::of(&user, &client_info());
-    let recorded = Record::new(&origin, event::ACCESS_DENIED)
+    let recorded = Record::new(&Origin::of(user, client), event::ACCESS_DENIED)
         .target("request", path)
         .outcome(Outcome::Denied)
         .details(serde_json::json!({ "required_role": role.as_str() }))
-        .record(&app_state().db, chrono::Utc::now())
+        .record(db, chrono::Utc::now())
         .await;
     if let Err(err) = recorded {
-        // The refusal stands even when it cannot be recorded.
         tracing::error!("cannot record a refusal in the audit log: {err}");
     }
-    Err(AppError::Forbidden)
 }

@@ -119,6 +119,24 @@ macro_rules! on_tx {
     };
 }
 
+/// Whether a pooled connection may be handed out: one still inside a transaction is retired
+/// instead (logged), so that whatever left it there cannot make every later write on it fail
+/// ("begin_with at non-zero transaction depth") or run inside someone else's transaction.
+///
+/// A transaction dropped without commit queues its rollback and returns the connection at once;
+/// the round trip of a ping lets that rollback finish before the connection is judged. The check
+/// itself reads a counter, so a clean connection costs nothing.
+async fn outside_transaction<C: sqlx::Connection>(conn: &mut C) -> Result<bool, sqlx::Error> {
+    if conn.is_in_transaction() {
+        conn.ping().await?;
+    }
+    let clean = !conn.is_in_transaction();
+    if !clean {
+        tracing::error!("a pooled connection was returned inside a transaction; it is closed and replaced");
+    }
+    Ok(clean)
+}
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -146,6 +164,7 @@ impl Db {
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .before_acquire(|conn, _| Box::pin(outside_transaction(conn)))
                     .connect_with(options)
                     .await
                     .map_err(connect_err)?;
@@ -155,6 +174,7 @@ impl Db {
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .before_acquire(|conn, _| Box::pin(outside_transaction(conn)))
                     .connect(url.expose())
                     .await
                     .map_err(connect_err)?;

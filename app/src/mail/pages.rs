@@ -102,7 +102,10 @@ fn HtmlPreview(id: i64) -> impl IntoView {
             <summary>{move || i18n.t().outbox_preview_html}</summary>
             <iframe
                 class="email-preview__html"
-                sandbox=""
+                // Same origin only so the request carries the session (the preview answers only
+                // to who may read it); no scripts, forms or popups, and the preview's own policy
+                // sandboxes the document again.
+                sandbox="allow-same-origin"
                 src=format!("/mail/{id}/preview")
                 title=move || i18n.t().outbox_preview_html
             ></iframe>
@@ -183,7 +186,7 @@ pub fn ReportCopy(email: EmailView) -> impl IntoView {
                 <StatusBadge status />
             </p>
             <p><strong>{email.subject.clone()}</strong></p>
-            <p class="hint">{move || i18n.t().outbox_to} ": " {email.recipients.join(", ")}</p>
+            <p class="hint">{move || i18n.t().outbox_to} {move || i18n.t().colon} {email.recipients.join(", ")}</p>
             <pre class="prewrap email-preview__text">{email.body_text.clone()}</pre>
             <HtmlPreview id=email.id />
         </section>

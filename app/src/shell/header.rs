@@ -13,16 +13,23 @@ use crate::{
 pub fn AppHeader() -> impl IntoView {
     let i18n = use_i18n();
     view! {
+        // On a phone the navigation folds behind "Menu" (a checkbox and its label: no script
+        // needed), so a page's own content starts within the first screen.
         <header class="app-header">
             <a class="app-header__brand" href="/">
                 <span class="app-header__logo" aria-hidden="true">"◆"</span>
                 <span>{move || i18n.t().product_name}</span>
             </a>
-            <nav class="app-header__nav" aria-label=move || i18n.t().nav_label>
+            <LanguageSwitch />
+            <input type="checkbox" id="menu-toggle" class="app-header__toggle" aria-controls="main-menu" />
+            <label for="menu-toggle" class="app-header__menu-button">
+                <span aria-hidden="true">"☰ "</span>
+                {move || i18n.t().nav_menu}
+            </label>
+            <nav id="main-menu" class="app-header__nav" aria-label=move || i18n.t().nav_label>
                 <a class="nav-link" href="/">{move || i18n.t().nav_home}</a>
                 <SignedInNav />
             </nav>
-            <LanguageSwitch />
         </header>
     }
 }

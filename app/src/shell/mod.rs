@@ -153,11 +153,14 @@ pub fn App() -> impl IntoView {
         <Router>
             <a class="skip-link" href="#main">{move || i18n.t().skip_to_content}</a>
             <AppHeader />
-            // Signed-in pages follow changes as they happen (the event stream needs a session).
-            <Suspense>{move || me.get().flatten().map(|_| view! { <LiveUpdates /> })}</Suspense>
+            // Signed-in pages follow changes as they happen (the event stream needs a session, and
+            // is closed to a user who must first change their password).
+            <Suspense>{move || me.get().flatten().filter(|m| !m.must_change_password).map(|_| view! { <LiveUpdates /> })}</Suspense>
             <main id="main" class="page" tabindex="-1">
                 // In-order streaming: every page arrives complete, so it works without WASM and
-                // no inline script is needed to swap in late content.
+                // no inline script is needed to swap in late content. Pages whose title names what
+                // they load render whole before the head is sent (`Async`): in-order streaming
+                // sends the head with the first chunk, which may come before the data.
                 <Routes fallback=NotFound>
                     <Route path=path!("") view=HomePage ssr=SsrMode::InOrder />
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder />
@@ -165,16 +168,16 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account/password") view=ChangePasswordPage ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users") view=|| view! { <AdminOnly><UsersPage /></AdminOnly> } ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/users/new") view=|| view! { <AdminOnly><NewUserPage /></AdminOnly> } ssr=SsrMode::InOrder />
-                    <Route path=path!("/admin/users/:id") view=|| view! { <AdminOnly><UserPage /></AdminOnly> } ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/users/:id") view=|| view! { <AdminOnly><UserPage /></AdminOnly> } ssr=SsrMode::Async />
                     <Route path=path!("/admin/intake") view=|| view! { <AdminOnly><IntakePage /></AdminOnly> } ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit") view=|| view! { <AdminOnly><AuditPage /></AdminOnly> } ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit/:seq") view=|| view! { <AdminOnly><AuditEntryPage /></AdminOnly> } ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/outbox") view=|| view! { <AdminOnly><OutboxPage /></AdminOnly> } ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents") view=IncidentListPage ssr=SsrMode::InOrder />
                     <Route path=path!("/incidents/new") view=NewIncidentPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/incidents/:key") view=IncidentPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/incidents/:key") view=IncidentPage ssr=SsrMode::Async />
                     <Route path=path!("/pool") view=PoolPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/pool/:id") view=PoolItemPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/pool/:id") view=PoolItemPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <Suspense>{move || me.get().flatten().map(|_| view! { <ZoneFooter /> }.into_any())}</Suspense>

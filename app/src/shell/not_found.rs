@@ -29,6 +29,8 @@ pub fn NotFound() -> impl IntoView {
 /// role again on every call.
 #[component]
 pub fn AdminOnly(children: ChildrenFn) -> impl IntoView {
+    // The server answers such a page 403 and records the refusal (`server::auth::gate`); the
+    // page itself shows only the refusal, none of its tools.
     let me = crate::auth::use_me();
     view! {
         <Suspense>

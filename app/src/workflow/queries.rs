@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     input::{Channel, Severity, UserConfirmation},
-    rules::{self, Actor, IncidentState, Owners, Plan, Resolution, Stage, TimelineAction},
+    rules::{self, ActionKind, Actor, IncidentState, Owners, Plan, Resolution, Stage, TimelineAction},
     views::{
         IncidentDetail, IncidentFacts, IncidentFilter, IncidentPage, IncidentSummary, MyQueueView, Person, QueueItem,
         TimelineEntry,
@@ -67,6 +67,7 @@ impl TryFrom<SummaryRow> for Listed {
                 version: r.version,
                 stage_entered_at: r.stage_entered_at.to_rfc3339(),
                 created_at: r.created_at.to_rfc3339(),
+                holders: Vec::new(),
             },
             state: IncidentState { stage, owners, pm_verdict: r.pm_verdict, dev_verdict: r.dev_verdict },
         })
@@ -75,6 +76,47 @@ impl TryFrom<SummaryRow> for Listed {
 
 fn listed(rows: Vec<SummaryRow>) -> Result<Vec<Listed>, UnknownStoredValue> {
     rows.into_iter().map(Listed::try_from).collect()
+}
+
+/// Fills in who holds each incident now (the named owners of its stage's roles), with every name
+/// read in one statement.
+async fn fill_holders(db: &Db, items: &mut [IncidentSummary]) -> Result<(), AppError> {
+    let mut ids: Vec<i64> = Vec::new();
+    for item in items.iter() {
+        for role in item.stage.owner_roles() {
+            if let Some(id) = item.owners.get(role).filter(|id| !ids.contains(id)) {
+                ids.push(id);
+            }
+        }
+    }
+    let names: Vec<(i64, String)> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        let placeholders = (1..=ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+        let sql = format!("SELECT id, display_name FROM users WHERE id IN ({placeholders})");
+        on_db!(db, pool => {
+            let mut query = sqlx::query_as(&sql);
+            for id in &ids {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        })
+    };
+    for item in items.iter_mut() {
+        item.holders = item
+            .stage
+            .owner_roles()
+            .into_iter()
+            .map(|role| {
+                let name = item
+                    .owners
+                    .get(role)
+                    .and_then(|id| names.iter().find(|(known, _)| *known == id).map(|(_, name)| name.clone()));
+                (role, name)
+            })
+            .collect();
+    }
+    Ok(())
 }
 
 /// The queue's query: every open incident, most severe first, then longest in its stage. Its
@@ -95,13 +137,15 @@ pub async fn my_queue(db: &Db, actor: &Actor) -> Result<MyQueueView, AppError> {
         .filter(|stage| stage.owner_roles().iter().any(|r| actor.roles.contains(r)))
         .map(|stage| (stage, open.iter().filter(|l| l.summary.stage == stage).count() as i64))
         .collect();
-    let items = open
+    let (mut summaries, owed): (Vec<IncidentSummary>, Vec<Vec<ActionKind>>) = open
         .into_iter()
         .filter_map(|l| {
             let actions = rules::available_actions(&l.state, actor);
-            (!actions.is_empty()).then_some(QueueItem { summary: l.summary, actions })
+            (!actions.is_empty()).then_some((l.summary, actions))
         })
-        .collect();
+        .unzip();
+    fill_holders(db, &mut summaries).await?;
+    let items = summaries.into_iter().zip(owed).map(|(summary, actions)| QueueItem { summary, actions }).collect();
     Ok(MyQueueView { items, counts })
 }
 
@@ -184,6 +228,7 @@ pub async fn list(db: &Db, filter: &IncidentFilter, before: Option<i64>, limit: 
     } else {
         None
     };
+    fill_holders(db, &mut items).await?;
     Ok(IncidentPage { items, next_before })
 }
 

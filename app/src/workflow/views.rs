@@ -31,6 +31,10 @@ pub struct IncidentSummary {
     pub stage_entered_at: String,
     /// When it was reported (RFC 3339).
     pub created_at: String,
+    /// Who holds the baton now: each role acting in the current stage with its named owner's
+    /// name, or `None` while nobody of that role has it (filled by lists and the queue).
+    #[serde(default)]
+    pub holders: Vec<(Role, Option<String>)>,
 }
 
 /// An incident waiting for the user, with the actions they owe on it.

@@ -41,6 +41,38 @@ db_test!(async fn a_rolled_back_or_dropped_transaction_changes_nothing(ctx) {
     assert_eq!(settings::get(&ctx.db, "k").await.unwrap(), None);
 });
 
+db_test!(async fn a_connection_left_inside_a_transaction_is_never_handed_out_again(ctx) {
+    // Whatever leaves a pooled connection inside a transaction (here a transaction that is never
+    // dropped, so never rolled back), the next writer must get a clean connection: before the
+    // pool checked, every later write on that connection failed with "begin_with at non-zero
+    // transaction depth", and on PostgreSQL it would have run inside the leaked transaction.
+    fn leak<C: sqlx::Connection>(conn: &mut C) -> impl std::future::Future<Output = ()> + '_ {
+        async move { std::mem::forget(conn.begin().await.expect("begin")) }
+    }
+    match &ctx.db {
+        Db::Sqlite(pool) => {
+            let mut conn = pool.acquire().await.unwrap();
+            leak(&mut *conn).await;
+            assert!(sqlx::Connection::is_in_transaction(&*conn));
+        }
+        Db::Postgres(pool) => {
+            let mut conn = pool.acquire().await.unwrap();
+            leak(&mut *conn).await;
+            assert!(sqlx::Connection::is_in_transaction(&*conn));
+        }
+    }
+    // Idle connections are handed out in turn: more writes than the pool holds reach that one.
+    for i in 0..17 {
+        let mut tx = ctx.db.begin_write().await.expect("a clean connection begins a write transaction");
+        settings::put(&mut tx, &format!("after-leak-{i}"), "ok", Utc::now()).await.unwrap();
+        tx.commit().await.expect("and commits it");
+    }
+    for i in 0..17 {
+        let key = format!("after-leak-{i}");
+        assert_eq!(settings::get(&ctx.db, &key).await.unwrap().as_deref(), Some("ok"), "{key} is committed");
+    }
+});
+
 db_test!(async fn concurrent_read_modify_write_transactions_lose_no_update(ctx) {
     // Each task reads the counter and writes it back plus one. With a deferred SQLite transaction
     // the read-then-write upgrade fails at once with SQLITE_BUSY; without a row lock on

@@ -137,3 +137,45 @@ async fn pages_and_server_function_answers_are_compressed_and_never_stored() {
     app.stop().await;
     db.destroy().await;
 }
+
+/// The stylesheet is plain CSS: rules sit at the top level or inside at-rules (`@media`), never
+/// inside another rule. An unclosed rule once nested every later rule under it (CSS nesting), so
+/// that the outbox, audit and email styles silently matched nothing.
+#[test]
+fn the_stylesheet_has_no_rule_inside_a_rule() {
+    let css = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../style/main.css")).unwrap();
+    // Comments may hold braces.
+    let mut text = String::new();
+    let mut rest = css.as_str();
+    while let Some(start) = rest.find("/*") {
+        text.push_str(&rest[..start]);
+        rest = rest[start..].split_once("*/").map(|(_, after)| after).unwrap_or("");
+    }
+    text.push_str(rest);
+    let (mut open, mut prelude, mut line) = (Vec::<bool>::new(), String::new(), 1);
+    for ch in text.chars() {
+        match ch {
+            '{' => {
+                let at_rule = prelude.trim_start().starts_with('@');
+                assert!(
+                    open.last().is_none_or(|inside_at_rule| *inside_at_rule),
+                    "line {line}: `{}` opens inside a rule (a brace left unclosed above?)",
+                    prelude.trim()
+                );
+                open.push(at_rule);
+                prelude.clear();
+            }
+            '}' => {
+                assert!(open.pop().is_some(), "line {line}: a closing brace without its rule");
+                prelude.clear();
+            }
+            ';' => prelude.clear(),
+            '\n' => {
+                line += 1;
+                prelude.push(ch);
+            }
+            other => prelude.push(other),
+        }
+    }
+    assert!(open.is_empty(), "{} rule(s) left open at the end", open.len());
+}

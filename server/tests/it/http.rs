@@ -363,21 +363,55 @@ async fn the_account_page_shows_the_user_and_their_language_and_needs_a_session(
 db_test!(async fn admin_pages_show_others_only_a_403_page(ctx) {
     use app::auth::Role;
     let app = TestApp::spawn(ctx.url.expose()).await;
-    app.create_user("dev1", &[Role::Dev]).await;
+    let dev_id = app.create_user("dev1", &[Role::Dev]).await;
     app.create_user("admin1", &[Role::Admin]).await;
     let mut dev = app.browser();
     dev.login("dev1", crate::helpers::PASSWORD).await;
-    for path in ["/admin/audit", "/admin/outbox", "/admin/users", "/admin/intake", "/admin/audit/1"] {
+    let dev_page = format!("/admin/users/{dev_id}");
+    for path in ["/admin/audit", "/admin/outbox", "/admin/users", "/admin/intake", "/admin/audit/1", dev_page.as_str()] {
+        let before = crate::helpers::audit_entries(&app.db).await.len();
         let page = dev.get(path).await;
         assert_eq!(page.status(), StatusCode::FORBIDDEN, "{path}");
         let html = page.text().await.unwrap();
         assert!(html.contains("No permission"), "{path}");
         assert!(!html.contains("export.csv") && !html.contains("name=\"target\""), "{path} shows none of its tools");
+        // Each refused visit is on record once, as a refused server function is.
+        let after = crate::helpers::audit_entries(&app.db).await;
+        assert_eq!(after.len(), before + 1, "{path}: exactly the refusal is recorded");
+        let refusal = after.last().unwrap();
+        assert_eq!((refusal.event.as_str(), refusal.outcome.as_str()), (app::audit::event::ACCESS_DENIED, "denied"));
+        assert_eq!((refusal.actor_name.as_str(), refusal.target.as_str()), ("dev1", path));
     }
     let mut admin = app.browser();
     admin.login("admin1", crate::helpers::PASSWORD).await;
     let page = admin.get("/admin/audit").await;
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("export.csv"));
+    // A page that loads its own data inside the admin check renders to its end (it once hung).
+    let user_page = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let page = admin.get(&dev_page).await;
+        (page.status(), page.text().await.unwrap())
+    })
+    .await
+    .expect("the user page renders");
+    assert_eq!(user_page.0, StatusCode::OK);
+    assert!(user_page.1.contains("<title>dev1 · Baton</title>"), "titled by the user it shows");
+    app.stop().await;
+});
+
+db_test!(async fn pages_titled_by_their_data_always_carry_that_title(ctx) {
+    // The head goes out with the first chunk of a streamed page; the incident page's title comes
+    // from its data, so it was missing whenever the head left first (a race: about half the time).
+    use app::auth::Role;
+    let app = TestApp::spawn(ctx.url.expose()).await;
+    app.create_user("ops1", &[Role::Ops]).await;
+    let mut ops = app.browser();
+    ops.login("ops1", crate::helpers::PASSWORD).await;
+    let key = ops.report("Checkout fails").await.json().as_str().unwrap().to_owned();
+    let wanted = format!("<title>{key} Checkout fails · Baton</title>");
+    for attempt in 0..20 {
+        let html = ops.get(&format!("/incidents/{key}")).await.text().await.unwrap();
+        assert!(html.contains(&wanted), "attempt {attempt}: no incident title in the head");
+    }
     app.stop().await;
 });

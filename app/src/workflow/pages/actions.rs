@@ -327,11 +327,17 @@ pub fn gate_form(kind: ActionKind, ctx: FormCtx, prefill: &Prefill) -> AnyView {
         ActionKind::VerdictPm => {
             let (pool_title, pool_description) = prefill.pm_pool.clone().unwrap_or_default();
             let checked = prefill.pm_verdict;
+            let i18n = use_i18n();
             gate_form!(PmVerdict, kind, ctx, error => {
             <YesNo name="optimal" legend=|t| t.field_optimal yes=|t| t.field_optimal_yes no=|t| t.field_optimal_no yes_value="true" no_value="false" checked />
-            <Input name="pool_title" label=|t| t.field_pool_title error value=pool_title />
-            <TextArea name="pool_description" label=|t| t.field_pool_description error value=pool_description />
-            <super::PrioritySelect name="pool_priority" id="f-pool_priority".to_owned() selected=Severity::P2 />
+            // Only "not optimal" needs a pool item: the fields show when it is chosen (CSS
+            // `:has()`, so without JavaScript too); the server requires them only then.
+            <div class="when-not-optimal" data-when-not-optimal="">
+                <p class="hint">{move || i18n.t().pool_fields_hint}</p>
+                <Input name="pool_title" label=|t| t.field_pool_title error value=pool_title />
+                <TextArea name="pool_description" label=|t| t.field_pool_description error value=pool_description />
+                <super::PrioritySelect name="pool_priority" id="f-pool_priority".to_owned() selected=Severity::P2 />
+            </div>
             })
         }
         ActionKind::VerdictDev => {

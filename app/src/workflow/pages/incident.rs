@@ -30,6 +30,7 @@ pub fn IncidentPage() -> impl IntoView {
     let i18n = use_i18n();
     let params = use_params_map();
     let key = move || params.read().get("key").unwrap_or_default();
+    // The route renders `Async`, so the <title> naming the incident is in the head.
     let incident = Resource::new(key, crate::workflow::get_incident);
     view! {
         <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
@@ -282,8 +283,12 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                 <h2 id="record-heading">{move || i18n.t().field_description}</h2>
                 <p class="prewrap">{detail.description.clone()}</p>
                 <p class="hint">
-                    {move || i18n.t().incident_reporter} ": " {detail.reporter_name.clone()} " " {detail.reporter_contact.clone()}
-                    " · " {move || labels::channel(s.channel, i18n.t())}
+                    // Who reported it, when known (intake and phone reports often carry no name).
+                    {(!detail.reporter_name.trim().is_empty() || !detail.reporter_contact.trim().is_empty()).then(|| {
+                        let who = format!("{} {}", detail.reporter_name.trim(), detail.reporter_contact.trim()).trim().to_owned();
+                        view! { {move || i18n.t().incident_reporter} {move || i18n.t().colon} {who} " · " }
+                    })}
+                    {move || labels::channel(s.channel, i18n.t())}
                 </p>
                 // From the second round on: the first fix is the normal case.
                 {(detail.fix_round > 0).then(|| {
@@ -294,15 +299,15 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                 {(!detail.facts.root_cause.is_empty() && stage != Stage::SolutionReview).then(|| {
                     let (cause, solution) = (detail.facts.root_cause.clone(), detail.facts.solution.clone());
                     view! {
-                        <p><strong>{move || i18n.t().field_root_cause} ": "</strong><span class="prewrap">{cause}</span></p>
-                        <p><strong>{move || i18n.t().field_solution} ": "</strong><span class="prewrap">{solution}</span></p>
+                        <p><strong>{move || i18n.t().field_root_cause} {move || i18n.t().colon}</strong><span class="prewrap">{cause}</span></p>
+                        <p><strong>{move || i18n.t().field_solution} {move || i18n.t().colon}</strong><span class="prewrap">{solution}</span></p>
                     }
                 })}
                 {detail.plan.map(|plan| {
                     let pool = detail.pool_item.clone();
                     view! {
                         <p>
-                            <strong>{move || i18n.t().incident_plan} ": "</strong>
+                            <strong>{move || i18n.t().incident_plan} {move || i18n.t().colon}</strong>
                             {move || match plan {
                                 Plan::Interim => i18n.t().incident_plan_interim,
                                 Plan::Optimal => i18n.t().incident_plan_optimal,
@@ -314,7 +319,7 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                 {(!detail.facts.release_version.is_empty()).then(|| {
                     let v = detail.facts.release_version.clone();
                     let at = detail.facts.deployed_at.clone().map(|at| view! { " · " <LocalTime at /> });
-                    view! { <p><strong>{move || i18n.t().incident_release} ": "</strong> {v} {at}</p> }
+                    view! { <p><strong>{move || i18n.t().incident_release} {move || i18n.t().colon}</strong> {v} {at}</p> }
                 })}
             </section>
 

@@ -63,6 +63,14 @@ fn IncidentTable(items: Vec<IncidentSummary>, #[prop(optional)] owed: Option<Vec
                                 <td data-label=move || i18n.t().incident_progress>
                                     <StageBadge stage=i.stage />
                                     <span class="hint">" " <TimeIn template=i18n.t().incident_time_in_stage at=entered /></span>
+                                    {i.holders.iter().cloned().map(|(role, name)| view! {
+                                        <span class="holder" data-holder=role.as_str()>
+                                            {move || crate::i18n::fill(i18n.t().incident_waiting_for, &[
+                                                ("role", role.label(i18n.t())),
+                                                ("name", name.as_deref().unwrap_or(i18n.t().incident_unowned)),
+                                            ])}
+                                        </span>
+                                    }).collect_view()}
                                 </td>
                                 <td data-label=last_label>{last}</td>
                             </tr>
@@ -94,7 +102,10 @@ pub fn MyQueue() -> impl IntoView {
                         .map(|result| match result {
                             Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
                             Ok(queue) => {
-                                let counts = queue.counts.into_iter().map(|(stage, n)| view! {
+                                // Only the stages that hold something: a row of zeros says nothing.
+                                let counts: Vec<_> = queue.counts.into_iter().filter(|(_, n)| *n > 0).collect();
+                                let any = !counts.is_empty();
+                                let counts = counts.into_iter().map(|(stage, n)| view! {
                                     <li><StageBadge stage /> " " <strong>{n}</strong></li>
                                 }).collect_view();
                                 let body = if queue.items.is_empty() {
@@ -105,10 +116,12 @@ pub fn MyQueue() -> impl IntoView {
                                 };
                                 view! {
                                     {body}
-                                    <section aria-labelledby="counts-heading">
-                                        <h2 id="counts-heading">{move || i18n.t().queue_counts}</h2>
-                                        <ul class="stage-counts">{counts}</ul>
-                                    </section>
+                                    {any.then(|| view! {
+                                        <section aria-labelledby="counts-heading">
+                                            <h2 id="counts-heading">{move || i18n.t().queue_counts}</h2>
+                                            <ul class="stage-counts">{counts}</ul>
+                                        </section>
+                                    })}
                                 }
                                 .into_any()
                             }
