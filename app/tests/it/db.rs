@@ -46,8 +46,8 @@ db_test!(async fn a_connection_left_inside_a_transaction_is_never_handed_out_aga
     // dropped, so never rolled back), the next writer must get a clean connection: before the
     // pool checked, every later write on that connection failed with "begin_with at non-zero
     // transaction depth", and on PostgreSQL it would have run inside the leaked transaction.
-    fn leak<C: sqlx::Connection>(conn: &mut C) -> impl std::future::Future<Output = ()> + '_ {
-        async move { std::mem::forget(conn.begin().await.expect("begin")) }
+    async fn leak<C: sqlx::Connection>(conn: &mut C) {
+        std::mem::forget(conn.begin().await.expect("begin"))
     }
     match &ctx.db {
         Db::Sqlite(pool) => {
