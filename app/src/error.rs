@@ -32,6 +32,10 @@ pub enum FieldProblem {
     PasswordMismatch,
     /// The current password given is wrong.
     WrongPassword,
+    /// A password anyone would try first: the username, the product's name or a common one.
+    PasswordGuessable,
+    /// The new password is the current one.
+    PasswordUnchanged,
     /// The value is not one of the allowed choices.
     InvalidChoice,
     /// Not a date (or date and time) that exists.
@@ -89,9 +93,6 @@ pub enum AppError {
     /// Unknown username or wrong password (deliberately indistinguishable).
     #[error("invalid credentials")]
     InvalidCredentials,
-    /// The account is deactivated.
-    #[error("account deactivated")]
-    AccountDeactivated,
     /// Too many failed sign-ins; try again after this many seconds.
     #[error("throttled for {0} s")]
     Throttled(u64),
@@ -141,7 +142,6 @@ impl AppError {
             AppError::NotSignedIn => t.error_not_signed_in.to_owned(),
             AppError::Forbidden => t.error_forbidden.to_owned(),
             AppError::InvalidCredentials => t.error_invalid_credentials.to_owned(),
-            AppError::AccountDeactivated => t.error_account_deactivated.to_owned(),
             AppError::Throttled(secs) => fill(t.error_throttled, &[("seconds", &secs.to_string())]),
             AppError::Invalid { problem, .. } => problem.message(t),
             AppError::SelfLockout => t.error_self_lockout.to_owned(),
@@ -171,6 +171,8 @@ impl FieldProblem {
             FieldProblem::UsernameTaken => t.field_username_taken.to_owned(),
             FieldProblem::PasswordMismatch => t.field_password_mismatch.to_owned(),
             FieldProblem::WrongPassword => t.field_wrong_password.to_owned(),
+            FieldProblem::PasswordGuessable => t.field_password_guessable.to_owned(),
+            FieldProblem::PasswordUnchanged => t.field_password_unchanged.to_owned(),
             FieldProblem::InvalidChoice => t.field_invalid_choice.to_owned(),
             FieldProblem::InvalidDate => t.field_invalid_date.to_owned(),
             FieldProblem::Taken => t.field_taken.to_owned(),

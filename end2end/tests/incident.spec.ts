@@ -318,16 +318,39 @@ test('without JavaScript a gate action works through the plain form', async ({ b
   await ops.context.close();
 });
 
-test('a change by one user reaches another user\'s open page without a reload', async ({ browser }) => {
-  const ops = await signedIn(browser, 'ops1');
-  const pm = await signedIn(browser, 'pm1');
+const LIVE_TEXT = {
+  en: {
+    queue: /Waiting for you/,
+    moved: 'Just now: Peter PM · Dispatch dev and QA → Investigating.',
+    gone: 'Your form no longer applies to this incident',
+    before: 'Awaiting PM',
+    after: 'Investigating',
+    latest: 'Show the latest',
+  },
+  'zh-CN': {
+    queue: /等你处理/,
+    moved: '刚刚：Peter PM · 指派开发和测试 → 定位中。',
+    gone: '你的表单已不再适用于此事件',
+    before: '待产品对接',
+    after: '定位中',
+    latest: '查看最新状态',
+  },
+} as const;
+
+for (const [size, viewport, lang] of [['desktop', DESKTOP, 'en'], ['phone', PHONE, 'zh-CN']] as const) {
+test(`a change by one user reaches another user's open page without a reload, and keeps a draft (${size}, ${lang})`, async ({ browser }) => {
+  const text = LIVE_TEXT[lang];
+  const ops = await signedIn(browser, 'ops1', viewport);
+  const pm = await signedIn(browser, 'pm1', viewport);
   await open(ops.page, '/incidents/new');
-  await ops.page.getByLabel('Title').fill('Live update');
+  await ops.page.getByLabel('Title').fill(`Live update (${size})`);
   await ops.page.getByLabel('Description').fill('Watch me move');
   await ops.page.getByRole('button', { name: 'Report incident' }).click();
   await expect(ops.page).toHaveURL(/\/incidents\/INC-/);
   const url = new URL(ops.page.url()).pathname;
   await open(pm.page, url);
+  // The PM reads in `lang` (every tab of this browser).
+  if (lang !== 'en') await viewIn(pm.page, lang);
   await expect(pm.page.locator('.baton-holder')).toContainText('Olivia Ops');
   await pm.page.evaluate(() => ((window as unknown as { stayed: number }).stayed = 1));
   // The PM's queue page too: open in a second tab of the same user.
@@ -335,8 +358,8 @@ test('a change by one user reaches another user\'s open page without a reload', 
   await open(queue, '/');
   // Other tests share the server, so the queue need not be empty: this incident is not in it yet.
   await expect(queue.getByRole('heading', { level: 1 })).toBeVisible();
-  await expect(queue).toHaveTitle(/Waiting for you/);
-  await expect(queue.getByRole('link', { name: /Live update/ })).toHaveCount(0);
+  await expect(queue).toHaveTitle(text.queue);
+  await expect(queue.getByRole('link', { name: new RegExp(`Live update \\(${size}\\)`) })).toHaveCount(0);
 
   await answerTriage(ops.page, true);
   await gate(ops.page, 'triage_technical').getByLabel('Product manager').selectOption({ label: 'Peter PM' });
@@ -344,30 +367,29 @@ test('a change by one user reaches another user\'s open page without a reload', 
 
   await expect(gate(pm.page, 'dispatch')).toBeVisible({ timeout: 2_000 });
   expect(await pm.page.evaluate(() => (window as unknown as { stayed?: number }).stayed)).toBe(1);
-  await expect(queue.getByRole('link', { name: /Live update/ })).toBeVisible({ timeout: 2_000 });
+  await expect(queue.getByRole('link', { name: new RegExp(`Live update \\(${size}\\)`) })).toBeVisible({ timeout: 2_000 });
 
   // A change that arrives while the user is typing never takes the draft away: the page says so
   // and redraws only when asked.
-  await gate(pm.page, 'dispatch').getByLabel('Note').fill('Half-written note to the team');
+  await gate(pm.page, 'dispatch').locator('#f-note').fill('Half-written note to the team');
   const other = await pm.context.newPage();
   await open(other, url);
-  await gate(other, 'dispatch').getByLabel('Developer').selectOption({ label: 'Dana Dev' });
-  await gate(other, 'dispatch').getByLabel('QA').selectOption({ label: 'Quinn QA' });
+  await gate(other, 'dispatch').locator('#f-dev_id').selectOption({ label: 'Dana Dev' });
+  await gate(other, 'dispatch').locator('#f-qa_id').selectOption({ label: 'Quinn QA' });
   await gate(other, 'dispatch').getByRole('button').last().click();
   await expect(gate(other, 'dispatch')).toHaveCount(0);
   const notice = pm.page.locator('.live-notice');
   // It says who moved the incident where, and that the form being typed in no longer applies.
-  await expect(notice.locator('[data-live-what]')).toHaveText('Just now: Peter PM · Dispatch dev and QA → Investigating.', {
-    timeout: 2_000,
-  });
-  await expect(notice).toContainText('Your form no longer applies to this incident');
-  await expect(gate(pm.page, 'dispatch').getByLabel('Note')).toHaveValue('Half-written note to the team');
-  await expect(pm.page.locator('.progress__step--current')).toContainText('Awaiting PM');
-  await pm.page.screenshot({ path: test.info().outputPath('incident-live-draft-desktop.png'), fullPage: true });
-  await notice.getByRole('button', { name: 'Show the latest' }).click();
-  await expect(pm.page.locator('.progress__step--current')).toContainText('Investigating');
+  await expect(notice.locator('[data-live-what]')).toHaveText(text.moved, { timeout: 2_000 });
+  await expect(notice).toContainText(text.gone);
+  await expect(gate(pm.page, 'dispatch').locator('#f-note')).toHaveValue('Half-written note to the team');
+  await expect(pm.page.locator('.progress__step--current')).toContainText(text.before);
+  await pm.page.screenshot({ path: test.info().outputPath(`incident-live-draft-${size}-${lang}.png`), fullPage: true });
+  await notice.getByRole('button', { name: text.latest }).click();
+  await expect(pm.page.locator('.progress__step--current')).toContainText(text.after);
   await expect(notice).toHaveCount(0);
   expect(await pm.page.evaluate(() => (window as unknown as { stayed?: number }).stayed)).toBe(1);
   await ops.context.close();
   await pm.context.close();
 });
+}

@@ -21,7 +21,7 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 pub fn status_for(error: &AppError) -> Option<StatusCode> {
     Some(match error {
         AppError::NotSignedIn | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden | AppError::SelfLockout | AppError::AccountDeactivated => StatusCode::FORBIDDEN,
+        AppError::Forbidden | AppError::SelfLockout => StatusCode::FORBIDDEN,
         AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
         AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::NotFound => StatusCode::NOT_FOUND,

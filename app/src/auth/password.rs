@@ -33,15 +33,54 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Checks a new password against the policy.
-pub fn check_policy(password: &str) -> Result<(), FieldProblem> {
+/// How many of the most common passwords are refused.
+pub const COMMON_PASSWORDS_REFUSED: usize = 10_000;
+
+/// Checks a new password for `username` against the policy: its length, and that it is not the
+/// username, the product's name or one of the [`COMMON_PASSWORDS_REFUSED`] most common passwords.
+pub fn check_policy(password: &str, username: &str) -> Result<(), FieldProblem> {
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(FieldProblem::TooLong(MAX_PASSWORD_BYTES));
     }
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(FieldProblem::TooShort(MIN_PASSWORD_CHARS));
     }
+    let folded = password.trim().to_lowercase();
+    let username = username.trim().to_lowercase();
+    if is_name_plus_extras(&folded, &username) || is_name_plus_extras(&folded, PRODUCT_NAME) || is_common(&folded) {
+        return Err(FieldProblem::PasswordGuessable);
+    }
     Ok(())
+}
+
+/// Whether `folded` is `name`, alone or with only digits and symbols before or after it
+/// ("Baton2026!", "li.na12345").
+fn is_name_plus_extras(folded: &str, name: &str) -> bool {
+    let extras = |rest: &str| !rest.chars().any(char::is_alphabetic);
+    !name.is_empty() && (folded.strip_prefix(name).is_some_and(extras) || folded.strip_suffix(name).is_some_and(extras))
+}
+
+/// The product's name, the first guess against any of its accounts.
+const PRODUCT_NAME: &str = "baton";
+
+/// Whether `folded` (lower case) is, as a whole, one of the most common passwords. zxcvbn's
+/// frequency list of passwords is ranked by how often each was found in leaked password dumps;
+/// a whole-password match of rank up to [`COMMON_PASSWORDS_REFUSED`] is refused.
+fn is_common(folded: &str) -> bool {
+    use zxcvbn::matching::patterns::{DictionaryPattern, MatchPattern};
+    // The crate does not export its dictionary type; the passwords list is its default value.
+    let passwords = DictionaryPattern::default().dictionary_name;
+    let estimate = zxcvbn::zxcvbn(folded, &[]);
+    match estimate.sequence() {
+        [only] => matches!(
+            &only.pattern,
+            MatchPattern::Dictionary(DictionaryPattern { dictionary_name, rank, reversed: false, l33t: false, .. })
+                if *dictionary_name == passwords
+                    && *rank <= COMMON_PASSWORDS_REFUSED
+                    && only.token.chars().count() == folded.chars().count()
+        ),
+        _ => false,
+    }
 }
 
 /// A random password of 16 characters from an alphabet without look-alikes (no 0/O, 1/l/I).
@@ -192,15 +231,32 @@ mod tests {
 
     #[test]
     fn the_policy_names_its_limits() {
-        assert_eq!(check_policy("short"), Err(FieldProblem::TooShort(MIN_PASSWORD_CHARS)));
-        assert_eq!(check_policy(&"x".repeat(300)), Err(FieldProblem::TooLong(MAX_PASSWORD_BYTES)));
-        assert_eq!(check_policy("长长的中文密码也可以用的"), Ok(()));
+        assert_eq!(check_policy("short", "li.na"), Err(FieldProblem::TooShort(MIN_PASSWORD_CHARS)));
+        assert_eq!(check_policy(&"x".repeat(300), "li.na"), Err(FieldProblem::TooLong(MAX_PASSWORD_BYTES)));
+        assert_eq!(check_policy("长长的中文密码也可以用的", "li.na"), Ok(()));
+        assert_eq!(check_policy("correct horse battery staple", "li.na"), Ok(()));
+    }
+
+    #[test]
+    fn the_username_the_product_name_and_common_passwords_are_refused() {
+        for (password, username) in [
+            ("Li.Na12345", "li.na"),
+            ("zhang.san.wei", "zhang.san.wei"),
+            ("Baton2026!!", "li.na"),
+            ("1234567890", "li.na"),
+            ("qwertyuiop", "li.na"),
+            ("Password123", "li.na"),
+        ] {
+            assert_eq!(check_policy(password, username), Err(FieldProblem::PasswordGuessable), "{password}");
+        }
+        // Common words inside a longer password are fine: only the whole password is looked up.
+        assert_eq!(check_policy("password for the cart service", "li.na"), Ok(()));
     }
 
     #[test]
     fn generated_passwords_pass_the_policy_and_differ() {
         let a = generate_password();
-        assert_eq!(check_policy(a.expose_secret()), Ok(()));
+        assert_eq!(check_policy(a.expose_secret(), "li.na"), Ok(()));
         assert_ne!(a.expose_secret(), generate_password().expose_secret());
     }
 }

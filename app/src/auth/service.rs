@@ -33,7 +33,8 @@ pub struct SignedIn {
 
 /// Checks a username and password and opens a session record.
 ///
-/// An unknown username and a wrong password take the same time and give the same answer.
+/// An unknown username, a wrong password and a deactivated account take the same time and give
+/// the same answer.
 /// Failures count against the account and the client address; past the thresholds the caller is
 /// told how long to wait, before any password is checked.
 pub async fn sign_in(
@@ -68,22 +69,27 @@ pub async fn sign_in(
 
     let account = store::find_for_login(db, username).await?;
     let verified = hasher.verify(password.clone(), account.as_ref().map(|a| a.password_hash.clone())).await?;
-    let account = match account {
-        Some(account) if verified.ok => account,
-        _ => {
+    // A deactivated account answers exactly as a wrong password does (same status, body and
+    // work: the same writes in the same transaction), so the answer never tells that the
+    // password was right. The audit log, which only admins read, says which it was.
+    let refused = match &account {
+        Some(account) if verified.ok && account.active => None,
+        Some(_) if verified.ok => Some("deactivated"),
+        _ => Some("invalid_credentials"),
+    };
+    let account = match (account, refused) {
+        (Some(account), None) => account,
+        (_, refused) => {
+            let reason = refused.unwrap_or("invalid_credentials");
             let mut tx = db.begin_write().await?;
             throttle::record_failure(&mut tx, &account_key, throttle::ACCOUNT_THRESHOLD, now).await?;
             throttle::record_failure(&mut tx, &address_key, throttle::ADDRESS_THRESHOLD, now).await?;
-            attempt(Outcome::Failed, "invalid_credentials").append(&mut tx, now).await?;
+            attempt(Outcome::Failed, reason).append(&mut tx, now).await?;
             tx.commit().await?;
-            tracing::info!(username, addr = %client.addr, "sign-in failed");
+            tracing::info!(username, addr = %client.addr, reason, "sign-in failed");
             return Err(AppError::InvalidCredentials);
         }
     };
-    if !account.active {
-        attempt(Outcome::Denied, "deactivated").record(db, now).await?;
-        return Err(AppError::AccountDeactivated);
-    }
     let roles = store::roles_of(db, account.id).await?;
     // Hash before the transaction: the write lock is not held while argon2 runs.
     let rehash = if verified.needs_rehash { Some(hasher.hash(password).await?) } else { None };
@@ -129,13 +135,42 @@ pub async fn change_own_password(
     if current.expose_secret().is_empty() {
         return Err(AppError::invalid("current", FieldProblem::Required));
     }
-    check_policy(new.expose_secret()).map_err(|p| AppError::invalid("new", p))?;
+    check_policy(new.expose_secret(), &user.me.username).map_err(|p| AppError::invalid("new", p))?;
     if new.expose_secret() != confirm.expose_secret() {
         return Err(AppError::invalid("confirm", FieldProblem::PasswordMismatch));
     }
+    // The current password is guessed against the same per-account limit as sign-in: a block
+    // from either applies to both, and a session that reaches it is ended.
+    let account_key = throttle::account_key(&username_key(&user.me.username));
+    let origin = Origin::of(user, client);
+    let refused = |reason: &str| {
+        Record::new(&origin, event::PASSWORD_CHANGED)
+            .target("user", &user.me.username)
+            .outcome(Outcome::Failed)
+            .details(serde_json::json!({ "reason": reason }))
+    };
+    if let Some(wait) = throttle::blocked_for(db, std::slice::from_ref(&account_key), now).await? {
+        end_guessing_session(db, user, refused("throttled"), now).await?;
+        return Err(AppError::Throttled(wait));
+    }
     let stored = store::password_hash(db, user_id).await?.ok_or(AppError::NotSignedIn)?;
+    let current_text = current.clone();
     if !hasher.verify(current, Some(stored)).await?.ok {
+        let mut tx = db.begin_write().await?;
+        throttle::record_failure(&mut tx, &account_key, throttle::ACCOUNT_THRESHOLD, now).await?;
+        refused("wrong_password").append(&mut tx, now).await?;
+        tx.commit().await?;
+        tracing::warn!(user = %user.me.username, addr = %client.addr, "password change: wrong current password");
+        if let Some(wait) = throttle::blocked_for(db, std::slice::from_ref(&account_key), now).await? {
+            end_guessing_session(db, user, refused("session_ended"), now).await?;
+            return Err(AppError::Throttled(wait));
+        }
         return Err(AppError::invalid("current", FieldProblem::WrongPassword));
+    }
+    // The current password was just verified against the stored hash, so an equal new one is
+    // the stored password again (the forced first change must not keep a printed password).
+    if new.expose_secret() == current_text.expose_secret() {
+        return Err(AppError::invalid("new", FieldProblem::PasswordUnchanged));
     }
     let hash = hasher.hash(new).await?;
     let mut tx = db.begin_write().await?;
@@ -147,5 +182,21 @@ pub async fn change_own_password(
         .append(&mut tx, now)
         .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Ends the session of someone guessing their current password past the limit, with `entry` in
+/// the audit log, in one transaction.
+async fn end_guessing_session(
+    db: &Db,
+    user: &CurrentUser,
+    entry: Record<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let mut tx = db.begin_write().await?;
+    sessions::end_in(&mut tx, &user.session_id, EndReason::WrongPasswords, now).await?;
+    entry.append(&mut tx, now).await?;
+    tx.commit().await?;
+    tracing::warn!(user = %user.me.username, "session ended: too many wrong current passwords");
     Ok(())
 }

@@ -40,6 +40,8 @@ pub enum EndReason {
     Deactivated,
     /// The password was changed or reset.
     PasswordChanged,
+    /// Too many wrong current passwords were tried in it (a password change).
+    WrongPasswords,
 }
 
 impl EndReason {
@@ -52,6 +54,7 @@ impl EndReason {
             EndReason::Admin => "ended_by_admin",
             EndReason::Deactivated => "deactivated",
             EndReason::PasswordChanged => "password_changed",
+            EndReason::WrongPasswords => "wrong_passwords",
         }
     }
 }
@@ -138,7 +141,13 @@ pub async fn end(db: &Db, session_id: &str, reason: EndReason, now: DateTime<Utc
     Ok(ended)
 }
 
-async fn end_in(tx: &mut WriteTx, session_id: &str, reason: EndReason, now: DateTime<Utc>) -> Result<bool, DbError> {
+/// Ends the session `session_id` inside `tx`; `false` when it had already ended.
+pub async fn end_in(
+    tx: &mut WriteTx,
+    session_id: &str,
+    reason: EndReason,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
     let ended = on_tx!(tx, conn => sqlx::query("UPDATE auth_sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
         .bind(now)
         .bind(reason.as_str())

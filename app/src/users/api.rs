@@ -60,7 +60,7 @@ pub async fn create_user(
         language: validate::language(&language)?,
         roles: validate::roles([&role_ops, &role_pm, &role_dev, &role_qa, &role_admin]),
         password_hash: {
-            check_policy(&password).map_err(|p| AppError::invalid("password", p))?;
+            check_policy(&password, &username).map_err(|p| AppError::invalid("password", p))?;
             state.hasher.hash(password.into()).await?
         },
         must_change_password: true,
@@ -193,9 +193,9 @@ pub async fn reset_password(id: i64, password: String) -> Result<(), AppError> {
     use crate::auth::{guard, password::check_policy, sessions, Role};
     use crate::users::store;
     let admin = guard::require_role(Role::Admin).await?;
-    check_policy(&password).map_err(|p| AppError::invalid("password", p))?;
     let state = guard::app_state();
     let user = store::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    check_policy(&password, &user.summary.username).map_err(|p| AppError::invalid("password", p))?;
     let hash = state.hasher.hash(password.into()).await?;
     let now = chrono::Utc::now();
     let mut tx = state.db.begin_write().await?;

@@ -132,7 +132,7 @@ pub async fn seed_demo_users(db: &Db, hasher: &PasswordHasher) -> Result<Vec<Dem
 /// Creates a user from the command line. The password must meet the policy; the user must change
 /// it at first sign-in unless `must_change` is false.
 pub async fn create_user(db: &Db, hasher: &PasswordHasher, fields: CliUser) -> Result<i64, AppError> {
-    check_policy(fields.password.expose_secret()).map_err(|p| AppError::invalid("password", p))?;
+    check_policy(fields.password.expose_secret(), &fields.username).map_err(|p| AppError::invalid("password", p))?;
     let user = NewUser {
         username: validate::username(&fields.username)?,
         display_name: validate::display_name(&fields.display_name)?,
@@ -180,7 +180,7 @@ pub async fn reset_password(
     username: &str,
     password: SecretString,
 ) -> Result<(), AppError> {
-    check_policy(password.expose_secret()).map_err(|p| AppError::invalid("password", p))?;
+    check_policy(password.expose_secret(), username).map_err(|p| AppError::invalid("password", p))?;
     let id = store::id_by_username(db, username).await?.ok_or(AppError::NotFound)?;
     let hash = hasher.hash(password).await?;
     let now = Utc::now();

@@ -7,7 +7,7 @@ use app::{
         password::PasswordHasher,
         service::{self, PasswordChange},
         sessions::{self, EndReason, Resolved, SessionToken, Timeouts},
-        CurrentUser, Role,
+        throttle, CurrentUser, Role,
     },
     db::Db,
     db_test,
@@ -20,7 +20,7 @@ use app::{
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
-use crate::helpers::{client, person, Person, PASSWORD};
+use crate::helpers::{audit_entries, client, person, Person, PASSWORD};
 
 const TIMEOUTS: Timeouts = Timeouts { idle: Duration::from_secs(60 * 60), absolute: Duration::from_secs(12 * 3600) };
 
@@ -141,7 +141,10 @@ db_test!(async fn deactivation_role_changes_and_logout_apply_to_the_next_request
     store::set_active(&mut tx, id, false, now).await.unwrap();
     tx.commit().await.unwrap();
     assert!(resolve(&ctx.db, &sid, now).await.is_none());
-    assert_eq!(sign_in(&ctx.db, "pm1", PASSWORD, "10.0.0.1", now).await.unwrap_err(), AppError::AccountDeactivated);
+    // Answered as a wrong password would be; the audit log says why.
+    assert_eq!(sign_in(&ctx.db, "pm1", PASSWORD, "10.0.0.1", now).await.unwrap_err(), AppError::InvalidCredentials);
+    let last = audit_entries(&ctx.db).await.pop().unwrap();
+    assert_eq!((last.event.as_str(), last.outcome.as_str(), last.details.as_str()), ("auth.login", "failed", r#"{"reason":"deactivated"}"#));
 
     let mut tx = ctx.db.begin_write().await.unwrap();
     store::set_active(&mut tx, id, true, now).await.unwrap();
@@ -163,6 +166,45 @@ db_test!(async fn only_the_hash_of_a_session_token_is_stored(ctx) {
     assert!(resolve(&ctx.db, &forged, now).await.is_none());
 });
 
+db_test!(async fn guessing_the_current_password_is_limited_like_sign_in_and_ends_the_session(ctx) {
+    person(&ctx.db, "dev2", &[Role::Dev]).await;
+    let now = Utc::now();
+    let stolen = sign_in(&ctx.db, "dev2", PASSWORD, "10.0.0.1", now).await.unwrap();
+    let me = resolve(&ctx.db, &stolen, now).await.unwrap();
+    let hasher = PasswordHasher::new(2);
+    let guess = |n: usize| PasswordChange {
+        current: format!("guess number {n}").into(),
+        new: "a brand new secret".into(),
+        confirm: "a brand new secret".into(),
+    };
+    let before = audit_entries(&ctx.db).await.len();
+    // The same free attempts as sign-in, each refused and on record.
+    for n in 0..throttle::ACCOUNT_THRESHOLD as usize {
+        let err = service::change_own_password(&ctx.db, &hasher, &me, &client("198.51.100.7"), guess(n), now).await.unwrap_err();
+        assert_eq!(err, AppError::invalid("current", FieldProblem::WrongPassword), "guess {n}");
+    }
+    assert!(resolve(&ctx.db, &stolen, now).await.is_some(), "still signed in within the limit");
+    // One more: blocked, and the session that guessed is over.
+    let err = service::change_own_password(&ctx.db, &hasher, &me, &client("198.51.100.7"), guess(99), now).await.unwrap_err();
+    assert!(matches!(err, AppError::Throttled(_)), "{err:?}");
+    assert!(resolve(&ctx.db, &stolen, now).await.is_none(), "the guessing session ended");
+    // The block is the account's: sign-in with the right password waits too.
+    assert!(matches!(sign_in(&ctx.db, "dev2", PASSWORD, "10.0.0.9", now).await.unwrap_err(), AppError::Throttled(_)));
+    let entries = audit_entries(&ctx.db).await.split_off(before);
+    let changes: Vec<(String, String)> = entries
+        .iter()
+        .filter(|e| e.event == "auth.password_changed")
+        .map(|e| (e.outcome.clone(), e.details.clone()))
+        .collect();
+    let wrong = (String::from("failed"), String::from(r#"{"reason":"wrong_password"}"#));
+    let mut expected = vec![wrong; throttle::ACCOUNT_THRESHOLD as usize + 1];
+    expected.push((String::from("failed"), String::from(r#"{"reason":"session_ended"}"#)));
+    assert_eq!(changes, expected);
+    // And the password did not change.
+    let later = now + chrono::Duration::hours(1);
+    sign_in(&ctx.db, "dev2", PASSWORD, "10.0.0.9", later).await.expect("the old password still works after the block");
+});
+
 db_test!(async fn changing_the_password_needs_the_current_one_and_ends_other_sessions(ctx) {
     person(&ctx.db, "dev1", &[Role::Dev]).await;
     let now = Utc::now();
@@ -178,6 +220,14 @@ db_test!(async fn changing_the_password_needs_the_current_one_and_ends_other_ses
     assert_eq!(err, AppError::invalid("new", FieldProblem::TooShort(10)));
     let err = service::change_own_password(&ctx.db, &hasher, &me, &client("198.51.100.1"), change(PASSWORD, "a brand new secret", "another secret!!"), now).await.unwrap_err();
     assert_eq!(err, AppError::invalid("confirm", FieldProblem::PasswordMismatch));
+    // Not the same password again (a printed one-time password must really be replaced), not one
+    // anyone would guess first.
+    let err = service::change_own_password(&ctx.db, &hasher, &me, &client("198.51.100.1"), change(PASSWORD, PASSWORD, PASSWORD), now).await.unwrap_err();
+    assert_eq!(err, AppError::invalid("new", FieldProblem::PasswordUnchanged));
+    for guessable in ["dev1234567", "Baton12345!", "1234567890"] {
+        let err = service::change_own_password(&ctx.db, &hasher, &me, &client("198.51.100.1"), change(PASSWORD, guessable, guessable), now).await.unwrap_err();
+        assert_eq!(err, AppError::invalid("new", FieldProblem::PasswordGuessable), "{guessable}");
+    }
 
     service::change_own_password(&ctx.db, &hasher, &me, &client("198.51.100.1"), change(PASSWORD, "a brand new secret", "a brand new secret"), now).await.unwrap();
     assert!(resolve(&ctx.db, &laptop, now).await.is_some(), "the session that changed it stays");

@@ -252,7 +252,19 @@ db_test!(async fn an_admin_manages_a_user_who_must_then_change_the_password(ctx)
     assert!(user.login("zhang.san", "my own secret 9").await.status.is_success());
     admin.call("/api/users/set_active", &[("id", &id.to_string()), ("active", "false")]).await;
     assert_eq!(user.whoami().await, None);
-    assert_eq!(app.browser().login("zhang.san", "my own secret 9").await.error().as_deref(), Some("AccountDeactivated"));
+    // The right password of a deactivated account gets the very answer of a wrong one, so an
+    // attacker cannot tell that it was right; the audit log tells admins.
+    let right = app.browser().login("zhang.san", "my own secret 9").await;
+    let wrong = app.browser().login("zhang.san", "not the password 1").await;
+    assert_eq!((right.status, &right.body), (wrong.status, &wrong.body));
+    assert_eq!((right.status, right.error().as_deref()), (StatusCode::UNAUTHORIZED, Some("InvalidCredentials")));
+    let reasons: Vec<String> = crate::helpers::audit_entries(&app.db)
+        .await
+        .into_iter()
+        .filter(|e| e.event == app::audit::event::LOGIN && e.target == "zhang.san" && e.outcome == "failed")
+        .map(|e| e.details)
+        .collect();
+    assert_eq!(reasons, [r#"{"reason":"deactivated"}"#, r#"{"reason":"invalid_credentials"}"#]);
 
     // An admin cannot lock themselves out.
     let own_id = store::id_by_username(&app.db, "boss").await.unwrap().unwrap().to_string();
