@@ -28,7 +28,8 @@ export async function signedIn(browser: Browser, username: string, viewport = DE
  * in parallel share the users).
  */
 export async function viewIn(page: Page, lang: 'en' | 'zh-CN') {
-  await page.context().addCookies([{ name: 'baton_lang', value: lang, url: page.url() }]);
+  // For the whole site (a cookie set for the page's own URL would cover only its folder).
+  await page.context().addCookies([{ name: 'baton_lang', value: lang, url: new URL('/', page.url()).toString() }]);
   await page.reload();
   await expect(page.locator('html')).toHaveAttribute('lang', lang);
 }

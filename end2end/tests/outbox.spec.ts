@@ -34,6 +34,12 @@ test('a hand-off email waits in the outbox without SMTP, readable by admins, who
   await expect(email).toHaveCount(1);
   await expect(email).toContainText('pm1@');
   await expect(email).toContainText('Not sent: no SMTP server configured');
+  // Compact until opened: a page of emails stays short on a phone.
+  const folded = await email.evaluate((el) => el.getBoundingClientRect().height);
+  expect(folded, 'one email takes little of a phone screen').toBeLessThan(320);
+  await expect(email.getByText('Message-ID')).toBeHidden();
+  await email.getByText('Delivery details and contents').click();
+  await expect(email.getByText('Message-ID')).toBeVisible();
   await email.getByText('Plain-text part').click();
   await expect(email.locator('pre')).toContainText(`/incidents/${key}`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

@@ -32,7 +32,8 @@ pub fn HomePage() -> impl IntoView {
         <Suspense>
             {move || {
                 let works_incidents = me.get().flatten().is_some_and(|m| m.roles.iter().any(|r| *r != Role::Admin));
-                if works_incidents { view! { <Title text="" /> <MyQueue /> }.into_any() } else { view! { <Introduction /> }.into_any() }
+                // The queue names itself in the title; the introduction leaves the product name.
+                if works_incidents { view! { <MyQueue /> }.into_any() } else { view! { <Introduction /> }.into_any() }
             }}
         </Suspense>
     }

@@ -139,22 +139,13 @@ fn EmailCard(email: EmailView, retry: ServerAction<RetryEmail>, filter: Option<S
                 {key.map(|k| view! { " · " <a href=format!("/incidents/{k}")>{k.clone()}</a> })}
             </p>
             <h2 class="outbox-item__subject">{email.subject.clone()}</h2>
-            <dl class="facts">
-                <dt>{move || i18n.t().outbox_to}</dt>
-                <dd>{email.recipients.join(", ")}</dd>
-                <dt>{move || i18n.t().outbox_created}</dt>
-                <dd><LocalTime at=created ago=true /></dd>
-                <dt>{move || i18n.t().outbox_attempts}</dt>
-                <dd>{attempts}</dd>
-                {next.map(|n| view! { <dt>{move || i18n.t().outbox_next_attempt}</dt><dd><LocalTime at=n /></dd> })}
-                {sent.map(|s| view! { <dt>{move || i18n.t().outbox_sent_at}</dt><dd><LocalTime at=s ago=true /></dd> })}
-                {(!error.is_empty()).then(|| view! {
-                    <dt>{move || i18n.t().outbox_last_error}</dt>
-                    <dd class="outbox-item__error">{error.clone()}</dd>
-                })}
-                <dt>"Message-ID"</dt>
-                <dd class="mono">{email.message_id.clone()}</dd>
-            </dl>
+            // What an admin scans for stays in view (who, when, why it failed); the rest of the
+            // delivery record and the parts are folded, so a page of emails stays short on a phone.
+            <p class="hint">
+                {move || i18n.t().outbox_to} {move || i18n.t().colon} {email.recipients.join(", ")}
+                " · " <LocalTime at=created ago=true />
+            </p>
+            {(!error.is_empty()).then(|| view! { <p class="outbox-item__error">{error.clone()}</p> })}
             {status.retryable().then(|| view! {
                 <Enhance>
                 <ActionForm action=retry>
@@ -167,7 +158,18 @@ fn EmailCard(email: EmailView, retry: ServerAction<RetryEmail>, filter: Option<S
                 </ActionForm>
                 </Enhance>
             })}
-            <EmailPreview text=email.body_text.clone() id=email.id />
+            <details class="outbox-item__more">
+                <summary>{move || i18n.t().outbox_details}</summary>
+                <dl class="facts">
+                    <dt>{move || i18n.t().outbox_attempts}</dt>
+                    <dd>{attempts}</dd>
+                    {next.map(|n| view! { <dt>{move || i18n.t().outbox_next_attempt}</dt><dd><LocalTime at=n /></dd> })}
+                    {sent.map(|s| view! { <dt>{move || i18n.t().outbox_sent_at}</dt><dd><LocalTime at=s ago=true /></dd> })}
+                    <dt>"Message-ID"</dt>
+                    <dd class="mono">{email.message_id.clone()}</dd>
+                </dl>
+                <EmailPreview text=email.body_text.clone() id=email.id />
+            </details>
         </article>
     }
 }

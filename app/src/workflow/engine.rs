@@ -407,7 +407,11 @@ impl TryFrom<LockedRow> for Locked {
 /// so the reported minute counts) nor after now (a few minutes allowed for clocks that differ).
 fn check_times(facts: &Facts, reported: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), AppError> {
     if let Some(deployed) = facts.deployed_at {
-        if deployed < reported - chrono::Duration::seconds(59) {
+        // The start of the reported minute: 59 s back was short by the fraction of a second.
+        let reported_minute = reported
+            - chrono::Duration::nanoseconds(reported.timestamp_subsec_nanos().into())
+            - chrono::Duration::seconds(reported.timestamp() % 60);
+        if deployed < reported_minute {
             return Err(invalid("deployed_at", FieldProblem::BeforeReported));
         }
         if deployed > now + chrono::Duration::minutes(5) {
@@ -871,4 +875,28 @@ async fn set_owners(
     .await?
     .rows_affected());
     exactly_one(updated)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::{check_times, invalid, Facts};
+    use crate::error::FieldProblem;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_deploy_in_the_reported_minute_counts_however_late_in_that_minute_it_was_reported() {
+        let reported = at("2026-12-02T06:20:59.600Z");
+        let now = at("2026-12-02T06:30:00Z");
+        let deployed = |t: &str| Facts { deployed_at: Some(at(t)), ..Default::default() };
+        assert_eq!(check_times(&deployed("2026-12-02T06:20:00Z"), reported, now), Ok(()));
+        assert_eq!(
+            check_times(&deployed("2026-12-02T06:19:00Z"), reported, now),
+            Err(invalid("deployed_at", FieldProblem::BeforeReported))
+        );
+    }
 }
