@@ -15,24 +15,44 @@ pub const PAGE_SIZE: i64 = 50;
 mod support {
     use crate::{
         audit::store::{Origin, Record},
-        auth::{guard, CurrentUser, Role},
+        auth::{guard, ClientInfo, CurrentUser, Role},
+        db::Db,
         error::AppError,
+        state::AppState,
     };
 
-    /// The admin calling, or a recorded refusal.
-    pub async fn admin() -> Result<CurrentUser, AppError> {
-        guard::require_role(Role::Admin).await
+    /// An admin reading the log, with what recording the read needs, taken from the request's
+    /// context before anything is awaited: a page's loader may be polled on after its render
+    /// owner is gone, when a context lookup would fail.
+    pub struct Reader {
+        admin: CurrentUser,
+        state: AppState,
+        client: ClientInfo,
     }
 
-    /// Records a read of the log by `admin`.
-    pub async fn record(admin: &CurrentUser, event: &'static str, details: serde_json::Value) -> Result<(), AppError> {
-        let origin = Origin::of(admin, &guard::client_info());
-        Record::new(&origin, event)
-            .target("audit", "")
-            .details(details)
-            .record(&guard::app_state().db, chrono::Utc::now())
-            .await?;
-        Ok(())
+    /// The admin calling, or a recorded refusal.
+    pub async fn admin() -> Result<Reader, AppError> {
+        let (state, client) = (guard::app_state(), guard::client_info());
+        let admin = guard::require_role(Role::Admin).await?;
+        Ok(Reader { admin, state, client })
+    }
+
+    impl Reader {
+        /// The database.
+        pub fn db(&self) -> &Db {
+            &self.state.db
+        }
+
+        /// Records a read of the log.
+        pub async fn record(&self, event: &'static str, details: serde_json::Value) -> Result<(), AppError> {
+            let origin = Origin::of(&self.admin, &self.client);
+            Record::new(&origin, event)
+                .target("audit", "")
+                .details(details)
+                .record(self.db(), chrono::Utc::now())
+                .await?;
+            Ok(())
+        }
     }
 }
 
@@ -56,22 +76,21 @@ pub async fn list_audit(
         },
         error::FieldProblem,
     };
-    let admin = support::admin().await?;
+    let reader = support::admin().await?;
     let outcome = match outcome.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(v) => Some(Outcome::parse(v).ok_or_else(|| AppError::invalid("outcome", FieldProblem::InvalidChoice))?),
     };
     let filter = AuditFilter { actor, event, target, outcome, from, to };
     let query = Query::new(&filter)?;
-    let db = crate::auth::guard::app_state().db.clone();
-    let mut items = store::page(&db, &query, Cursor::Before(before), PAGE_SIZE + 1).await?;
+    let mut items = store::page(reader.db(), &query, Cursor::Before(before), PAGE_SIZE + 1).await?;
     let next_before = if items.len() as i64 > PAGE_SIZE {
         items.truncate(PAGE_SIZE as usize);
         items.last().map(|e| e.seq)
     } else {
         None
     };
-    support::record(&admin, events::AUDIT_VIEWED, serde_json::json!({ "filter": filter, "before": before })).await?;
+    reader.record(events::AUDIT_VIEWED, serde_json::json!({ "filter": filter, "before": before })).await?;
     Ok(AuditPageView { items, next_before })
 }
 
@@ -79,9 +98,9 @@ pub async fn list_audit(
 #[server(endpoint = "audit/get")]
 pub async fn get_audit_entry(seq: i64) -> Result<AuditEntry, AppError> {
     use crate::audit::{event, store};
-    let admin = support::admin().await?;
-    let entry = store::get(&crate::auth::guard::app_state().db, seq).await?.ok_or(AppError::NotFound)?;
-    support::record(&admin, event::AUDIT_VIEWED, serde_json::json!({ "entry": seq })).await?;
+    let reader = support::admin().await?;
+    let entry = store::get(reader.db(), seq).await?.ok_or(AppError::NotFound)?;
+    reader.record(event::AUDIT_VIEWED, serde_json::json!({ "entry": seq })).await?;
     Ok(entry)
 }
 
@@ -92,13 +111,13 @@ pub async fn verify_audit(head: Option<String>) -> Result<VerifyReport, AppError
         audit::{chain::Head, event, store},
         error::FieldProblem,
     };
-    let admin = support::admin().await?;
+    let reader = support::admin().await?;
     let head = match head.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(v) => Some(v.parse::<Head>().map_err(|_| AppError::invalid("head", FieldProblem::NotAuditHead))?),
     };
-    let report = store::verify(&crate::auth::guard::app_state().db, head.clone()).await?;
+    let report = store::verify(reader.db(), head.clone()).await?;
     let recorded = head.map(|h| h.to_string());
-    support::record(&admin, event::AUDIT_VERIFIED, serde_json::json!({ "head": recorded, "result": report })).await?;
+    reader.record(event::AUDIT_VERIFIED, serde_json::json!({ "head": recorded, "result": report })).await?;
     Ok(report)
 }
