@@ -38,3 +38,19 @@ export async function viewIn(page: Page, lang: 'en' | 'zh-CN') {
 export async function answerTriage(page: Page, technical: boolean) {
   await page.locator(technical ? '#triage-yes' : '#triage-no').check();
 }
+
+/** Opens `url` and waits until its islands are hydrated (its forms respond). */
+export async function open(page: Page, url: string) {
+  await page.goto(url);
+  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+}
+
+/** The "Your action" form of one gate action on an incident page. */
+export function gate(page: Page, action: string) {
+  return page.locator(`section.gate[data-action="${action}"]`);
+}
+
+/** Submits the form of one gate action with its button. */
+export async function submit(page: Page, action: string) {
+  await gate(page, action).getByRole('button').last().click();
+}

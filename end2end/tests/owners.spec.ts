@@ -1,19 +1,6 @@
 import { expect, test, type Page } from './fixtures';
 
-import { answerTriage, DESKTOP, PHONE, signedIn, viewIn } from './helpers';
-
-async function open(page: Page, url: string) {
-  await page.goto(url);
-  await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
-}
-
-function gate(page: Page, action: string) {
-  return page.locator(`section.gate[data-action="${action}"]`);
-}
-
-async function submit(page: Page, action: string) {
-  await gate(page, action).getByRole('button').last().click();
-}
+import { answerTriage, DESKTOP, gate, open, PHONE, signedIn, submit, viewIn } from './helpers';
 
 function ownerRow(page: Page, role: string) {
   return page.locator('.owners__row').filter({ has: page.locator('dt', { hasText: role }) });

@@ -72,15 +72,10 @@ pub async fn sign_in(
     // A deactivated account answers exactly as a wrong password does (same status, body and
     // work: the same writes in the same transaction), so the answer never tells that the
     // password was right. The audit log, which only admins read, says which it was.
-    let refused = match &account {
-        Some(account) if verified.ok && account.active => None,
-        Some(_) if verified.ok => Some("deactivated"),
-        _ => Some("invalid_credentials"),
-    };
-    let account = match (account, refused) {
-        (Some(account), None) => account,
-        (_, refused) => {
-            let reason = refused.unwrap_or("invalid_credentials");
+    let account = match account {
+        Some(account) if verified.ok && account.active => account,
+        other => {
+            let reason = if other.is_some() && verified.ok { "deactivated" } else { "invalid_credentials" };
             let mut tx = db.begin_write().await?;
             throttle::record_failure(&mut tx, &account_key, throttle::ACCOUNT_THRESHOLD, now).await?;
             throttle::record_failure(&mut tx, &address_key, throttle::ADDRESS_THRESHOLD, now).await?;
@@ -157,11 +152,11 @@ pub async fn change_own_password(
     let current_text = current.clone();
     if !hasher.verify(current, Some(stored)).await?.ok {
         let mut tx = db.begin_write().await?;
-        throttle::record_failure(&mut tx, &account_key, throttle::ACCOUNT_THRESHOLD, now).await?;
+        let blocked = throttle::record_failure(&mut tx, &account_key, throttle::ACCOUNT_THRESHOLD, now).await?;
         refused("wrong_password").append(&mut tx, now).await?;
         tx.commit().await?;
         tracing::warn!(user = %user.me.username, addr = %client.addr, "password change: wrong current password");
-        if let Some(wait) = throttle::blocked_for(db, std::slice::from_ref(&account_key), now).await? {
+        if let Some(wait) = blocked {
             end_guessing_session(db, user, refused("session_ended"), now).await?;
             return Err(AppError::Throttled(wait));
         }

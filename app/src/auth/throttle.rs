@@ -54,8 +54,14 @@ pub async fn blocked_for(db: &Db, keys: &[String], now: DateTime<Utc>) -> Result
     Ok(longest)
 }
 
-/// Counts a failed sign-in against `key`, blocking it once past `threshold`.
-pub async fn record_failure(tx: &mut WriteTx, key: &str, threshold: i64, now: DateTime<Utc>) -> Result<(), DbError> {
+/// Counts a failed sign-in against `key`, blocking it once past `threshold`; returns the seconds
+/// of the block this failure set, if it set one.
+pub async fn record_failure(
+    tx: &mut WriteTx,
+    key: &str,
+    threshold: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<u64>, DbError> {
     let now_ms = millis(now);
     let current = match tx {
         WriteTx::Sqlite(tx) => {
@@ -98,7 +104,7 @@ pub async fn record_failure(tx: &mut WriteTx, key: &str, threshold: i64, now: Da
     .execute(conn)
     .await
     .map(|_| ()))?;
-    Ok(())
+    Ok((blocked_until > 0).then(|| ((blocked_until - now_ms) as u64).div_ceil(1000)))
 }
 
 /// The failures counted against a key in its current window.
