@@ -7,8 +7,14 @@ Usage: smtp_sink.py PORT DIRECTORY
 Listens on 127.0.0.1:PORT. Each accepted message is written to DIRECTORY as
 <n>.eml (the raw message as received) with <n>.rcpt beside it (the envelope recipients, one per
 line); the .rcpt file is written last, so a reader that sees it sees a complete message.
-Recipients whose local part starts with "reject" are refused with 550 (a permanent failure),
-those starting with "later" with 451 (a transient one). Prints "ready" once listening.
+Faults, chosen by the recipient's local part:
+  reject...  refused with 550 (a permanent failure)
+  later...   refused with 451 (a transient one), every time
+  once...    refused with 451 the first time this address is given, accepted afterwards
+  drop...    the first message for it is stored, then the connection is dropped before the
+             answer (the sender cannot know it arrived)
+  cut...     the first message for it is lost: the connection drops at the end of the data
+Prints "ready" once listening.
 """
 
 import os
@@ -24,6 +30,14 @@ class Sink:
         self.directory = directory
         self.count = 0
         self.lock = threading.Lock()
+        self.faulted = set()  # (fault, address) pairs already applied once
+
+    def first_time(self, fault, address):
+        with self.lock:
+            if (fault, address) in self.faulted:
+                return False
+            self.faulted.add((fault, address))
+            return True
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
@@ -31,10 +45,25 @@ class Sink:
             return "550 5.1.1 mailbox unavailable"
         if local.startswith("later"):
             return "451 4.3.0 try again later"
+        if local.startswith("once") and self.first_time("once", address):
+            return "451 4.3.0 greylisted, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        for address in envelope.rcpt_tos:
+            local = address.split("@", 1)[0].lower()
+            if local.startswith("cut") and self.first_time("cut", address):
+                server.transport.abort()
+                return "421 4.4.2 connection dropped"
+            if local.startswith("drop") and self.first_time("drop", address):
+                self.store(envelope)
+                server.transport.abort()
+                return "421 4.4.2 connection dropped"
+        self.store(envelope)
+        return "250 Message accepted for delivery"
+
+    def store(self, envelope):
         with self.lock:
             self.count += 1
             n = self.count
@@ -45,7 +74,6 @@ class Sink:
         with open(base + ".rcpt.tmp", "w", encoding="utf-8") as f:
             f.write("\n".join(envelope.rcpt_tos) + "\n")
         os.replace(base + ".rcpt.tmp", base + ".rcpt")
-        return "250 Message accepted for delivery"
 
 
 def decode(path):

@@ -54,6 +54,8 @@ pub enum FieldProblem {
     InvalidAddresses(Vec<String>),
     /// Not an audit-log head (`N:hash`).
     NotAuditHead,
+    /// Holds a control character (NUL, escape…): only tab and line breaks may appear in text.
+    ControlCharacter,
 }
 
 /// Why a gate action is refused.
@@ -182,6 +184,7 @@ impl FieldProblem {
             FieldProblem::InPast => t.field_in_past.to_owned(),
             FieldProblem::InvalidAddresses(list) => fill(t.field_invalid_addresses, &[("list", &list.join(", "))]),
             FieldProblem::NotAuditHead => t.field_not_audit_head.to_owned(),
+            FieldProblem::ControlCharacter => t.field_control_character.to_owned(),
         }
     }
 }

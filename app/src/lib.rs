@@ -16,6 +16,7 @@ pub mod intake;
 pub mod mail;
 pub mod pool;
 pub mod shell;
+pub mod text;
 pub mod users;
 pub mod workflow;
 

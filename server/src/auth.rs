@@ -60,7 +60,8 @@ pub async fn resolve_user(State(state): State<AppState>, mut request: Request, n
     if is_static(request.uri().path()) {
         return next.run(request).await;
     }
-    let Some(token) = cookie::token_from(request.headers()) else {
+    let secure = state.config.is_https();
+    let Some(token) = cookie::token_from(request.headers(), secure) else {
         return next.run(request).await;
     };
     let timeouts = Timeouts { idle: state.config.session_idle, absolute: state.config.session_absolute };
@@ -77,9 +78,9 @@ pub async fn resolve_user(State(state): State<AppState>, mut request: Request, n
                 .headers()
                 .get_all(header::SET_COOKIE)
                 .iter()
-                .any(|value| value.as_bytes().starts_with(app::auth::SESSION_COOKIE.as_bytes()));
+                .any(|value| value.as_bytes().starts_with(cookie::name(secure).as_bytes()));
             if !sets_session {
-                response.headers_mut().append(header::SET_COOKIE, cookie::clear(state.config.is_https()));
+                response.headers_mut().append(header::SET_COOKIE, cookie::clear(secure));
             }
             response
         }

@@ -241,6 +241,8 @@ impl FieldMessage {
             FieldProblem::InvalidEmail => "invalid_email",
             FieldProblem::WrongType => "wrong_type",
             FieldProblem::Taken => "taken",
+            FieldProblem::InvalidDate => "invalid_date",
+            FieldProblem::ControlCharacter => "control_character",
             _ => "invalid_choice",
         };
         FieldMessage { field: field.to_owned(), problem: code.to_owned(), message: problem.message(&EN) }
@@ -570,6 +572,8 @@ impl<'a> Fields<'a> {
                     self.problems.push(FieldMessage::new(name, FieldProblem::Required));
                 } else if s.chars().count() > max {
                     self.problems.push(FieldMessage::new(name, FieldProblem::TooLong(max)));
+                } else if app::text::forbidden_char(s).is_some() {
+                    self.problems.push(FieldMessage::new(name, FieldProblem::ControlCharacter));
                 }
                 Some(s.clone())
             }
@@ -586,7 +590,7 @@ impl<'a> Fields<'a> {
         match chrono::DateTime::parse_from_rfc3339(text.trim()) {
             Ok(t) => Some(t.with_timezone(&chrono::Utc)),
             Err(_) => {
-                self.problems.push(FieldMessage::new(name, FieldProblem::InvalidChoice));
+                self.problems.push(FieldMessage::new(name, FieldProblem::InvalidDate));
                 None
             }
         }
@@ -722,7 +726,7 @@ mod tests {
                 ("title", "wrong_type"),
                 ("body", "required"),
                 ("severity", "invalid_choice"),
-                ("received_at", "invalid_choice")
+                ("received_at", "invalid_date")
             ]
         );
     }

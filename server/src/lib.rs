@@ -5,6 +5,7 @@ mod api_status;
 mod assets;
 mod audit_export;
 mod auth;
+mod drain;
 mod events;
 mod health;
 mod intake;
@@ -13,6 +14,7 @@ mod mail_preview;
 mod render;
 mod security;
 pub mod telemetry;
+mod text_guard;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
@@ -281,6 +283,7 @@ fn router(state: AppState, shell_parts: ShellParts) -> Router {
         }))
         // Layers run outside-in from the last one added.
         .layer(axum::middleware::from_fn(render::finish_renders))
+        .layer(axum::middleware::from_fn(text_guard::refuse_control_characters))
         .layer(axum::middleware::from_fn(api_status::refine))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_user))
@@ -292,6 +295,7 @@ fn router(state: AppState, shell_parts: ShellParts) -> Router {
         .layer(axum::middleware::from_fn_with_state(security, security::headers))
         .layer(axum::middleware::from_fn(assets::no_store_by_default))
         .layer(CompressionLayer::new().br(false).quality(CompressionLevel::Fastest).compress_when(compress_on_the_fly))
+        .layer(axum::middleware::from_fn(drain::read_unread_bodies))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &http::Request<axum::body::Body>| {
             let id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");

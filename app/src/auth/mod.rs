@@ -71,8 +71,13 @@ pub struct ClientInfo {
     pub user_agent: String,
 }
 
-/// Name of the session cookie.
+/// Name of the session cookie when the base URL is plain http (a laptop, a test).
 pub const SESSION_COOKIE: &str = "baton_session";
+
+/// Name of the session cookie behind https. Browsers accept a `__Host-` cookie only when it is
+/// `Secure`, has `Path=/` and no `Domain`: a neighbouring subdomain can neither set nor overwrite
+/// it, so nobody can plant a session of their choosing (fixation through a sibling host).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-baton_session";
 
 /// Server functions callable without signing in. Every other server function is refused to
 /// anonymous callers before it runs (deny by default).

@@ -45,6 +45,9 @@ pub fn check_policy(password: &str, username: &str) -> Result<(), FieldProblem> 
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(FieldProblem::TooShort(MIN_PASSWORD_CHARS));
     }
+    if crate::text::forbidden_char(password).is_some() {
+        return Err(FieldProblem::ControlCharacter);
+    }
     let folded = password.trim().to_lowercase();
     let username = username.trim().to_lowercase();
     if is_name_plus_extras(&folded, &username) || is_name_plus_extras(&folded, PRODUCT_NAME) || is_common(&folded) {

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use mail_parser::MessageParser;
 
 use super::Report;
-use crate::workflow::input::{MAX_SHORT, MAX_TEXT};
+use crate::{
+    text,
+    workflow::input::{MAX_SHORT, MAX_TEXT},
+};
 
 /// Why a message cannot become a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -38,8 +41,10 @@ pub fn email(raw: &[u8]) -> Result<Report, EmailError> {
     let message = MessageParser::default().parse(raw).ok_or(EmailError::Unreadable)?;
     let from = message.from().and_then(|a| a.first()).ok_or(EmailError::NoSender)?;
     let address = from.address().map(str::trim).filter(|a| a.contains('@')).ok_or(EmailError::NoSender)?;
-    let subject = message.subject().map(one_line).unwrap_or_default();
-    let body = message.body_text(0).map(|b| b.trim().to_owned()).unwrap_or_default();
+    // Decoded parts may still carry control characters (base64 hides a NUL from the check above):
+    // a person's mail is kept with them dropped, as every other input would refuse them.
+    let subject = text::without_controls(&message.subject().map(one_line).unwrap_or_default());
+    let body = text::without_controls(message.body_text(0).map(|b| b.trim().to_owned()).unwrap_or_default().as_str());
     if subject.is_empty() && body.is_empty() {
         return Err(EmailError::Empty);
     }
@@ -50,10 +55,10 @@ pub fn email(raw: &[u8]) -> Result<Report, EmailError> {
         title,
         description,
         severity: None,
-        reporter_name: clip(from.name().map(one_line).unwrap_or_default().as_str(), MAX_SHORT),
-        reporter_email: clip(address, MAX_SHORT),
+        reporter_name: clip(&text::without_controls(&from.name().map(one_line).unwrap_or_default()), MAX_SHORT),
+        reporter_email: clip(&text::without_controls(address), MAX_SHORT),
         reporter_phone: String::new(),
-        external_id: clip(message.message_id().unwrap_or_default().trim(), MAX_SHORT),
+        external_id: clip(&text::without_controls(message.message_id().unwrap_or_default().trim()), MAX_SHORT),
         received_at,
     })
 }

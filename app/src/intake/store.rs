@@ -138,6 +138,7 @@ pub async fn create(
     if name.chars().count() > MAX_NAME {
         return Err(AppError::invalid("name", FieldProblem::TooLong(MAX_NAME)));
     }
+    crate::text::check("name", name)?;
     let channel =
         SourceChannel::parse(channel).ok_or_else(|| AppError::invalid("channel", FieldProblem::InvalidChoice))?;
     let token = tokens::generate();

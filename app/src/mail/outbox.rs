@@ -90,6 +90,8 @@ pub struct Claimed {
     pub id: i64,
     /// Addresses.
     pub recipients: Vec<String>,
+    /// The recipients an earlier attempt already delivered to (not sent to again).
+    pub delivered: Vec<String>,
     /// Subject.
     pub subject: String,
     /// Plain-text part.
@@ -102,11 +104,19 @@ pub struct Claimed {
     pub attempt: i64,
 }
 
+impl Claimed {
+    /// The recipients still waiting for this email, in the order given.
+    pub fn pending(&self) -> Vec<String> {
+        self.recipients.iter().filter(|r| !self.delivered.contains(r)).cloned().collect()
+    }
+}
+
 /// An email as claimed.
 #[derive(sqlx::FromRow)]
 struct ClaimedRow {
     id: i64,
     recipients: String,
+    delivered_to: String,
     subject: String,
     body_text: String,
     body_html: String,
@@ -121,6 +131,7 @@ impl TryFrom<ClaimedRow> for Claimed {
         Ok(Claimed {
             id: row.id,
             recipients: stored_recipients(&row.recipients)?,
+            delivered: parse_stored("outbox.delivered_to", &row.delivered_to, |json| serde_json::from_str(json).ok())?,
             subject: row.subject,
             body_text: row.body_text,
             body_html: row.body_html,
@@ -150,7 +161,7 @@ pub async fn claim_due(db: &Db, now: DateTime<Utc>, lease: Duration, limit: i64)
     let sql = format!(
         "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = $1 \
          WHERE id IN ({SELECT}{lock}) \
-         RETURNING id, recipients, subject, body_text, body_html, message_id, attempts"
+         RETURNING id, recipients, delivered_to, subject, body_text, body_html, message_id, attempts"
     );
     let mut tx = db.begin_write().await?;
     let rows = on_tx!(&mut tx, conn => sqlx::query_as::<_, ClaimedRow>(&sql)
@@ -204,16 +215,20 @@ async fn fail_unreadable(
 /// Records the outcome of the claim `(id, attempt)` with `set` (whose placeholders come first, as
 /// SQLite numbers them by first use); false when that claim no longer holds the row (its lease ran
 /// out and another claim took it).
-async fn finish(db: &Db, id: i64, attempt: i64, set: &str, binds: Finish<'_>) -> Result<bool, AppError> {
+async fn finish(db: &Db, claim: &Claimed, set: &str, binds: Finish<'_>) -> Result<bool, AppError> {
     let n = match binds {
         Finish::Sent(_) | Finish::Failed(_) => 1,
         Finish::Retry(..) => 2,
     };
     let sql = format!(
-        "UPDATE outbox SET {set}, lease_until = NULL WHERE id = ${} AND attempts = ${} AND status = 'sending'",
+        "UPDATE outbox SET {set}, delivered_to = ${}, lease_until = NULL \
+         WHERE id = ${} AND attempts = ${} AND status = 'sending'",
         n + 1,
-        n + 2
+        n + 2,
+        n + 3
     );
+    let delivered = serde_json::to_string(&claim.delivered).map_err(AppError::internal)?;
+    let (id, attempt) = (claim.id, claim.attempt);
     let mut tx = db.begin_write().await?;
     let n = on_tx!(&mut tx, conn => {
         let q = sqlx::query(&sql);
@@ -222,7 +237,7 @@ async fn finish(db: &Db, id: i64, attempt: i64, set: &str, binds: Finish<'_>) ->
             Finish::Retry(at, error) => q.bind(*at).bind(*error),
             Finish::Failed(error) => q.bind(*error),
         };
-        q.bind(id).bind(attempt).execute(conn).await?.rows_affected()
+        q.bind(&delivered).bind(id).bind(attempt).execute(conn).await?.rows_affected()
     });
     tx.commit().await?;
     Ok(n == 1)
@@ -234,20 +249,39 @@ enum Finish<'a> {
     Failed(&'a str),
 }
 
-/// The mail server accepted the email.
-pub async fn mark_sent(db: &Db, id: i64, attempt: i64, now: DateTime<Utc>) -> Result<bool, AppError> {
-    finish(db, id, attempt, "status = 'sent', sent_at = $1, last_error = ''", Finish::Sent(now)).await
+// Each outcome also stores the claim's `delivered` list: who has the email already.
+
+/// The mail server accepted the email for every recipient.
+pub async fn mark_sent(db: &Db, claim: &Claimed, now: DateTime<Utc>) -> Result<bool, AppError> {
+    finish(db, claim, "status = 'sent', sent_at = $1, last_error = ''", Finish::Sent(now)).await
 }
 
-/// A transient failure: try again at `next`.
-pub async fn mark_retry(db: &Db, id: i64, attempt: i64, next: DateTime<Utc>, error: &str) -> Result<bool, AppError> {
-    finish(db, id, attempt, "status = 'queued', next_attempt_at = $1, last_error = $2", Finish::Retry(next, error))
-        .await
+/// A transient failure: try again at `next` (for the recipients not yet delivered to).
+pub async fn mark_retry(db: &Db, claim: &Claimed, next: DateTime<Utc>, error: &str) -> Result<bool, AppError> {
+    finish(db, claim, "status = 'queued', next_attempt_at = $1, last_error = $2", Finish::Retry(next, error)).await
 }
 
 /// A permanent failure (or out of retries): no more attempts unless an admin asks.
-pub async fn mark_failed(db: &Db, id: i64, attempt: i64, error: &str) -> Result<bool, AppError> {
-    finish(db, id, attempt, "status = 'failed', last_error = $1", Finish::Failed(error)).await
+pub async fn mark_failed(db: &Db, claim: &Claimed, error: &str) -> Result<bool, AppError> {
+    finish(db, claim, "status = 'failed', last_error = $1", Finish::Failed(error)).await
+}
+
+/// Records, while the claim holds, that the claim's `delivered` recipients have the email: a
+/// sender that dies before the outcome does not send it to them again.
+pub async fn mark_delivered(db: &Db, claim: &Claimed) -> Result<bool, AppError> {
+    let delivered = serde_json::to_string(&claim.delivered).map_err(AppError::internal)?;
+    let mut tx = db.begin_write().await?;
+    let n = on_tx!(&mut tx, conn => sqlx::query(
+        "UPDATE outbox SET delivered_to = $1 WHERE id = $2 AND attempts = $3 AND status = 'sending'",
+    )
+    .bind(&delivered)
+    .bind(claim.id)
+    .bind(claim.attempt)
+    .execute(conn)
+    .await?
+    .rows_affected());
+    tx.commit().await?;
+    Ok(n == 1)
 }
 
 /// Without an SMTP server, moves every queued email to `not_configured`; returns how many.

@@ -192,24 +192,48 @@ impl Sender {
         Ok(claimed.len())
     }
 
+    /// Sends `email` to each recipient that does not have it yet, in a transaction of its own:
+    /// a refused address (550) refuses only itself, a transient failure (451, a dropped
+    /// connection) is retried for the recipients still waiting, and each acceptance is recorded
+    /// before the next recipient, so a crash repeats the email to one recipient at most.
     async fn deliver(&self, smtp: &Smtp, email: &Claimed) -> Result<(), AppError> {
-        let result = smtp.send(email).await;
-        let (recorded, outcome) = match result {
-            Ok(()) => (outbox::mark_sent(&self.db, email.id, email.attempt, Utc::now()).await?, DeliveryOutcome::Sent),
-            Err(SendError::Transient(error)) if email.attempt < self.tuning.max_attempts => {
-                let delay =
-                    chrono::Duration::from_std(self.tuning.backoff(email.attempt)).map_err(AppError::internal)?;
-                let recorded =
-                    outbox::mark_retry(&self.db, email.id, email.attempt, Utc::now() + delay, &error).await?;
-                (recorded, DeliveryOutcome::Retrying { error })
+        let mut claim = email.clone();
+        let mut transient = Vec::new();
+        let mut permanent = Vec::new();
+        match smtp.prepare(email) {
+            Err(err) => permanent.push(err.message().to_owned()),
+            Ok(prepared) => {
+                let pending = claim.pending();
+                for (i, recipient) in pending.iter().enumerate() {
+                    match smtp.send_to(&prepared, recipient).await {
+                        Ok(()) => {
+                            claim.delivered.push(recipient.clone());
+                            // The last acceptance is stored with the outcome below.
+                            let more = i + 1 < pending.len();
+                            if more && !outbox::mark_delivered(&self.db, &claim).await? {
+                                tracing::warn!(email = email.id, attempt = email.attempt, "lease lost mid-delivery");
+                                return Ok(());
+                            }
+                        }
+                        Err(SendError::Transient(error)) => transient.push(format!("{recipient}: {error}")),
+                        Err(SendError::Permanent(error)) => permanent.push(format!("{recipient}: {error}")),
+                    }
+                }
             }
-            Err(err) => {
-                let error = err.message().to_owned();
-                (
-                    outbox::mark_failed(&self.db, email.id, email.attempt, &error).await?,
-                    DeliveryOutcome::Failed { error },
-                )
-            }
+        }
+        let errors = || permanent.iter().chain(&transient).cloned().collect::<Vec<_>>().join("; ");
+        let (recorded, outcome) = if transient.is_empty() && permanent.is_empty() {
+            (outbox::mark_sent(&self.db, &claim, Utc::now()).await?, DeliveryOutcome::Sent)
+        } else if !transient.is_empty() && email.attempt < self.tuning.max_attempts {
+            let error = errors();
+            let delay = chrono::Duration::from_std(self.tuning.backoff(email.attempt)).map_err(AppError::internal)?;
+            (
+                outbox::mark_retry(&self.db, &claim, Utc::now() + delay, &error).await?,
+                DeliveryOutcome::Retrying { error },
+            )
+        } else {
+            let error = errors();
+            (outbox::mark_failed(&self.db, &claim, &error).await?, DeliveryOutcome::Failed { error })
         };
         if recorded {
             on_delivery_outcome(&self.db, email.id, email.attempt, &outcome).await;

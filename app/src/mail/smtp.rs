@@ -2,13 +2,14 @@
 //! outbox row, and which failures are worth retrying.
 
 use lettre::{
+    address::Envelope,
     message::{header::ContentType, Mailbox, MultiPart, SinglePart},
     transport::smtp::{
         authentication::Credentials,
         client::{Tls, TlsParameters},
         PoolConfig,
     },
-    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+    Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
 use secrecy::ExposeSecret;
 
@@ -63,10 +64,25 @@ impl Smtp {
         Ok(Self { transport: builder.build(), from })
     }
 
-    /// Sends one outbox email.
+    /// Sends one outbox email to every recipient in one SMTP transaction (all or nothing).
     pub async fn send(&self, email: &Claimed) -> Result<(), SendError> {
         let message = build_message(&self.from, email)?;
         self.transport.send(message).await.map(|_| ()).map_err(|e| classify(&e))
+    }
+
+    /// The formatted message of `email`, the same bytes for each of its recipients.
+    pub fn prepare(&self, email: &Claimed) -> Result<Vec<u8>, SendError> {
+        Ok(build_message(&self.from, email)?.formatted())
+    }
+
+    /// Sends the `prepared` message to `recipient` alone (the headers still name every
+    /// recipient): one refused address then refuses only itself.
+    pub async fn send_to(&self, prepared: &[u8], recipient: &str) -> Result<(), SendError> {
+        let to: Address =
+            recipient.parse().map_err(|e| SendError::Permanent(format!("invalid recipient {recipient:?}: {e}")))?;
+        let envelope = Envelope::new(Some(self.from.email.clone()), vec![to])
+            .map_err(|e| SendError::Permanent(format!("cannot build the envelope: {e}")))?;
+        self.transport.send_raw(&envelope, prepared).await.map(|_| ()).map_err(|e| classify(&e))
     }
 }
 
@@ -134,6 +150,7 @@ mod tests {
         let email = Claimed {
             id: 1,
             recipients: vec!["a@example.com".into()],
+            delivered: Vec::new(),
             subject: "标题\r\nBcc: victim@example.com".into(),
             body_text: "正文".into(),
             body_html: "<p>正文</p>".into(),

@@ -84,6 +84,7 @@ pub async fn update(
                 problem: FieldProblem::TooLong(MAX_SHORT),
             }));
         }
+        crate::text::check("target_release", target_release)?;
         #[derive(sqlx::FromRow)]
         struct BeforeRow {
             status: String,

@@ -33,6 +33,8 @@ pub fn display_name(value: &str) -> Result<String, AppError> {
         Err(AppError::invalid("display_name", FieldProblem::Required))
     } else if v.chars().count() > 80 {
         Err(AppError::invalid("display_name", FieldProblem::TooLong(80)))
+    } else if crate::text::forbidden_char(v).is_some() {
+        Err(AppError::invalid("display_name", FieldProblem::ControlCharacter))
     } else {
         Ok(v.to_owned())
     }
@@ -46,6 +48,7 @@ pub fn email(value: &str) -> Result<String, AppError> {
     }
     let valid = v.len() <= 254
         && !v.contains(char::is_whitespace)
+        && !v.contains(|c: char| c.is_control())
         && v.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && !domain.contains('@')

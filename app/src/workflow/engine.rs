@@ -811,6 +811,7 @@ pub async fn reassign(
         if change.reason.chars().count() > input::MAX_TEXT {
             return Err(invalid("reason", FieldProblem::TooLong(input::MAX_TEXT)));
         }
+        crate::text::check("reason", &change.reason)?;
         let mut tx = db.begin_write().await?;
         let locked = lock_at_version(&mut tx, id, expected_version).await?;
         let acting_as = rules::may_reassign(&locked.state, actor, change.role).map_err(refused)?;

@@ -169,6 +169,9 @@ pub fn measures_from_rows(rows: Vec<MeasureRow>, today: (i32, u32, u32)) -> Resu
         if text.is_empty() {
             return Err(refuse(i, "text", FieldProblem::Required));
         }
+        if crate::text::forbidden_char(text).is_some() {
+            return Err(refuse(i, "text", FieldProblem::ControlCharacter));
+        }
         let owner_id = match owner.parse::<i64>() {
             Ok(id) => id,
             Err(_) if owner.is_empty() => return Err(refuse(i, "owner_id", FieldProblem::Required)),
@@ -333,6 +336,9 @@ pub(crate) fn text(field: &str, value: &str, max: usize, required: bool) -> Resu
     }
     if value.chars().count() > max {
         return invalid(FieldProblem::TooLong(max));
+    }
+    if crate::text::forbidden_char(value).is_some() {
+        return invalid(FieldProblem::ControlCharacter);
     }
     Ok(())
 }
@@ -510,6 +516,20 @@ mod tests {
         );
         let html = GateInput::TestFail { defect: "<script>alert(1)</script>'; DROP TABLE incidents; --".into() };
         assert_eq!(html.validate(), Ok(()), "text is stored verbatim, never interpreted");
+    }
+
+    #[test]
+    fn control_characters_are_refused_under_the_field_that_holds_them() {
+        let nul = GateInput::SubmitForTest { changes: "ok\tfine\n".into(), reference: "PR\u{0}1".into() };
+        assert_eq!(
+            nul.validate(),
+            Err(Refusal::Invalid { field: "reference".into(), problem: FieldProblem::ControlCharacter })
+        );
+        let row = MeasureRow { text: "a\u{1b}b".into(), owner_id: "1".into(), due: "2099-01-01".into() };
+        assert_eq!(
+            measures_from_rows(vec![row], (2026, 1, 1)),
+            Err(Refusal::Invalid { field: measure_field(0, "text"), problem: FieldProblem::ControlCharacter })
+        );
     }
 
     #[test]

@@ -433,7 +433,7 @@ db_test!(async fn a_crash_between_acceptance_and_marking_sent_repeats_at_most_on
     let rows = rows(db).await;
     assert_eq!((rows[0].4.as_str(), rows[0].5), ("sent", 2));
     // The dead sender's late outcome is not recorded over the new claim's.
-    assert!(!outbox::mark_failed(db, claimed[0].id, claimed[0].attempt, "late").await.unwrap());
+    assert!(!outbox::mark_failed(db, &claimed[0], "late").await.unwrap());
 });
 
 db_test!(async fn two_senders_never_claim_the_same_email(ctx) {
@@ -493,4 +493,98 @@ db_test!(async fn without_smtp_emails_stay_readable_as_not_configured_until_an_a
     assert!(outbox::retry(db, kept[0].id, Utc::now()).await.unwrap());
     assert_eq!(drain(&configured).await, 1);
     assert_eq!(sink.messages().len(), 1);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Faults of the mail server itself (scripts/smtp_sink.py plays them by recipient).
+
+/// How many copies of the email with `message_id` each address received.
+fn copies(sink: &Sink, message_id: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut count = std::collections::BTreeMap::new();
+    for (rcpt, message) in sink.messages() {
+        if message["message_id"] == message_id {
+            for address in rcpt {
+                *count.entry(address).or_insert(0) += 1;
+            }
+        }
+    }
+    count
+}
+
+/// The PM sends the step-9 report to `extra` recipients besides themselves; the report's row.
+async fn report_to(db: &Db, t: &Team, extra: &[&str]) -> Row7 {
+    let id = to_reporting(db, t).await;
+    let GateInput::SendReport { summary, measures, language, .. } = report_input(t) else { unreachable!() };
+    let recipients = extra.iter().map(|r| r.to_string()).collect();
+    step(db, &t.pm, id, GateInput::SendReport { summary, measures, recipients, language }).await.unwrap();
+    rows(db).await.into_iter().find(|r| r.0 == "report").expect("the report is queued")
+}
+
+db_test!(async fn a_451_is_retried_and_the_email_arrives_once(ctx) {
+    let db = &ctx.db;
+    let t = mail_team(db, "once-qa@example.com").await;
+    let id = engine::create_incident(db, &t.ops, &incident(TITLE), Utc::now()).await.unwrap().id;
+    step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
+    step(db, &t.pm, id, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }).await.unwrap();
+    let port = free_port();
+    let sink = Sink::start(port);
+    let sender = Sender::new(db.clone(), Some(&smtp(port)), fast()).unwrap();
+    drain(&sender).await;
+    let qa_row = || async { rows(db).await.into_iter().find(|r| r.1 == ["once-qa@example.com"]).unwrap() };
+    let first = qa_row().await;
+    assert_eq!((first.4.as_str(), first.5), ("queued", 1), "greylisted: queued again");
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    drain(&sender).await;
+    let second = qa_row().await;
+    assert_eq!((second.4.as_str(), second.5), ("sent", 2));
+    assert_eq!(copies(&sink, &second.6), [("once-qa@example.com".to_owned(), 1)].into());
+});
+
+db_test!(async fn a_550_for_one_recipient_does_not_stop_the_others(ctx) {
+    let db = &ctx.db;
+    let t = mail_team(db, "qa1@example.com").await;
+    let report = report_to(db, &t, &["cto@example.com", "reject-cfo@example.com", "ceo@example.com"]).await;
+    let port = free_port();
+    let sink = Sink::start(port);
+    let sender = Sender::new(db.clone(), Some(&smtp(port)), fast()).unwrap();
+    drain(&sender).await;
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    drain(&sender).await;
+    let one = |a: &str| (a.to_owned(), 1);
+    assert_eq!(
+        copies(&sink, &report.6),
+        [one("ceo@example.com"), one("cto@example.com"), one("pm1@example.com")].into(),
+        "everyone else has the report, once"
+    );
+    let failed = outbox::list(db, Some(EmailStatus::Failed), None, 50).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].last_error.contains("reject-cfo@example.com") && failed[0].last_error.contains("550"));
+    assert!(!failed[0].last_error.contains("cto@example.com:"), "{}", failed[0].last_error);
+    // An admin's retry goes to the refused address only: nobody gets the report twice.
+    assert!(outbox::retry(db, failed[0].id, Utc::now()).await.unwrap());
+    drain(&sender).await;
+    assert_eq!(copies(&sink, &report.6).values().sum::<usize>(), 3);
+});
+
+db_test!(async fn a_connection_dropped_in_data_is_retried_with_at_most_one_duplicate(ctx) {
+    let db = &ctx.db;
+    let t = mail_team(db, "qa1@example.com").await;
+    // cut-: the server loses the data; drop-: it keeps the data but the answer never comes.
+    let report = report_to(db, &t, &["cut-cto@example.com", "drop-ceo@example.com"]).await;
+    let port = free_port();
+    let sink = Sink::start(port);
+    let sender = Sender::new(db.clone(), Some(&smtp(port)), fast()).unwrap();
+    drain(&sender).await;
+    let after_first = rows(db).await.into_iter().find(|r| r.0 == "report").unwrap();
+    assert_eq!((after_first.4.as_str(), after_first.5), ("queued", 1), "a dropped connection is transient");
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    drain(&sender).await;
+    let after = rows(db).await.into_iter().find(|r| r.0 == "report").unwrap();
+    assert_eq!((after.4.as_str(), after.5), ("sent", 2));
+    assert_eq!(
+        copies(&sink, &report.6),
+        [("cut-cto@example.com".to_owned(), 1), ("drop-ceo@example.com".to_owned(), 2), ("pm1@example.com".to_owned(), 1)]
+            .into(),
+        "the one duplicate is the copy whose acceptance never arrived, with the same Message-ID"
+    );
 });

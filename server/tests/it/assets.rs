@@ -132,6 +132,15 @@ async fn pages_and_server_function_answers_are_compressed_and_never_stored() {
         .unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
     assert_eq!(header_of(&answer, header::CACHE_CONTROL), "no-store");
+    // The sign-in answer and the deny-by-default refusal, which no layer inside chose a policy for.
+    let sign_in =
+        app.client.post(app.url("/api/auth/login")).form(&[("username", "nobody"), ("password", "wrong")]).send();
+    let sign_in = sign_in.await.unwrap();
+    assert_eq!(sign_in.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(header_of(&sign_in, header::CACHE_CONTROL), "no-store");
+    let refused = app.client.post(app.url("/api/incidents/queue")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(header_of(&refused, header::CACHE_CONTROL), "no-store");
     let icon = get(&app, "/favicon.svg", None).await;
     assert_eq!(icon.status(), StatusCode::NOT_FOUND, "no icon in this site");
     app.stop().await;

@@ -335,13 +335,27 @@ async fn the_session_cookie_is_http_only_lax_host_only_and_secure_behind_https()
             .get_all("set-cookie")
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("baton_session="))
+            .find(|c| c.contains("baton_session="))
             .expect("session cookie")
             .to_owned();
+        // Behind https the cookie carries the __Host- prefix: no other host can set or replace it.
+        let name = if secure { "__Host-baton_session" } else { "baton_session" };
+        assert!(cookie.starts_with(&format!("{name}=")), "{cookie}");
         assert!(cookie.contains("HttpOnly"), "{cookie}");
         assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(cookie.contains("Path=/"), "{cookie}");
         assert!(!cookie.contains("Domain"), "{cookie}");
         assert_eq!(cookie.contains("Secure"), secure, "{cookie}");
+        let token = cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+        let me = |cookie: String| {
+            let request = app.client.post(app.url("/api/auth/me")).header("cookie", cookie);
+            async move { request.send().await.unwrap().text().await.unwrap() }
+        };
+        assert!(me(format!("{name}={token}")).await.contains("ops1"));
+        if secure {
+            // The same token under the plain name (as a sibling subdomain could plant it) opens nothing.
+            assert_eq!(me(format!("baton_session={token}")).await, "null");
+        }
         app.stop().await;
     }
     test_db.destroy().await;

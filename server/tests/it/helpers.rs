@@ -162,6 +162,13 @@ impl Browser<'_> {
         Answer { status: response.status(), body: response.text().await.unwrap() }
     }
 
+    /// Posts form fields and returns the raw answer (for redirects and headers).
+    pub async fn request_form(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let response = self.request(self.app.client.post(self.app.url(path)).form(form)).send().await.unwrap();
+        self.absorb(&response);
+        response
+    }
+
     pub async fn get(&mut self, path: &str) -> reqwest::Response {
         let response = self.request(self.app.client.get(self.app.url(path))).send().await.unwrap();
         self.absorb(&response);

@@ -415,3 +415,67 @@ db_test!(async fn pages_titled_by_their_data_always_carry_that_title(ctx) {
     }
     app.stop().await;
 });
+
+/// Reads one HTTP/1.1 answer (head and a `Content-Length` body) from `stream`; `None` when the
+/// server closed or reset the connection first.
+async fn read_answer(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+            if buffer.len() >= end + 4 + length {
+                return Some(head);
+            }
+        }
+        match tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buffer.extend_from_slice(&chunk[..n]),
+            _ => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_post_leaves_the_keep_alive_connection_usable_or_says_it_closes() {
+    use tokio::io::AsyncWriteExt;
+    with_sqlite_app(|app| async move {
+        let addr = app.base.trim_start_matches("http://").to_owned();
+        // A signed-out post refused before its body is read: the body arrives in two parts, the
+        // second after the server could already have answered.
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let body = "note=".to_owned() + &"x".repeat(3000);
+        let head = format!(
+            "POST /api/incidents/dispatch HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&body.as_bytes()[..1000]).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        stream.write_all(&body.as_bytes()[1000..]).await.unwrap();
+        let refused = read_answer(&mut stream).await.expect("the refusal arrives");
+        assert!(refused.starts_with("http/1.1 401"), "{refused}");
+        assert!(!refused.contains("connection: close"), "a read body needs no close: {refused}");
+        stream.write_all(format!("GET /livez HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
+        let next = read_answer(&mut stream).await.expect("the connection stays usable after the refusal");
+        assert!(next.starts_with("http/1.1 200"), "{next}");
+
+        // A body that never arrives: the refusal says the connection closes, so no client reuses it.
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /api/incidents/dispatch HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: 2000\r\n\r\nnote=x"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let refused = read_answer(&mut stream).await.expect("the refusal arrives");
+        assert!(refused.starts_with("http/1.1 401"), "{refused}");
+        assert!(refused.contains("connection: close"), "{refused}");
+        app
+    })
+    .await;
+}

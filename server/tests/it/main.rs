@@ -11,5 +11,6 @@ mod intake;
 mod islands;
 mod live;
 mod mail;
+mod text;
 mod workflow;
 mod zones;
