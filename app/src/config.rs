@@ -54,6 +54,11 @@ pub struct Config {
     /// The zone times are shown in for users who chose none, and in emails (`BATON_TIME_ZONE`,
     /// an IANA name; default Asia/Shanghai).
     pub time_zone: String,
+    /// A file outside the data directory the audit head is appended to (`BATON_AUDIT_ANCHOR_FILE`;
+    /// see [`crate::audit::anchor`]); `None`: no anchoring.
+    pub audit_anchor_file: Option<PathBuf>,
+    /// How often the head is anchored while it moves (`BATON_AUDIT_ANCHOR_EVERY`, default 15m).
+    pub audit_anchor_every: Duration,
 }
 
 /// How the outgoing mail server is reached.
@@ -206,6 +211,8 @@ impl fmt::Debug for Config {
             .field("smtp", &self.smtp)
             .field("intake_rate_per_minute", &self.intake_rate_per_minute)
             .field("time_zone", &self.time_zone)
+            .field("audit_anchor_file", &self.audit_anchor_file)
+            .field("audit_anchor_every", &self.audit_anchor_every)
             .finish()
     }
 }
@@ -258,6 +265,8 @@ struct FileSettings {
     smtp_timeout: Option<String>,
     intake_rate_per_minute: Option<String>,
     time_zone: Option<String>,
+    audit_anchor_file: Option<String>,
+    audit_anchor_every: Option<String>,
 }
 
 impl FileSettings {
@@ -284,6 +293,8 @@ impl FileSettings {
             ("BATON_SMTP_TIMEOUT", self.smtp_timeout),
             ("BATON_INTAKE_RATE_PER_MINUTE", self.intake_rate_per_minute),
             ("BATON_TIME_ZONE", self.time_zone),
+            ("BATON_AUDIT_ANCHOR_FILE", self.audit_anchor_file),
+            ("BATON_AUDIT_ANCHOR_EVERY", self.audit_anchor_every),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -436,6 +447,28 @@ impl Config {
             return Err(invalid("BATON_TIME_ZONE", &time_zone, "expected an IANA time zone like Asia/Shanghai or UTC"));
         }
 
+        let audit_anchor_every = duration("BATON_AUDIT_ANCHOR_EVERY", "15m")?;
+        let audit_anchor_file = match get("BATON_AUDIT_ANCHOR_FILE").map(|f| f.trim().to_owned()) {
+            None => None,
+            Some(file) if file.is_empty() => None,
+            Some(file) => {
+                let path = PathBuf::from(&file);
+                // An anchor beside the database is lost with it, or rewritten with it.
+                let inside = match (std::path::absolute(&path), std::path::absolute(&data_dir)) {
+                    (Ok(anchor), Ok(data)) => anchor.starts_with(data),
+                    _ => false,
+                };
+                if inside {
+                    return Err(invalid(
+                        "BATON_AUDIT_ANCHOR_FILE",
+                        &file,
+                        "must be outside BATON_DATA_DIR: an anchor kept with the database proves nothing about it",
+                    ));
+                }
+                Some(path)
+            }
+        };
+
         Ok(Self {
             listen,
             data_dir,
@@ -452,6 +485,8 @@ impl Config {
             smtp,
             intake_rate_per_minute,
             time_zone,
+            audit_anchor_file,
+            audit_anchor_every,
         })
     }
 
@@ -686,5 +721,16 @@ mod tests {
             other => panic!("expected BATON_DATA_DIR to be refused, got {other:?}"),
         }
         std::fs::remove_file(&file).unwrap();
+    }
+
+    #[test]
+    fn the_audit_anchor_must_live_outside_the_data_directory() {
+        let c = config_from(&[("BATON_DATA_DIR", "/srv/baton"), ("BATON_AUDIT_ANCHOR_FILE", "/var/log/baton-anchors")])
+            .unwrap();
+        assert_eq!(c.audit_anchor_file, Some(PathBuf::from("/var/log/baton-anchors")));
+        assert_eq!(c.audit_anchor_every, Duration::from_secs(15 * 60));
+        let inside = config_from(&[("BATON_DATA_DIR", "/srv/baton"), ("BATON_AUDIT_ANCHOR_FILE", "/srv/baton/a.log")]);
+        assert!(inside.unwrap_err().to_string().contains("BATON_AUDIT_ANCHOR_FILE"));
+        assert_eq!(config_from(&[]).unwrap().audit_anchor_file, None);
     }
 }

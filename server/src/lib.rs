@@ -54,6 +54,32 @@ pub struct Application {
     local_addr: SocketAddr,
     mailer: Mailer,
     relay: JoinHandle<()>,
+    anchor: Option<Anchor>,
+}
+
+/// The periodic audit-head anchor (`BATON_AUDIT_ANCHOR_FILE`) and the switch that ends it with a
+/// last anchor.
+struct Anchor {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Anchor {
+    fn start(config: &Config, db: &Db) -> Option<Self> {
+        let path = config.audit_anchor_file.clone()?;
+        tracing::info!(file = %path.display(), every = ?config.audit_anchor_every, "anchoring the audit head");
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(app::audit::anchor::run(db.clone(), path, config.audit_anchor_every, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }));
+        Some(Self { stop, task })
+    }
+
+    /// Writes the last anchor (the head after every request has finished) and ends.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
 }
 
 /// The background email sender and the switch that stops it.
@@ -135,6 +161,7 @@ impl Application {
         }
         let wakeup = app::mail::Wakeup::default();
         let mailer = Mailer::start(&config, &db, wakeup.clone()).await?;
+        let anchor = Anchor::start(&config, &db);
         let state = AppState::new(Shared {
             leptos_options: leptos_options(&config, local_addr),
             config: Arc::new(config),
@@ -154,7 +181,7 @@ impl Application {
             // live-reload script wanted.
             live_reload: std::env::var_os("LEPTOS_WATCH").map(|_| state.leptos_options.clone()),
         };
-        Ok(Self { listener, router: router(state.clone(), shell), state, local_addr, mailer, relay })
+        Ok(Self { listener, router: router(state.clone(), shell), state, local_addr, mailer, relay, anchor })
     }
 
     /// The shared state (database, configuration), e.g. for seeding demo users before serving.
@@ -193,6 +220,9 @@ impl Application {
         self.state.events.close();
         let _ = self.relay.await;
         self.mailer.stop().await;
+        if let Some(anchor) = self.anchor {
+            anchor.stop().await;
+        }
         self.state.db.close().await;
         Ok(())
     }

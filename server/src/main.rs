@@ -67,6 +67,9 @@ enum AuditCommand {
         /// cut-off tail.
         #[arg(long)]
         head: Option<Head>,
+        /// An anchor file (`BATON_AUDIT_ANCHOR_FILE`): the chain must pass through every head in it.
+        #[arg(long)]
+        anchors: Option<std::path::PathBuf>,
     },
     /// Print the current head (`N:HASH`) so it can be kept outside the database.
     Head,
@@ -235,15 +238,29 @@ async fn audit(config: Config, command: AuditCommand) -> anyhow::Result<bool> {
             }
             Ok(true)
         }
-        AuditCommand::Verify { file: Some(path), head } => {
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            Ok(print_report(&verify_lines(&text, head)?))
-        }
-        AuditCommand::Verify { file: None, head } => {
-            let db = server::open_database(&config).await?;
-            let report = audit_store::verify(&db, head).await?;
-            db.close().await;
+        AuditCommand::Verify { file, head, anchors } => {
+            let mut heads: Vec<Head> = head.into_iter().collect();
+            if let Some(path) = anchors {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+                let anchored = app::audit::anchor::parse(&text)
+                    .map_err(|e| anyhow::anyhow!("{} is not an anchor file: {e}", path.display()))?;
+                println!("checking against {} anchors from {}", anchored.len(), path.display());
+                heads.extend(anchored);
+            }
+            let report = match file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+                    verify_lines(&text, heads)?
+                }
+                None => {
+                    let db = server::open_database(&config).await?;
+                    let report = audit_store::verify_against(&db, heads).await?;
+                    db.close().await;
+                    report
+                }
+            };
             Ok(print_report(&report))
         }
     }
@@ -251,24 +268,25 @@ async fn audit(config: Config, command: AuditCommand) -> anyhow::Result<bool> {
 
 /// Checks an exported JSON Lines file. An export that starts after entry 1 (a filtered one) is
 /// checked from its first entry on.
-fn verify_lines(text: &str, head: Option<Head>) -> anyhow::Result<VerifyReport> {
+fn verify_lines(text: &str, heads: Vec<Head>) -> anyhow::Result<VerifyReport> {
     let mut verifier: Option<Verifier> = None;
-    let mut head = head;
+    let mut head = Some(heads);
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let entry: AuditEntry =
             serde_json::from_str(line).map_err(|e| anyhow::anyhow!("line {}: not an audit entry: {e}", n + 1))?;
         let verifier = verifier.get_or_insert_with(|| {
+            let heads = head.take().unwrap_or_default();
             if entry.seq == 1 {
-                Verifier::new(head.take())
+                Verifier::against(heads)
             } else {
-                Verifier::partial(head.take())
+                Verifier::partial(heads)
             }
         });
         if let Err(report) = verifier.push(&entry) {
             return Ok(report);
         }
     }
-    Ok(verifier.unwrap_or_else(|| Verifier::new(head)).finish())
+    Ok(verifier.unwrap_or_else(|| Verifier::against(head.unwrap_or_default())).finish())
 }
 
 fn print_report(report: &VerifyReport) -> bool {
@@ -330,16 +348,19 @@ mod tests {
         let entries = export(4);
         let head = format!("4:{}", entries[3].hash).parse().unwrap();
         assert!(matches!(
-            verify_lines(&lines(&entries), Some(head)).unwrap(),
+            verify_lines(&lines(&entries), vec![head]).unwrap(),
             VerifyReport::Verified { through: 4, .. }
         ));
         let edited = lines(&entries).replace("{\\\"n\\\":2}", "{\\\"n\\\":20}");
-        assert_eq!(verify_lines(&edited, None).unwrap(), VerifyReport::Broken { at: 2, reason: BreakReason::Altered });
+        assert_eq!(
+            verify_lines(&edited, Vec::new()).unwrap(),
+            VerifyReport::Broken { at: 2, reason: BreakReason::Altered }
+        );
         let head = format!("4:{}", entries[3].hash).parse().unwrap();
         assert_eq!(
-            verify_lines(&lines(&entries[..3]), Some(head)).unwrap(),
+            verify_lines(&lines(&entries[..3]), vec![head]).unwrap(),
             VerifyReport::Broken { at: 4, reason: BreakReason::Truncated }
         );
-        assert!(verify_lines("not json\n", None).is_err());
+        assert!(verify_lines("not json\n", Vec::new()).is_err());
     }
 }

@@ -66,20 +66,27 @@ impl FromStr for Head {
 pub struct Verifier {
     next_seq: Option<i64>,
     prev_hash: String,
-    recorded_head: Option<Head>,
+    /// Heads recorded outside the database (a report's footer, anchors), each of which the chain
+    /// must pass through.
+    recorded: Vec<Head>,
     last: Option<Head>,
 }
 
 impl Verifier {
     /// Checks a whole log from entry 1, optionally against a head recorded earlier.
     pub fn new(recorded_head: Option<Head>) -> Self {
-        Verifier { next_seq: Some(1), prev_hash: GENESIS.to_owned(), recorded_head, last: None }
+        Self::against(recorded_head.into_iter().collect())
+    }
+
+    /// Checks a whole log from entry 1 against every head recorded earlier (an anchor file).
+    pub fn against(recorded: Vec<Head>) -> Self {
+        Verifier { next_seq: Some(1), prev_hash: GENESIS.to_owned(), recorded, last: None }
     }
 
     /// Checks a run of entries that may start after entry 1 (a filtered or partial export): the
     /// first entry's link to its predecessor is taken on trust, everything after it is checked.
-    pub fn partial(recorded_head: Option<Head>) -> Self {
-        Verifier { next_seq: None, prev_hash: String::new(), recorded_head, last: None }
+    pub fn partial(recorded: Vec<Head>) -> Self {
+        Verifier { next_seq: None, prev_hash: String::new(), recorded, last: None }
     }
 
     /// Checks the next entry.
@@ -94,10 +101,8 @@ impl Verifier {
         if entry_hash(e) != e.hash {
             return broken(e.seq, BreakReason::Altered);
         }
-        if let Some(head) = &self.recorded_head {
-            if head.seq == e.seq && head.hash != e.hash {
-                return broken(e.seq, BreakReason::HeadMismatch);
-            }
+        if self.recorded.iter().any(|head| head.seq == e.seq && head.hash != e.hash) {
+            return broken(e.seq, BreakReason::HeadMismatch);
         }
         self.next_seq = Some(e.seq + 1);
         self.prev_hash.clone_from(&e.hash);
@@ -108,10 +113,8 @@ impl Verifier {
     /// Ends the check: the report for everything pushed.
     pub fn finish(self) -> VerifyReport {
         let through = self.last.as_ref().map_or(0, |h| h.seq);
-        if let Some(head) = &self.recorded_head {
-            if through < head.seq {
-                return VerifyReport::Broken { at: through + 1, reason: BreakReason::Truncated };
-            }
+        if self.recorded.iter().any(|head| through < head.seq) {
+            return VerifyReport::Broken { at: through + 1, reason: BreakReason::Truncated };
         }
         let hash = self.last.map_or_else(|| GENESIS.to_owned(), |h| h.hash);
         VerifyReport::Verified { through, hash }
@@ -215,6 +218,27 @@ mod tests {
     }
 
     #[test]
+    fn a_rewritten_table_is_caught_against_any_anchor_and_a_cut_tail_against_the_newest() {
+        let log = chain(6);
+        let anchors = vec![Head { seq: 2, hash: log[1].hash.clone() }, Head { seq: 5, hash: log[4].hash.clone() }];
+        let check = |entries: &[AuditEntry]| {
+            let mut v = Verifier::against(anchors.clone());
+            entries.iter().try_for_each(|e| v.push(e)).err().unwrap_or_else(|| v.finish())
+        };
+        assert!(matches!(check(&log), VerifyReport::Verified { through: 6, .. }));
+        // Every entry from 4 on rewritten and re-hashed: a valid chain, but not the anchored one.
+        let mut rewritten = log.clone();
+        for i in 3..6 {
+            rewritten[i].details = r#"{"n":0}"#.into();
+            rewritten[i].prev_hash = rewritten[i - 1].hash.clone();
+            rewritten[i].hash = entry_hash(&rewritten[i]);
+        }
+        assert!(matches!(verify_all(&rewritten, None), VerifyReport::Verified { .. }), "undetectable alone");
+        assert_eq!(check(&rewritten), broken(5, BreakReason::HeadMismatch));
+        assert_eq!(check(&log[..4]), broken(5, BreakReason::Truncated));
+    }
+
+    #[test]
     fn a_cut_tail_is_caught_only_against_a_recorded_head() {
         let log = chain(6);
         let head = Head { seq: 6, hash: log[5].hash.clone() };
@@ -228,12 +252,12 @@ mod tests {
     #[test]
     fn a_partial_run_checks_its_own_links() {
         let log = chain(6);
-        let mut v = Verifier::partial(None);
+        let mut v = Verifier::partial(Vec::new());
         for e in &log[2..] {
             v.push(e).unwrap();
         }
         assert_eq!(v.finish(), VerifyReport::Verified { through: 6, hash: log[5].hash.clone() });
-        let mut v = Verifier::partial(None);
+        let mut v = Verifier::partial(Vec::new());
         v.push(&log[2]).unwrap();
         assert_eq!(v.push(&log[4]), Err(broken(4, BreakReason::Missing)));
     }

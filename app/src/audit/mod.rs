@@ -10,6 +10,8 @@ mod api;
 mod pages;
 
 #[cfg(feature = "ssr")]
+pub mod anchor;
+#[cfg(feature = "ssr")]
 pub mod chain;
 #[cfg(feature = "ssr")]
 pub mod store;

@@ -384,7 +384,12 @@ const VERIFY_BATCH: i64 = 5000;
 
 /// Checks the whole chain in the database, optionally against a head recorded earlier.
 pub async fn verify(db: &Db, recorded_head: Option<Head>) -> Result<VerifyReport, DbError> {
-    let mut verifier = Verifier::new(recorded_head);
+    verify_against(db, recorded_head.into_iter().collect()).await
+}
+
+/// Verifies the whole chain in the database against every head recorded outside it (anchors).
+pub async fn verify_against(db: &Db, recorded: Vec<Head>) -> Result<VerifyReport, DbError> {
+    let mut verifier = Verifier::against(recorded);
     let all = Query::default();
     let mut after = 0;
     loop {

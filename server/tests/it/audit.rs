@@ -149,3 +149,48 @@ db_test!(async fn user_changes_are_recorded_with_before_and_after(ctx) {
     assert!(matches!(store::verify(&app.db, None).await.unwrap(), VerifyReport::Verified { .. }));
     app.stop().await;
 });
+
+db_test!(async fn the_head_is_anchored_outside_the_database_and_a_cut_tail_is_caught_against_it(ctx) {
+    let outside = tempfile::tempdir().unwrap();
+    let file = outside.path().join("anchors.log");
+    let settings = [("BATON_AUDIT_ANCHOR_FILE", file.to_str().unwrap()), ("BATON_AUDIT_ANCHOR_EVERY", "1s")];
+    let app = TestApp::spawn_with(ctx.url.expose(), &settings).await;
+    app.create_user("ops1", &[Role::Ops]).await;
+    let mut ops = app.browser();
+    assert!(ops.login("ops1", PASSWORD).await.status.is_success());
+    // Within a period the head that moved is anchored; the stop anchors the last one.
+    let mut anchored = Vec::new();
+    for _ in 0..50 {
+        anchored = app::audit::anchor::parse(&std::fs::read_to_string(&file).unwrap_or_default()).unwrap();
+        if !anchored.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!anchored.is_empty(), "no anchor written within 5 s");
+    assert!(ops.report("Anchored").await.status.is_success());
+    app.stop().await;
+    // The app's pool is closed with it; the test's own is not.
+    let db = ctx.db.clone();
+    let anchors = app::audit::anchor::parse(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let head = store::head(&db).await.unwrap().unwrap();
+    assert_eq!(anchors.last(), Some(&head), "the shutdown anchors the final head");
+    assert!(anchors.windows(2).all(|w| w[0].seq < w[1].seq), "only moved heads are written: {anchors:?}");
+    assert!(matches!(store::verify_against(&db, anchors.clone()).await.unwrap(), VerifyReport::Verified { .. }));
+
+    // Someone with the database drops the guard and deletes the newest entries: the chain left is
+    // valid on its own, but not against the anchors.
+    app::on_db!(&db, pool => {
+        let drop = match ctx.db.backend() {
+            app::config::Backend::Sqlite => "DROP TRIGGER audit_log_no_delete",
+            app::config::Backend::Postgres => "DROP TRIGGER audit_log_no_update ON audit_log",
+        };
+        sqlx::query(drop).execute(pool).await.unwrap();
+        sqlx::query("DELETE FROM audit_log WHERE seq > $1").bind(anchors[0].seq).execute(pool).await.unwrap();
+    });
+    assert!(matches!(store::verify(&db, None).await.unwrap(), VerifyReport::Verified { .. }));
+    assert!(matches!(
+        store::verify_against(&db, anchors).await.unwrap(),
+        VerifyReport::Broken { reason: app::audit::BreakReason::Truncated, .. }
+    ));
+});
