@@ -59,6 +59,12 @@ pub struct Config {
     pub audit_anchor_file: Option<PathBuf>,
     /// How often the head is anchored while it moves (`BATON_AUDIT_ANCHOR_EVERY`, default 15m).
     pub audit_anchor_every: Duration,
+    /// Repeated refusals of anonymous requests of one kind from one address are recorded as one
+    /// entry per window of this length (`BATON_AUDIT_COALESCE_WINDOW`, default 60s).
+    pub audit_coalesce_window: Duration,
+    /// Requests without a session (and intake deliveries) each client address may send per
+    /// second, with a burst of ten seconds' worth (`BATON_ANONYMOUS_RATE_PER_SECOND`, default 10).
+    pub anonymous_rate_per_second: u32,
 }
 
 /// How the outgoing mail server is reached.
@@ -213,6 +219,8 @@ impl fmt::Debug for Config {
             .field("time_zone", &self.time_zone)
             .field("audit_anchor_file", &self.audit_anchor_file)
             .field("audit_anchor_every", &self.audit_anchor_every)
+            .field("audit_coalesce_window", &self.audit_coalesce_window)
+            .field("anonymous_rate_per_second", &self.anonymous_rate_per_second)
             .finish()
     }
 }
@@ -267,6 +275,8 @@ struct FileSettings {
     time_zone: Option<String>,
     audit_anchor_file: Option<String>,
     audit_anchor_every: Option<String>,
+    audit_coalesce_window: Option<String>,
+    anonymous_rate_per_second: Option<String>,
 }
 
 impl FileSettings {
@@ -295,6 +305,8 @@ impl FileSettings {
             ("BATON_TIME_ZONE", self.time_zone),
             ("BATON_AUDIT_ANCHOR_FILE", self.audit_anchor_file),
             ("BATON_AUDIT_ANCHOR_EVERY", self.audit_anchor_every),
+            ("BATON_AUDIT_COALESCE_WINDOW", self.audit_coalesce_window),
+            ("BATON_ANONYMOUS_RATE_PER_SECOND", self.anonymous_rate_per_second),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -448,6 +460,12 @@ impl Config {
         }
 
         let audit_anchor_every = duration("BATON_AUDIT_ANCHOR_EVERY", "15m")?;
+        let audit_coalesce_window = duration("BATON_AUDIT_COALESCE_WINDOW", "60s")?;
+        let rate_raw = get("BATON_ANONYMOUS_RATE_PER_SECOND").unwrap_or_else(|| "10".into());
+        let anonymous_rate_per_second =
+            rate_raw.parse::<u32>().ok().filter(|n| (1..=100_000).contains(n)).ok_or_else(|| {
+                invalid("BATON_ANONYMOUS_RATE_PER_SECOND", &rate_raw, "expected a whole number from 1 to 100000")
+            })?;
         let audit_anchor_file = match get("BATON_AUDIT_ANCHOR_FILE").map(|f| f.trim().to_owned()) {
             None => None,
             Some(file) if file.is_empty() => None,
@@ -487,6 +505,8 @@ impl Config {
             time_zone,
             audit_anchor_file,
             audit_anchor_every,
+            audit_coalesce_window,
+            anonymous_rate_per_second,
         })
     }
 

@@ -27,6 +27,8 @@ pub struct Shared {
     pub events: crate::workflow::live::Events,
     /// Wakes the email sender after a commit that queued mail.
     pub mail: crate::mail::Wakeup,
+    /// Open windows of coalesced anonymous refusals (see [`crate::audit::refusals`]).
+    pub refusals: Arc<crate::audit::refusals::Refusals>,
 }
 
 impl AppState {

@@ -44,6 +44,7 @@ mod tests {
             hasher: app::auth::password::PasswordHasher::new(1),
             events: Default::default(),
             mail: Default::default(),
+            refusals: Arc::new(app::audit::refusals::Refusals::new(std::time::Duration::ZERO)),
         });
         assert_eq!(healthz(State(state.clone())).await.0, StatusCode::OK);
         state.db.close().await;

@@ -13,7 +13,8 @@ use std::{sync::Arc, time::Instant};
 use app::{
     audit::{
         event,
-        store::{Origin, Record},
+        refusals::Refused,
+        store::{self as audit_store, Origin},
         Outcome,
     },
     auth::ClientInfo,
@@ -509,12 +510,15 @@ async fn authenticate(
         },
     };
     tracing::warn!(source = %name, reason, path = endpoint.path(), "refused an intake delivery");
-    let recorded = Record::new(&Origin::intake(&name, client), event::INTAKE_REFUSED)
-        .target("intake_source", &name)
-        .outcome(Outcome::Denied)
-        .details(serde_json::json!({ "reason": reason, "path": endpoint.path() }))
-        .record(&app.db, chrono::Utc::now())
-        .await;
+    let refused = Refused {
+        origin: Origin::intake(&name, client),
+        event: event::INTAKE_REFUSED,
+        target_kind: "intake_source",
+        target: name.clone(),
+        outcome: Outcome::Denied,
+        details: serde_json::json!({ "reason": reason, "path": endpoint.path() }),
+    };
+    let recorded = audit_store::record_refusal(&app.db, &app.refusals, reason, refused, chrono::Utc::now()).await;
     if let Err(err) = recorded {
         tracing::error!("cannot record a refused intake delivery in the audit log: {err}");
     }

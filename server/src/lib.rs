@@ -7,6 +7,7 @@ mod audit_export;
 mod auth;
 mod drain;
 mod events;
+mod flood;
 mod health;
 mod intake;
 mod lang;
@@ -55,6 +56,43 @@ pub struct Application {
     mailer: Mailer,
     relay: JoinHandle<()>,
     anchor: Option<Anchor>,
+    housekeeping: Housekeeping,
+}
+
+/// Records the coalesced refusals of each window that closed, and forgets idle addresses of the
+/// anonymous-request limiter; at shutdown records every open window.
+struct Housekeeping {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Housekeeping {
+    fn start(db: Db, refusals: Arc<app::audit::refusals::Refusals>, flood: flood::Flood) -> Self {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let every = refusals.window().max(std::time::Duration::from_secs(1));
+        let task = tokio::spawn(async move {
+            loop {
+                let last = tokio::select! {
+                    _ = stopped.wait_for(|stop| *stop) => true,
+                    () = tokio::time::sleep(every) => false,
+                };
+                let now = chrono::Utc::now();
+                if let Err(err) = app::audit::store::record_closed_refusals(&db, &refusals, now, last).await {
+                    tracing::error!("cannot record coalesced refusals: {err}");
+                }
+                flood.forget_idle();
+                if last {
+                    break;
+                }
+            }
+        });
+        Self { stop, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
 }
 
 /// The periodic audit-head anchor (`BATON_AUDIT_ANCHOR_FILE`) and the switch that ends it with a
@@ -162,6 +200,9 @@ impl Application {
         let wakeup = app::mail::Wakeup::default();
         let mailer = Mailer::start(&config, &db, wakeup.clone()).await?;
         let anchor = Anchor::start(&config, &db);
+        let refusals = Arc::new(app::audit::refusals::Refusals::new(config.audit_coalesce_window));
+        let flood = flood::Flood::new(config.anonymous_rate_per_second, db.clone(), refusals.clone(), &config);
+        let housekeeping = Housekeeping::start(db.clone(), refusals.clone(), flood.clone());
         let state = AppState::new(Shared {
             leptos_options: leptos_options(&config, local_addr),
             config: Arc::new(config),
@@ -169,6 +210,7 @@ impl Application {
             events: app::workflow::live::Events::for_db(&db),
             db,
             mail: wakeup,
+            refusals,
         });
         // On PostgreSQL, changes made through any instance reach this one's open pages.
         let relay = tokio::spawn({
@@ -181,7 +223,8 @@ impl Application {
             // live-reload script wanted.
             live_reload: std::env::var_os("LEPTOS_WATCH").map(|_| state.leptos_options.clone()),
         };
-        Ok(Self { listener, router: router(state.clone(), shell), state, local_addr, mailer, relay, anchor })
+        let router = router(state.clone(), shell, flood);
+        Ok(Self { listener, router, state, local_addr, mailer, relay, anchor, housekeeping })
     }
 
     /// The shared state (database, configuration), e.g. for seeding demo users before serving.
@@ -220,6 +263,7 @@ impl Application {
         self.state.events.close();
         let _ = self.relay.await;
         self.mailer.stop().await;
+        self.housekeeping.stop().await;
         if let Some(anchor) = self.anchor {
             anchor.stop().await;
         }
@@ -282,10 +326,10 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-fn router(state: AppState, shell_parts: ShellParts) -> Router {
+fn router(state: AppState, shell_parts: ShellParts, flood: flood::Flood) -> Router {
     let routes = route_list();
     let max_body = state.config.max_body_bytes;
-    let security = security::Security::new(&state.config, state.db.clone());
+    let security = security::Security::new(&state.config, state.db.clone(), state.refusals.clone());
     let pkg_files = assets::PkgFiles::new(&state.config.site_root, shell_parts.assets.clone());
     // One shared copy for every render: nothing of it is cloned per request but the pointer.
     let shell_parts = Arc::new(shell_parts);
@@ -322,6 +366,7 @@ fn router(state: AppState, shell_parts: ShellParts) -> Router {
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(axum::middleware::from_fn_with_state(max_body, intake::refuse_oversized))
         .layer(axum::middleware::from_fn_with_state(security.clone(), security::same_origin))
+        .layer(axum::middleware::from_fn_with_state(flood, flood::limit_anonymous))
         .layer(axum::middleware::from_fn_with_state(security, security::headers))
         .layer(axum::middleware::from_fn(assets::no_store_by_default))
         .layer(CompressionLayer::new().br(false).quality(CompressionLevel::Fastest).compress_when(compress_on_the_fly))

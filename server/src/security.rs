@@ -1,11 +1,15 @@
 //! Response security headers and the same-origin check on state-changing requests.
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use app::{
     audit::{
         event,
-        store::{Origin, Record},
+        refusals::{Refusals, Refused},
+        store::{self, Origin},
         Outcome,
     },
     auth::ClientInfo,
@@ -29,13 +33,15 @@ pub struct Security {
     live_reload: Option<String>,
     /// Where refusals are recorded.
     db: Option<Db>,
+    /// Coalesces repeated refusals from one address.
+    refusals: Arc<Refusals>,
     /// Proxies whose `X-Forwarded-For` is believed.
     trusted_proxies: Vec<IpAddr>,
 }
 
 impl Security {
     /// Derives the settings from the configuration; refusals are recorded in `db`'s audit log.
-    pub fn new(config: &Config, db: Db) -> Self {
+    pub fn new(config: &Config, db: Db, refusals: Arc<Refusals>) -> Self {
         let base_origin = origin_of(&config.base_url).to_owned();
         // cargo-leptos sets LEPTOS_WATCH while `cargo leptos watch` runs; only then does the page
         // open the live-reload WebSocket.
@@ -43,7 +49,7 @@ impl Security {
             let port = std::env::var("LEPTOS_RELOAD_PORT").unwrap_or_else(|_| "3001".into());
             format!("ws://{}:{port}", config.listen.ip())
         });
-        Self { base_origin, live_reload, db: Some(db), trusted_proxies: config.trusted_proxies.clone() }
+        Self { base_origin, live_reload, db: Some(db), refusals, trusted_proxies: config.trusted_proxies.clone() }
     }
 
     fn content_security_policy(&self, nonce: &str) -> String {
@@ -122,12 +128,15 @@ pub async fn same_origin(State(security): State<Security>, request: Request, nex
         });
         // Who sent it is unknown here on purpose: the session is not consulted for a request
         // that is refused anyway.
-        let recorded = Record::new(&Origin::anonymous("", &client), event::CROSS_SITE)
-            .target("request", request.uri().path())
-            .outcome(Outcome::Denied)
-            .details(details)
-            .record(db, chrono::Utc::now())
-            .await;
+        let refused = Refused {
+            origin: Origin::anonymous("", &client),
+            event: event::CROSS_SITE,
+            target_kind: "request",
+            target: request.uri().path().to_owned(),
+            outcome: Outcome::Denied,
+            details,
+        };
+        let recorded = store::record_refusal(db, &security.refusals, "cross_site", refused, chrono::Utc::now()).await;
         if let Err(err) = recorded {
             tracing::error!("cannot record a refused request in the audit log: {err}");
         }
@@ -169,6 +178,7 @@ mod tests {
             base_origin: "https://baton.example.com".into(),
             live_reload: None,
             db: None,
+            refusals: Arc::new(Refusals::new(std::time::Duration::ZERO)),
             trusted_proxies: Vec::new(),
         }
     }

@@ -14,6 +14,8 @@ pub mod anchor;
 #[cfg(feature = "ssr")]
 pub mod chain;
 #[cfg(feature = "ssr")]
+pub mod refusals;
+#[cfg(feature = "ssr")]
 pub mod store;
 
 pub use api::*;
@@ -57,6 +59,9 @@ pub mod event {
     pub const ACCESS_DENIED: &str = "access.denied";
     /// A state-changing request from another site, refused.
     pub const CROSS_SITE: &str = "request.cross_site";
+    /// Requests from one address without a session, past the per-address rate and refused
+    /// before reaching the database (recorded coalesced, see [`crate::audit::refusals`]).
+    pub const RATE_LIMITED: &str = "request.rate_limited";
     /// An email was handed to the mail server.
     pub const EMAIL_SENT: &str = "email.sent";
     /// An email could not be delivered.
@@ -99,6 +104,7 @@ pub mod event {
         POOL_UPDATED,
         ACCESS_DENIED,
         CROSS_SITE,
+        RATE_LIMITED,
         EMAIL_SENT,
         EMAIL_FAILED,
         AUDIT_VIEWED,

@@ -35,6 +35,7 @@ pub fn event_label(event: &str, t: &'static Strings) -> String {
         event::POOL_UPDATED => t.audit_ev_pool_updated,
         event::ACCESS_DENIED => t.audit_ev_access_denied,
         event::CROSS_SITE => t.audit_ev_cross_site,
+        event::RATE_LIMITED => t.audit_ev_rate_limited,
         event::EMAIL_SENT => t.audit_ev_email_sent,
         event::EMAIL_FAILED => t.audit_ev_email_failed,
         event::AUDIT_VIEWED => t.audit_ev_audit_viewed,
@@ -256,9 +257,12 @@ fn AuditTable(items: Vec<AuditEntry>) -> impl IntoView {
                     };
                     let event = e.event.clone();
                     // A gate action names which one ("Incident action · Approve the release").
-                    let action = serde_json::from_str::<serde_json::Value>(&e.details)
-                        .ok()
+                    let details = serde_json::from_str::<serde_json::Value>(&e.details).ok();
+                    let action = details
+                        .as_ref()
                         .and_then(|d| d.get("action").and_then(|a| a.as_str()).and_then(ActionKind::parse));
+                    // Repeats of an anonymous refusal recorded as one entry ("× 31 more").
+                    let coalesced = details.as_ref().and_then(|d| d.get("coalesced")).and_then(|n| n.as_u64());
                     let actor = if e.actor_roles.is_empty() {
                         e.actor_name.clone()
                     } else {
@@ -272,6 +276,11 @@ fn AuditTable(items: Vec<AuditEntry>) -> impl IntoView {
                             <td data-label=move || i18n.t().audit_event>
                                 {move || event_label(&event, i18n.t())}
                                 {action.map(|kind| view! { " · " {move || crate::workflow::labels::action(kind, i18n.t())} })}
+                                {coalesced.map(|n| view! {
+                                    <span class="hint" data-coalesced=n>
+                                        " " {move || crate::i18n::fill(i18n.t().audit_coalesced, &[("count", &n.to_string())])}
+                                    </span>
+                                })}
                             </td>
                             <td data-label=move || i18n.t().audit_target>{target_view}</td>
                             <td data-label=move || i18n.t().audit_outcome><OutcomeBadge outcome=e.outcome.clone() /></td>

@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use super::{
     chain::{entry_hash, Head, Verifier, GENESIS},
+    refusals::{Refusals, Refused},
     AuditEntry, AuditFilter, Outcome, VerifyReport,
 };
 use crate::{
@@ -52,6 +53,11 @@ impl Origin {
     /// An intake source (by name) delivering reports.
     pub fn intake(source: &str, client: &ClientInfo) -> Self {
         Origin { kind: "intake", id: None, name: source.to_owned(), roles: Vec::new(), client: client.clone() }
+    }
+
+    /// The client address recorded for this origin.
+    pub fn addr(&self) -> &str {
+        &self.client.addr
     }
 
     /// The server itself (`part` says which: `cli`, `sessions`, `mailer`).
@@ -150,6 +156,54 @@ impl<'a> Record<'a> {
         tx.commit().await?;
         Ok(seq)
     }
+}
+
+impl<'a> Record<'a> {
+    fn of_refused(refused: &'a Refused) -> Self {
+        Record {
+            origin: &refused.origin,
+            event: refused.event,
+            target_kind: refused.target_kind,
+            target: refused.target.clone(),
+            outcome: refused.outcome,
+            details: refused.details.clone(),
+        }
+    }
+}
+
+/// Records a refusal of an anonymous request through `refusals`: the first of its kind (event,
+/// `reason`, client address) in a window now, the repeats as one entry when the window closes
+/// (see [`super::refusals`]).
+pub async fn record_refusal(
+    db: &Db,
+    refusals: &Refusals,
+    reason: &str,
+    refused: Refused,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let admitted = refusals.admit(reason, &refused, now);
+    if let Some(summary) = admitted.closed {
+        Record::of_refused(&summary.last).record(db, now).await?;
+    }
+    if admitted.record_now {
+        Record::of_refused(&refused).record(db, now).await?;
+    }
+    Ok(())
+}
+
+/// Records the summaries of the refusal windows that have closed by `now` (all of them when
+/// `all`, at shutdown); how many were recorded.
+pub async fn record_closed_refusals(
+    db: &Db,
+    refusals: &Refusals,
+    now: DateTime<Utc>,
+    all: bool,
+) -> Result<usize, DbError> {
+    let closed = refusals.take_closed(now, all);
+    for summary in &closed {
+        Record::of_refused(&summary.last).record(db, now).await?;
+    }
+    Ok(closed.len())
 }
 
 /// Inserts an entry exactly as given (hash included), the new head of the chain: on PostgreSQL

@@ -14,8 +14,16 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
 
     let state = guard::app_state();
     let client = guard::client_info();
-    let signed_in =
-        service::sign_in(&state.db, &state.hasher, &username, password.into(), &client, chrono::Utc::now()).await?;
+    let signed_in = service::sign_in(
+        &state.db,
+        &state.hasher,
+        &state.refusals,
+        &username,
+        password.into(),
+        &client,
+        chrono::Utc::now(),
+    )
+    .await?;
     // A fresh token at every sign-in: a cookie planted before sign-in is worthless after it.
     let set_cookie = cookie::set(&signed_in.token, state.config.is_https(), state.config.session_absolute);
     expect_context::<leptos_axum::ResponseOptions>().append_header(http::header::SET_COOKIE, set_cookie);

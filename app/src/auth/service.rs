@@ -12,7 +12,8 @@ use super::{
 use crate::{
     audit::{
         event,
-        store::{Origin, Record},
+        refusals::{Refusals, Refused},
+        store::{self as store_audit, Origin, Record},
         Outcome,
     },
     db::Db,
@@ -40,6 +41,7 @@ pub struct SignedIn {
 pub async fn sign_in(
     db: &Db,
     hasher: &PasswordHasher,
+    refusals: &Refusals,
     username: &str,
     password: SecretString,
     client: &ClientInfo,
@@ -63,7 +65,16 @@ pub async fn sign_in(
     };
     if let Some(wait) = throttle::blocked_for(db, &[account_key.clone(), address_key.clone()], now).await? {
         tracing::warn!(username, addr = %client.addr, wait, "sign-in throttled");
-        attempt(Outcome::Denied, "throttled").record(db, now).await?;
+        // A blocked address may keep trying as fast as it likes: its refusals are coalesced.
+        let refused = Refused {
+            origin: tried.clone(),
+            event: event::LOGIN,
+            target_kind: "user",
+            target: username.to_owned(),
+            outcome: Outcome::Denied,
+            details: serde_json::json!({ "reason": "throttled" }),
+        };
+        store_audit::record_refusal(db, refusals, "throttled", refused, now).await?;
         return Err(AppError::Throttled(wait));
     }
 

@@ -232,11 +232,12 @@ db_test!(async fn sign_ins_are_recorded_with_the_username_tried(ctx) {
     let db = &ctx.db;
     Person::new("pm1", &[Role::Pm]).client(client(ADDR)).create(db).await;
     let hasher = PasswordHasher::new(1);
+    let refusals = app::audit::refusals::Refusals::new(std::time::Duration::ZERO);
     let now = Utc::now();
-    let err = service::sign_in(db, &hasher, "pm1", "wrong password".into(), &client(ADDR), now).await.unwrap_err();
+    let err = service::sign_in(db, &hasher, &refusals, "pm1", "wrong password".into(), &client(ADDR), now).await.unwrap_err();
     assert_eq!(err, AppError::InvalidCredentials);
-    service::sign_in(db, &hasher, "nobody-<b>", "whatever it is".into(), &client(ADDR), now).await.unwrap_err();
-    service::sign_in(db, &hasher, "pm1", PASSWORD.into(), &client(ADDR), now).await.unwrap();
+    service::sign_in(db, &hasher, &refusals, "nobody-<b>", "whatever it is".into(), &client(ADDR), now).await.unwrap_err();
+    service::sign_in(db, &hasher, &refusals, "pm1", PASSWORD.into(), &client(ADDR), now).await.unwrap();
     let logins: Vec<_> = audit_entries(db).await.into_iter().filter(|e| e.event == event::LOGIN).collect();
     let seen: Vec<(&str, &str, &str)> =
         logins.iter().map(|e| (e.actor_name.as_str(), e.actor_kind.as_str(), e.outcome.as_str())).collect();
@@ -245,7 +246,7 @@ db_test!(async fn sign_ins_are_recorded_with_the_username_tried(ctx) {
     assert_eq!(logins[2].client_addr, "198.51.100.23");
     // Past the threshold the attempt is refused before any password check, and recorded so.
     for _ in 0..10 {
-        let _ = service::sign_in(db, &hasher, "pm1", "wrong again!".into(), &client(ADDR), now).await;
+        let _ = service::sign_in(db, &hasher, &refusals, "pm1", "wrong again!".into(), &client(ADDR), now).await;
     }
     let throttled = audit_entries(db).await.into_iter().filter(|e| e.event == event::LOGIN && e.outcome == Outcome::Denied.as_str()).count();
     assert!(throttled >= 1, "throttled attempts are recorded");

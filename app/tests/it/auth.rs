@@ -31,7 +31,11 @@ async fn sign_in(
     addr: &str,
     now: DateTime<Utc>,
 ) -> Result<SessionToken, AppError> {
-    service::sign_in(db, &PasswordHasher::new(2), username, password.into(), &client(addr), now).await.map(|s| s.token)
+    // A zero window records every refusal one by one, as these tests count them.
+    let refusals = app::audit::refusals::Refusals::new(std::time::Duration::ZERO);
+    service::sign_in(db, &PasswordHasher::new(2), &refusals, username, password.into(), &client(addr), now)
+        .await
+        .map(|s| s.token)
 }
 
 async fn resolve(db: &Db, sid: &SessionToken, now: DateTime<Utc>) -> Option<CurrentUser> {

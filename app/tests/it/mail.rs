@@ -510,6 +510,15 @@ db_test!(async fn without_smtp_emails_stay_readable_as_not_configured_until_an_a
 // ---------------------------------------------------------------------------------------------
 // Faults of the mail server itself (scripts/smtp_sink.py plays them by recipient).
 
+/// The longest retry delay of [`slow_retry`].
+const SLOW_RETRY: Duration = Duration::from_millis(1000);
+
+/// Retries that cannot come due while the first pass is still running on a busy machine, so a
+/// test can look at the email between its attempts.
+fn slow_retry() -> Tuning {
+    Tuning { backoff_base: SLOW_RETRY, backoff_max: SLOW_RETRY, ..fast() }
+}
+
 /// How many copies of the email with `message_id` each address received, among `received`
 /// (`Sink::messages`, read once: each read decodes every message).
 fn copies(
@@ -544,12 +553,12 @@ db_test!(async fn a_451_is_retried_and_the_email_arrives_once(ctx) {
     step(db, &t.pm, id, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }).await.unwrap();
     let port = free_port();
     let sink = Sink::start(port);
-    let sender = Sender::new(db.clone(), Some(&smtp(port)), fast()).unwrap();
+    let sender = Sender::new(db.clone(), Some(&smtp(port)), slow_retry()).unwrap();
     drain(&sender).await;
     let qa_row = || async { rows(db).await.into_iter().find(|r| r.1 == ["once-qa@example.com"]).unwrap() };
     let first = qa_row().await;
     assert_eq!((first.4.as_str(), first.5), ("queued", 1), "greylisted: queued again");
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    tokio::time::sleep(SLOW_RETRY).await;
     drain(&sender).await;
     let second = qa_row().await;
     assert_eq!((second.4.as_str(), second.5), ("sent", 2));
@@ -587,11 +596,11 @@ db_test!(async fn a_connection_dropped_in_data_is_retried_with_at_most_one_dupli
     let report = report_to(db, &t, &["cut-cto@example.com", "drop-ceo@example.com"]).await;
     let port = free_port();
     let sink = Sink::start(port);
-    let sender = Sender::new(db.clone(), Some(&smtp(port)), fast()).unwrap();
+    let sender = Sender::new(db.clone(), Some(&smtp(port)), slow_retry()).unwrap();
     drain(&sender).await;
     let after_first = rows(db).await.into_iter().find(|r| r.0 == "report").unwrap();
     assert_eq!((after_first.4.as_str(), after_first.5), ("queued", 1), "a dropped connection is transient");
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    tokio::time::sleep(SLOW_RETRY).await;
     drain(&sender).await;
     let after = rows(db).await.into_iter().find(|r| r.0 == "report").unwrap();
     assert_eq!((after.4.as_str(), after.5), ("sent", 2));

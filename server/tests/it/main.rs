@@ -6,6 +6,7 @@ mod helpers;
 mod assets;
 mod audit;
 mod auth;
+mod flood;
 mod http;
 mod intake;
 mod islands;

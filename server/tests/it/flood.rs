@@ -1,0 +1,95 @@
+//! Anonymous floods over HTTP on both databases: every refusal is accounted for in the audit log,
+//! at a bounded number of entries, and the per-address limit answers 429 before the database.
+
+use app::{audit::AuditEntry, auth::Role, db_test, intake::SourceChannel};
+use reqwest::{header, StatusCode};
+
+use crate::helpers::{audit_entries, TestApp, PASSWORD};
+
+/// The entries of `event`, and how many refusals they stand for (each entry is one refusal plus
+/// the repeats it summarises).
+fn accounted(entries: &[AuditEntry], event: &str) -> (usize, u64) {
+    let of: Vec<&AuditEntry> = entries.iter().filter(|e| e.event == event).collect();
+    let refusals = of
+        .iter()
+        .map(|e| {
+            let details: serde_json::Value = serde_json::from_str(&e.details).unwrap();
+            details.get("coalesced").and_then(|n| n.as_u64()).unwrap_or(0)
+                + if details.get("coalesced").is_some() { 0 } else { 1 }
+        })
+        .sum();
+    (of.len(), refusals)
+}
+
+db_test!(async fn a_cross_site_flood_is_limited_and_recorded_in_a_few_entries_that_count_it_all(ctx) {
+    let app = TestApp::spawn_with(ctx.url.expose(), &[("BATON_ANONYMOUS_RATE_PER_SECOND", "10")]).await;
+    app.create_user("ops1", &[Role::Ops]).await;
+    let mut ops = app.browser();
+    assert!(ops.login("ops1", PASSWORD).await.status.is_success());
+    let before = audit_entries(&app.db).await.len();
+
+    let (mut refused, mut limited) = (0, 0);
+    for _ in 0..300 {
+        let response = app
+            .client
+            .post(app.url("/api/auth/login"))
+            .header(header::ORIGIN, "https://evil.example")
+            .header("sec-fetch-site", "cross-site")
+            .form(&[("username", "ops1"), ("password", "guess")])
+            .send()
+            .await
+            .unwrap();
+        match response.status() {
+            StatusCode::FORBIDDEN => refused += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(response.headers().contains_key(header::RETRY_AFTER));
+                limited += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    // The burst (ten seconds' worth) passes to the cross-site check; the rest stops at the limit.
+    assert!((100..=110).contains(&refused), "{refused} refused, {limited} limited");
+    assert_eq!(refused + limited, 300);
+    // A signed-in user is not held up by someone else's flood from the same address.
+    assert_eq!(ops.whoami().await.as_deref(), Some("ops1"));
+    let during = audit_entries(&app.db).await.len() - before;
+    assert!(during <= 2, "the first refusal of each kind is recorded at once, the rest counted: {during}");
+
+    let db = ctx.db.clone();
+    app.stop().await;
+    let entries = audit_entries(&db).await;
+    let (cross_entries, cross) = accounted(&entries, "request.cross_site");
+    let (limit_entries, limit) = accounted(&entries, "request.rate_limited");
+    assert_eq!((cross, limit), (refused as u64, limited as u64), "every refusal is counted");
+    assert_eq!((cross_entries, limit_entries), (2, 2), "a first entry and a summary of each kind");
+    let summary = entries.iter().rev().find(|e| e.event == "request.cross_site").unwrap();
+    assert!(summary.details.contains("\"first_at\"") && summary.client_addr == "127.0.0.1", "{summary:?}");
+    assert!(matches!(app::audit::store::verify(&db, None).await.unwrap(), app::audit::VerifyReport::Verified { .. }));
+});
+
+db_test!(async fn bad_intake_tokens_are_recorded_coalesced(ctx) {
+    let app = TestApp::spawn_with(ctx.url.expose(), &[("BATON_ANONYMOUS_RATE_PER_SECOND", "100")]).await;
+    let origin = app::audit::store::Origin::system("test");
+    app::intake::store::create(&app.db, &origin, None, "Real", SourceChannel::Sms.as_str(), chrono::Utc::now())
+        .await
+        .unwrap();
+    let before = audit_entries(&app.db).await.len();
+    for i in 0..40 {
+        let response = app
+            .client
+            .post(app.url("/api/v1/intake/sms"))
+            .bearer_auth(format!("not-a-token-{i}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(r#"{"from":"1","text":"t"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(audit_entries(&app.db).await.len() - before, 1, "one entry while the window is open");
+    let db = ctx.db.clone();
+    app.stop().await;
+    let (entries, refusals) = accounted(&audit_entries(&db).await, "intake.refused");
+    assert_eq!((entries, refusals), (2, 40));
+});
