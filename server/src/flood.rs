@@ -103,7 +103,13 @@ pub async fn limit_anonymous(State(flood): State<Flood>, request: Request, next:
         tracing::error!("cannot record a rate-limited request in the audit log: {err}");
     }
     let body = if request.uri().path().starts_with(crate::intake::PREFIX) {
-        serde_json::json!({ "error": "rate_limited", "message": "too many requests from this address" }).to_string()
+        // The intake API's own error shape (its OpenAPI document's `ApiError`).
+        serde_json::json!({
+            "error": "rate_limited",
+            "message": "too many requests from this address",
+            "retry_after_seconds": wait,
+        })
+        .to_string()
     } else {
         serde_json::to_string(&AppError::Throttled(wait)).unwrap_or_default()
     };
