@@ -2,7 +2,8 @@
 # Installs what building and running Baton needs, skipping anything already present.
 # Usage: scripts/setup.sh [--test | --smtp-sink]
 #   --test       also installs the test SMTP server, Chromium and the end-to-end packages
-#   --smtp-sink  also installs the test SMTP server only (what the app and server tests need)
+#   --smtp-sink  also installs the test SMTP server and the API contract checker only (what the
+#                app and server tests need)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ CARGO_LEPTOS_VERSION=0.3.11
 # keeps its build reproducible. The project itself builds on the default toolchain.
 CARGO_LEPTOS_TOOLCHAIN=1.97.0
 BINARYEN_VERSION=132
+SCHEMATHESIS_VERSION=4.32.5
 
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -54,8 +56,18 @@ install_smtp_sink() {
   fi
 }
 
+# The intake API's contract test runs schemathesis (PyPI) against the OpenAPI document.
+install_contract_checker() {
+  if ! command -v schemathesis >/dev/null 2>&1 || ! schemathesis --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    log "installing schemathesis $SCHEMATHESIS_VERSION (the API contract checker)"
+    python3 -m pip install --quiet "schemathesis==$SCHEMATHESIS_VERSION" 2>/dev/null \
+      || python3 -m pip install --quiet --break-system-packages "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+}
+
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--smtp-sink" ]; then
   install_smtp_sink
+  install_contract_checker
 fi
 
 if [ "${1:-}" = "--test" ]; then

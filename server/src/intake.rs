@@ -72,7 +72,7 @@ pub fn routes<S>(app: AppState) -> Router<S> {
 #[openapi(
     info(title = "Baton intake API", description = "Reports from email, SMS and feedback systems become incidents."),
     paths(json_report, email_report, sms_report),
-    components(schemas(JsonReport, SmsReport, SeverityHint, Accepted, ApiError, ErrorCode, FieldMessage)),
+    components(schemas(JsonReport, SmsReport, SeverityName, ChannelName, Accepted, ApiError, ErrorCode, FieldMessage)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -96,40 +96,123 @@ async fn openapi() -> Response {
     Json(ApiDoc::openapi()).into_response()
 }
 
-/// A report as JSON: the feedback system's notification, or any sender's.
+// The rules every text field follows, as the server checks them (`app::text`, `Fields::text`),
+// are stated as JSON Schema patterns that read the same in ECMA-262 and Python regular
+// expressions: no control characters but tab and line breaks (optional fields:
+// `^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$`), and a required field also holds
+// one character that is neither (Unicode White_Space, as `str::trim` sees it). The attribute
+// takes literals only, so each field repeats its pattern; the contract test (schemathesis, in
+// the server's tests) sends data on both sides of each pattern and fails on any disagreement.
+
+/// A report as JSON: the feedback system's notification, or any sender's. Fields not listed are
+/// ignored; `null` counts as absent.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct JsonReport {
-    /// Short summary (required; at most 200 characters).
+    /// Short summary (required, not blank; at most 200 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*[^\u0000-\u0020\u007F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$"
+    )]
     pub title: String,
-    /// What the user wrote (required; at most 10,000 characters).
+    /// What the user wrote (required, not blank; at most 10,000 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 10000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*[^\u0000-\u0020\u007F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$"
+    )]
     pub body: String,
     /// Who reported it.
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$")]
     pub reporter_name: Option<String>,
-    /// Their email address.
+    /// Their email address (stored as given).
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$")]
     pub reporter_email: Option<String>,
     /// Their phone number.
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$")]
     pub reporter_phone: Option<String>,
     /// The report's id in the sending system; a second delivery with the same id returns the
     /// first one's incident and creates nothing.
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$")]
     pub external_id: Option<String>,
-    /// When the sending system received it (RFC 3339).
+    /// When the sending system received it (RFC 3339 date-time; default: now).
+    #[schema(format = DateTime, max_length = 200)]
     pub received_at: Option<String>,
-    /// How urgent the sender thinks it is; ops decides at triage (default p2).
+    /// How urgent the sender thinks it is; ops decides at triage (default p2). Either case.
+    #[schema(value_type = Option<SeverityName>)]
     pub severity: Option<SeverityHint>,
     /// The channel, if given, must be the source's (else 409).
+    #[schema(value_type = Option<ChannelName>)]
     pub channel: Option<String>,
+}
+
+/// The severity names the API accepts.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // documents the accepted values; the server reads them as text
+pub enum SeverityName {
+    /// Production down or data at risk.
+    #[serde(rename = "p0")]
+    P0,
+    /// Major feature broken.
+    #[serde(rename = "p1")]
+    P1,
+    /// Degraded, with a workaround.
+    #[serde(rename = "p2")]
+    P2,
+    /// Minor.
+    #[serde(rename = "p3")]
+    P3,
+    /// The same as `p0`.
+    #[serde(rename = "P0")]
+    UpperP0,
+    /// The same as `p1`.
+    #[serde(rename = "P1")]
+    UpperP1,
+    /// The same as `p2`.
+    #[serde(rename = "P2")]
+    UpperP2,
+    /// The same as `p3`.
+    #[serde(rename = "P3")]
+    UpperP3,
+}
+
+/// The channel names of intake sources.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // documents the accepted values; the server reads them as text
+pub enum ChannelName {
+    /// Email.
+    Email,
+    /// SMS.
+    Sms,
+    /// A feedback system.
+    FeedbackSystem,
+    /// Anything else.
+    Other,
 }
 
 /// A text message as an SMS gateway's webhook delivers it. The title is the text's first words.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct SmsReport {
-    /// The sender's number (required).
+    /// The sender's number (required, not blank; at most 200 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*[^\u0000-\u0020\u007F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$"
+    )]
     pub from: String,
-    /// The message (required).
+    /// The message (required, not blank; at most 10,000 characters).
+    #[schema(
+        min_length = 1,
+        max_length = 10000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*[^\u0000-\u0020\u007F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$"
+    )]
     pub text: String,
     /// The gateway's message id (for idempotency).
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$")]
     pub message_id: Option<String>,
-    /// When the gateway received it (RFC 3339).
+    /// When the gateway received it (RFC 3339 date-time; default: now).
+    #[schema(format = DateTime, max_length = 200)]
     pub received_at: Option<String>,
 }
 
@@ -333,11 +416,14 @@ impl Endpoint {
         (status = 201, description = "Incident created", body = Accepted),
         (status = 200, description = "Repeated delivery: the incident created before", body = Accepted),
         (status = 400, description = "Malformed JSON, invalid UTF-8 or invalid fields", body = ApiError),
-        (status = 401, description = "Missing, unknown, paused or revoked token", body = ApiError),
+        (status = 401, description = "Missing, unknown, paused or revoked token", body = ApiError,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 409, description = "`channel` is not the source's channel", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),
-        (status = 429, description = "Over this source's rate", body = ApiError),
+        (status = 429, description = "Over this source's rate, or too many requests from this address", body = ApiError,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 500, description = "Unexpected failure, logged under `reference`", body = ApiError),
     )
 )]
 async fn json_report(
@@ -360,11 +446,14 @@ async fn json_report(
         (status = 201, description = "Incident created", body = Accepted),
         (status = 200, description = "Repeated delivery (same Message-ID)", body = Accepted),
         (status = 400, description = "Not a readable message, no sender, or empty", body = ApiError),
-        (status = 401, description = "Missing, unknown, paused or revoked token", body = ApiError),
+        (status = 401, description = "Missing, unknown, paused or revoked token", body = ApiError,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 409, description = "The source is not an email source", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
         (status = 415, description = "Not message/rfc822", body = ApiError),
-        (status = 429, description = "Over this source's rate", body = ApiError),
+        (status = 429, description = "Over this source's rate, or too many requests from this address", body = ApiError,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 500, description = "Unexpected failure, logged under `reference`", body = ApiError),
     )
 )]
 async fn email_report(
@@ -385,11 +474,14 @@ async fn email_report(
         (status = 201, description = "Incident created", body = Accepted),
         (status = 200, description = "Repeated delivery (same message_id)", body = Accepted),
         (status = 400, description = "Malformed JSON, invalid UTF-8 or invalid fields", body = ApiError),
-        (status = 401, description = "Missing, unknown, paused or revoked token", body = ApiError),
+        (status = 401, description = "Missing, unknown, paused or revoked token", body = ApiError,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`"))),
         (status = 409, description = "The source is not an SMS source", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
         (status = 415, description = "Not application/json", body = ApiError),
-        (status = 429, description = "Over this source's rate", body = ApiError),
+        (status = 429, description = "Over this source's rate, or too many requests from this address", body = ApiError,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 500, description = "Unexpected failure, logged under `reference`", body = ApiError),
     )
 )]
 async fn sms_report(
@@ -620,12 +712,13 @@ fn json_fields(bytes: &[u8], channel: SourceChannel) -> Result<Report, ApiError>
         reporter_phone: f.text("reporter_phone", false, MAX_SHORT),
         external_id: f.text("external_id", false, MAX_SHORT),
         received_at: f.text("received_at", false, MAX_SHORT),
-        severity: f.text("severity", false, MAX_SHORT).and_then(|s| match Severity::parse(&s) {
-            Some(Severity::P0) => Some(SeverityHint::P0),
-            Some(Severity::P1) => Some(SeverityHint::P1),
-            Some(Severity::P2) => Some(SeverityHint::P2),
-            Some(Severity::P3) => Some(SeverityHint::P3),
-            None => {
+        // Exactly one of the documented names: p0-p3, in either case.
+        severity: f.text("severity", false, MAX_SHORT).and_then(|s| match s.as_str() {
+            "p0" | "P0" => Some(SeverityHint::P0),
+            "p1" | "P1" => Some(SeverityHint::P1),
+            "p2" | "P2" => Some(SeverityHint::P2),
+            "p3" | "P3" => Some(SeverityHint::P3),
+            _ => {
                 f.problems.push(FieldMessage::new("severity", FieldProblem::InvalidChoice));
                 None
             }
@@ -635,7 +728,7 @@ fn json_fields(bytes: &[u8], channel: SourceChannel) -> Result<Report, ApiError>
     let received_at = f.time("received_at", report.received_at.as_deref());
     let given_channel = match report.channel.as_deref() {
         None => None,
-        Some(name) => match SourceChannel::parse(name) {
+        Some(name) => match SourceChannel::ALL.into_iter().find(|c| c.as_str() == name) {
             Some(c) => Some(c),
             None => {
                 f.problems.push(FieldMessage::new("channel", FieldProblem::InvalidChoice));

@@ -6,6 +6,7 @@ mod helpers;
 mod assets;
 mod audit;
 mod auth;
+mod contract;
 mod flood;
 mod http;
 mod intake;
