@@ -261,7 +261,10 @@ test('an interim plan puts the optimal solution in the requirement pool', async 
   await gate(dev.page, 'propose').getByRole('button').last().click();
   await expect(gate(dev.page, 'verdict_dev')).toBeVisible();
   await gate(dev.page, 'verdict_dev').getByLabel('Not optimal').check();
+  // The PM's page must show the incident after the dev's verdict, or the PM's form is stale.
+  const devVerdict = dev.page.waitForResponse((r) => r.url().includes('/api/incidents/verdict_dev'));
   await gate(dev.page, 'verdict_dev').getByRole('button').last().click();
+  expect((await devVerdict).ok()).toBe(true);
   await open(pm.page, url);
   const verdict = gate(pm.page, 'verdict_pm');
   await verdict.getByLabel('Not optimal').check();
