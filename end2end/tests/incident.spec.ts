@@ -264,7 +264,7 @@ test('an interim plan puts the optimal solution in the requirement pool', async 
   // The PM's page must show the incident after the dev's verdict, or the PM's form is stale.
   const devVerdict = dev.page.waitForResponse((r) => r.url().includes('/api/incidents/verdict_dev'));
   await gate(dev.page, 'verdict_dev').getByRole('button').last().click();
-  expect((await devVerdict).ok()).toBe(true);
+  expect((await devVerdict).status()).toBeLessThan(400);
   await open(pm.page, url);
   const verdict = gate(pm.page, 'verdict_pm');
   await verdict.getByLabel('Not optimal').check();
