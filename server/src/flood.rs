@@ -13,8 +13,8 @@ use std::{net::SocketAddr, num::NonZeroU32, sync::Arc};
 use app::{
     audit::{
         event,
-        refusals::{Refusals, Refused},
-        store::{self, Origin},
+        refusals::Refusals,
+        store::{Origin, Record},
         Outcome,
     },
     auth::{cookie, ClientInfo},
@@ -47,8 +47,9 @@ pub struct Flood {
 }
 
 impl Flood {
-    /// `per_second` requests per address, bursts of ten seconds' worth.
-    pub fn new(per_second: u32, db: Db, refusals: Arc<Refusals>, config: &app::config::Config) -> Self {
+    /// `BATON_ANONYMOUS_RATE_PER_SECOND` requests per address, bursts of ten seconds' worth.
+    pub fn new(config: &app::config::Config, db: Db, refusals: Arc<Refusals>) -> Self {
+        let per_second = config.anonymous_rate_per_second;
         let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(per_second.saturating_mul(10)).unwrap_or(rate);
         Self {
@@ -91,15 +92,13 @@ pub async fn limit_anonymous(State(flood): State<Flood>, request: Request, next:
         addr,
         user_agent: request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").into(),
     };
-    let refused = Refused {
-        origin: Origin::anonymous("", &client),
-        event: event::RATE_LIMITED,
-        target_kind: "request",
-        target: request.uri().path().to_owned(),
-        outcome: Outcome::Denied,
-        details: serde_json::json!({ "method": request.method().as_str() }),
-    };
-    if let Err(err) = store::record_refusal(&flood.db, &flood.refusals, "rate", refused, chrono::Utc::now()).await {
+    let recorded = Record::new(&Origin::anonymous("", &client), event::RATE_LIMITED)
+        .target("request", request.uri().path())
+        .outcome(Outcome::Denied)
+        .details(serde_json::json!({ "method": request.method().as_str() }))
+        .record_refusal(&flood.db, &flood.refusals, "rate", chrono::Utc::now())
+        .await;
+    if let Err(err) = recorded {
         tracing::error!("cannot record a rate-limited request in the audit log: {err}");
     }
     let body = if request.uri().path().starts_with(crate::intake::PREFIX) {

@@ -13,8 +13,7 @@ use std::{sync::Arc, time::Instant};
 use app::{
     audit::{
         event,
-        refusals::Refused,
-        store::{self as audit_store, Origin},
+        store::{Origin, Record},
         Outcome,
     },
     auth::ClientInfo,
@@ -602,15 +601,12 @@ async fn authenticate(
         },
     };
     tracing::warn!(source = %name, reason, path = endpoint.path(), "refused an intake delivery");
-    let refused = Refused {
-        origin: Origin::intake(&name, client),
-        event: event::INTAKE_REFUSED,
-        target_kind: "intake_source",
-        target: name.clone(),
-        outcome: Outcome::Denied,
-        details: serde_json::json!({ "reason": reason, "path": endpoint.path() }),
-    };
-    let recorded = audit_store::record_refusal(&app.db, &app.refusals, reason, refused, chrono::Utc::now()).await;
+    let recorded = Record::new(&Origin::intake(&name, client), event::INTAKE_REFUSED)
+        .target("intake_source", &name)
+        .outcome(Outcome::Denied)
+        .details(serde_json::json!({ "reason": reason, "path": endpoint.path() }))
+        .record_refusal(&app.db, &app.refusals, reason, chrono::Utc::now())
+        .await;
     if let Err(err) = recorded {
         tracing::error!("cannot record a refused intake delivery in the audit log: {err}");
     }

@@ -5,6 +5,7 @@ mod api_status;
 mod assets;
 mod audit_export;
 mod auth;
+mod background;
 mod drain;
 mod events;
 mod flood;
@@ -33,6 +34,7 @@ use axum::{
     serve::ListenerExt,
     Router,
 };
+use background::Background;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use secrecy::{ExposeSecret, SecretString};
@@ -53,115 +55,64 @@ pub struct Application {
     router: Router,
     state: AppState,
     local_addr: SocketAddr,
-    mailer: Mailer,
+    mailer: Background,
     relay: JoinHandle<()>,
-    anchor: Option<Anchor>,
-    housekeeping: Housekeeping,
+    anchor: Option<Background>,
+    housekeeping: Background,
 }
 
-/// Records the coalesced refusals of each window that closed, and forgets idle addresses of the
-/// anonymous-request limiter; at shutdown records every open window.
-struct Housekeeping {
-    stop: tokio::sync::watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Housekeeping {
-    fn start(db: Db, refusals: Arc<app::audit::refusals::Refusals>, flood: flood::Flood) -> Self {
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let every = refusals.window().max(std::time::Duration::from_secs(1));
-        let task = tokio::spawn(async move {
-            loop {
-                let last = tokio::select! {
-                    _ = stopped.wait_for(|stop| *stop) => true,
-                    () = tokio::time::sleep(every) => false,
-                };
-                let now = chrono::Utc::now();
-                if let Err(err) = app::audit::store::record_closed_refusals(&db, &refusals, now, last).await {
-                    tracing::error!("cannot record coalesced refusals: {err}");
-                }
-                flood.forget_idle();
-                if last {
-                    break;
-                }
+/// Records the coalesced refusals of each window that closed and forgets idle addresses of the
+/// anonymous-request limiter; when stopped, records every open window.
+fn start_housekeeping(db: Db, refusals: Arc<app::audit::refusals::Refusals>, flood: flood::Flood) -> Background {
+    let every = refusals.window().max(std::time::Duration::from_secs(1));
+    Background::spawn(|stopping| async move {
+        let stopping = stopping.wait();
+        tokio::pin!(stopping);
+        loop {
+            let last = tokio::select! {
+                () = &mut stopping => true,
+                () = tokio::time::sleep(every) => false,
+            };
+            if let Err(err) = app::audit::store::record_closed_refusals(&db, &refusals, chrono::Utc::now(), last).await
+            {
+                tracing::error!("cannot record coalesced refusals: {err}");
             }
-        });
-        Self { stop, task }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
-/// The periodic audit-head anchor (`BATON_AUDIT_ANCHOR_FILE`) and the switch that ends it with a
-/// last anchor.
-struct Anchor {
-    stop: tokio::sync::watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Anchor {
-    fn start(config: &Config, db: &Db) -> Option<Self> {
-        let path = config.audit_anchor_file.clone()?;
-        tracing::info!(file = %path.display(), every = ?config.audit_anchor_every, "anchoring the audit head");
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(app::audit::anchor::run(db.clone(), path, config.audit_anchor_every, async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        }));
-        Some(Self { stop, task })
-    }
-
-    /// Writes the last anchor (the head after every request has finished) and ends.
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
-/// The background email sender and the switch that stops it.
-struct Mailer {
-    stop: tokio::sync::watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Mailer {
-    /// Starts the sender: with the configured SMTP server, or (without one) only marking queued
-    /// emails as not configured, so they stay readable in the outbox.
-    async fn start(config: &Config, db: &Db, wakeup: app::mail::Wakeup) -> anyhow::Result<Self> {
-        app::mail::compose::remember_base_url(db, &config.base_url)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot record the public base URL for emails: {e}"))?;
-        app::mail::compose::remember_time_zone(db, &config.time_zone)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot record the time zone for emails: {e}"))?;
-        let tuning = app::mail::sender::Tuning::for_timeout(
-            config.smtp.as_ref().map(|s| s.timeout).unwrap_or(std::time::Duration::from_secs(30)),
-        );
-        let sender = app::mail::sender::Sender::new(db.clone(), config.smtp.as_ref(), tuning)
-            .map_err(|e| anyhow::anyhow!("invalid SMTP settings: {e}"))?;
-        match &config.smtp {
-            Some(smtp) => tracing::info!(host = %smtp.host, port = smtp.port, "sending email through SMTP"),
-            None => tracing::warn!("no SMTP server configured (BATON_SMTP_HOST): emails stay in the outbox, unsent"),
+            flood.forget_idle();
+            if last {
+                break;
+            }
         }
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(sender.run(wakeup, async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        }));
-        Ok(Self { stop, task })
-    }
+    })
+}
 
-    /// Stops the sender after the email in hand, or abandons it after a grace period (its lease
-    /// then lets another sender finish the job).
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        let mut task = self.task;
-        if tokio::time::timeout(std::time::Duration::from_secs(10), &mut task).await.is_err() {
-            tracing::warn!("email sender did not stop in time; abandoning its current email to the lease");
-            task.abort();
-        }
+/// The periodic audit-head anchor (`BATON_AUDIT_ANCHOR_FILE`), which writes a last anchor when
+/// stopped.
+fn start_anchor(config: &Config, db: &Db) -> Option<Background> {
+    let path = config.audit_anchor_file.clone()?;
+    tracing::info!(file = %path.display(), every = ?config.audit_anchor_every, "anchoring the audit head");
+    let (db, every) = (db.clone(), config.audit_anchor_every);
+    Some(Background::spawn(move |stopping| app::audit::anchor::run(db, path, every, stopping.wait())))
+}
+
+/// Starts the email sender: with the configured SMTP server, or (without one) only marking queued
+/// emails as not configured, so they stay readable in the outbox.
+async fn start_mailer(config: &Config, db: &Db, wakeup: app::mail::Wakeup) -> anyhow::Result<Background> {
+    app::mail::compose::remember_base_url(db, &config.base_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot record the public base URL for emails: {e}"))?;
+    app::mail::compose::remember_time_zone(db, &config.time_zone)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot record the time zone for emails: {e}"))?;
+    let tuning = app::mail::sender::Tuning::for_timeout(
+        config.smtp.as_ref().map(|s| s.timeout).unwrap_or(std::time::Duration::from_secs(30)),
+    );
+    let sender = app::mail::sender::Sender::new(db.clone(), config.smtp.as_ref(), tuning)
+        .map_err(|e| anyhow::anyhow!("invalid SMTP settings: {e}"))?;
+    match &config.smtp {
+        Some(smtp) => tracing::info!(host = %smtp.host, port = smtp.port, "sending email through SMTP"),
+        None => tracing::warn!("no SMTP server configured (BATON_SMTP_HOST): emails stay in the outbox, unsent"),
     }
+    Ok(Background::spawn(|stopping| sender.run(wakeup, stopping.wait())))
 }
 
 impl Application {
@@ -198,11 +149,11 @@ impl Application {
             tracing::warn!(site_root = %config.site_root.display(), "the built site has no {OUTPUT_NAME}.js: pages will work, but without WASM");
         }
         let wakeup = app::mail::Wakeup::default();
-        let mailer = Mailer::start(&config, &db, wakeup.clone()).await?;
-        let anchor = Anchor::start(&config, &db);
+        let mailer = start_mailer(&config, &db, wakeup.clone()).await?;
+        let anchor = start_anchor(&config, &db);
         let refusals = Arc::new(app::audit::refusals::Refusals::new(config.audit_coalesce_window));
-        let flood = flood::Flood::new(config.anonymous_rate_per_second, db.clone(), refusals.clone(), &config);
-        let housekeeping = Housekeeping::start(db.clone(), refusals.clone(), flood.clone());
+        let flood = flood::Flood::new(&config, db.clone(), refusals.clone());
+        let housekeeping = start_housekeeping(db.clone(), refusals.clone(), flood.clone());
         let state = AppState::new(Shared {
             leptos_options: leptos_options(&config, local_addr),
             config: Arc::new(config),
@@ -262,10 +213,14 @@ impl Application {
         // `events.close()` above already ended the relay; wait so its connection is returned.
         self.state.events.close();
         let _ = self.relay.await;
-        self.mailer.stop().await;
-        self.housekeeping.stop().await;
+        // The sender finishes the email in hand, or leaves it to its lease after a grace period.
+        if !self.mailer.stop(Some(std::time::Duration::from_secs(10))).await {
+            tracing::warn!("email sender did not stop in time; abandoning its current email to the lease");
+        }
+        // Summaries of open refusal windows first, so the last anchor covers them.
+        self.housekeeping.stop(None).await;
         if let Some(anchor) = self.anchor {
-            anchor.stop().await;
+            anchor.stop(None).await;
         }
         self.state.db.close().await;
         Ok(())

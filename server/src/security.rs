@@ -8,8 +8,8 @@ use std::{
 use app::{
     audit::{
         event,
-        refusals::{Refusals, Refused},
-        store::{self, Origin},
+        refusals::Refusals,
+        store::{Origin, Record},
         Outcome,
     },
     auth::ClientInfo,
@@ -128,15 +128,12 @@ pub async fn same_origin(State(security): State<Security>, request: Request, nex
         });
         // Who sent it is unknown here on purpose: the session is not consulted for a request
         // that is refused anyway.
-        let refused = Refused {
-            origin: Origin::anonymous("", &client),
-            event: event::CROSS_SITE,
-            target_kind: "request",
-            target: request.uri().path().to_owned(),
-            outcome: Outcome::Denied,
-            details,
-        };
-        let recorded = store::record_refusal(db, &security.refusals, "cross_site", refused, chrono::Utc::now()).await;
+        let recorded = Record::new(&Origin::anonymous("", &client), event::CROSS_SITE)
+            .target("request", request.uri().path())
+            .outcome(Outcome::Denied)
+            .details(details)
+            .record_refusal(db, &security.refusals, "cross_site", chrono::Utc::now())
+            .await;
         if let Err(err) = recorded {
             tracing::error!("cannot record a refused request in the audit log: {err}");
         }

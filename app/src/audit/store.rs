@@ -171,10 +171,30 @@ impl<'a> Record<'a> {
     }
 }
 
-/// Records a refusal of an anonymous request through `refusals`: the first of its kind (event,
-/// `reason`, client address) in a window now, the repeats as one entry when the window closes
-/// (see [`super::refusals`]).
-pub async fn record_refusal(
+impl Record<'_> {
+    /// Records this refusal of an anonymous request through `refusals`: the first of its kind
+    /// (event, `reason`, client address) in a window now, the repeats as one entry when the
+    /// window closes (see [`super::refusals`]).
+    pub async fn record_refusal(
+        self,
+        db: &Db,
+        refusals: &Refusals,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        let refused = Refused {
+            origin: self.origin.clone(),
+            event: self.event,
+            target_kind: self.target_kind,
+            target: self.target,
+            outcome: self.outcome,
+            details: self.details,
+        };
+        coalesce(db, refusals, reason, refused, now).await
+    }
+}
+
+async fn coalesce(
     db: &Db,
     refusals: &Refusals,
     reason: &str,

@@ -12,8 +12,8 @@ use super::{
 use crate::{
     audit::{
         event,
-        refusals::{Refusals, Refused},
-        store::{self as store_audit, Origin, Record},
+        refusals::Refusals,
+        store::{Origin, Record},
         Outcome,
     },
     db::Db,
@@ -66,15 +66,7 @@ pub async fn sign_in(
     if let Some(wait) = throttle::blocked_for(db, &[account_key.clone(), address_key.clone()], now).await? {
         tracing::warn!(username, addr = %client.addr, wait, "sign-in throttled");
         // A blocked address may keep trying as fast as it likes: its refusals are coalesced.
-        let refused = Refused {
-            origin: tried.clone(),
-            event: event::LOGIN,
-            target_kind: "user",
-            target: username.to_owned(),
-            outcome: Outcome::Denied,
-            details: serde_json::json!({ "reason": "throttled" }),
-        };
-        store_audit::record_refusal(db, refusals, "throttled", refused, now).await?;
+        attempt(Outcome::Denied, "throttled").record_refusal(db, refusals, "throttled", now).await?;
         return Err(AppError::Throttled(wait));
     }
 

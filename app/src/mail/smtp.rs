@@ -64,12 +64,6 @@ impl Smtp {
         Ok(Self { transport: builder.build(), from })
     }
 
-    /// Sends one outbox email to every recipient in one SMTP transaction (all or nothing).
-    pub async fn send(&self, email: &Claimed) -> Result<(), SendError> {
-        let message = build_message(&self.from, email)?;
-        self.transport.send(message).await.map(|_| ()).map_err(|e| classify(&e))
-    }
-
     /// The formatted message of `email`, the same bytes for each of its recipients.
     pub fn prepare(&self, email: &Claimed) -> Result<Vec<u8>, SendError> {
         Ok(build_message(&self.from, email)?.formatted())

@@ -430,7 +430,9 @@ db_test!(async fn a_crash_between_acceptance_and_marking_sent_repeats_at_most_on
     let lease = Duration::from_millis(300);
     let claimed = outbox::claim_due(db, Utc::now(), lease, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    Smtp::new(&smtp(port)).unwrap().send(&claimed[0]).await.unwrap();
+    let server = Smtp::new(&smtp(port)).unwrap();
+    let prepared = server.prepare(&claimed[0]).unwrap();
+    server.send_to(&prepared, &claimed[0].recipients[0]).await.unwrap();
     // While the lease holds, no other sender touches it.
     let sender = Sender::new(db.clone(), Some(&smtp(port)), fast()).unwrap();
     assert_eq!(sender.run_once().await.unwrap(), 0, "leased to the dead sender");
