@@ -119,15 +119,25 @@ macro_rules! on_tx {
     };
 }
 
+/// A PostgreSQL connection idle for longer than this is pinged before it is handed out: a server
+/// restart, a proxy or a firewall may have dropped it meanwhile. A connection in steady use is
+/// not, which saves a round trip on every query (sqlx's own `test_before_acquire` pings always).
+pub const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
+
 /// Whether a pooled connection may be handed out: one still inside a transaction is retired
 /// instead (logged), so that whatever left it there cannot make every later write on it fail
-/// ("begin_with at non-zero transaction depth") or run inside someone else's transaction.
+/// ("begin_with at non-zero transaction depth") or run inside someone else's transaction; a
+/// network connection idle for long must still answer a ping.
 ///
 /// A transaction dropped without commit queues its rollback and returns the connection at once;
 /// the round trip of a ping lets that rollback finish before the connection is judged. The check
-/// itself reads a counter, so a clean connection costs nothing.
-async fn outside_transaction<C: sqlx::Connection>(conn: &mut C) -> Result<bool, sqlx::Error> {
-    if conn.is_in_transaction() {
+/// itself reads a counter, so a clean connection in use costs nothing.
+async fn fit_for_use<C: sqlx::Connection>(
+    conn: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+    ping_when_idle_for: Option<Duration>,
+) -> Result<bool, sqlx::Error> {
+    if conn.is_in_transaction() || ping_when_idle_for.is_some_and(|after| meta.idle_for >= after) {
         conn.ping().await?;
     }
     let clean = !conn.is_in_transaction();
@@ -144,6 +154,12 @@ impl Db {
     /// Opens a pool for `url`. SQLite files are created when missing, with WAL, foreign keys and a
     /// busy timeout set on every connection.
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, DbError> {
+        Self::connect_pinging_after(url, PING_WHEN_IDLE_FOR).await
+    }
+
+    /// [`Db::connect`], pinging a PostgreSQL connection before use once it has been idle for
+    /// `ping_when_idle_for` (tests shorten it).
+    pub async fn connect_pinging_after(url: &DatabaseUrl, ping_when_idle_for: Duration) -> Result<Self, DbError> {
         let connect_err = |source| DbError::Connect { url: url.masked(), source };
         match url.backend() {
             Backend::Sqlite => {
@@ -161,10 +177,13 @@ impl Db {
                     // the analysis, a write, would wait for it.
                     .analysis_limit(SQLITE_ANALYSIS_LIMIT)
                     .optimize_on_close(true, SQLITE_ANALYSIS_LIMIT);
+                // An embedded database has no connection to lose: no ping before use (each would
+                // be a round trip to the connection's thread).
                 let pool = SqlitePoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .before_acquire(|conn, _| Box::pin(outside_transaction(conn)))
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| Box::pin(fit_for_use(conn, meta, None)))
                     .connect_with(options)
                     .await
                     .map_err(connect_err)?;
@@ -174,7 +193,8 @@ impl Db {
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .before_acquire(|conn, _| Box::pin(outside_transaction(conn)))
+                    .test_before_acquire(false)
+                    .before_acquire(move |conn, meta| Box::pin(fit_for_use(conn, meta, Some(ping_when_idle_for))))
                     .connect(url.expose())
                     .await
                     .map_err(connect_err)?;

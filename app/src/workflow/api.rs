@@ -351,18 +351,3 @@ pub async fn send_report(
     };
     support::gate(incident_id, version, GateInput::SendReport { summary, measures, recipients, language }).await
 }
-
-/// Active users holding `role` (for choosing owners), by name.
-#[server(endpoint = "people/with_role")]
-pub async fn people_with_role(role: String) -> Result<Vec<super::views::Person>, AppError> {
-    support::actor()?;
-    let role = support::owner_role(&role)?;
-    crate::workflow::queries::people_with_role(&crate::auth::guard::app_state().db, role).await
-}
-
-/// Active users who work on incidents, by name (for giving a prevention measure an owner).
-#[server(endpoint = "people/working")]
-pub async fn people_working() -> Result<Vec<super::views::Person>, AppError> {
-    support::actor()?;
-    crate::workflow::queries::people_working_incidents(&crate::auth::guard::app_state().db).await
-}

@@ -10,7 +10,7 @@ use super::{
     rules::{self, ActionKind, Actor, IncidentState, Owners, Plan, Resolution, Stage, TimelineAction},
     views::{
         IncidentDetail, IncidentFacts, IncidentFilter, IncidentPage, IncidentSummary, MyQueueView, Person, QueueItem,
-        TimelineEntry,
+        Staff, StaffMember, TimelineEntry,
     },
 };
 use crate::{
@@ -447,6 +447,12 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
     let my_actions = rules::available_actions(&state, actor);
     let claimable = rules::claimable_roles(&state, actor);
     let reassignable = rules::reassignable_roles(&state, actor);
+    // The choices of the forms that name someone come with the page, not a query per form.
+    let staff = if !reassignable.is_empty() || my_actions.iter().any(|kind| names_people(*kind)) {
+        staff(db).await?
+    } else {
+        Staff::default()
+    };
     // Everyone on the incident sees the report's copy and status; the SMTP error text is for admins.
     // The report is sent in the step that closes the incident: an open one has none to look up.
     let report = if summary.stage == Stage::Closed {
@@ -477,7 +483,14 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
         timeline,
         people,
         report,
+        staff,
     })
+}
+
+/// Whether the form of `kind` chooses a person: the PM at triage, dev and QA at dispatch, the
+/// owners of prevention measures in the report.
+fn names_people(kind: ActionKind) -> bool {
+    matches!(kind, ActionKind::TriageTechnical | ActionKind::Dispatch | ActionKind::SendReport)
 }
 
 /// The users the timeline's values name, with their names: most are owners or actors already on
@@ -502,29 +515,31 @@ async fn named_people(db: &Db, timeline: &[TimelineEntry], owners: &[Option<Pers
     Ok(people)
 }
 
-/// Active users holding `role`, by display name.
-pub async fn people_with_role(db: &Db, role: Role) -> Result<Vec<Person>, AppError> {
-    let rows: Vec<PersonRow> = on_db!(db, pool => sqlx::query_as(
-        "SELECT u.id, u.display_name FROM users u JOIN user_roles r ON r.user_id = u.id \
-         WHERE r.role = $1 AND u.active = $2 ORDER BY u.display_name",
-    )
-    .bind(role.as_str())
-    .bind(true)
-    .fetch_all(pool)
-    .await?);
-    Ok(rows.into_iter().map(Person::from).collect())
-}
-
-/// Every active user who works on incidents (holds a role other than admin), by name: the
-/// people a prevention measure may be given to.
-pub async fn people_working_incidents(db: &Db) -> Result<Vec<Person>, AppError> {
-    let rows: Vec<PersonRow> = on_db!(db, pool => sqlx::query_as(
-        "SELECT u.id, u.display_name FROM users u WHERE u.active = $1 AND EXISTS \
-         (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role <> $2) ORDER BY u.display_name",
+/// Active users who work on incidents (hold a role other than admin), by name, with their
+/// roles: one query for every person-choosing form of the incident page.
+pub async fn staff(db: &Db) -> Result<Staff, AppError> {
+    let rows: Vec<StaffRow> = on_db!(db, pool => sqlx::query_as(
+        "SELECT u.id, u.display_name, r.role FROM users u JOIN user_roles r ON r.user_id = u.id \
+         WHERE u.active = $1 AND r.role <> $2 ORDER BY u.display_name, u.id, r.role",
     )
     .bind(true)
     .bind(Role::Admin.as_str())
     .fetch_all(pool)
     .await?);
-    Ok(rows.into_iter().map(Person::from).collect())
+    let mut members: Vec<StaffMember> = Vec::new();
+    for row in rows {
+        let role = parse_stored("user_roles.role", &row.role, Role::parse)?;
+        match members.last_mut() {
+            Some(last) if last.person.id == row.id => last.roles.push(role),
+            _ => members.push(StaffMember { person: Person { id: row.id, name: row.display_name }, roles: vec![role] }),
+        }
+    }
+    Ok(Staff(members))
+}
+
+#[derive(sqlx::FromRow)]
+struct StaffRow {
+    id: i64,
+    display_name: String,
+    role: String,
 }

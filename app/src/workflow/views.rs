@@ -122,6 +122,35 @@ pub struct IncidentDetail {
     pub people: Vec<Person>,
     /// The report email, once the PM sent it: the rendered copy with its delivery status.
     pub report: Option<crate::mail::EmailView>,
+    /// The people the user's forms offer to choose from (owners to name, measure owners); empty
+    /// when no form of theirs names anyone.
+    pub staff: Staff,
+}
+
+/// Active users who work on incidents, each with the owner roles they hold: the choices of every
+/// form on the incident page that names a person, loaded with the page in one query.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Staff(pub Vec<StaffMember>);
+
+/// One active user of [`Staff`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StaffMember {
+    /// Who.
+    pub person: Person,
+    /// The roles they hold, other than admin.
+    pub roles: Vec<Role>,
+}
+
+impl Staff {
+    /// The people holding `role`, in the order loaded (by name).
+    pub fn with_role(&self, role: Role) -> Vec<Person> {
+        self.0.iter().filter(|m| m.roles.contains(&role)).map(|m| m.person.clone()).collect()
+    }
+
+    /// Everyone, in the order loaded (by name).
+    pub fn everyone(&self) -> Vec<Person> {
+        self.0.iter().map(|m| m.person.clone()).collect()
+    }
 }
 
 /// The facts the gate actions established, each written by the action that owns it.

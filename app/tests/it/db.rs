@@ -73,6 +73,35 @@ db_test!(async fn a_connection_left_inside_a_transaction_is_never_handed_out_aga
     }
 });
 
+db_test!(async fn a_connection_dropped_by_the_server_while_idle_is_replaced_before_use(ctx) {
+    // Connections are not pinged before every use (a round trip each); one idle for long is, so a
+    // server restart or a dropped network connection costs no request. SQLite has no connection
+    // to lose.
+    let Db::Postgres(_) = &ctx.db else { return };
+    let idle_after = std::time::Duration::from_millis(200);
+    let db = Db::connect_pinging_after(&ctx.url, idle_after).await.unwrap();
+    let Db::Postgres(pool) = &db else { unreachable!() };
+    let first: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(pool).await.unwrap();
+    // Another session ends every connection of this pool, as a restarted server would.
+    let Db::Postgres(other) = &ctx.db else { unreachable!() };
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid = $1) t",
+    )
+    .bind(first)
+    .fetch_one(other)
+    .await
+    .unwrap();
+    assert_eq!(ended, 1, "the pool's connection was ended");
+    tokio::time::sleep(idle_after * 2).await;
+    let again: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(pool)
+        .await
+        .expect("the next query gets a live connection");
+    assert_ne!(again, first, "on a new connection");
+    db.close().await;
+});
+
 db_test!(async fn concurrent_read_modify_write_transactions_lose_no_update(ctx) {
     // Each task reads the counter and writes it back plus one. With a deferred SQLite transaction
     // the read-then-write upgrade fails at once with SQLITE_BUSY; without a row lock on

@@ -571,3 +571,40 @@ db_test!(async fn the_open_queue_reads_its_partial_index_and_never_closed_incide
     assert!(plan.contains("incidents_open_queue"), "{plan}");
     assert!(!plan.contains("TEMP B-TREE") && !plan.contains("Sort"), "the index gives the order: {plan}");
 });
+
+db_test!(async fn the_incident_page_offers_the_active_people_of_each_role_only_to_forms_that_name_someone(ctx) {
+    let db = &ctx.db;
+    let t = Team::create(db, |p| {
+        // Names sort differently from usernames, so the order is the names'.
+        let name = match p.username() {
+            "ops1" => "Olga",
+            "pm1" => "Peter",
+            "dev1" => "Dana",
+            "qa1" => "Quinn",
+            _ => "Ada",
+        };
+        p.display_name(name)
+    })
+    .await;
+    helpers::Person::new("lead", &[Role::Dev, Role::Qa]).display_name("Bo").create(db).await;
+    helpers::Person::new("root", &[Role::Admin]).display_name("Admin Only").create(db).await;
+    let gone = helpers::Person::new("gone", &[Role::Dev]).display_name("Gone").create(db).await;
+    let mut tx = db.begin_write().await.unwrap();
+    app::users::store::set_active(&mut tx, gone.id, false, Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let created = engine::create_incident(db, &t.ops, &incident("Cart empty"), Utc::now()).await.unwrap();
+    step(db, &t.ops, created.id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
+
+    // The PM dispatches (dev and QA) and may name other owners: everyone working is offered.
+    let as_pm = app::workflow::queries::detail(db, &created.key, &t.pm).await.unwrap();
+    let names = |people: Vec<app::workflow::views::Person>| people.into_iter().map(|p| p.name).collect::<Vec<_>>();
+    assert_eq!(names(as_pm.staff.with_role(Role::Dev)), ["Ada", "Bo", "Dana"]);
+    assert_eq!(names(as_pm.staff.with_role(Role::Qa)), ["Bo", "Quinn"]);
+    assert_eq!(names(as_pm.staff.with_role(Role::Pm)), ["Peter"]);
+    assert_eq!(names(as_pm.staff.everyone()), ["Ada", "Bo", "Dana", "Olga", "Peter", "Quinn"]);
+
+    // QA has nothing to choose on this incident now: the page carries nobody's names for them.
+    let as_qa = app::workflow::queries::detail(db, &created.key, &t.qa).await.unwrap();
+    assert!(as_qa.my_actions.is_empty() && as_qa.reassignable.is_empty());
+    assert_eq!(as_qa.staff, app::workflow::views::Staff::default());
+});

@@ -126,7 +126,6 @@ const TEXT_FIELDS: &[(&str, &[(&str, &str)])] = &[
             ("zone", "Asia/Shanghai"),
         ],
     ),
-    ("/api/people/with_role", &[("role", "dev")]),
 ];
 
 /// What any of those calls could have changed.

@@ -9,9 +9,13 @@ use crate::{
     forms::{FieldError, FormError},
     i18n::{use_i18n, Strings},
     workflow::{
-        input::Severity, labels, rules::ActionKind, views::Person, ApproveRelease, ConfirmFollowup, DevVerdict,
-        Dispatch, MarkReleased, PmVerdict, ProposeSolution, RegressionFail, RegressionPass, SendBackRelease,
-        SendBackSolution, SendReport, SubmitForTest, TestFail, TestPass, TriageNonTechnical, TriageTechnical,
+        input::Severity,
+        labels,
+        rules::ActionKind,
+        views::{Person, Staff},
+        ApproveRelease, ConfirmFollowup, DevVerdict, Dispatch, MarkReleased, PmVerdict, ProposeSolution,
+        RegressionFail, RegressionPass, SendBackRelease, SendBackSolution, SendReport, SubmitForTest, TestFail,
+        TestPass, TriageNonTechnical, TriageTechnical,
     },
 };
 
@@ -103,7 +107,7 @@ fn Input(
     }
 }
 
-/// A choice of the active users holding `role`.
+/// A choice of the active users holding `role`, from the [`Staff`] the incident page loaded.
 #[component]
 fn PersonSelect(
     name: &'static str,
@@ -115,17 +119,13 @@ fn PersonSelect(
     id: Option<String>,
 ) -> impl IntoView {
     let i18n = use_i18n();
-    let people = Resource::new(move || role, |role| crate::workflow::people_with_role(role.as_str().to_owned()));
+    let people = use_context::<Staff>().unwrap_or_default().with_role(role);
     let (id, error_id) = ids(name, id);
     view! {
         <div class="field">
             <label for=id.clone()>{move || label(i18n.t())}</label>
             <select id=id name=name required=true aria-describedby=error_id.clone() aria-invalid=invalid(error, name)>
-                <Suspense>
-                    {move || people.get().map(|r| r.unwrap_or_default().into_iter().map(|p: Person| view! {
-                        <option value=p.id>{p.name}</option>
-                    }).collect_view())}
-                </Suspense>
+                {people.into_iter().map(|p| view! { <option value=p.id>{p.name}</option> }).collect_view()}
             </select>
             <FieldError error field=name id=error_id />
         </div>
@@ -196,7 +196,7 @@ const MEASURE_ROWS: usize = 8;
 #[component]
 fn MeasureRows(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
     let i18n = use_i18n();
-    let people = Resource::new(|| (), |_| crate::workflow::people_working());
+    let people = use_context::<Staff>().unwrap_or_default().everyone();
     let today = today_in_zone();
     let row = move |i: usize, people: Vec<Person>| {
         let t = i18n.t();
@@ -239,20 +239,11 @@ fn MeasureRows(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView {
         <div class="measures" role="group" aria-labelledby="measures-heading">
             <h4 id="measures-heading">{move || i18n.t().field_measures}</h4>
             <p class="hint">{move || i18n.t().measures_hint}</p>
-            <Suspense>
-                {move || people.get().map(|people| {
-                    let people = people.unwrap_or_default();
-                    let open = (0..MEASURE_ROWS_OPEN).map(|i| row(i, people.clone())).collect_view();
-                    let more = (MEASURE_ROWS_OPEN..MEASURE_ROWS).map(|i| row(i, people.clone())).collect_view();
-                    view! {
-                        {open}
-                        <details class="measures__more">
-                            <summary>{i18n.t().measures_more}</summary>
-                            {more}
-                        </details>
-                    }
-                })}
-            </Suspense>
+            {(0..MEASURE_ROWS_OPEN).map(|i| row(i, people.clone())).collect_view()}
+            <details class="measures__more">
+                <summary>{move || i18n.t().measures_more}</summary>
+                {(MEASURE_ROWS_OPEN..MEASURE_ROWS).map(|i| row(i, people.clone())).collect_view()}
+            </details>
             <FieldError error field="measures" />
         </div>
     }

@@ -34,12 +34,14 @@ pub fn IncidentPage() -> impl IntoView {
     let incident = Resource::new(key, crate::workflow::get_incident);
     view! {
         <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
-            {move || {
-                incident.get().map(|result| match result {
+            // Awaited rather than read: the page is built once, when its data is there (a read
+            // builds it again on each pass of the render, each time with its own forms).
+            {move || Suspend::new(async move {
+                match incident.await {
                     Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
                     Ok(detail) => view! { <IncidentView detail /> }.into_any(),
-                })
-            }}
+                }
+            })}
         </Suspense>
     }
 }
@@ -74,6 +76,8 @@ fn TriageQuestion(forms: AnyView) -> impl IntoView {
 #[component]
 fn IncidentView(detail: IncidentDetail) -> impl IntoView {
     let i18n = use_i18n();
+    // The choices of the forms below that name a person.
+    provide_context(detail.staff.clone());
     let s = detail.summary.clone();
     let ctx = FormCtx { id: s.id, version: s.version };
     let stage = s.stage;
