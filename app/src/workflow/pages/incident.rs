@@ -32,17 +32,16 @@ pub fn IncidentPage() -> impl IntoView {
     let key = move || params.read().get("key").unwrap_or_default();
     // The route renders `Async`, so the <title> naming the incident is in the head.
     let incident = Resource::new(key, crate::workflow::get_incident);
+    // Awaited without a <Suspense>: the route renders whole before it is sent (`SsrMode::Async`),
+    // so there is no fallback to show, and a <Suspense> builds its children again on each of its
+    // passes (three builds of the whole page per request, each with its own forms).
     view! {
-        <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
-            // Awaited rather than read: the page is built once, when its data is there (a read
-            // builds it again on each pass of the render, each time with its own forms).
-            {move || Suspend::new(async move {
-                match incident.await {
-                    Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
-                    Ok(detail) => view! { <IncidentView detail /> }.into_any(),
-                }
-            })}
-        </Suspense>
+        {Suspend::new(async move {
+            match incident.await {
+                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Ok(detail) => view! { <IncidentView detail /> }.into_any(),
+            }
+        })}
     }
 }
 
