@@ -28,14 +28,14 @@ fn steps(t: &'static Strings) -> [&'static str; 9] {
 #[component]
 pub fn HomePage() -> impl IntoView {
     let me = use_me();
+    // Awaited, not read under a <Suspense>, which builds its children once per pass: each build
+    // of the queue loads it again.
     view! {
-        <Suspense>
-            {move || {
-                let works_incidents = me.get().flatten().is_some_and(|m| m.roles.iter().any(|r| *r != Role::Admin));
-                // The queue names itself in the title; the introduction leaves the product name.
-                if works_incidents { view! { <MyQueue /> }.into_any() } else { view! { <Introduction /> }.into_any() }
-            }}
-        </Suspense>
+        {Suspend::new(async move {
+            let works_incidents = me.await.is_some_and(|m| m.roles.iter().any(|r| *r != Role::Admin));
+            // The queue names itself in the title; the introduction leaves the product name.
+            if works_incidents { view! { <MyQueue /> }.into_any() } else { view! { <Introduction /> }.into_any() }
+        })}
     }
 }
 

@@ -95,39 +95,36 @@ pub fn MyQueue() -> impl IntoView {
                 <h1 id="queue-heading">{move || i18n.t().queue_title}</h1>
                 <a class="button" href="/incidents/new">{move || i18n.t().incidents_new}</a>
             </div>
-            <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
-                {move || {
-                    queue
-                        .get()
-                        .map(|result| match result {
-                            Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
-                            Ok(queue) => {
-                                // Only the stages that hold something: a row of zeros says nothing.
-                                let counts: Vec<_> = queue.counts.into_iter().filter(|(_, n)| *n > 0).collect();
-                                let any = !counts.is_empty();
-                                let counts = counts.into_iter().map(|(stage, n)| view! {
-                                    <li><StageBadge stage /> " " <strong>{n}</strong></li>
-                                }).collect_view();
-                                let body = if queue.items.is_empty() {
-                                    view! { <p class="notice">{move || i18n.t().queue_empty}</p> }.into_any()
-                                } else {
-                                    let (items, owed): (Vec<_>, Vec<_>) = queue.items.into_iter().map(|q| (q.summary, q.actions)).unzip();
-                                    view! { <IncidentTable items owed /> }.into_any()
-                                };
-                                view! {
-                                    {body}
-                                    {any.then(|| view! {
-                                        <section aria-labelledby="counts-heading">
-                                            <h2 id="counts-heading">{move || i18n.t().queue_counts}</h2>
-                                            <ul class="stage-counts">{counts}</ul>
-                                        </section>
-                                    })}
-                                }
-                                .into_any()
-                            }
-                        })
-                }}
-            </Suspense>
+            // Awaited, not read under a <Suspense>, which would build the list once per pass.
+            {Suspend::new(async move {
+                match queue.await {
+                    Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                    Ok(queue) => {
+                        // Only the stages that hold something: a row of zeros says nothing.
+                        let counts: Vec<_> = queue.counts.into_iter().filter(|(_, n)| *n > 0).collect();
+                        let any = !counts.is_empty();
+                        let counts = counts.into_iter().map(|(stage, n)| view! {
+                            <li><StageBadge stage /> " " <strong>{n}</strong></li>
+                        }).collect_view();
+                        let body = if queue.items.is_empty() {
+                            view! { <p class="notice">{move || i18n.t().queue_empty}</p> }.into_any()
+                        } else {
+                            let (items, owed): (Vec<_>, Vec<_>) = queue.items.into_iter().map(|q| (q.summary, q.actions)).unzip();
+                            view! { <IncidentTable items owed /> }.into_any()
+                        };
+                        view! {
+                            {body}
+                            {any.then(|| view! {
+                                <section aria-labelledby="counts-heading">
+                                    <h2 id="counts-heading">{move || i18n.t().queue_counts}</h2>
+                                    <ul class="stage-counts">{counts}</ul>
+                                </section>
+                            })}
+                        }
+                        .into_any()
+                    }
+                }
+            })}
         </section>
     }
 }
@@ -194,26 +191,25 @@ pub fn IncidentListPage() -> impl IntoView {
             </div>
             <button type="submit" class="button button--secondary">{move || i18n.t().incidents_filter}</button>
         </form>
-        <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
-            {move || {
-                page.get().map(|result| match result {
-                    Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
-                    Ok(p) if p.items.is_empty() => view! { <p>{move || i18n.t().incidents_none}</p> }.into_any(),
-                    Ok(p) => {
-                        let more = p.next_before.map(|before| {
-                            let mut href = format!("/incidents?before={before}");
-                            for name in ["stage", "severity", "channel", "text"] {
-                                if let Some(v) = query.read_untracked().get(name).filter(|v| !v.is_empty()) {
-                                    href.push_str(&format!("&{name}={}", v.replace('&', "%26").replace(' ', "%20")));
-                                }
+        // Awaited, not read under a <Suspense>, which would build the table once per pass.
+        {Suspend::new(async move {
+            match page.await {
+                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Ok(p) if p.items.is_empty() => view! { <p>{move || i18n.t().incidents_none}</p> }.into_any(),
+                Ok(p) => {
+                    let more = p.next_before.map(|before| {
+                        let mut href = format!("/incidents?before={before}");
+                        for name in ["stage", "severity", "channel", "text"] {
+                            if let Some(v) = query.read_untracked().get(name).filter(|v| !v.is_empty()) {
+                                href.push_str(&format!("&{name}={}", v.replace('&', "%26").replace(' ', "%20")));
                             }
-                            view! { <a class="button button--secondary" href=href>{move || i18n.t().incidents_more}</a> }
-                        });
-                        view! { <IncidentTable items=p.items /> {more} }.into_any()
-                    }
-                })
-            }}
-        </Suspense>
+                        }
+                        view! { <a class="button button--secondary" href=href>{move || i18n.t().incidents_more}</a> }
+                    });
+                    view! { <IncidentTable items=p.items /> {more} }.into_any()
+                }
+            }
+        })}
     }
 }
 
