@@ -58,8 +58,7 @@ pub fn AccountPage() -> impl IntoView {
         <Title text=move || i18n.t().nav_account />
         <section class="card narrow" aria-labelledby="account-heading">
             <h1 id="account-heading">{move || i18n.t().nav_account}</h1>
-            <Suspense>
-                {move || me.get().flatten().map(|me| {
+            {me.map(|me| {
                     let t = i18n.t();
                     let roles = me.roles.iter().map(|r| r.label(t)).collect::<Vec<_>>().join(", ");
                     view! {
@@ -90,7 +89,6 @@ pub fn AccountPage() -> impl IntoView {
                         <p><a href="/account/password">{t.password_title}</a></p>
                     }
                 })}
-            </Suspense>
         </section>
     }
 }
@@ -136,15 +134,12 @@ pub fn ChangePasswordPage() -> impl IntoView {
     let i18n = use_i18n();
     let action = ServerAction::<ChangePassword>::new();
     let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
-    let me = use_me();
-    let must_change = move || me.get().flatten().is_some_and(|m| m.must_change_password);
+    let must_change = use_me().is_some_and(|m| m.must_change_password);
     view! {
         <Title text=move || i18n.t().password_title />
         <section class="card narrow" aria-labelledby="password-heading">
             <h1 id="password-heading">{move || i18n.t().password_title}</h1>
-            <Suspense>
-                {move || must_change().then(|| view! { <p class="notice">{move || i18n.t().password_must_change}</p> })}
-            </Suspense>
+            {must_change.then(|| view! { <p class="notice">{move || i18n.t().password_must_change}</p> })}
             <Enhance>
             <ActionForm action>
                 <FormError error />
@@ -173,20 +168,26 @@ pub fn ChangePasswordPage() -> impl IntoView {
     }
 }
 
-/// The signed-in user of this page, loaded with the page on the server.
-#[derive(Clone, Copy)]
-pub struct MeResource(pub Resource<Option<Me>>);
+/// The signed-in user of this render, `None` when signed out.
+#[derive(Clone, Debug)]
+pub struct SignedIn(pub Option<Me>);
 
-/// Loads the signed-in user for this render and shares it through context.
-pub fn provide_me() -> Resource<Option<Me>> {
-    let me = Resource::new_blocking(|| (), |_| async { super::get_me().await.ok().flatten() });
-    provide_context(MeResource(me));
+/// Reads the signed-in user of this request and shares it through context. Pages render only on
+/// the server (the browser hydrates islands alone), and the request already carries the user
+/// (`server::auth::resolve_user`): a plain value, not a resource to await, so nothing that depends
+/// on it waits or is built again under a `<Suspense>`.
+pub fn provide_me() -> Option<Me> {
+    #[cfg(feature = "ssr")]
+    let me = super::guard::current_user().map(|user| user.me);
+    #[cfg(not(feature = "ssr"))]
+    let me = None;
+    provide_context(SignedIn(me.clone()));
     me
 }
 
-/// The signed-in user resource provided by [`provide_me`].
-pub fn use_me() -> Resource<Option<Me>> {
-    expect_context::<MeResource>().0
+/// The signed-in user provided by [`provide_me`].
+pub fn use_me() -> Option<Me> {
+    use_context::<SignedIn>().and_then(|signed_in| signed_in.0)
 }
 
 /// The header's account area and role-dependent navigation.
@@ -196,8 +197,7 @@ pub fn SignedInNav() -> impl IntoView {
     let me = use_me();
     let logout = ServerAction::<Logout>::new();
     view! {
-        <Suspense>
-            {move || match me.get().flatten() {
+        {match me {
                 Some(me) => {
                     let is_admin = me.has(Role::Admin);
                     // Admin alone gives no power over incidents; every other role works on them.
@@ -233,6 +233,5 @@ pub fn SignedInNav() -> impl IntoView {
                         .into_any()
                 }
             }}
-        </Suspense>
     }
 }

@@ -27,15 +27,12 @@ fn steps(t: &'static Strings) -> [&'static str; 9] {
 /// The landing page: my queue for people who work on incidents, the introduction otherwise.
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let me = use_me();
-    // Awaited, not read under a <Suspense>, which builds its children once per pass: each build
-    // of the queue loads it again.
-    view! {
-        {Suspend::new(async move {
-            let works_incidents = me.await.is_some_and(|m| m.roles.iter().any(|r| *r != Role::Admin));
-            // The queue names itself in the title; the introduction leaves the product name.
-            if works_incidents { view! { <MyQueue /> }.into_any() } else { view! { <Introduction /> }.into_any() }
-        })}
+    let works_incidents = use_me().is_some_and(|m| m.roles.iter().any(|r| *r != Role::Admin));
+    // The queue names itself in the title; the introduction leaves the product name.
+    if works_incidents {
+        view! { <MyQueue /> }.into_any()
+    } else {
+        view! { <Introduction /> }.into_any()
     }
 }
 

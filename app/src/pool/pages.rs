@@ -56,12 +56,11 @@ pub fn PoolItemPage() -> impl IntoView {
 #[component]
 fn AddItem() -> impl IntoView {
     let i18n = use_i18n();
-    let me = use_me();
+    let is_pm = use_me().is_some_and(|m| m.has(Role::Pm));
     let add = ServerAction::<AddPoolItem>::new();
     let error = Signal::derive(move || add.value().get().and_then(|r| r.err()));
     view! {
-        <Suspense>
-            {move || me.get().flatten().is_some_and(|m| m.has(Role::Pm)).then(|| view! {
+        {is_pm.then(|| view! {
                 <details class="card pool-add">
                     <summary>{move || i18n.t().pool_add}</summary>
                     <Enhance>
@@ -83,17 +82,15 @@ fn AddItem() -> impl IntoView {
                     </Enhance>
                 </details>
             })}
-        </Suspense>
     }
 }
 
 #[component]
 fn PoolCard(item: PoolItem) -> impl IntoView {
     let i18n = use_i18n();
-    let me = use_me();
+    let is_pm = use_me().is_some_and(|m| m.has(Role::Pm));
     let update = ServerAction::<UpdatePoolItem>::new();
     let error = Signal::derive(move || update.value().get().and_then(|r| r.err()));
-    let is_pm = move || me.get().flatten().is_some_and(|m| m.has(Role::Pm));
     let status = item.status;
     let priority = item.priority;
     let release = item.target_release.clone();
@@ -111,8 +108,7 @@ fn PoolCard(item: PoolItem) -> impl IntoView {
                 })}
             </p>
             <p class="prewrap">{item.description.clone()}</p>
-            <Suspense>
-                {move || is_pm().then(|| {
+            {is_pm.then(|| {
                     let release = item.target_release.clone();
                     view! {
                         <Enhance>
@@ -137,7 +133,6 @@ fn PoolCard(item: PoolItem) -> impl IntoView {
                         </Enhance>
                     }
                 })}
-            </Suspense>
         </article>
     }
 }

@@ -155,7 +155,7 @@ pub fn App() -> impl IntoView {
             <AppHeader />
             // Signed-in pages follow changes as they happen (the event stream needs a session, and
             // is closed to a user who must first change their password).
-            <Suspense>{move || me.get().flatten().filter(|m| !m.must_change_password).map(|_| view! { <LiveUpdates /> })}</Suspense>
+            {me.clone().filter(|m| !m.must_change_password).map(|_| view! { <LiveUpdates /> })}
             <main id="main" class="page" tabindex="-1">
                 // In-order streaming: every page arrives complete, so it works without WASM and
                 // no inline script is needed to swap in late content. Pages whose title names what
@@ -180,7 +180,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/pool/:id") view=PoolItemPage ssr=SsrMode::Async />
                 </Routes>
             </main>
-            <Suspense>{move || me.get().flatten().map(|_| view! { <ZoneFooter /> }.into_any())}</Suspense>
+            {me.map(|_| view! { <ZoneFooter /> })}
         </Router>
     }
 }

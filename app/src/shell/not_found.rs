@@ -31,14 +31,11 @@ pub fn NotFound() -> impl IntoView {
 pub fn AdminOnly(children: ChildrenFn) -> impl IntoView {
     // The server answers such a page 403 and records the refusal (`server::auth::gate`); the
     // page itself shows only the refusal, none of its tools.
-    let me = crate::auth::use_me();
-    view! {
-        <Suspense>
-            {move || {
-                let admin = me.get().flatten().is_some_and(|m| m.has(crate::auth::Role::Admin));
-                if admin { children().into_any() } else { view! { <Forbidden /> }.into_any() }
-            }}
-        </Suspense>
+    let admin = crate::auth::use_me().is_some_and(|m| m.has(crate::auth::Role::Admin));
+    if admin {
+        children().into_any()
+    } else {
+        view! { <Forbidden /> }.into_any()
     }
 }
 
