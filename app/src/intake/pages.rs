@@ -68,8 +68,9 @@ pub fn IntakePage() -> impl IntoView {
             </Enhance>
         </section>
         <FormError error=change_error />
-        <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
-            {move || sources.get().map(|result| match result {
+        // Awaited, not read under a <Suspense>, which builds its children once per pass.
+        {Suspend::new(async move {
+            match sources.await {
                 Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p>{move || i18n.t().intake_none}</p> }.into_any(),
                 Ok(list) => view! {
@@ -89,8 +90,8 @@ pub fn IntakePage() -> impl IntoView {
                         </tbody>
                     </table>
                 }.into_any(),
-            })}
-        </Suspense>
+            }
+        })}
     }
 }
 

@@ -49,8 +49,9 @@ pub fn OutboxPage() -> impl IntoView {
         </nav>
         {move || retried().then(|| view! { <p class="notice" role="status">{move || i18n.t().outbox_retried}</p> })}
         <FormError error=retry_error />
-        <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
-            {move || emails.get().map(|result| match result {
+        // Awaited, not read under a <Suspense>, which builds its children once per pass.
+        {Suspend::new(async move {
+            match emails.await {
                 Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p>{move || i18n.t().outbox_none}</p> }.into_any(),
                 Ok(list) => {
@@ -66,8 +67,8 @@ pub fn OutboxPage() -> impl IntoView {
                         {more.map(|href| view! { <a class="button button--secondary" href=href>{move || i18n.t().outbox_more}</a> })}
                     }.into_any()
                 }
-            })}
-        </Suspense>
+            }
+        })}
     }
 }
 

@@ -24,13 +24,14 @@ pub fn PoolPage() -> impl IntoView {
         <Title text=move || i18n.t().pool_title />
         <h1>{move || i18n.t().pool_title}</h1>
         <AddItem />
-        <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
-            {move || items.get().map(|result| match result {
+        // Awaited, not read under a <Suspense>, which builds its children once per pass.
+        {Suspend::new(async move {
+            match items.await {
                 Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p>{move || i18n.t().pool_none}</p> }.into_any(),
                 Ok(list) => list.into_iter().map(|item| view! { <PoolCard item /> }).collect_view().into_any(),
-            })}
-        </Suspense>
+            }
+        })}
     }
 }
 
@@ -43,12 +44,13 @@ pub fn PoolItemPage() -> impl IntoView {
     let item = Resource::new(id, super::get_pool_item);
     view! {
         <p><a href="/pool">{move || i18n.t().pool_title}</a></p>
-        <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
-            {move || item.get().map(|result| match result {
+        // Awaited, not read under a <Suspense>, which builds its children once per pass.
+        {Suspend::new(async move {
+            match item.await {
                 Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
                 Ok(item) => view! { <Title text=item.title.clone() /> <PoolCard item /> }.into_any(),
-            })}
-        </Suspense>
+            }
+        })}
     }
 }
 

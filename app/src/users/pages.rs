@@ -33,43 +33,42 @@ pub fn UsersPage() -> impl IntoView {
             <input id="q" name="q" type="search" value=q placeholder=move || i18n.t().users_search_label />
             <button type="submit" class="button button--secondary">{move || i18n.t().users_search_submit}</button>
         </form>
-        <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
-            {move || {
-                users.get().map(|result| match result {
-                    Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
-                    Ok(list) if list.is_empty() => view! { <p>{move || i18n.t().users_none}</p> }.into_any(),
-                    Ok(list) => view! {
-                        <table class="table">
-                            <thead>
-                                <tr>
-                                    <th scope="col">{move || i18n.t().field_username}</th>
-                                    <th scope="col">{move || i18n.t().field_display_name}</th>
-                                    <th scope="col">{move || i18n.t().field_roles}</th>
-                                    <th scope="col">{move || i18n.t().field_status}</th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {list.into_iter().map(|u| {
-                                    let roles = move || u.roles.iter().map(|r| r.label(i18n.t())).collect::<Vec<_>>().join(", ");
-                                    view! {
-                                        <tr>
-                                            <td data-label=move || i18n.t().field_username>
-                                                <a href=format!("/admin/users/{}", u.id)>{u.username.clone()}</a>
-                                            </td>
-                                            <td data-label=move || i18n.t().field_display_name>{u.display_name.clone()}</td>
-                                            <td data-label=move || i18n.t().field_roles>{roles}</td>
-                                            <td data-label=move || i18n.t().field_status>
-                                                {move || if u.active { i18n.t().user_active } else { i18n.t().user_inactive }}
-                                            </td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
-                })
-            }}
-        </Suspense>
+        // Awaited, not read under a <Suspense>, which builds its children once per pass.
+        {Suspend::new(async move {
+            match users.await {
+                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Ok(list) if list.is_empty() => view! { <p>{move || i18n.t().users_none}</p> }.into_any(),
+                Ok(list) => view! {
+                    <table class="table">
+                        <thead>
+                            <tr>
+                                <th scope="col">{move || i18n.t().field_username}</th>
+                                <th scope="col">{move || i18n.t().field_display_name}</th>
+                                <th scope="col">{move || i18n.t().field_roles}</th>
+                                <th scope="col">{move || i18n.t().field_status}</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {list.into_iter().map(|u| {
+                                let roles = move || u.roles.iter().map(|r| r.label(i18n.t())).collect::<Vec<_>>().join(", ");
+                                view! {
+                                    <tr>
+                                        <td data-label=move || i18n.t().field_username>
+                                            <a href=format!("/admin/users/{}", u.id)>{u.username.clone()}</a>
+                                        </td>
+                                        <td data-label=move || i18n.t().field_display_name>{u.display_name.clone()}</td>
+                                        <td data-label=move || i18n.t().field_roles>{roles}</td>
+                                        <td data-label=move || i18n.t().field_status>
+                                            {move || if u.active { i18n.t().user_active } else { i18n.t().user_inactive }}
+                                        </td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }.into_any(),
+            }
+        })}
     }
 }
 
@@ -166,12 +165,13 @@ pub fn UserPage() -> impl IntoView {
     let query = use_query_map();
     let saved = move || query.read().get("saved").is_some();
     view! {
-        <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
-            {move || user.get().map(|result| match result {
+        // Awaited, not read under a <Suspense>, which builds its children once per pass.
+        {Suspend::new(async move {
+            match user.await {
                 Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
                 Ok(detail) => view! { <UserForms detail saved=saved() /> }.into_any(),
-            })}
-        </Suspense>
+            }
+        })}
     }
 }
 
