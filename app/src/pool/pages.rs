@@ -10,8 +10,10 @@ use super::{AddPoolItem, PoolItem, PoolStatus, UpdatePoolItem};
 use crate::{
     auth::{use_me, Role},
     enhance::Enhance,
+    error::AppError,
     forms::{FieldError, FormError},
     i18n::{fill, use_i18n},
+    shell::NotFound,
     workflow::{input::Severity, labels, PrioritySelect, SeverityBadge},
 };
 
@@ -47,6 +49,8 @@ pub fn PoolItemPage() -> impl IntoView {
         // Awaited, not read under a <Suspense>, which builds its children once per pass.
         {Suspend::new(async move {
             match item.await {
+                // No such item: the not-found page, with its title and a 404 status.
+                Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
                 Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
                 Ok(item) => view! { <Title text=item.title.clone() /> <PoolCard item /> }.into_any(),
             }

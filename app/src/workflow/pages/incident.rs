@@ -13,8 +13,10 @@ use crate::{
     auth::Role,
     clock::LocalTime,
     enhance::Enhance,
+    error::AppError,
     forms::FormError,
     i18n::{fill, use_i18n},
+    shell::NotFound,
     workflow::{
         labels,
         rules::{self, ActionKind, Plan, Resolution, Stage},
@@ -38,6 +40,8 @@ pub fn IncidentPage() -> impl IntoView {
     view! {
         {Suspend::new(async move {
             match incident.await {
+                // No such incident: the not-found page, with its title and a 404 status.
+                Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
                 Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
                 Ok(detail) => view! { <IncidentView detail /> }.into_any(),
             }
