@@ -201,7 +201,7 @@ pub fn AuditPage() -> impl IntoView {
             </form>
             <Suspense fallback=|| ()>
                 {move || verify.get().flatten().map(|result| match result {
-                    Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                    Err(error) => view! { <crate::shell::LoadError error /> }.into_any(),
                     Ok(report) => {
                         let (ok, message) = verify_message(&report, i18n.t());
                         let class = if ok { "notice audit-verified" } else { "form-error audit-broken" };
@@ -212,7 +212,7 @@ pub fn AuditPage() -> impl IntoView {
         </div>
         <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
             {move || page.get().map(|result| match result {
-                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Err(error) => view! { <crate::shell::LoadError error /> }.into_any(),
                 Ok(p) if p.items.is_empty() => view! { <p>{move || i18n.t().audit_none}</p> }.into_any(),
                 Ok(p) => {
                     let more = p.next_before.map(|before| {
@@ -316,7 +316,7 @@ pub fn AuditEntryPage() -> impl IntoView {
         <p><a href="/admin/audit">{move || i18n.t().audit_back}</a></p>
         <Suspense fallback=move || view! { <p>{move || i18n.t().loading}</p> }>
             {move || entry.get().map(|result| match result {
-                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Err(error) => view! { <crate::shell::LoadError error /> }.into_any(),
                 Ok(e) => {
                     let details: Option<serde_json::Value> = serde_json::from_str(&e.details).ok();
                     let before = details.as_ref().and_then(|d| d.get("before")).filter(|v| !v.is_null()).cloned();

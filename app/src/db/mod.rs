@@ -122,7 +122,7 @@ macro_rules! on_tx {
 /// A PostgreSQL connection idle for longer than this is pinged before it is handed out: a server
 /// restart, a proxy or a firewall may have dropped it meanwhile. A connection in steady use is
 /// not, which saves a round trip on every query (sqlx's own `test_before_acquire` pings always).
-pub const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(30);
 
 /// Whether a pooled connection may be handed out: one still inside a transaction is retired
 /// instead (logged), so that whatever left it there cannot make every later write on it fail

@@ -52,7 +52,7 @@ pub fn OutboxPage() -> impl IntoView {
         // Awaited, not read under a <Suspense>, which builds its children once per pass.
         {Suspend::new(async move {
             match emails.await {
-                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Err(error) => view! { <crate::shell::LoadError error /> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p>{move || i18n.t().outbox_none}</p> }.into_any(),
                 Ok(list) => {
                     let more = (list.len() >= 50).then(|| {

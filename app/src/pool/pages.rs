@@ -10,10 +10,8 @@ use super::{AddPoolItem, PoolItem, PoolStatus, UpdatePoolItem};
 use crate::{
     auth::{use_me, Role},
     enhance::Enhance,
-    error::AppError,
     forms::{FieldError, FormError},
     i18n::{fill, use_i18n},
-    shell::NotFound,
     workflow::{input::Severity, labels, PrioritySelect, SeverityBadge},
 };
 
@@ -29,7 +27,7 @@ pub fn PoolPage() -> impl IntoView {
         // Awaited, not read under a <Suspense>, which builds its children once per pass.
         {Suspend::new(async move {
             match items.await {
-                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Err(error) => view! { <crate::shell::LoadError error /> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p>{move || i18n.t().pool_none}</p> }.into_any(),
                 Ok(list) => list.into_iter().map(|item| view! { <PoolCard item /> }).collect_view().into_any(),
             }
@@ -49,9 +47,7 @@ pub fn PoolItemPage() -> impl IntoView {
         // Awaited, not read under a <Suspense>, which builds its children once per pass.
         {Suspend::new(async move {
             match item.await {
-                // No such item: the not-found page, with its title and a 404 status.
-                Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
-                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Err(error) => view! { <crate::shell::LoadError error /> }.into_any(),
                 Ok(item) => view! { <Title text=item.title.clone() /> <PoolCard item /> }.into_any(),
             }
         })}

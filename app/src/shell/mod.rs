@@ -16,7 +16,7 @@ use leptos_router::{
 };
 
 pub use header::{AppHeader, LanguageSwitch};
-pub use not_found::{AdminOnly, NotFound};
+pub use not_found::{AdminOnly, LoadError, NotFound};
 
 use crate::{
     audit::{AuditEntryPage, AuditPage},

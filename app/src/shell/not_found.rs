@@ -24,6 +24,17 @@ pub fn NotFound() -> impl IntoView {
     }
 }
 
+/// What a page shows when its data could not be loaded: the not-found page (404) when what the
+/// address names does not exist, the error's message otherwise.
+#[component]
+pub fn LoadError(error: crate::error::AppError) -> impl IntoView {
+    let i18n = use_i18n();
+    match error {
+        crate::error::AppError::NotFound => view! { <NotFound /> }.into_any(),
+        error => view! { <p class="form-error" role="alert">{move || error.message(i18n.t())}</p> }.into_any(),
+    }
+}
+
 /// The admin pages' guard: their content for admins; for anyone else only a 403 page (not the
 /// page's filters and tools beside a refusal). The server functions behind the pages check the
 /// role again on every call.

@@ -36,7 +36,7 @@ pub fn UsersPage() -> impl IntoView {
         // Awaited, not read under a <Suspense>, which builds its children once per pass.
         {Suspend::new(async move {
             match users.await {
-                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Err(error) => view! { <crate::shell::LoadError error /> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p>{move || i18n.t().users_none}</p> }.into_any(),
                 Ok(list) => view! {
                     <table class="table">
@@ -158,7 +158,6 @@ pub fn NewUserPage() -> impl IntoView {
 /// One user: details and roles, activation, password reset and sessions.
 #[component]
 pub fn UserPage() -> impl IntoView {
-    let i18n = use_i18n();
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
     let user = Resource::new(id, super::get_user);
@@ -168,7 +167,7 @@ pub fn UserPage() -> impl IntoView {
         // Awaited, not read under a <Suspense>, which builds its children once per pass.
         {Suspend::new(async move {
             match user.await {
-                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Err(error) => view! { <crate::shell::LoadError error /> }.into_any(),
                 Ok(detail) => view! { <UserForms detail saved=saved() /> }.into_any(),
             }
         })}

@@ -73,11 +73,15 @@ db_test!(async fn a_connection_left_inside_a_transaction_is_never_handed_out_aga
     }
 });
 
-db_test!(async fn a_connection_dropped_by_the_server_while_idle_is_replaced_before_use(ctx) {
+/// PostgreSQL only: SQLite has no connection to lose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_dropped_by_the_server_while_idle_is_replaced_before_use() {
+    app::testing::run_on(Backend::Postgres, |ctx| async move { connection_dropped_while_idle(ctx).await }).await
+}
+
+async fn connection_dropped_while_idle(ctx: app::testing::TestContext) {
     // Connections are not pinged before every use (a round trip each); one idle for long is, so a
-    // server restart or a dropped network connection costs no request. SQLite has no connection
-    // to lose.
-    let Db::Postgres(_) = &ctx.db else { return };
+    // server restart or a dropped network connection costs no request.
     let idle_after = std::time::Duration::from_millis(200);
     let db = Db::connect_pinging_after(&ctx.url, idle_after).await.unwrap();
     let Db::Postgres(pool) = &db else { unreachable!() };
@@ -100,7 +104,7 @@ db_test!(async fn a_connection_dropped_by_the_server_while_idle_is_replaced_befo
         .expect("the next query gets a live connection");
     assert_ne!(again, first, "on a new connection");
     db.close().await;
-});
+}
 
 db_test!(async fn concurrent_read_modify_write_transactions_lose_no_update(ctx) {
     // Each task reads the counter and writes it back plus one. With a deferred SQLite transaction

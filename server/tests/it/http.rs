@@ -480,13 +480,13 @@ async fn a_refused_post_leaves_the_keep_alive_connection_usable_or_says_it_close
     .await;
 }
 
-db_test!(async fn an_incident_or_pool_item_that_does_not_exist_answers_404_with_the_not_found_page(ctx) {
+db_test!(async fn an_incident_pool_item_or_user_that_does_not_exist_answers_404_with_the_not_found_page(ctx) {
     use app::auth::Role;
     let app = TestApp::spawn(ctx.url.expose()).await;
-    app.create_user("pm1", &[Role::Pm]).await;
+    app.create_user("lead", &[Role::Pm, Role::Admin]).await;
     let mut pm = app.browser();
-    pm.login("pm1", crate::helpers::PASSWORD).await;
-    for path in ["/incidents/INC-2026-9999", "/pool/99999"] {
+    pm.login("lead", crate::helpers::PASSWORD).await;
+    for path in ["/incidents/INC-2026-9999", "/pool/99999", "/admin/users/99999"] {
         let answer = pm.get(path).await;
         assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
         let html = answer.text().await.unwrap();

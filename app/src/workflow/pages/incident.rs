@@ -13,10 +13,8 @@ use crate::{
     auth::Role,
     clock::LocalTime,
     enhance::Enhance,
-    error::AppError,
     forms::FormError,
     i18n::{fill, use_i18n},
-    shell::NotFound,
     workflow::{
         labels,
         rules::{self, ActionKind, Plan, Resolution, Stage},
@@ -29,7 +27,6 @@ use crate::{
 /// The page of one incident, at `/incidents/:key`.
 #[component]
 pub fn IncidentPage() -> impl IntoView {
-    let i18n = use_i18n();
     let params = use_params_map();
     let key = move || params.read().get("key").unwrap_or_default();
     // The route renders `Async`, so the <title> naming the incident is in the head.
@@ -40,9 +37,7 @@ pub fn IncidentPage() -> impl IntoView {
     view! {
         {Suspend::new(async move {
             match incident.await {
-                // No such incident: the not-found page, with its title and a 404 status.
-                Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
-                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Err(error) => view! { <crate::shell::LoadError error /> }.into_any(),
                 Ok(detail) => view! { <IncidentView detail /> }.into_any(),
             }
         })}

@@ -98,7 +98,7 @@ pub fn MyQueue() -> impl IntoView {
             // Awaited, not read under a <Suspense>, which would build the list once per pass.
             {Suspend::new(async move {
                 match queue.await {
-                    Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                    Err(error) => view! { <crate::shell::LoadError error /> }.into_any(),
                     Ok(queue) => {
                         // Only the stages that hold something: a row of zeros says nothing.
                         let counts: Vec<_> = queue.counts.into_iter().filter(|(_, n)| *n > 0).collect();
@@ -194,7 +194,7 @@ pub fn IncidentListPage() -> impl IntoView {
         // Awaited, not read under a <Suspense>, which would build the table once per pass.
         {Suspend::new(async move {
             match page.await {
-                Err(e) => view! { <p class="form-error" role="alert">{e.message(i18n.t())}</p> }.into_any(),
+                Err(error) => view! { <crate::shell::LoadError error /> }.into_any(),
                 Ok(p) if p.items.is_empty() => view! { <p>{move || i18n.t().incidents_none}</p> }.into_any(),
                 Ok(p) => {
                     let more = p.next_before.map(|before| {
