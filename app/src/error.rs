@@ -56,6 +56,18 @@ pub enum FieldProblem {
     NotAuditHead,
     /// Holds a control character (NUL, escape…): only tab and line breaks may appear in text.
     ControlCharacter,
+    /// Not a duration (`15m`, `2h`, `1h 30m`).
+    NotDuration,
+    /// A duration out of the accepted range (1 minute to 90 days).
+    DurationRange,
+    /// A percentage out of the accepted range.
+    PercentRange,
+    /// Not a time zone this build knows.
+    UnknownZone,
+    /// Not working hours (`09:00-12:00, 13:00-18:00`).
+    NotWorkingHours,
+    /// This line of a day list is not a date or a range of dates.
+    DayLine(usize),
 }
 
 /// Why a gate action is refused.
@@ -185,6 +197,12 @@ impl FieldProblem {
             FieldProblem::InvalidAddresses(list) => fill(t.field_invalid_addresses, &[("list", &list.join(", "))]),
             FieldProblem::NotAuditHead => t.field_not_audit_head.to_owned(),
             FieldProblem::ControlCharacter => t.field_control_character.to_owned(),
+            FieldProblem::NotDuration => t.field_not_duration.to_owned(),
+            FieldProblem::DurationRange => t.field_duration_range.to_owned(),
+            FieldProblem::PercentRange => t.field_percent_range.to_owned(),
+            FieldProblem::UnknownZone => t.field_unknown_zone.to_owned(),
+            FieldProblem::NotWorkingHours => t.field_not_working_hours.to_owned(),
+            FieldProblem::DayLine(line) => fill(t.field_day_line, &[("line", &line.to_string())]),
         }
     }
 }

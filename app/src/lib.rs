@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod clocks;
 pub mod enhance;
 pub mod error;
 pub mod forms;

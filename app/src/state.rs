@@ -29,6 +29,8 @@ pub struct Shared {
     pub mail: crate::mail::Wakeup,
     /// Open windows of coalesced anonymous refusals (see [`crate::audit::refusals`]).
     pub refusals: Arc<crate::audit::refusals::Refusals>,
+    /// Where the time comes from (the system clock, or a test's).
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl AppState {

@@ -45,6 +45,7 @@ mod tests {
             events: Default::default(),
             mail: Default::default(),
             refusals: Arc::new(app::audit::refusals::Refusals::new(std::time::Duration::ZERO)),
+            clock: Arc::new(app::clock::SystemClock),
         });
         assert_eq!(healthz(State(state.clone())).await.0, StatusCode::OK);
         state.db.close().await;

@@ -59,6 +59,7 @@ pub struct Application {
     relay: JoinHandle<()>,
     anchor: Option<Background>,
     housekeeping: Background,
+    scheduler: Background,
 }
 
 /// Records the coalesced refusals of each window that closed and forgets idle addresses of the
@@ -133,7 +134,26 @@ impl Application {
         Self::assemble(config, listener, db).await
     }
 
+    /// Like [`Application::build_with_listener`], telling time by `clock` (tests move it by hand).
+    pub async fn build_with_clock(
+        config: Config,
+        listener: TcpListener,
+        clock: Arc<dyn app::clock::Clock>,
+    ) -> anyhow::Result<Self> {
+        let db = open_database(&config).await?;
+        Self::assemble_with_clock(config, listener, db, clock).await
+    }
+
     async fn assemble(config: Config, listener: TcpListener, db: Db) -> anyhow::Result<Self> {
+        Self::assemble_with_clock(config, listener, db, Arc::new(app::clock::SystemClock)).await
+    }
+
+    async fn assemble_with_clock(
+        config: Config,
+        listener: TcpListener,
+        db: Db,
+        clock: Arc<dyn app::clock::Clock>,
+    ) -> anyhow::Result<Self> {
         let local_addr = listener.local_addr().context("listener has no local address")?;
         let hasher = PasswordHasher::new(config.login_concurrency);
         let first_admin = bootstrap::ensure_first_admin(&db, &hasher)
@@ -162,6 +182,7 @@ impl Application {
             db,
             mail: wakeup,
             refusals,
+            clock,
         });
         // On PostgreSQL, changes made through any instance reach this one's open pages.
         let relay = tokio::spawn({
@@ -175,7 +196,16 @@ impl Application {
             live_reload: std::env::var_os("LEPTOS_WATCH").map(|_| state.leptos_options.clone()),
         };
         let router = router(state.clone(), shell, flood);
-        Ok(Self { listener, router, state, local_addr, mailer, relay, anchor, housekeeping })
+        let scheduler = {
+            let clocks = app::clocks::scheduler::Scheduler::new(
+                state.db.clone(),
+                state.clock.clone(),
+                state.mail.clone(),
+                state.events.clone(),
+            );
+            Background::spawn(|stopping| clocks.run(stopping.wait()))
+        };
+        Ok(Self { listener, router, state, local_addr, mailer, relay, anchor, housekeeping, scheduler })
     }
 
     /// The shared state (database, configuration), e.g. for seeding demo users before serving.
@@ -217,6 +247,7 @@ impl Application {
         if !self.mailer.stop(Some(std::time::Duration::from_secs(10))).await {
             tracing::warn!("email sender did not stop in time; abandoning its current email to the lease");
         }
+        self.scheduler.stop(Some(std::time::Duration::from_secs(10))).await;
         // Summaries of open refusal windows first, so the last anchor covers them.
         self.housekeeping.stop(None).await;
         if let Some(anchor) = self.anchor {

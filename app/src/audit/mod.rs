@@ -84,6 +84,12 @@ pub mod event {
     pub const INTAKE_SOURCE_UPDATED: &str = "intake.source_updated";
     /// An admin revoked an intake source's token.
     pub const INTAKE_SOURCE_REVOKED: &str = "intake.source_revoked";
+    /// A stage clock's reminder, breach notice or escalation was queued.
+    pub const CLOCK_NOTICE: &str = "incident.clock_notice";
+    /// Ops paused an incident's clock while waiting for the user.
+    pub const CLOCK_PAUSED: &str = "incident.clock_paused";
+    /// Ops resumed a paused clock.
+    pub const CLOCK_RESUMED: &str = "incident.clock_resumed";
 
     /// Every event type, for the filter.
     pub const ALL: &[&str] = &[
@@ -116,6 +122,9 @@ pub mod event {
         INTAKE_SOURCE_CREATED,
         INTAKE_SOURCE_UPDATED,
         INTAKE_SOURCE_REVOKED,
+        CLOCK_NOTICE,
+        CLOCK_PAUSED,
+        CLOCK_RESUMED,
     ];
 }
 

@@ -47,6 +47,9 @@ pub fn event_label(event: &str, t: &'static Strings) -> String {
         event::INTAKE_SOURCE_CREATED => t.audit_ev_intake_source_created,
         event::INTAKE_SOURCE_UPDATED => t.audit_ev_intake_source_updated,
         event::INTAKE_SOURCE_REVOKED => t.audit_ev_intake_source_revoked,
+        event::CLOCK_NOTICE => t.audit_ev_clock_notice,
+        event::CLOCK_PAUSED => t.audit_ev_clock_paused,
+        event::CLOCK_RESUMED => t.audit_ev_clock_resumed,
         other => return other.to_owned(),
     };
     label.to_owned()

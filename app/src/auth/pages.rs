@@ -210,6 +210,7 @@ pub fn SignedInNav() -> impl IntoView {
                         {is_admin.then(|| view! {
                             <a class="nav-link" href="/admin/users">{move || i18n.t().nav_users}</a>
                             <a class="nav-link" href="/admin/intake">{move || i18n.t().nav_intake}</a>
+                            <a class="nav-link" href="/admin/clocks">{move || i18n.t().nav_clocks}</a>
                             <a class="nav-link" href="/admin/audit">{move || i18n.t().nav_audit}</a>
                             <a class="nav-link" href="/admin/outbox">{move || i18n.t().nav_outbox}</a>
                         })}

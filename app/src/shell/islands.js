@@ -30,6 +30,29 @@
   };
   localise();
   document.addEventListener('baton:swapped', localise);
+  // Stage clocks: each running [data-clock] holds when it turns amber (75 % of the target) and red
+  // (the target); its time left and colour count on here every second, without asking the server.
+  const span = (ms) => {
+    const s = Math.floor(Math.abs(ms) / 1000);
+    const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+    if (d > 0) return `${d}d ${h}h`;
+    if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
+    return m > 0 ? `${m}m` : `${s}s`;
+  };
+  const tick = () => {
+    const now = Date.now();
+    for (const el of document.querySelectorAll('[data-clock]')) {
+      const breach = Date.parse(el.dataset.breachAt), risk = Date.parse(el.dataset.riskAt);
+      if (isNaN(breach)) continue;
+      const state = now >= breach ? 'breached' : now >= risk ? 'at-risk' : 'ok';
+      const template = state === 'breached' ? el.dataset.tOver : state === 'at-risk' ? el.dataset.tRisk : el.dataset.tOk;
+      el.className = `clock clock--${state}`;
+      el.textContent = template.replace('{span}', span(breach - now));
+    }
+  };
+  tick();
+  setInterval(tick, 1000);
+  document.addEventListener('baton:swapped', tick);
   // Loads the app's WASM and hydrates the page's islands: each leptos-island element names the exported
   // function that hydrates it. Content put in place later (a live redraw) announces itself with
   // "baton:swapped" and its new islands are hydrated the same way. Once done, the html

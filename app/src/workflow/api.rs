@@ -32,7 +32,7 @@ mod support {
     pub async fn gate(incident_id: i64, version: i64, input: GateInput) -> Result<i64, AppError> {
         let actor = actor()?;
         let state = guard::app_state();
-        let moved = engine::act(&state.db, &actor, incident_id, version, &input, chrono::Utc::now()).await?;
+        let moved = engine::act(&state.db, &actor, incident_id, version, &input, state.clock.now()).await?;
         announce(incident_id, moved.version);
         // The action may have queued email: the sender need not wait for its next poll.
         state.mail.wake();
@@ -106,7 +106,8 @@ pub async fn report_incident(
 #[server(endpoint = "incidents/queue")]
 pub async fn my_queue() -> Result<super::views::MyQueueView, AppError> {
     let actor = support::actor()?;
-    crate::workflow::queries::my_queue(&crate::auth::guard::app_state().db, &actor).await
+    let state = crate::auth::guard::app_state();
+    crate::workflow::queries::my_queue_at(&state.db, &actor, state.clock.now()).await
 }
 
 /// A page of incidents matching the filters, newest first.
@@ -137,14 +138,16 @@ pub async fn list_incidents(
         created_to: nonempty(created_to),
         text: nonempty(text),
     };
-    crate::workflow::queries::list(&crate::auth::guard::app_state().db, &filter, before, 50).await
+    let state = crate::auth::guard::app_state();
+    crate::workflow::queries::list_at(&state.db, &filter, before, 50, state.clock.now()).await
 }
 
 /// One incident with the actions the signed-in user may take now.
 #[server(endpoint = "incidents/get")]
 pub async fn get_incident(key: String) -> Result<IncidentDetail, AppError> {
     let actor = support::actor()?;
-    crate::workflow::queries::detail(&crate::auth::guard::app_state().db, &key, &actor).await
+    let state = crate::auth::guard::app_state();
+    crate::workflow::queries::detail_at(&state.db, &key, &actor, state.clock.now()).await
 }
 
 /// Becomes the named owner of a role nobody owns yet on the incident.

@@ -184,6 +184,7 @@ pub async fn create_incident(
         let fields = serde_json::to_string(input).map_err(AppError::internal)?;
         let entry = TimelineRow::new(created.id, now, Some(actor.id), Role::Ops.as_str(), TimelineAction::Create);
         entry.stay(Stage::Reported).insert(&mut tx, &fields).await?;
+        crate::clocks::store::on_stage_entered(&mut tx, created.id, Stage::Reported, input.severity, now).await?;
         Record::new(&Origin::actor(actor), event::INCIDENT_CREATED)
             .target("incident", &created.key)
             .details(serde_json::json!({ "after": input }))
@@ -268,6 +269,7 @@ pub async fn create_from_intake(
     .to_string();
     let entry = TimelineRow::new(created.id, now, None, "intake", TimelineAction::Intake);
     entry.stay(Stage::Reported).insert(&mut tx, &fields).await?;
+    crate::clocks::store::on_stage_entered(&mut tx, created.id, Stage::Reported, input.severity, now).await?;
     touch_source(&mut tx, source.id, now).await?;
     crate::intake::notify_ops_of_intake(&mut tx, created.id).await?;
     // Last, as in every change: the audit append holds the chain's lock until the commit.
@@ -360,6 +362,7 @@ impl<'a> TimelineRow<'a> {
 /// The incident as a change reads it under its lock.
 struct Locked {
     key: String,
+    severity: input::Severity,
     created_at: DateTime<Utc>,
     state: IncidentState,
     version: i64,
@@ -370,6 +373,7 @@ struct Locked {
 #[derive(sqlx::FromRow)]
 struct LockedRow {
     key: String,
+    severity: String,
     created_at: DateTime<Utc>,
     stage: String,
     ops_owner: Option<i64>,
@@ -389,6 +393,7 @@ impl TryFrom<LockedRow> for Locked {
     fn try_from(r: LockedRow) -> Result<Self, Self::Error> {
         Ok(Locked {
             key: r.key,
+            severity: parse_stored("incidents.severity", &r.severity, input::Severity::parse)?,
             created_at: r.created_at,
             state: IncidentState {
                 stage: parse_stored("incidents.stage", &r.stage, Stage::parse)?,
@@ -425,11 +430,11 @@ fn check_times(facts: &Facts, reported: DateTime<Utc>, now: DateTime<Utc>) -> Re
 async fn lock_at_version(tx: &mut WriteTx, id: i64, expected_version: i64) -> Result<Locked, AppError> {
     // SQLite's write transaction already holds the only write lock; PostgreSQL locks the row.
     const SQLITE: &str =
-        "SELECT key, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
-                          version, fix_round, pool_item_id FROM incidents WHERE id = $1";
+        "SELECT key, severity, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, \
+                          dev_verdict, version, fix_round, pool_item_id FROM incidents WHERE id = $1";
     const POSTGRES: &str =
-        "SELECT key, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
-                            version, fix_round, pool_item_id FROM incidents WHERE id = $1 FOR UPDATE";
+        "SELECT key, severity, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, \
+                            dev_verdict, version, fix_round, pool_item_id FROM incidents WHERE id = $1 FOR UPDATE";
     let sql = match tx {
         WriteTx::Sqlite(_) => SQLITE,
         WriteTx::Postgres(_) => POSTGRES,
@@ -496,6 +501,9 @@ async fn act_tx(
     let change = Move { owners, verdicts, pool_item_id, fix_round: locked.fix_round + i64::from(t.next_round) };
     write_move(&mut tx, id, expected_version, &t, &change, &facts, now).await?;
     let (from, to) = (locked.state.stage, t.to);
+    if from != to {
+        crate::clocks::store::on_stage_entered(&mut tx, id, to, locked.severity, now).await?;
+    }
     record_replaced_owners(&mut tx, id, &locked, actor, &owners, input, now).await?;
     let fields = serde_json::to_string(input).map_err(AppError::internal)?;
     let entry = TimelineRow::new(id, now, Some(actor.id), kind.role().as_str(), TimelineAction::Gate(kind));
@@ -852,6 +860,87 @@ pub async fn reassign(
         Ok(Moved { stage, version: expected_version + 1 })
     })
     .await
+}
+
+/// Pauses the clock of an incident in user follow-up while ops waits for the user's answer,
+/// with a reason: only who may confirm the follow-up may pause it (the ops owner, or any ops user
+/// while it has none). Recorded on the timeline and in the audit log.
+pub async fn pause_clock(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    expected_version: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Moved, AppError> {
+    let details = serde_json::json!({ "reason": reason, "version": expected_version });
+    let attempt = Attempt { event: event::CLOCK_PAUSED, incident: Some(id), details };
+    audited(db, actor, attempt, now, async {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(invalid("reason", FieldProblem::Required));
+        }
+        if reason.chars().count() > input::MAX_TEXT {
+            return Err(invalid("reason", FieldProblem::TooLong(input::MAX_TEXT)));
+        }
+        crate::text::check("reason", reason)?;
+        let mut tx = db.begin_write().await?;
+        let locked = lock_at_version(&mut tx, id, expected_version).await?;
+        rules::may_act(&locked.state, actor, rules::ActionKind::ConfirmFollowup).map_err(refused)?;
+        if !crate::clocks::store::pause_in(&mut tx, id, now).await? {
+            return Err(refused(Refusal::WrongStage));
+        }
+        clock_change(&mut tx, id, &locked, actor, TimelineAction::Pause, serde_json::json!({ "reason": reason }), now)
+            .await?;
+        tx.commit().await?;
+        Ok(Moved { stage: locked.state.stage, version: expected_version + 1 })
+    })
+    .await
+}
+
+/// Resumes a paused clock (same people as [`pause_clock`]); it counts on from where it stopped.
+pub async fn resume_clock(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    expected_version: i64,
+    now: DateTime<Utc>,
+) -> Result<Moved, AppError> {
+    let details = serde_json::json!({ "version": expected_version });
+    let attempt = Attempt { event: event::CLOCK_RESUMED, incident: Some(id), details };
+    audited(db, actor, attempt, now, async {
+        let mut tx = db.begin_write().await?;
+        let locked = lock_at_version(&mut tx, id, expected_version).await?;
+        rules::may_act(&locked.state, actor, rules::ActionKind::ConfirmFollowup).map_err(refused)?;
+        if !crate::clocks::store::resume_in(&mut tx, id, now).await? {
+            return Err(refused(Refusal::WrongStage));
+        }
+        clock_change(&mut tx, id, &locked, actor, TimelineAction::Resume, serde_json::json!({}), now).await?;
+        tx.commit().await?;
+        Ok(Moved { stage: locked.state.stage, version: expected_version + 1 })
+    })
+    .await
+}
+
+/// The version bump, timeline entry and audit entry of a pause or a resume.
+async fn clock_change(
+    tx: &mut WriteTx,
+    id: i64,
+    locked: &Locked,
+    actor: &Actor,
+    action: TimelineAction,
+    fields: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    set_owners(tx, id, locked.version, locked.state.owners, now).await?;
+    let stage = locked.state.stage;
+    let entry = TimelineRow::new(id, now, Some(actor.id), Role::Ops.as_str(), action);
+    entry.stay(stage).insert(tx, &fields.to_string()).await?;
+    let event = if action == TimelineAction::Pause { event::CLOCK_PAUSED } else { event::CLOCK_RESUMED };
+    let mut details = fields;
+    details["stage"] = stage.as_str().into();
+    Record::new(&Origin::actor(actor), event).target("incident", &locked.key).details(details).append(tx, now).await?;
+    Ok(())
 }
 
 async fn set_owners(

@@ -76,6 +76,11 @@ pub fn timeline_action(entry: TimelineAction, t: &'static Strings) -> &'static s
         TimelineAction::Claim => t.action_claim,
         TimelineAction::Reassign => t.action_reassign,
         TimelineAction::Intake => t.action_intake,
+        TimelineAction::Pause => t.action_pause,
+        TimelineAction::Resume => t.action_resume,
+        TimelineAction::ClockReminder => t.action_clock_reminder,
+        TimelineAction::ClockBreach => t.action_clock_breach,
+        TimelineAction::ClockEscalation => t.action_clock_escalation,
         TimelineAction::Gate(kind) => action(kind, t),
     }
 }

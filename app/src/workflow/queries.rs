@@ -68,6 +68,7 @@ impl TryFrom<SummaryRow> for Listed {
                 stage_entered_at: r.stage_entered_at.to_rfc3339(),
                 created_at: r.created_at.to_rfc3339(),
                 holders: Vec::new(),
+                clock: None,
             },
             state: IncidentState { stage, owners, pm_verdict: r.pm_verdict, dev_verdict: r.dev_verdict },
         })
@@ -125,9 +126,25 @@ pub fn open_queue_sql() -> String {
     format!("SELECT {SUMMARY_COLUMNS} FROM incidents WHERE stage <> 'closed' ORDER BY severity, stage_entered_at, id")
 }
 
-/// Open incidents where `actor` must act now (most severe first, then longest waiting), with the
-/// actions owed, and the open incidents per stage of the actor's roles.
+/// Fills in the current stage clock of each incident, as of `now`.
+async fn fill_clocks(db: &Db, items: &mut [IncidentSummary], now: DateTime<Utc>) -> Result<(), AppError> {
+    let ids: Vec<i64> = items.iter().filter(|i| i.stage != Stage::Closed).map(|i| i.id).collect();
+    let mut clocks = crate::clocks::store::current_of(db, &ids, now).await?;
+    for item in items.iter_mut() {
+        item.clock = clocks.remove(&item.id);
+    }
+    Ok(())
+}
+
+/// [`my_queue_at`] now.
 pub async fn my_queue(db: &Db, actor: &Actor) -> Result<MyQueueView, AppError> {
+    my_queue_at(db, actor, Utc::now()).await
+}
+
+/// Open incidents where `actor` must act now (most severe first; within a severity, overdue
+/// stages first, then the longest waiting), with the actions owed and each one's stage clock as
+/// of `now`, and the open incidents per stage of the actor's roles.
+pub async fn my_queue_at(db: &Db, actor: &Actor, now: DateTime<Utc>) -> Result<MyQueueView, AppError> {
     // Reads the partial index `incidents_open_queue` (its WHERE is exactly this one), so closed
     // incidents are never touched; the rule book decides which open ones are the actor's.
     let rows: Vec<SummaryRow> = on_db!(db, pool => sqlx::query_as(&open_queue_sql()).fetch_all(pool).await?);
@@ -145,7 +162,13 @@ pub async fn my_queue(db: &Db, actor: &Actor) -> Result<MyQueueView, AppError> {
         })
         .unzip();
     fill_holders(db, &mut summaries).await?;
-    let items = summaries.into_iter().zip(owed).map(|(summary, actions)| QueueItem { summary, actions }).collect();
+    fill_clocks(db, &mut summaries, now).await?;
+    let mut items: Vec<QueueItem> =
+        summaries.into_iter().zip(owed).map(|(summary, actions)| QueueItem { summary, actions }).collect();
+    // Stable: the longest waiting stay first among equals.
+    let breached =
+        |item: &QueueItem| item.summary.clock.as_ref().is_some_and(|c| c.state == crate::clocks::ClockState::Breached);
+    items.sort_by_key(|item| (item.summary.severity, !breached(item)));
     Ok(MyQueueView { items, counts })
 }
 
@@ -161,8 +184,20 @@ fn parse_time(field: &str, value: &str) -> Result<DateTime<Utc>, AppError> {
         .map_err(|_| AppError::invalid(field, crate::error::FieldProblem::InvalidChoice))
 }
 
-/// One page of incidents matching `filter`, newest first, before incident id `before`.
+/// [`list_at`] now.
 pub async fn list(db: &Db, filter: &IncidentFilter, before: Option<i64>, limit: i64) -> Result<IncidentPage, AppError> {
+    list_at(db, filter, before, limit, Utc::now()).await
+}
+
+/// One page of incidents matching `filter`, newest first, before incident id `before`, with their
+/// stage clocks as of `now`.
+pub async fn list_at(
+    db: &Db,
+    filter: &IncidentFilter,
+    before: Option<i64>,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<IncidentPage, AppError> {
     let mut clauses: Vec<String> = Vec::new();
     let mut binds: Vec<Bind> = Vec::new();
     // Placeholders are numbered in the order they are added (see `db` on portable SQL).
@@ -229,6 +264,7 @@ pub async fn list(db: &Db, filter: &IncidentFilter, before: Option<i64>, limit: 
         None
     };
     fill_holders(db, &mut items).await?;
+    fill_clocks(db, &mut items, now).await?;
     Ok(IncidentPage { items, next_before })
 }
 
@@ -417,14 +453,22 @@ fn page_sql(backend: Backend) -> String {
 }
 
 /// One incident with owners, plan, pool item, timeline and what `actor` may do on it now.
+/// [`detail_at`] now.
 pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail, AppError> {
+    detail_at(db, key, actor, Utc::now()).await
+}
+
+/// One incident as `actor` sees it, with its stage clocks as of `now`.
+pub async fn detail_at(db: &Db, key: &str, actor: &Actor, now: DateTime<Utc>) -> Result<IncidentDetail, AppError> {
     let sql = page_sql(db.backend());
     let page: Option<PageRow> = on_db!(db, pool => sqlx::query_as(&sql).bind(key).fetch_optional(pool).await?);
     let Some(page) = page else {
         return Err(AppError::NotFound);
     };
     let row = page.detail;
-    let Listed { summary, state } = Listed::try_from(row.summary)?;
+    let Listed { mut summary, state } = Listed::try_from(row.summary)?;
+    let (stays, clock) = crate::clocks::store::stays_of(db, summary.id, now).await?;
+    summary.clock = clock;
     let owners = summary.owners;
     let person = |id: Option<i64>, name: Option<String>| id.zip(name).map(|(id, name)| Person { id, name });
     let owner_names = [
@@ -484,6 +528,7 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
         people,
         report,
         staff,
+        stays,
     })
 }
 

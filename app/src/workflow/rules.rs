@@ -311,6 +311,16 @@ pub enum TimelineAction {
     Claim,
     /// A named owner was replaced.
     Reassign,
+    /// Ops paused the stage clock (waiting for the user).
+    Pause,
+    /// Ops resumed the stage clock.
+    Resume,
+    /// The clock reached 75 % of its target; the owners were reminded.
+    ClockReminder,
+    /// The clock passed its target; owners and escalation contact were told.
+    ClockBreach,
+    /// The clock passed the escalation threshold; the next contact was told.
+    ClockEscalation,
     /// A gate action.
     Gate(ActionKind),
 }
@@ -323,6 +333,11 @@ impl TimelineAction {
             TimelineAction::Intake => "intake",
             TimelineAction::Claim => "claim",
             TimelineAction::Reassign => "reassign",
+            TimelineAction::Pause => "pause",
+            TimelineAction::Resume => "resume",
+            TimelineAction::ClockReminder => "clock_reminder",
+            TimelineAction::ClockBreach => "clock_breach",
+            TimelineAction::ClockEscalation => "clock_escalation",
             TimelineAction::Gate(kind) => kind.as_str(),
         }
     }
@@ -334,6 +349,11 @@ impl TimelineAction {
             "intake" => Some(TimelineAction::Intake),
             "claim" => Some(TimelineAction::Claim),
             "reassign" => Some(TimelineAction::Reassign),
+            "pause" => Some(TimelineAction::Pause),
+            "resume" => Some(TimelineAction::Resume),
+            "clock_reminder" => Some(TimelineAction::ClockReminder),
+            "clock_breach" => Some(TimelineAction::ClockBreach),
+            "clock_escalation" => Some(TimelineAction::ClockEscalation),
             other => ActionKind::parse(other).map(TimelineAction::Gate),
         }
     }

@@ -75,6 +75,12 @@ pub enum Label {
     Reporter,
     /// Reference in the source system.
     ExternalRef,
+    /// Time counted on a stage clock.
+    TimeUsed,
+    /// A stage's target.
+    Target,
+    /// Someone told by a clock notice.
+    Notified,
 }
 
 /// A typed value of a timeline entry.
@@ -98,6 +104,8 @@ pub enum Value {
     Time(String),
     /// A prevention measure: what, who, by when.
     Measure(Measure),
+    /// A span of time, in seconds.
+    Span(i64),
 }
 
 /// One labelled value.
@@ -192,6 +200,12 @@ struct OtherFields {
     reporter_contact: String,
     #[serde(default)]
     external_ref: String,
+    #[serde(default)]
+    spent_seconds: Option<i64>,
+    #[serde(default)]
+    target_seconds: Option<i64>,
+    #[serde(default)]
+    notified: Vec<i64>,
 }
 
 /// The labelled values of one entry, given its action and stored fields. Fields that do not
@@ -234,6 +248,16 @@ pub fn details(action: TimelineAction, fields: &str) -> Vec<Detail> {
                     detail(L::OwnerAfter, Value::User(f.to)),
                     text(L::Reason, &f.reason),
                 ],
+                TimelineAction::Pause => vec![text(L::Reason, &f.reason)],
+                TimelineAction::Resume => Vec::new(),
+                TimelineAction::ClockReminder | TimelineAction::ClockBreach | TimelineAction::ClockEscalation => {
+                    let mut out = vec![
+                        f.spent_seconds.and_then(|s| detail(L::TimeUsed, Value::Span(s))),
+                        f.target_seconds.and_then(|s| detail(L::Target, Value::Span(s))),
+                    ];
+                    out.extend(f.notified.iter().map(|id| detail(L::Notified, Value::User(Some(*id)))));
+                    out
+                }
                 TimelineAction::Gate(_) => unreachable!("handled above"),
             }
         }
@@ -352,6 +376,20 @@ mod tests {
         let labels: Vec<_> = got.iter().map(|d| d.label).collect();
         assert_eq!(labels, vec![Label::Role, Label::OwnerBefore, Label::OwnerAfter, Label::Reason]);
         assert_eq!(users_named(&got).collect::<Vec<_>>(), vec![3, 4]);
+    }
+
+    #[test]
+    fn a_clock_notice_shows_the_time_used_the_target_and_who_was_told() {
+        let fields = r#"{"spent_seconds":5400,"target_seconds":7200,"notified":[4,9]}"#;
+        let got = details(TimelineAction::ClockReminder, fields);
+        assert_eq!(got[0], Detail { label: Label::TimeUsed, value: Value::Span(5400) });
+        assert_eq!(got[1], Detail { label: Label::Target, value: Value::Span(7200) });
+        assert_eq!(users_named(&got).collect::<Vec<_>>(), vec![4, 9]);
+        let got = details(TimelineAction::Pause, r#"{"reason":"waiting for the user's screenshot"}"#);
+        assert_eq!(
+            got,
+            vec![Detail { label: Label::Reason, value: Value::Text("waiting for the user's screenshot".into()) }]
+        );
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct IncidentSummary {
     /// name, or `None` while nobody of that role has it (filled by lists and the queue).
     #[serde(default)]
     pub holders: Vec<(Role, Option<String>)>,
+    /// The current stage's clock (filled by lists, the queue and the incident page).
+    #[serde(default)]
+    pub clock: Option<crate::clocks::ClockView>,
 }
 
 /// An incident waiting for the user, with the actions they owe on it.
@@ -125,6 +128,8 @@ pub struct IncidentDetail {
     /// The people the user's forms offer to choose from (owners to name, measure owners); empty
     /// when no form of theirs names anyone.
     pub staff: Staff,
+    /// Every stay in a stage so far, oldest first, with its time against its target.
+    pub stays: Vec<crate::clocks::StayView>,
 }
 
 /// Active users who work on incidents, each with the owner roles they hold: the choices of every

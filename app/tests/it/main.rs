@@ -5,6 +5,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod clocks;
 mod db;
 mod intake;
 mod mail;

@@ -6,6 +6,7 @@ mod helpers;
 mod assets;
 mod audit;
 mod auth;
+mod clocks;
 mod contract;
 mod flood;
 mod http;

@@ -13,7 +13,7 @@ use crate::{
     auth::Role,
     clock::LocalTime,
     enhance::Enhance,
-    forms::FormError,
+    forms::{FieldError, FormError},
     i18n::{fill, use_i18n},
     workflow::{
         labels,
@@ -171,6 +171,11 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
             format!("{step} · {stage_name} · {whose}")
         }
     };
+    // Ops waiting for the user's answer in follow-up may stop the clock (and start it again).
+    let pause = (stage == Stage::UserFollowup && detail.my_actions.contains(&ActionKind::ConfirmFollowup))
+        .then(|| s.clock.as_ref().map(|c| c.paused))
+        .flatten()
+        .map(|paused| view! { <PauseForm ctx paused /> });
     let non_technical = detail.resolution == Some(Resolution::NonTechnical);
     let resolution = detail.resolution.map(|r| match r {
         Resolution::Fixed => (i18n.t().resolution_fixed, "resolution resolution--fixed"),
@@ -189,6 +194,8 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                     <StageBadge stage=stage />
                     " "
                     <span class="hint"><TimeIn template=i18n.t().incident_time_in_stage at=entered /></span>
+                    " "
+                    <crate::clocks::ClockBadge clock=s.clock.clone() />
                 </p>
                 {resolution.map(|(text, class)| view! { <p class=class data-resolution="">{text}</p> })}
             </header>
@@ -229,6 +236,7 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
 
             <section class="incident__actions" aria-labelledby="your-action">
                 <h2 id="your-action">{move || i18n.t().incident_your_action}</h2>
+                {pause}
                 {if has_actions {
                     forms.into_any()
                 } else if stage == Stage::Closed {
@@ -327,7 +335,55 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
 
             {detail.report.clone().map(|email| view! { <crate::mail::ReportCopy email /> })}
 
+            <crate::clocks::StageTimes stays=detail.stays.clone() />
             <Timeline entries=detail.timeline people=detail.people />
         </article>
+    }
+}
+
+/// Pauses the stage clock while ops waits for the user, or resumes it.
+#[component]
+fn PauseForm(ctx: FormCtx, paused: bool) -> impl IntoView {
+    let i18n = use_i18n();
+    let t = i18n.t();
+    if paused {
+        let resume = ServerAction::<crate::clocks::ResumeClock>::new();
+        let error = Signal::derive(move || resume.value().get().and_then(|r| r.err()));
+        view! {
+            <div class="card clock-pause" data-clock-paused="">
+                <p class="notice">{t.clock_paused_note}</p>
+                <Enhance>
+                    <ActionForm action=resume>
+                        <input type="hidden" name="incident_id" value=ctx.id />
+                        <input type="hidden" name="version" value=ctx.version />
+                        <FormError error />
+                        <button type="submit" class="button button--secondary">{t.clock_resume_submit}</button>
+                    </ActionForm>
+                </Enhance>
+            </div>
+        }
+        .into_any()
+    } else {
+        let pause = ServerAction::<crate::clocks::PauseClock>::new();
+        let error = Signal::derive(move || pause.value().get().and_then(|r| r.err()));
+        view! {
+            <details class="card clock-pause">
+                <summary>{t.clock_pause_heading}</summary>
+                <Enhance>
+                    <ActionForm action=pause>
+                        <input type="hidden" name="incident_id" value=ctx.id />
+                        <input type="hidden" name="version" value=ctx.version />
+                        <FormError error />
+                        <div class="field">
+                            <label for="pause-reason">{t.field_reason}</label>
+                            <input type="text" id="pause-reason" name="reason" required maxlength="2000" aria-describedby="err-pause-reason" />
+                            <FieldError error field="reason" id="err-pause-reason" />
+                        </div>
+                        <button type="submit" class="button button--secondary">{t.clock_pause_submit}</button>
+                    </ActionForm>
+                </Enhance>
+            </details>
+        }
+        .into_any()
     }
 }

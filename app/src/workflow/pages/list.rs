@@ -63,6 +63,8 @@ fn IncidentTable(items: Vec<IncidentSummary>, #[prop(optional)] owed: Option<Vec
                                 <td data-label=move || i18n.t().incident_progress>
                                     <StageBadge stage=i.stage />
                                     <span class="hint">" " <TimeIn template=i18n.t().incident_time_in_stage at=entered /></span>
+                                    " "
+                                    <crate::clocks::ClockBadge clock=i.clock.clone() quiet=true />
                                     {i.holders.iter().cloned().map(|(role, name)| view! {
                                         <span class="holder" data-holder=role.as_str()>
                                             {move || crate::i18n::fill(i18n.t().incident_waiting_for, &[

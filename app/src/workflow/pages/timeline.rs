@@ -47,6 +47,9 @@ fn label(label: Label, t: &'static Strings) -> &'static str {
         Label::Source => t.field_source,
         Label::Reporter => t.field_reporter_name,
         Label::ExternalRef => t.field_external_ref,
+        Label::TimeUsed => t.field_time_used,
+        Label::Target => t.field_target,
+        Label::Notified => t.field_notified,
     }
 }
 
@@ -83,6 +86,7 @@ fn value_text(value: &Value, people: &[Person], t: &'static Strings) -> String {
             t.timeline_measure,
             &[("text", &m.text), ("owner", &name_of(people, Some(m.owner_id), t)), ("due", &m.due)],
         ),
+        Value::Span(seconds) => crate::clocks::format_span(*seconds),
     }
 }
 
@@ -137,7 +141,11 @@ pub fn Timeline(entries: Vec<TimelineEntry>, people: Vec<Person>) -> impl IntoVi
             <ol class="timeline">
                 {entries.into_iter().map(|e| {
                     // Intake entries have no user; the source that delivered the report is named instead.
+                    // The scheduler's entries are the product's own.
                     let who = e.actor.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| {
+                        if e.role == "system" {
+                            return t.timeline_system.to_owned();
+                        }
                         e.details.iter().find(|d| d.label == Label::Source).map(|d| value_text(&d.value, &[], t)).unwrap_or_default()
                     });
                     let role = Role::parse(&e.role).map(|r| r.label(t));

@@ -1,0 +1,448 @@
+//! Stage clocks in the database: started and stopped inside the transaction that moves the
+//! incident, paused and resumed by ops, and read for lists and the incident page.
+//!
+//! A clock counts `spent_seconds` (earlier runs) plus the time since `running_since`, in seconds
+//! of its basis. While it runs with a target it stores when it reaches 75 % (`risk_at`), 100 %
+//! (`breach_at`) and when its next notice is due (`next_due_at`, the scheduler's only index): the
+//! thresholds are computed once, with the calendar of the moment, when the clock starts or
+//! resumes, so lists show a clock's state without any working-time arithmetic.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{calendar::Calendar, policy, Basis, ClockPolicy, ClockState, ClockView, Level, StayView};
+use crate::{
+    db::{parse_stored, Db, WriteTx},
+    error::AppError,
+    on_db, on_tx,
+    workflow::{input::Severity, rules::Stage},
+};
+
+/// The calendar of `policy`, built only for a working-hours basis.
+pub(crate) fn calendar_for(policy: &ClockPolicy, basis: Basis) -> Result<Option<Calendar>, AppError> {
+    match basis {
+        Basis::Wall => Ok(None),
+        Basis::Working => policy::calendar(policy).map(Some),
+    }
+}
+
+/// Counted time between two instants, in seconds of `basis`.
+pub(crate) fn measure(basis: Basis, calendar: Option<&Calendar>, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    match (basis, calendar) {
+        (Basis::Working, Some(calendar)) => calendar.working_seconds(from, to),
+        _ => (to - from).num_seconds().max(0),
+    }
+}
+
+/// The instant at which a clock running since `from`, with `spent` already counted, has counted
+/// `threshold` seconds; `None` when that never happens (a calendar without working hours).
+pub(crate) fn reaches(
+    basis: Basis,
+    calendar: Option<&Calendar>,
+    from: DateTime<Utc>,
+    spent: i64,
+    threshold: i64,
+) -> Option<DateTime<Utc>> {
+    let left = (threshold - spent).max(0);
+    match (basis, calendar) {
+        (Basis::Working, Some(calendar)) => calendar.add_working(from, left),
+        _ => Some(from + Duration::seconds(left)),
+    }
+}
+
+/// When each notice of a running clock comes: reminder, breach, escalation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Schedule {
+    pub risk_at: Option<DateTime<Utc>>,
+    pub breach_at: Option<DateTime<Utc>>,
+    pub escalate_at: Option<DateTime<Utc>>,
+}
+
+impl Schedule {
+    /// The schedule of a clock with `target` seconds running since `from` with `spent` counted.
+    pub fn of(
+        basis: Basis,
+        calendar: Option<&Calendar>,
+        from: DateTime<Utc>,
+        spent: i64,
+        target: i64,
+        escalate_pct: i64,
+    ) -> Self {
+        Schedule {
+            risk_at: reaches(basis, calendar, from, spent, target * 3 / 4),
+            breach_at: reaches(basis, calendar, from, spent, target),
+            escalate_at: reaches(basis, calendar, from, spent, target * escalate_pct / 100),
+        }
+    }
+
+    /// When `level` is reached.
+    pub fn at(&self, level: Level) -> Option<DateTime<Utc>> {
+        match level {
+            Level::Reminder => self.risk_at,
+            Level::Breach => self.breach_at,
+            Level::Escalation => self.escalate_at,
+        }
+    }
+
+    /// When the notice after `sent` (a stored level) is due.
+    pub fn next_after(&self, sent: i64) -> Option<DateTime<Utc>> {
+        Level::from_number(sent + 1).and_then(|l| self.at(l))
+    }
+}
+
+/// A clock as stored.
+#[derive(sqlx::FromRow, Clone, Debug)]
+pub(crate) struct ClockRow {
+    pub id: i64,
+    pub incident_id: i64,
+    pub stage: String,
+    pub severity: String,
+    pub started_at: DateTime<Utc>,
+    pub stopped_at: Option<DateTime<Utc>>,
+    pub target_seconds: Option<i64>,
+    pub basis: String,
+    pub escalate_pct: i64,
+    pub spent_seconds: i64,
+    pub running_since: Option<DateTime<Utc>>,
+    pub level: i64,
+    pub risk_at: Option<DateTime<Utc>>,
+    pub breach_at: Option<DateTime<Utc>>,
+}
+
+/// The columns of a [`ClockRow`].
+pub(crate) const CLOCK_COLUMNS: &str = "id, incident_id, stage, severity, started_at, stopped_at, target_seconds, \
+                                        basis, escalate_pct, spent_seconds, running_since, level, risk_at, breach_at";
+
+impl ClockRow {
+    pub fn basis(&self) -> Result<Basis, AppError> {
+        Ok(parse_stored("stage_clocks.basis", &self.basis, Basis::parse)?)
+    }
+
+    pub fn stage(&self) -> Result<Stage, AppError> {
+        Ok(parse_stored("stage_clocks.stage", &self.stage, Stage::parse)?)
+    }
+
+    /// Counted so far at `now`.
+    pub fn spent_at(&self, calendar: Option<&Calendar>, now: DateTime<Utc>) -> Result<i64, AppError> {
+        let basis = self.basis()?;
+        let end = self.stopped_at.unwrap_or(now);
+        Ok(self.spent_seconds + self.running_since.map(|since| measure(basis, calendar, since, end)).unwrap_or(0))
+    }
+
+    /// The schedule of the running clock (`None` when paused, stopped or without a target).
+    pub fn schedule(&self, calendar: Option<&Calendar>) -> Result<Option<Schedule>, AppError> {
+        let (Some(since), Some(target)) = (self.running_since, self.target_seconds) else {
+            return Ok(None);
+        };
+        Ok(Some(Schedule::of(self.basis()?, calendar, since, self.spent_seconds, target, self.escalate_pct)))
+    }
+}
+
+/// Starts the clock of `stage` on an incident, with the policy's target for `severity`.
+async fn start(
+    tx: &mut WriteTx,
+    incident_id: i64,
+    stage: Stage,
+    severity: Severity,
+    policy: &ClockPolicy,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let basis = policy.basis_of(severity);
+    let target = policy.target(stage, severity).map(|m| i64::from(m) * 60);
+    let calendar = match target {
+        Some(_) => calendar_for(policy, basis)?,
+        None => None,
+    };
+    let escalate_pct = i64::from(policy.escalate_percent);
+    let schedule = target.map(|t| Schedule::of(basis, calendar.as_ref(), now, 0, t, escalate_pct));
+    insert(tx, incident_id, stage, severity, now, target, basis, escalate_pct, schedule, 0).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert(
+    tx: &mut WriteTx,
+    incident_id: i64,
+    stage: Stage,
+    severity: Severity,
+    started_at: DateTime<Utc>,
+    target: Option<i64>,
+    basis: Basis,
+    escalate_pct: i64,
+    schedule: Option<Schedule>,
+    level: i64,
+) -> Result<(), AppError> {
+    let next_due = schedule.and_then(|s| s.next_after(level));
+    on_tx!(&mut *tx, conn => sqlx::query(
+        "INSERT INTO stage_clocks (incident_id, stage, severity, started_at, target_seconds, basis, escalate_pct, \
+         spent_seconds, running_since, level, risk_at, breach_at, next_due_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $4, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+    )
+    .bind(incident_id)
+    .bind(stage.as_str())
+    .bind(severity.as_str())
+    .bind(started_at)
+    .bind(target)
+    .bind(basis.as_str())
+    .bind(escalate_pct)
+    .bind(level)
+    .bind(schedule.and_then(|s| s.risk_at))
+    .bind(schedule.and_then(|s| s.breach_at))
+    .bind(next_due)
+    .execute(conn)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// The running or paused clock of an incident, read inside `tx`.
+pub(crate) async fn current_in(tx: &mut WriteTx, incident_id: i64) -> Result<Option<ClockRow>, AppError> {
+    let sql = format!("SELECT {CLOCK_COLUMNS} FROM stage_clocks WHERE incident_id = $1 AND stopped_at IS NULL");
+    Ok(on_tx!(&mut *tx, conn => sqlx::query_as(&sql).bind(incident_id).fetch_optional(conn).await?))
+}
+
+/// Stops the current clock at `now`: its final count is kept, nothing more is due.
+async fn stop(tx: &mut WriteTx, clock: &ClockRow, policy: &ClockPolicy, now: DateTime<Utc>) -> Result<(), AppError> {
+    let calendar = calendar_for(policy, clock.basis()?)?;
+    let spent = clock.spent_at(calendar.as_ref(), now)?;
+    on_tx!(&mut *tx, conn => sqlx::query(
+        "UPDATE stage_clocks SET stopped_at = $1, spent_seconds = $2, running_since = NULL, risk_at = NULL, \
+         breach_at = NULL, next_due_at = NULL WHERE id = $3",
+    )
+    .bind(now)
+    .bind(spent)
+    .bind(clock.id)
+    .execute(conn)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// After a committed move from one stage to another (called inside its transaction): stops the
+/// clock of the stage left and starts the one of the stage entered (none once closed). A stage
+/// entered again gets a new clock; the old ones stay, stopped.
+pub async fn on_stage_entered(
+    tx: &mut WriteTx,
+    incident_id: i64,
+    stage: Stage,
+    severity: Severity,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let policy = policy::load_in(tx).await?;
+    if let Some(clock) = current_in(tx, incident_id).await? {
+        stop(tx, &clock, &policy, now).await?;
+    }
+    if stage != Stage::Closed {
+        start(tx, incident_id, stage, severity, &policy, now).await?;
+    }
+    Ok(())
+}
+
+/// Pauses the running clock of an incident (ops waiting for the user). Returns false when there
+/// was no running clock.
+pub async fn pause_in(tx: &mut WriteTx, incident_id: i64, now: DateTime<Utc>) -> Result<bool, AppError> {
+    let Some(clock) = current_in(tx, incident_id).await?.filter(|c| c.running_since.is_some()) else {
+        return Ok(false);
+    };
+    let policy = policy::load_in(tx).await?;
+    let calendar = calendar_for(&policy, clock.basis()?)?;
+    let spent = clock.spent_at(calendar.as_ref(), now)?;
+    on_tx!(&mut *tx, conn => sqlx::query(
+        "UPDATE stage_clocks SET spent_seconds = $1, running_since = NULL, risk_at = NULL, breach_at = NULL, \
+         next_due_at = NULL WHERE id = $2",
+    )
+    .bind(spent)
+    .bind(clock.id)
+    .execute(conn)
+    .await
+    .map(|_| ()))?;
+    Ok(true)
+}
+
+/// Resumes a paused clock from `now`, counting on from where it stopped. Returns false when the
+/// clock was not paused.
+pub async fn resume_in(tx: &mut WriteTx, incident_id: i64, now: DateTime<Utc>) -> Result<bool, AppError> {
+    let Some(mut clock) = current_in(tx, incident_id).await?.filter(|c| c.running_since.is_none()) else {
+        return Ok(false);
+    };
+    let policy = policy::load_in(tx).await?;
+    let calendar = calendar_for(&policy, clock.basis()?)?;
+    clock.running_since = Some(now);
+    let schedule = clock.schedule(calendar.as_ref())?;
+    on_tx!(&mut *tx, conn => sqlx::query(
+        "UPDATE stage_clocks SET running_since = $1, risk_at = $2, breach_at = $3, next_due_at = $4 WHERE id = $5",
+    )
+    .bind(now)
+    .bind(schedule.and_then(|s| s.risk_at))
+    .bind(schedule.and_then(|s| s.breach_at))
+    .bind(schedule.and_then(|s| s.next_after(clock.level)))
+    .bind(clock.id)
+    .execute(conn)
+    .await
+    .map(|_| ()))?;
+    Ok(true)
+}
+
+/// Whether the current clock of an incident is paused.
+pub async fn is_paused(db: &Db, incident_id: i64) -> Result<bool, AppError> {
+    let paused: Option<bool> = on_db!(db, pool => sqlx::query_scalar(
+        "SELECT running_since IS NULL FROM stage_clocks WHERE incident_id = $1 AND stopped_at IS NULL",
+    )
+    .bind(incident_id)
+    .fetch_optional(pool)
+    .await?);
+    Ok(paused.unwrap_or(false))
+}
+
+/// Gives every open incident without a clock one for its current stage, started when it entered
+/// that stage (incidents opened before clocks existed). Thresholds already passed then count as
+/// notified: a clock never sends notices about time before it existed. Returns how many started.
+pub async fn adopt(db: &Db, now: DateTime<Utc>) -> Result<usize, AppError> {
+    #[derive(sqlx::FromRow)]
+    struct Unclocked {
+        id: i64,
+        stage: String,
+        severity: String,
+        stage_entered_at: DateTime<Utc>,
+    }
+    let mut started = 0;
+    loop {
+        let mut tx = db.begin_write().await?;
+        let rows: Vec<Unclocked> = on_tx!(&mut tx, conn => sqlx::query_as(
+            "SELECT i.id, i.stage, i.severity, i.stage_entered_at FROM incidents i WHERE i.stage <> 'closed' \
+             AND NOT EXISTS (SELECT 1 FROM stage_clocks c WHERE c.incident_id = i.id AND c.stopped_at IS NULL) \
+             ORDER BY i.id LIMIT 500",
+        )
+        .fetch_all(conn)
+        .await?);
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(started);
+        }
+        let policy = policy::load_in(&mut tx).await?;
+        for row in &rows {
+            let stage = parse_stored("incidents.stage", &row.stage, Stage::parse)?;
+            let severity = parse_stored("incidents.severity", &row.severity, Severity::parse)?;
+            let basis = policy.basis_of(severity);
+            let target = policy.target(stage, severity).map(|m| i64::from(m) * 60);
+            let calendar = calendar_for(&policy, basis)?;
+            let escalate_pct = i64::from(policy.escalate_percent);
+            let schedule =
+                target.map(|t| Schedule::of(basis, calendar.as_ref(), row.stage_entered_at, 0, t, escalate_pct));
+            let passed = schedule
+                .map(|s| Level::ALL.into_iter().filter(|l| s.at(*l).is_some_and(|at| at <= now)).count() as i64)
+                .unwrap_or(0);
+            let entered = row.stage_entered_at;
+            insert(&mut tx, row.id, stage, severity, entered, target, basis, escalate_pct, schedule, passed).await?;
+        }
+        tx.commit().await?;
+        started += rows.len();
+    }
+}
+
+/// How a clock stands at `now`.
+fn state_of(clock: &ClockRow, now: DateTime<Utc>) -> ClockState {
+    if clock.target_seconds.is_none() {
+        ClockState::NoTarget
+    } else if clock.running_since.is_none() {
+        ClockState::Paused
+    } else if clock.breach_at.is_some_and(|t| t <= now) {
+        ClockState::Breached
+    } else if clock.risk_at.is_some_and(|t| t <= now) {
+        ClockState::AtRisk
+    } else {
+        ClockState::Ok
+    }
+}
+
+fn view_of(clock: &ClockRow, calendar: Option<&Calendar>, now: DateTime<Utc>) -> Result<ClockView, AppError> {
+    let spent = clock.spent_at(calendar, now)?;
+    let left_seconds = match (clock.target_seconds, clock.running_since, clock.breach_at) {
+        (None, _, _) => None,
+        (Some(_), Some(_), Some(breach)) => Some((breach - now).num_seconds()),
+        (Some(target), _, _) => Some(target - spent),
+    };
+    Ok(ClockView {
+        stage: clock.stage()?,
+        target_seconds: clock.target_seconds,
+        basis: clock.basis()?,
+        risk_at: clock.risk_at.map(|t| t.to_rfc3339()),
+        breach_at: clock.breach_at.map(|t| t.to_rfc3339()),
+        spent_seconds: spent,
+        paused: clock.running_since.is_none(),
+        state: state_of(clock, now),
+        left_seconds,
+    })
+}
+
+/// The current clocks of the incidents `ids`, by incident id.
+pub async fn current_of(db: &Db, ids: &[i64], now: DateTime<Utc>) -> Result<HashMap<i64, ClockView>, AppError> {
+    let mut out = HashMap::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let mut rows: Vec<ClockRow> = Vec::with_capacity(ids.len());
+    // Bounded statements: a long queue is read in chunks.
+    for chunk in ids.chunks(500) {
+        let placeholders = (1..=chunk.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {CLOCK_COLUMNS} FROM stage_clocks WHERE stopped_at IS NULL AND incident_id IN ({placeholders})"
+        );
+        let chunk_rows: Vec<ClockRow> = on_db!(db, pool => {
+            let mut query = sqlx::query_as(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(pool).await?
+        });
+        rows.extend(chunk_rows);
+    }
+    let calendar = calendar_if_needed(db, &rows).await?;
+    for row in rows {
+        out.insert(row.incident_id, view_of(&row, calendar.as_ref(), now)?);
+    }
+    Ok(out)
+}
+
+/// The calendar, when one of `rows` needs it to count time so far (a running clock counted in
+/// working hours); reading the policy is skipped otherwise, which is the common case on a page.
+async fn calendar_if_needed(db: &Db, rows: &[ClockRow]) -> Result<Option<Calendar>, AppError> {
+    if rows.iter().any(|r| r.running_since.is_some() && r.basis == Basis::Working.as_str()) {
+        policy::calendar(&policy::load(db).await?).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Every stay of an incident in a stage, oldest first, and its current clock.
+pub async fn stays_of(
+    db: &Db,
+    incident_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(Vec<StayView>, Option<ClockView>), AppError> {
+    let sql = format!("SELECT {CLOCK_COLUMNS} FROM stage_clocks WHERE incident_id = $1 ORDER BY id");
+    let rows: Vec<ClockRow> = on_db!(db, pool => sqlx::query_as(&sql).bind(incident_id).fetch_all(pool).await?);
+    if rows.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    let calendar = calendar_if_needed(db, &rows).await?;
+    let calendar = calendar.as_ref();
+    let mut stays = Vec::with_capacity(rows.len());
+    let mut current = None;
+    for row in &rows {
+        let spent = row.spent_at(calendar, now)?;
+        stays.push(StayView {
+            stage: row.stage()?,
+            started_at: row.started_at.to_rfc3339(),
+            stopped_at: row.stopped_at.map(|t| t.to_rfc3339()),
+            spent_seconds: spent,
+            target_seconds: row.target_seconds,
+            basis: row.basis()?,
+            breached: row.target_seconds.is_some_and(|t| spent > t) || row.level >= Level::Breach.number(),
+        });
+        if row.stopped_at.is_none() {
+            current = Some(view_of(row, calendar, now)?);
+        }
+    }
+    Ok((stays, current))
+}
