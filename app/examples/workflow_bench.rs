@@ -99,6 +99,8 @@ async fn seed(url: &str, many: usize) {
     }
     let key: String = app::on_db!(&db, pool => sqlx::query_scalar("SELECT key FROM incidents WHERE id = $1").bind(id).fetch_one(pool).await.unwrap());
     bulk_load(&db, &ops, 1, many).await;
+    // The clocks a running server would have started for them.
+    app::clocks::store::adopt(&db, Utc::now()).await.unwrap();
     app::on_db!(&db, pool => { sqlx::query("ANALYZE").execute(pool).await.unwrap(); });
     println!("{key}");
 }
@@ -221,5 +223,60 @@ async fn main() {
     println!("| {backend} | list, a page in the middle (keyset) | {deep:.2} ms |");
     println!("| {backend} | list filtered by stage and severity | {by_stage:.2} ms |");
     println!("| {backend} | list with text search (substring, no index) | {search:.2} ms |");
+    clocks(&db, backend, &ops, many).await;
     test_db.destroy().await;
+}
+
+/// The stage clocks with `many` open incidents: starting the clocks of incidents that have none,
+/// the scheduler's look for due notices when nothing is due, a burst of due notices, the queue.
+async fn clocks(db: &Db, backend: Backend, ops: &Actor, many: usize) {
+    use app::clocks::{notices, store};
+    let start = Instant::now();
+    let adopted = store::adopt(db, Utc::now()).await.unwrap();
+    println!(
+        "| {backend} | clocks started for {adopted} open incidents without one | {:.1} s |",
+        start.elapsed().as_secs_f64()
+    );
+    app::on_db!(db, pool => { sqlx::query("ANALYZE").execute(pool).await.unwrap(); });
+    let next = time_ms(21, || async {
+        notices::next_due(db).await.unwrap();
+    })
+    .await;
+    let idle = time_ms(21, || async {
+        assert!(notices::run_due(db, Utc::now(), 100).await.unwrap().sent.is_empty());
+    })
+    .await;
+    println!("| {backend} | scheduler: earliest due notice ({many} open clocks) | {next:.3} ms |");
+    println!("| {backend} | scheduler: a pass with nothing due | {idle:.3} ms |");
+    let burst = 1_000;
+    let due_at = Utc::now() - chrono::Duration::seconds(1);
+    app::on_db!(db, pool => sqlx::query(
+        "UPDATE stage_clocks SET level = 0, next_due_at = $1 WHERE id IN \
+         (SELECT id FROM stage_clocks WHERE stopped_at IS NULL ORDER BY id LIMIT $2)",
+    )
+    .bind(due_at)
+    .bind(burst)
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .unwrap());
+    let start = Instant::now();
+    let mut sent = 0;
+    loop {
+        let pass = notices::run_due(db, Utc::now(), 100).await.unwrap();
+        if pass.claimed == 0 {
+            break;
+        }
+        sent += pass.sent.len();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    println!(
+        "| {backend} | scheduler: {sent} due notices (email, timeline, audit each) | {:.0} /s |",
+        sent as f64 / elapsed
+    );
+    let queue = time_ms(3, || async {
+        queries::my_queue(db, ops).await.unwrap();
+    })
+    .await;
+    println!("| {backend} | queue of an ops user, {many} open incidents with clocks | {queue:.0} ms |");
 }

@@ -66,6 +66,11 @@ struct DueRow {
 
 /// Sends the notices due at `now`, at most `batch` clocks in one transaction.
 pub async fn run_due(db: &Db, now: DateTime<Utc>, batch: i64) -> Result<Pass, AppError> {
+    // A look without the write lock first: the scheduler wakes on every incident change, and on
+    // SQLite a write transaction would queue gate actions behind a pass that has nothing to do.
+    if next_due(db).await?.is_none_or(|due| due > now) {
+        return Ok(Pass::default());
+    }
     let mut tx = db.begin_write().await?;
     // PostgreSQL: instances skip each other's claimed rows; SQLite: the write lock is the claim.
     let lock = match &tx {

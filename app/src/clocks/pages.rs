@@ -58,9 +58,9 @@ pub fn ClockBadge(clock: Option<ClockView>, #[prop(optional)] quiet: bool) -> im
             data-clock=running.then_some("")
             data-risk-at=running.then(|| clock.risk_at.clone()).flatten()
             data-breach-at=running.then(|| clock.breach_at.clone()).flatten()
-            data-t-ok=running.then(|| t.clock_left)
-            data-t-risk=running.then(|| t.clock_at_risk)
-            data-t-over=running.then(|| t.clock_over)
+            data-t-ok=running.then_some(t.clock_left)
+            data-t-risk=running.then_some(t.clock_at_risk)
+            data-t-over=running.then_some(t.clock_over)
         >
             {text}
         </span>
@@ -84,7 +84,7 @@ pub fn StageTimes(stays: Vec<StayView>) -> impl IntoView {
                 };
                 let target = stay
                     .target_seconds
-                    .map(|s| format!("{} ({basis})", format_span(s)))
+                    .map(|s| format!("{} ({basis})", super::format_minutes(u32::try_from(s / 60).unwrap_or(u32::MAX))))
                     .unwrap_or_else(|| t.clock_no_target.to_owned());
                 let class = if stay.breached { "stay stay--breached" } else { "stay" };
                 view! {
@@ -151,7 +151,8 @@ fn SettingsForm(view: ClockSettingsView) -> impl IntoView {
     let error = Signal::derive(move || save.value().get().and_then(|r| r.err()));
     let form = view.form;
     let severities = Severity::ALL;
-    let head = severities
+    // Outside the table: on a phone the table's header row is not shown.
+    let basis = severities
         .into_iter()
         .map(|s| {
             let name = format!("working[{}]", s.as_str());
@@ -159,16 +160,15 @@ fn SettingsForm(view: ClockSettingsView) -> impl IntoView {
             let label_for = id.clone();
             let checked = form.working.contains_key(s.as_str());
             view! {
-                <th scope="col">
+                <label class="check" for=label_for>
+                    <input type="checkbox" id=id name=name checked=checked />
                     {s.as_str().to_uppercase()}
-                    <label class="check check--small" for=label_for>
-                        <input type="checkbox" id=id name=name checked=checked />
-                        {t.clocks_working_label}
-                    </label>
-                </th>
+                </label>
             }
         })
         .collect_view();
+    let head =
+        severities.into_iter().map(|s| view! { <th scope="col">{s.as_str().to_uppercase()}</th> }).collect_view();
     let rows = super::clocked_stages()
         .map(|stage: Stage| {
             let cells = severities
@@ -253,7 +253,7 @@ fn SettingsForm(view: ClockSettingsView) -> impl IntoView {
             view! {
                 <div class="field field--inline">
                     <label for=id.clone()>{label}</label>
-                    <input type="text" id=id name=name.clone() value=value maxlength="100" autocomplete="off" placeholder="09:00-12:00, 13:00-18:00" />
+                    <input type="text" id=id name=name.clone() value=value maxlength="100" autocomplete="off" />
                     <FieldError error field=name />
                 </div>
             }
@@ -267,6 +267,10 @@ fn SettingsForm(view: ClockSettingsView) -> impl IntoView {
             <section class="card" aria-labelledby="targets-heading">
                 <h2 id="targets-heading">{t.clocks_targets_heading}</h2>
                 <p class="hint">{t.clocks_targets_hint}</p>
+                <fieldset class="basis">
+                    <legend>{t.clocks_working_legend}</legend>
+                    {basis}
+                </fieldset>
                 <div class="table-scroll">
                     <table class="table table--targets">
                         <thead>
@@ -301,12 +305,12 @@ fn SettingsForm(view: ClockSettingsView) -> impl IntoView {
                 {week}
                 <div class="field">
                     <label for="holidays">{t.clocks_holidays_label}</label>
-                    <textarea id="holidays" name="holidays" rows="6" placeholder="2026-10-01..2026-10-07">{form.holidays.clone()}</textarea>
+                    <textarea id="holidays" name="holidays" rows="6">{form.holidays.clone()}</textarea>
                     <FieldError error field="holidays" />
                 </div>
                 <div class="field">
                     <label for="extra_working_days">{t.clocks_extra_days_label}</label>
-                    <textarea id="extra_working_days" name="extra_working_days" rows="3" placeholder="2026-10-10">{form.extra_working_days.clone()}</textarea>
+                    <textarea id="extra_working_days" name="extra_working_days" rows="3">{form.extra_working_days.clone()}</textarea>
                     <FieldError error field="extra_working_days" />
                 </div>
                 <p class="hint">{t.clocks_days_hint}</p>

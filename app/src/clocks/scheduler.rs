@@ -70,8 +70,9 @@ impl Scheduler {
             };
             tokio::select! {
                 () = &mut shutdown => break,
-                // Any change (or a lagged receiver) is a reason to look again.
-                _ = changes.recv() => {}
+                // Any change (or a lagged receiver) is a reason to look again; a burst of
+                // changes is one look.
+                _ = changes.recv() => while changes.try_recv().is_ok() {},
                 () = tokio::time::sleep(sleep) => {}
             }
         }

@@ -382,8 +382,15 @@ pub async fn current_of(db: &Db, ids: &[i64], now: DateTime<Utc>) -> Result<Hash
         return Ok(out);
     }
     let mut rows: Vec<ClockRow> = Vec::with_capacity(ids.len());
-    // Bounded statements: a long queue is read in chunks.
-    for chunk in ids.chunks(500) {
+    if ids.len() > 500 {
+        // A long queue: every open clock in one statement (the partial index of open clocks),
+        // rather than hundreds of IN lists.
+        let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
+        let sql = format!("SELECT {CLOCK_COLUMNS} FROM stage_clocks WHERE stopped_at IS NULL");
+        let all: Vec<ClockRow> = on_db!(db, pool => sqlx::query_as(&sql).fetch_all(pool).await?);
+        rows.extend(all.into_iter().filter(|r| wanted.contains(&r.incident_id)));
+    }
+    for chunk in ids.chunks(500).filter(|_| ids.len() <= 500) {
         let placeholders = (1..=chunk.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "SELECT {CLOCK_COLUMNS} FROM stage_clocks WHERE stopped_at IS NULL AND incident_id IN ({placeholders})"

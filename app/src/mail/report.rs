@@ -93,6 +93,9 @@ pub struct Record {
     pub audit_head: Option<String>,
     /// Time spent per stage in order of first entry: stage, seconds, visits.
     pub stages: Vec<(Stage, i64, i64)>,
+    /// Per stage with a clock: its target (seconds of its basis, the first stay's) and whether
+    /// any stay went past its target.
+    pub targets: Vec<(Stage, Option<i64>, bool)>,
     /// Seconds from report to close.
     pub total_seconds: i64,
     /// Everyone involved: name and the roles they acted in.
@@ -117,6 +120,34 @@ fn stage_spans(created_at: DateTime<Utc>, entries: &[StoredEntry]) -> (Vec<(Stag
         (stage, since) = (e.to, e.at);
     }
     (spans, (since - created_at).num_seconds().max(0))
+}
+
+/// Each clocked stage's target and whether it was breached, read inside the closing transaction
+/// (the last stage's clock was stopped just before).
+async fn stage_targets(tx: &mut WriteTx, id: i64) -> Result<Vec<(Stage, Option<i64>, bool)>, AppError> {
+    #[derive(sqlx::FromRow)]
+    struct StayRow {
+        stage: String,
+        target_seconds: Option<i64>,
+        spent_seconds: i64,
+        level: i64,
+    }
+    let rows: Vec<StayRow> = on_tx!(&mut *tx, conn => sqlx::query_as(
+        "SELECT stage, target_seconds, spent_seconds, level FROM stage_clocks WHERE incident_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?);
+    let mut out: Vec<(Stage, Option<i64>, bool)> = Vec::new();
+    for row in rows {
+        let stage = parse_stored("stage_clocks.stage", &row.stage, Stage::parse)?;
+        let breached = row.target_seconds.is_some_and(|t| row.spent_seconds > t) || row.level >= 2;
+        match out.iter_mut().find(|(s, _, _)| *s == stage) {
+            Some(known) => known.2 |= breached,
+            None => out.push((stage, row.target_seconds, breached)),
+        }
+    }
+    Ok(out)
 }
 
 /// Queues the report of the incident of `event` (the send-report action), inside its transaction.
@@ -222,6 +253,7 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
     let extra: Vec<String> = added.into_iter().map(|a| a.trim().to_owned()).collect();
     let measure_owners: Vec<i64> = measures.iter().map(|m| m.owner_id).collect();
     (record.stages, record.total_seconds) = stage_spans(created_at, &entries);
+    record.targets = stage_targets(tx, id).await?;
 
     // Names of everyone involved: named owners, everyone who acted, and the measures' owners.
     let o = event.owners;
@@ -318,6 +350,14 @@ pub fn render(record: &Record, locale: Locale, pm_name: Option<&str>, link: &str
             let mut spent = duration(*secs, t);
             if *visits > 1 {
                 spent = format!("{spent}{}", fill(t.mail_report_visits, &[("n", &visits.to_string())]));
+            }
+            if let Some((_, target, breached)) = record.targets.iter().find(|(s, _, _)| s == stage) {
+                if let Some(target) = target {
+                    spent = format!("{spent}{}", fill(t.mail_report_target, &[("target", &duration(*target, t))]));
+                }
+                if *breached {
+                    spent = format!("{spent}{}", t.mail_report_over_target);
+                }
             }
             (labels::stage(*stage, t).to_owned(), spent)
         })
@@ -514,6 +554,25 @@ mod tests {
             ]
         );
         assert_eq!(total, 6000);
+    }
+
+    #[test]
+    fn each_stage_shows_its_target_and_whether_it_went_past_it() {
+        let record = Record {
+            key: "INC-2026-0007".into(),
+            stages: vec![(Stage::Testing, 3 * 3600, 1), (Stage::Fixing, 1800, 1), (Stage::Reporting, 60, 1)],
+            targets: vec![(Stage::Testing, Some(2 * 3600), true), (Stage::Fixing, Some(4 * 3600), false)],
+            ..Record::default()
+        };
+        let (_, text, html) = render(&record, Locale::En, None, "https://baton.example.com/incidents/INC-2026-0007");
+        let line = |stage: &str| text.lines().find(|l| l.contains(stage)).unwrap_or_default().to_owned();
+        let en = Locale::En.strings();
+        assert!(line(en.stage_testing).contains("target") && line(en.stage_testing).contains("over target"), "{text}");
+        assert!(line(en.stage_fixing).contains("target") && !line(en.stage_fixing).contains("over"), "{text}");
+        assert!(!line(en.stage_reporting).contains("target"), "no clock, no target: {text}");
+        assert!(html.contains("over target"));
+        let (_, zh, _) = render(&record, Locale::ZhCn, None, "https://baton.example.com/incidents/INC-2026-0007");
+        assert!(zh.contains("时限") && zh.contains("超时"), "{zh}");
     }
 
     #[test]
