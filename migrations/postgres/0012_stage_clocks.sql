@@ -23,9 +23,12 @@ CREATE TABLE stage_clocks (
     running_since  TIMESTAMPTZ,
     -- Notices sent: 0 none, 1 the reminder (75 %), 2 the breach (100 %), 3 the escalation.
     level          BIGINT NOT NULL DEFAULT 0 CHECK (level BETWEEN 0 AND 3),
-    -- While running with a target: when it reaches 75 % and 100 %, and when the next notice is due.
+    -- While running with a target: when it reaches 75 %, 100 % and the escalation threshold
+    -- (computed with the calendar when it starts or resumes, and kept: lists and notices agree),
+    -- and when the next notice is due.
     risk_at        TIMESTAMPTZ,
     breach_at      TIMESTAMPTZ,
+    escalate_at    TIMESTAMPTZ,
     next_due_at    TIMESTAMPTZ
 );
 -- At most one running or paused clock per incident.

@@ -552,7 +552,7 @@ async fn accept(
             ApiError::new(ErrorCode::InvalidMessage, message)
         })?,
     };
-    let delivered = engine::create_from_intake(&state.app.db, &source, client, &report, chrono::Utc::now())
+    let delivered = engine::create_from_intake(&state.app.db, &source, client, &report, state.app.clock.now())
         .await
         .map_err(|err| match err {
             AppError::Refused(Refusal::Invalid { field, problem }) => {

@@ -60,6 +60,7 @@ pub struct Application {
     anchor: Option<Background>,
     housekeeping: Background,
     scheduler: Background,
+    clock_passes: tokio::sync::watch::Receiver<u64>,
 }
 
 /// Records the coalesced refusals of each window that closed and forgets idle addresses of the
@@ -196,21 +197,26 @@ impl Application {
             live_reload: std::env::var_os("LEPTOS_WATCH").map(|_| state.leptos_options.clone()),
         };
         let router = router(state.clone(), shell, flood);
-        let scheduler = {
-            let clocks = app::clocks::scheduler::Scheduler::new(
-                state.db.clone(),
-                state.clock.clone(),
-                state.mail.clone(),
-                state.events.clone(),
-            );
-            Background::spawn(|stopping| clocks.run(stopping.wait()))
-        };
-        Ok(Self { listener, router, state, local_addr, mailer, relay, anchor, housekeeping, scheduler })
+        let clocks = app::clocks::scheduler::Scheduler::new(
+            state.db.clone(),
+            state.clock.clone(),
+            state.mail.clone(),
+            state.events.clone(),
+        );
+        let clock_passes = clocks.passes();
+        let scheduler = Background::spawn(|stopping| clocks.run(stopping.wait()));
+        Ok(Self { listener, router, state, local_addr, mailer, relay, anchor, housekeeping, scheduler, clock_passes })
     }
 
     /// The shared state (database, configuration), e.g. for seeding demo users before serving.
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// Counts the stage-clock scheduler's passes: a test waits for the first one instead of for
+    /// time to pass.
+    pub fn clock_passes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.clock_passes.clone()
     }
 
     /// The address the server listens on (the real port when bound to port 0).

@@ -62,9 +62,8 @@ pub async fn save_clock_settings(
     };
     let admin = guard::require_role(Role::Admin).await?;
     let form = PolicyForm { targets, working, escalate_percent, leads, zone, week, holidays, extra_working_days };
-    for text in [&form.holidays, &form.extra_working_days] {
-        crate::text::check("holidays", text)?;
-    }
+    crate::text::check("holidays", &form.holidays)?;
+    crate::text::check("extra_working_days", &form.extra_working_days)?;
     let policy = form.to_policy()?;
     let state = guard::app_state();
     let now = state.clock.now();

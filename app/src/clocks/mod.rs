@@ -213,6 +213,9 @@ pub struct ClockView {
     pub paused: bool,
     /// How it stands as of the read.
     pub state: ClockState,
+    /// When the read happened (RFC 3339): the browser counts on from the server's time, not its
+    /// own clock, which may be off.
+    pub read_at: String,
     /// Time left until the target is reached, as of the read (negative: over by so much): wall
     /// seconds to `breach_at` while running, target minus spent while paused; `None` without a
     /// target.
@@ -301,6 +304,20 @@ pub fn format_span(seconds: i64) -> String {
     }
 }
 
+/// A span of working time: hours and minutes, never days (eight working hours are not a third
+/// of a day): `40h 00m`, `45m`.
+pub fn format_hours_span(seconds: i64) -> String {
+    let s = seconds.abs();
+    let (h, m) = (s / 3600, (s % 3600) / 60);
+    if h > 0 {
+        format!("{h}h {m:02}m")
+    } else if m > 0 {
+        format!("{m}m")
+    } else {
+        format!("{s}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +349,8 @@ mod tests {
         assert_eq!(format_span(45 * 60), "45m");
         assert_eq!(format_span(2 * 3600 + 5 * 60), "2h 05m");
         assert_eq!(format_span(-(3 * 86_400 + 4 * 3600 + 59)), "3d 4h");
+        assert_eq!(format_hours_span(40 * 3600), "40h 00m", "working time is never shown in days");
+        assert_eq!(format_hours_span(45 * 60 + 30), "45m");
     }
 
     #[test]

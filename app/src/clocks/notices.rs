@@ -72,9 +72,11 @@ pub async fn run_due(db: &Db, now: DateTime<Utc>, batch: i64) -> Result<Pass, Ap
         return Ok(Pass::default());
     }
     let mut tx = db.begin_write().await?;
-    // PostgreSQL: instances skip each other's claimed rows; SQLite: the write lock is the claim.
+    // PostgreSQL: the incident is locked with its clock, as a gate action locks it (the incident
+    // first), and rows another instance or a gate action holds are skipped, never waited for;
+    // SQLite: the write lock is the claim.
     let lock = match &tx {
-        WriteTx::Postgres(_) => " FOR UPDATE OF c SKIP LOCKED",
+        WriteTx::Postgres(_) => " FOR UPDATE OF c, i SKIP LOCKED",
         WriteTx::Sqlite(_) => "",
     };
     let columns = CLOCK_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ");
@@ -92,13 +94,20 @@ pub async fn run_due(db: &Db, now: DateTime<Utc>, batch: i64) -> Result<Pass, Ap
     let policy = policy::load_in(&mut tx).await?;
     let base = crate::mail::compose::base_url(&mut tx).await?;
     let zone = crate::mail::compose::time_zone(&mut tx).await?;
+    let mut audit = Vec::new();
     for row in &due {
-        if let Some(level) = fire(&mut tx, row, &policy, &base, &zone, now).await? {
+        if let Some((level, details)) = fire(&mut tx, row, &policy, &base, &zone, now).await? {
             pass.sent.push((row.clock.id, level));
             if !pass.incidents.contains(&row.clock.incident_id) {
                 pass.incidents.push(row.clock.incident_id);
             }
+            audit.push((row.key.as_str(), details));
         }
+    }
+    // Last, as in every change: appending holds the audit chain's lock until the commit.
+    let origin = Origin::system("clocks");
+    for (key, details) in audit {
+        Record::new(&origin, event::CLOCK_NOTICE).target("incident", key).details(details).append(&mut tx, now).await?;
     }
     tx.commit().await?;
     Ok(pass)
@@ -113,7 +122,8 @@ pub async fn next_due(db: &Db) -> Result<Option<DateTime<Utc>>, AppError> {
     .await?))
 }
 
-/// Sends the notice of one due clock, inside `tx`; the level sent, or `None` when nothing was.
+/// Sends the notice of one due clock, inside `tx`: the level sent and the details of its audit
+/// entry, or `None` when nothing was sent.
 async fn fire(
     tx: &mut WriteTx,
     row: &DueRow,
@@ -121,10 +131,12 @@ async fn fire(
     base: &str,
     zone: &str,
     now: DateTime<Utc>,
-) -> Result<Option<Level>, AppError> {
+) -> Result<Option<(Level, serde_json::Value)>, AppError> {
     let clock = &row.clock;
     let calendar = calendar_for(policy, clock.basis()?)?;
-    let Some(schedule) = clock.schedule(calendar.as_ref())? else {
+    // The instants stored when the clock started or resumed, the ones its badge shows: a later
+    // change of the calendar does not move them.
+    let Some(schedule) = clock.stored_schedule() else {
         set_next(tx, clock, clock.level, None).await?;
         return Ok(None);
     };
@@ -205,21 +217,17 @@ async fn fire(
     .execute(conn)
     .await
     .map(|_| ()))?;
-    Record::new(&Origin::system("clocks"), event::CLOCK_NOTICE)
-        .target("incident", &row.key)
-        .details(serde_json::json!({
-            "clock": clock.id,
-            "stage": stage.as_str(),
-            "level": action.as_str(),
-            "spent_seconds": spent,
-            "target_seconds": target,
-            "basis": clock.basis,
-            "notified": notified,
-        }))
-        .append(tx, now)
-        .await?;
+    let details = serde_json::json!({
+        "clock": clock.id,
+        "stage": stage.as_str(),
+        "level": action.as_str(),
+        "spent_seconds": spent,
+        "target_seconds": target,
+        "basis": clock.basis,
+        "notified": notified,
+    });
     tracing::info!(incident = %row.key, stage = stage.as_str(), level = action.as_str(), "stage clock notice queued");
-    Ok(Some(level))
+    Ok(Some((level, details)))
 }
 
 /// Records that notices up to `level` were sent and when the next is due; false when another
@@ -260,11 +268,16 @@ async fn recipients(
     policy: &ClockPolicy,
     level: Level,
 ) -> Result<Told, AppError> {
-    let mut holders = Vec::new();
+    let mut holders: Vec<i64> = Vec::new();
     for role in stage.owner_roles() {
-        match owners.get(role) {
-            Some(id) => holders.push(id),
-            None => holders.extend(active_holders(tx, role).await?),
+        let ids = match owners.get(role) {
+            Some(id) => vec![id],
+            None => active_holders(tx, role).await?,
+        };
+        for id in ids {
+            if !holders.contains(&id) {
+                holders.push(id);
+            }
         }
     }
     let wanted = match level {
@@ -275,8 +288,13 @@ async fn recipients(
     let mut contacts = Vec::new();
     if wanted > 0 {
         let leads = stage.owner_roles().into_iter().filter_map(|r| policy.lead(r));
-        let mut chain: Vec<Vec<i64>> = leads.map(|id| vec![id]).collect();
-        chain.extend(owners.pm.map(|id| vec![id]));
+        let mut chain: Vec<Vec<i64>> = Vec::new();
+        // A lead or PM who left is skipped, not counted as a step that tells nobody.
+        for id in leads.chain(owners.pm) {
+            if is_active(tx, id).await? {
+                chain.push(vec![id]);
+            }
+        }
         chain.push(active_holders(tx, Role::Admin).await?);
         let chain = chain
             .into_iter()
@@ -290,8 +308,16 @@ async fn recipients(
             }
         }
     }
-    holders.dedup();
     Ok(Told { holders, contacts })
+}
+
+async fn is_active(tx: &mut WriteTx, id: i64) -> Result<bool, AppError> {
+    let n: i64 = on_tx!(&mut *tx, conn => sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = $1 AND active = $2")
+        .bind(id)
+        .bind(true)
+        .fetch_one(conn)
+        .await?);
+    Ok(n > 0)
 }
 
 async fn active_holders(tx: &mut WriteTx, role: Role) -> Result<Vec<i64>, AppError> {
@@ -331,8 +357,9 @@ impl Notice<'_> {
             Level::Escalation => fill(t.mail_clock_escalation_subject, &args),
         };
         let basis = if self.basis_working { t.clock_basis_working } else { t.clock_basis_wall };
-        let spent = format_span(self.spent);
-        let target = format_span(self.target);
+        let span =
+            |seconds: i64| if self.basis_working { super::format_hours_span(seconds) } else { format_span(seconds) };
+        let (spent, target) = (span(self.spent), span(self.target));
         let severity = self.severity.as_str().to_uppercase();
         let body = fill(
             t.mail_clock_body,

@@ -58,6 +58,7 @@ pub fn ClockBadge(clock: Option<ClockView>, #[prop(optional)] quiet: bool) -> im
             data-clock=running.then_some("")
             data-risk-at=running.then(|| clock.risk_at.clone()).flatten()
             data-breach-at=running.then(|| clock.breach_at.clone()).flatten()
+            data-now=running.then(|| clock.read_at.clone())
             data-t-ok=running.then_some(t.clock_left)
             data-t-risk=running.then_some(t.clock_at_risk)
             data-t-over=running.then_some(t.clock_over)
@@ -76,7 +77,10 @@ pub fn StageTimes(stays: Vec<StayView>) -> impl IntoView {
         let rows = stays
             .into_iter()
             .map(|stay| {
-                let took = format_span(stay.spent_seconds);
+                let took = match stay.basis {
+                    Basis::Wall => format_span(stay.spent_seconds),
+                    Basis::Working => super::format_hours_span(stay.spent_seconds),
+                };
                 let took = if stay.stopped_at.is_none() { format!("{took} ({})", t.stays_current) } else { took };
                 let basis = match stay.basis {
                     Basis::Wall => t.clock_basis_wall,

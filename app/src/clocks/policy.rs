@@ -192,6 +192,10 @@ impl PolicyForm {
                 parse_hours(typed).map_err(|_| invalid(format!("week[{day}]"), FieldProblem::NotWorkingHours))?;
             week[i] = super::hours::format_hours(&intervals);
         }
+        // Working-hours targets need working hours, or their clocks would never run out.
+        if basis.contains(&Basis::Working) && week.iter().all(|day| day.is_empty()) {
+            return Err(invalid("week[mon]", FieldProblem::NotWorkingHours));
+        }
         let days = |field: &str, text: &str| {
             parse_days(text)
                 .map(|days| super::hours::format_days(&days))
@@ -312,6 +316,10 @@ mod tests {
         let mut form = good.clone();
         form.holidays = "2026-10-01\n2026-13-01\n".into();
         assert_eq!(field_of(&form), ("holidays".into(), FieldProblem::DayLine(2)));
+
+        let mut form = good.clone();
+        form.week.values_mut().for_each(String::clear);
+        assert_eq!(field_of(&form), ("week[mon]".into(), FieldProblem::NotWorkingHours), "no working time at all");
 
         let mut form = good.clone();
         form.escalate_percent = "100".into();

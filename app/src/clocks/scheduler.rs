@@ -3,9 +3,10 @@
 //! It sleeps until the earliest `next_due_at` (never polling every second), and wakes early when
 //! an incident changes (a move starts a clock whose reminder may be due sooner; on PostgreSQL the
 //! changes of other instances arrive through the live-update relay). It still looks at least once
-//! a minute, for clocks another instance started while no change reached this one. On start it
-//! gives open incidents without a clock one ([`store::adopt`]), then sends whatever came due
-//! while no process ran, once.
+//! a minute, for clocks another instance started while no change reached this one. After a pass
+//! that failed, or left clocks due that others held, it waits 1 s, doubling up to a minute,
+//! instead of spinning. On start it gives open incidents without a clock one ([`store::adopt`]),
+//! then sends whatever came due while no process ran, once.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -18,18 +19,28 @@ const BATCH: i64 = 100;
 /// The longest sleep without a look.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
+/// The shortest wait after a pass that failed or could not take the due clocks (another instance
+/// or a gate action held them); it doubles up to [`MAX_SLEEP`].
+const RETRY: Duration = Duration::from_secs(1);
+
 /// Sends the notices of due stage clocks.
 pub struct Scheduler {
     db: Db,
     clock: Arc<dyn Clock>,
     mail: Wakeup,
     events: Events,
+    passes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Scheduler {
     /// A scheduler over `db`, telling time by `clock`, waking the email sender after queuing.
     pub fn new(db: Db, clock: Arc<dyn Clock>, mail: Wakeup, events: Events) -> Self {
-        Self { db, clock, mail, events }
+        Self { db, clock, mail, events, passes: tokio::sync::watch::channel(0).0 }
+    }
+
+    /// Counts the passes done (for tests and support: "has it looked yet?").
+    pub fn passes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.passes.subscribe()
     }
 
     /// One pass: every notice due now; returns how many were queued.
@@ -50,19 +61,47 @@ impl Scheduler {
     /// Runs until `shutdown` completes.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         tokio::pin!(shutdown);
-        match store::adopt(&self.db, self.clock.now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(incidents = n, "started the stage clocks of incidents opened before clocks"),
-            Err(err) => tracing::error!("cannot start the clocks of open incidents: {err}"),
-        }
         let (mut changes, _closing) = self.events.subscribe();
+        let mut adopted = false;
+        let mut retry = RETRY;
         loop {
-            if let Err(err) = self.run_once().await {
-                tracing::error!("stage clock pass failed: {err}");
+            // Until it succeeds once (a failure is retried at the next look).
+            if !adopted {
+                match store::adopt(&self.db, self.clock.now()).await {
+                    Ok(n) => {
+                        adopted = true;
+                        if n > 0 {
+                            tracing::info!(incidents = n, "started the stage clocks of open incidents without one");
+                        }
+                    }
+                    Err(err) => tracing::error!("cannot start the clocks of open incidents: {err}"),
+                }
             }
+            let ok = match self.run_once().await {
+                Ok(_) => true,
+                Err(err) => {
+                    tracing::error!("stage clock pass failed: {err}");
+                    false
+                }
+            };
+            self.passes.send_modify(|n| *n += 1);
+            let now = self.clock.now();
             let sleep = match notices::next_due(&self.db).await {
-                Ok(Some(due)) => (due - self.clock.now()).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP),
-                Ok(None) => MAX_SLEEP,
+                // Still due after a pass: failed, or held by someone else. Wait, longer each time,
+                // rather than spin.
+                Ok(Some(due)) if !ok || due <= now => {
+                    let wait = retry;
+                    retry = (retry * 2).min(MAX_SLEEP);
+                    wait
+                }
+                Ok(Some(due)) => {
+                    retry = RETRY;
+                    (due - now).to_std().unwrap_or(Duration::ZERO).min(MAX_SLEEP)
+                }
+                Ok(None) => {
+                    retry = RETRY;
+                    MAX_SLEEP
+                }
                 Err(err) => {
                     tracing::error!("cannot read the next due stage clock: {err}");
                     MAX_SLEEP

@@ -108,11 +108,13 @@ pub(crate) struct ClockRow {
     pub level: i64,
     pub risk_at: Option<DateTime<Utc>>,
     pub breach_at: Option<DateTime<Utc>>,
+    pub escalate_at: Option<DateTime<Utc>>,
 }
 
 /// The columns of a [`ClockRow`].
 pub(crate) const CLOCK_COLUMNS: &str = "id, incident_id, stage, severity, started_at, stopped_at, target_seconds, \
-                                        basis, escalate_pct, spent_seconds, running_since, level, risk_at, breach_at";
+                                        basis, escalate_pct, spent_seconds, running_since, level, risk_at, breach_at, \
+                                        escalate_at";
 
 impl ClockRow {
     pub fn basis(&self) -> Result<Basis, AppError> {
@@ -130,7 +132,18 @@ impl ClockRow {
         Ok(self.spent_seconds + self.running_since.map(|since| measure(basis, calendar, since, end)).unwrap_or(0))
     }
 
-    /// The schedule of the running clock (`None` when paused, stopped or without a target).
+    /// The schedule stored when the clock started or resumed (`None` when paused, stopped or
+    /// without a target): what the badge shows and when the notices come.
+    pub fn stored_schedule(&self) -> Option<Schedule> {
+        (self.running_since.is_some() && self.target_seconds.is_some()).then_some(Schedule {
+            risk_at: self.risk_at,
+            breach_at: self.breach_at,
+            escalate_at: self.escalate_at,
+        })
+    }
+
+    /// The schedule of the running clock computed with `calendar` (`None` when paused, stopped or
+    /// without a target).
     pub fn schedule(&self, calendar: Option<&Calendar>) -> Result<Option<Schedule>, AppError> {
         let (Some(since), Some(target)) = (self.running_since, self.target_seconds) else {
             return Ok(None);
@@ -156,7 +169,8 @@ async fn start(
     };
     let escalate_pct = i64::from(policy.escalate_percent);
     let schedule = target.map(|t| Schedule::of(basis, calendar.as_ref(), now, 0, t, escalate_pct));
-    insert(tx, incident_id, stage, severity, now, target, basis, escalate_pct, schedule, 0).await
+    insert(tx, incident_id, stage, severity, now, target, basis, escalate_pct, schedule, 0).await?;
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -171,12 +185,12 @@ async fn insert(
     escalate_pct: i64,
     schedule: Option<Schedule>,
     level: i64,
-) -> Result<(), AppError> {
+) -> Result<bool, AppError> {
     let next_due = schedule.and_then(|s| s.next_after(level));
-    on_tx!(&mut *tx, conn => sqlx::query(
+    let inserted = on_tx!(&mut *tx, conn => sqlx::query(
         "INSERT INTO stage_clocks (incident_id, stage, severity, started_at, target_seconds, basis, escalate_pct, \
-         spent_seconds, running_since, level, risk_at, breach_at, next_due_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $4, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+         spent_seconds, running_since, level, risk_at, breach_at, escalate_at, next_due_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $4, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
     )
     .bind(incident_id)
     .bind(stage.as_str())
@@ -188,11 +202,12 @@ async fn insert(
     .bind(level)
     .bind(schedule.and_then(|s| s.risk_at))
     .bind(schedule.and_then(|s| s.breach_at))
+    .bind(schedule.and_then(|s| s.escalate_at))
     .bind(next_due)
     .execute(conn)
-    .await
-    .map(|_| ()))?;
-    Ok(())
+    .await?
+    .rows_affected());
+    Ok(inserted == 1)
 }
 
 /// The running or paused clock of an incident, read inside `tx`.
@@ -207,7 +222,7 @@ async fn stop(tx: &mut WriteTx, clock: &ClockRow, policy: &ClockPolicy, now: Dat
     let spent = clock.spent_at(calendar.as_ref(), now)?;
     on_tx!(&mut *tx, conn => sqlx::query(
         "UPDATE stage_clocks SET stopped_at = $1, spent_seconds = $2, running_since = NULL, risk_at = NULL, \
-         breach_at = NULL, next_due_at = NULL WHERE id = $3",
+         breach_at = NULL, escalate_at = NULL, next_due_at = NULL WHERE id = $3",
     )
     .bind(now)
     .bind(spent)
@@ -249,7 +264,7 @@ pub async fn pause_in(tx: &mut WriteTx, incident_id: i64, now: DateTime<Utc>) ->
     let spent = clock.spent_at(calendar.as_ref(), now)?;
     on_tx!(&mut *tx, conn => sqlx::query(
         "UPDATE stage_clocks SET spent_seconds = $1, running_since = NULL, risk_at = NULL, breach_at = NULL, \
-         next_due_at = NULL WHERE id = $2",
+         escalate_at = NULL, next_due_at = NULL WHERE id = $2",
     )
     .bind(spent)
     .bind(clock.id)
@@ -270,11 +285,13 @@ pub async fn resume_in(tx: &mut WriteTx, incident_id: i64, now: DateTime<Utc>) -
     clock.running_since = Some(now);
     let schedule = clock.schedule(calendar.as_ref())?;
     on_tx!(&mut *tx, conn => sqlx::query(
-        "UPDATE stage_clocks SET running_since = $1, risk_at = $2, breach_at = $3, next_due_at = $4 WHERE id = $5",
+        "UPDATE stage_clocks SET running_since = $1, risk_at = $2, breach_at = $3, escalate_at = $4, next_due_at = $5 \
+         WHERE id = $6",
     )
     .bind(now)
     .bind(schedule.and_then(|s| s.risk_at))
     .bind(schedule.and_then(|s| s.breach_at))
+    .bind(schedule.and_then(|s| s.escalate_at))
     .bind(schedule.and_then(|s| s.next_after(clock.level)))
     .bind(clock.id)
     .execute(conn)
@@ -308,11 +325,17 @@ pub async fn adopt(db: &Db, now: DateTime<Utc>) -> Result<usize, AppError> {
     let mut started = 0;
     loop {
         let mut tx = db.begin_write().await?;
-        let rows: Vec<Unclocked> = on_tx!(&mut tx, conn => sqlx::query_as(
+        // PostgreSQL: the incident rows are locked as a gate action locks them (first), and rows a
+        // gate action holds are left for the next pass rather than waited for.
+        let lock = match &tx {
+            WriteTx::Postgres(_) => " FOR UPDATE OF i SKIP LOCKED",
+            WriteTx::Sqlite(_) => "",
+        };
+        let rows: Vec<Unclocked> = on_tx!(&mut tx, conn => sqlx::query_as(&format!(
             "SELECT i.id, i.stage, i.severity, i.stage_entered_at FROM incidents i WHERE i.stage <> 'closed' \
              AND NOT EXISTS (SELECT 1 FROM stage_clocks c WHERE c.incident_id = i.id AND c.stopped_at IS NULL) \
-             ORDER BY i.id LIMIT 500",
-        )
+             ORDER BY i.id LIMIT 500{lock}",
+        ))
         .fetch_all(conn)
         .await?);
         if rows.is_empty() {
@@ -333,10 +356,11 @@ pub async fn adopt(db: &Db, now: DateTime<Utc>) -> Result<usize, AppError> {
                 .map(|s| Level::ALL.into_iter().filter(|l| s.at(*l).is_some_and(|at| at <= now)).count() as i64)
                 .unwrap_or(0);
             let entered = row.stage_entered_at;
-            insert(&mut tx, row.id, stage, severity, entered, target, basis, escalate_pct, schedule, passed).await?;
+            if insert(&mut tx, row.id, stage, severity, entered, target, basis, escalate_pct, schedule, passed).await? {
+                started += 1;
+            }
         }
         tx.commit().await?;
-        started += rows.len();
     }
 }
 
@@ -371,6 +395,7 @@ fn view_of(clock: &ClockRow, calendar: Option<&Calendar>, now: DateTime<Utc>) ->
         spent_seconds: spent,
         paused: clock.running_since.is_none(),
         state: state_of(clock, now),
+        read_at: now.to_rfc3339(),
         left_seconds,
     })
 }

@@ -31,7 +31,8 @@
   localise();
   document.addEventListener('baton:swapped', localise);
   // Stage clocks: each running [data-clock] holds when it turns amber (75 % of the target) and red
-  // (the target); its time left and colour count on here every second, without asking the server.
+  // (the target); its time left and colour count on here every second, without asking the server,
+  // from the server's time when the page was rendered (a device clock that is off does not matter).
   const span = (ms) => {
     const s = Math.floor(Math.abs(ms) / 1000);
     const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
@@ -40,10 +41,11 @@
     return m > 0 ? `${m}m` : `${s}s`;
   };
   const tick = () => {
-    const now = Date.now();
     for (const el of document.querySelectorAll('[data-clock]')) {
       const breach = Date.parse(el.dataset.breachAt), risk = Date.parse(el.dataset.riskAt);
       if (isNaN(breach)) continue;
+      if (el.$$skew === undefined) el.$$skew = (Date.parse(el.dataset.now) - Date.now()) || 0;
+      const now = Date.now() + el.$$skew;
       const state = now >= breach ? 'breached' : now >= risk ? 'at-risk' : 'ok';
       const template = state === 'breached' ? el.dataset.tOver : state === 'at-risk' ? el.dataset.tRisk : el.dataset.tOk;
       el.className = `clock clock--${state}`;

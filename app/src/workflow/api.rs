@@ -95,8 +95,8 @@ pub async fn report_incident(
         reporter_contact,
         external_ref,
     };
-    let db = crate::auth::guard::app_state().db.clone();
-    let created = crate::workflow::engine::create_incident(&db, &actor, &input, chrono::Utc::now()).await?;
+    let state = crate::auth::guard::app_state();
+    let created = crate::workflow::engine::create_incident(&state.db, &actor, &input, state.clock.now()).await?;
     support::announce(created.id, 1);
     leptos_axum::redirect(&format!("/incidents/{}", created.key));
     Ok(created.key)
@@ -155,8 +155,9 @@ pub async fn get_incident(key: String) -> Result<IncidentDetail, AppError> {
 pub async fn claim_role(incident_id: i64, version: i64, role: String) -> Result<i64, AppError> {
     let actor = support::actor()?;
     let role = support::owner_role(&role)?;
-    let db = crate::auth::guard::app_state().db.clone();
-    let moved = crate::workflow::engine::claim(&db, &actor, incident_id, version, role, chrono::Utc::now()).await?;
+    let state = crate::auth::guard::app_state();
+    let moved =
+        crate::workflow::engine::claim(&state.db, &actor, incident_id, version, role, state.clock.now()).await?;
     support::announce(incident_id, moved.version);
     Ok(moved.version)
 }

@@ -343,6 +343,17 @@ db_test!(async fn the_queue_shows_each_clock_and_puts_overdue_stages_first_withi
     let state = |id: i64| queue.items.iter().find(|i| i.summary.id == id).unwrap().summary.clock.clone().unwrap().state;
     use app::clocks::ClockState;
     assert_eq!((state(urgent), state(third), state(second)), (ClockState::Ok, ClockState::Breached, ClockState::Ok));
+    // A newer incident reported under a shorter target is overdue before an older one that is
+    // not: it comes first within its severity, whatever the order of arrival.
+    let mut p = policy::load(db).await.unwrap();
+    p.targets.iter_mut().filter(|(s, _)| *s == Stage::Reported).for_each(|(_, row)| row[1] = Some(2));
+    let mut tx = db.begin_write().await.unwrap();
+    policy::store_in(&mut tx, &p, Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let newest = engine::create_incident(db, &t.ops, &p1("Newest"), start + Duration::minutes(32)).await.unwrap().id;
+    let queue = app::workflow::queries::my_queue_at(db, &t.ops, now).await.unwrap();
+    let order: Vec<i64> = queue.items.iter().map(|i| i.summary.id).collect();
+    assert_eq!(order, vec![urgent, third, newest, second], "overdue first, then by time in stage");
     let later = app::workflow::queries::my_queue_at(db, &t.ops, start + Duration::minutes(43)).await.unwrap();
     let second_clock = later.items.iter().find(|i| i.summary.id == second).unwrap().summary.clock.clone().unwrap();
     assert_eq!(second_clock.state, ClockState::AtRisk, "23 of 30 minutes");

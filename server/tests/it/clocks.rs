@@ -153,34 +153,34 @@ db_test!(async fn a_server_started_after_a_clock_came_due_sends_its_notice_once(
     let config = config_for(ctx.url.expose(), data_dir.path(), &base, &[]);
     let application = server::Application::build_with_clock(config, listener, clock.clone()).await.unwrap();
     let db = application.state().db.clone();
+    let events = application.state().events.clone();
+    let mut passes = application.clock_passes();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(application.run_until(async move {
         let _ = rx.await;
     }));
-    let breach_notices = || async {
-        app::on_db!(&db, pool => sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM incident_timeline WHERE incident_id = $1 AND action = 'clock_breach'",
-        )
-        .bind(id)
-        .fetch_one(pool)
-        .await
-        .unwrap())
+    let count = |action: &'static str| {
+        let db = db.clone();
+        async move {
+            app::on_db!(&db, pool => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM incident_timeline WHERE incident_id = $1 AND action = $2",
+            )
+            .bind(id)
+            .bind(action)
+            .fetch_one(pool)
+            .await
+            .unwrap())
+        }
     };
-    // The scheduler's first pass runs at start; wait for it (it is not timed: it happens once).
-    let mut waited = 0;
-    while breach_notices().await == 0 && waited < 200 {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        waited += 1;
-    }
-    assert_eq!(breach_notices().await, 1, "the overdue breach notice is sent when the server starts");
-    let reminders: i64 = app::on_db!(&db, pool => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM incident_timeline WHERE incident_id = $1 AND action = 'clock_reminder'",
-    )
-    .bind(id)
-    .fetch_one(pool)
-    .await
-    .unwrap());
-    assert_eq!(reminders, 0, "the reminder that came before the breach is not sent after it");
+    // The scheduler's first pass runs as the server starts.
+    passes.wait_for(|n| *n >= 1).await.unwrap();
+    assert_eq!(count("clock_breach").await, 1, "the overdue breach notice is sent when the server starts");
+    assert_eq!(count("clock_reminder").await, 0, "the reminder that came before the breach is not sent after it");
+    // Five minutes later (before the escalation at 60 minutes), woken by a change: nothing again.
+    clock.advance(Duration::minutes(5));
+    events.publish(app::workflow::live::IncidentChanged { id, version: 1 });
+    passes.wait_for(|n| *n >= 2).await.unwrap();
+    assert_eq!(count("clock_breach").await, 1, "once");
     tx.send(()).unwrap();
     handle.await.unwrap().unwrap();
 });
