@@ -13,7 +13,6 @@ use leptos_router::hooks::use_query_map;
 
 use super::{format_span, Basis, ClockSettingsView, ClockState, ClockView, SaveClockSettings, StayView, LEAD_ROLES};
 use crate::{
-    clock::LocalTime,
     enhance::Enhance,
     forms::{FieldError, FormError},
     i18n::{fill, use_i18n, Strings},
@@ -68,36 +67,62 @@ pub fn ClockBadge(clock: Option<ClockView>, #[prop(optional)] quiet: bool) -> im
     })
 }
 
-/// How long each stay in a stage took against its target, oldest first.
+/// How long the incident spent in each stage against its target, in order of first entry: one row
+/// per stage, its stays added up (a fix sent back twice is one "Fixing" row with three visits).
 #[component]
 pub fn StageTimes(stays: Vec<StayView>) -> impl IntoView {
     let i18n = use_i18n();
     (!stays.is_empty()).then(|| {
         let t = i18n.t();
-        let rows = stays
+        // (stage, spent, visits, target, basis, breached, current)
+        let mut per_stage: Vec<(Stage, i64, i64, Option<i64>, Basis, bool, bool)> = Vec::new();
+        for stay in stays {
+            let current = stay.stopped_at.is_none();
+            match per_stage.iter_mut().find(|row| row.0 == stay.stage) {
+                Some(row) => {
+                    row.1 += stay.spent_seconds;
+                    row.2 += 1;
+                    row.5 |= stay.breached;
+                    row.6 |= current;
+                }
+                None => per_stage.push((
+                    stay.stage,
+                    stay.spent_seconds,
+                    1,
+                    stay.target_seconds,
+                    stay.basis,
+                    stay.breached,
+                    current,
+                )),
+            }
+        }
+        let rows = per_stage
             .into_iter()
-            .map(|stay| {
-                let took = match stay.basis {
-                    Basis::Wall => format_span(stay.spent_seconds),
-                    Basis::Working => super::format_hours_span(stay.spent_seconds),
+            .map(|(stage, spent, visits, target, basis, breached, current)| {
+                let mut took = match basis {
+                    Basis::Wall => format_span(spent),
+                    Basis::Working => super::format_hours_span(spent),
                 };
-                let took = if stay.stopped_at.is_none() { format!("{took} ({})", t.stays_current) } else { took };
-                let basis = match stay.basis {
+                if visits > 1 {
+                    took = format!("{took} ({})", fill(t.stays_visits, &[("n", &visits.to_string())]));
+                }
+                if current {
+                    took = format!("{took} ({})", t.stays_current);
+                }
+                let basis = match basis {
                     Basis::Wall => t.clock_basis_wall,
                     Basis::Working => t.clock_basis_working,
                 };
-                let target = stay
-                    .target_seconds
+                let target = target
                     .map(|s| format!("{} ({basis})", super::format_minutes(u32::try_from(s / 60).unwrap_or(u32::MAX))))
                     .unwrap_or_else(|| t.clock_no_target.to_owned());
-                let class = if stay.breached { "stay stay--breached" } else { "stay" };
+                let class = if breached { "stay stay--breached" } else { "stay" };
                 view! {
                     <tr class=class>
-                        <td data-label=t.stays_col_stage>{labels::stage(stay.stage, t)}</td>
-                        <td data-label=t.stays_col_entered><LocalTime at=stay.started_at /></td>
+                        <td data-label=t.stays_col_stage>{labels::stage(stage, t)}</td>
                         <td data-label=t.stays_col_took>
                             {took}
-                            {stay.breached.then(|| view! { " " <span class="badge badge--breached">{t.stays_breached}</span> })}
+                            {breached.then(|| view! { " " <span class="badge badge--breached">{t.stays_breached}</span> })}
                         </td>
                         <td data-label=t.stays_col_target>{target}</td>
                     </tr>
@@ -111,7 +136,6 @@ pub fn StageTimes(stays: Vec<StayView>) -> impl IntoView {
                     <thead>
                         <tr>
                             <th scope="col">{t.stays_col_stage}</th>
-                            <th scope="col">{t.stays_col_entered}</th>
                             <th scope="col">{t.stays_col_took}</th>
                             <th scope="col">{t.stays_col_target}</th>
                         </tr>

@@ -91,7 +91,8 @@ pub async fn load(db: &Db) -> Result<ClockPolicy, AppError> {
     decode(stored)
 }
 
-fn decode(stored: Option<String>) -> Result<ClockPolicy, AppError> {
+/// The policy of a stored document (the defaults when there is none).
+pub(crate) fn decode(stored: Option<String>) -> Result<ClockPolicy, AppError> {
     match stored {
         None => Ok(defaults()),
         Some(json) => serde_json::from_str(&json)

@@ -16,6 +16,7 @@ use crate::{
     db::{parse_stored, Db, WriteTx},
     error::AppError,
     on_db, on_tx,
+    workflow::queries::{stored_time, stored_time_opt},
     workflow::{input::Severity, rules::Stage},
 };
 
@@ -91,24 +92,52 @@ impl Schedule {
     }
 }
 
-/// A clock as stored.
-#[derive(sqlx::FromRow, Clone, Debug)]
+/// A clock as stored (as a row, or inside the incident page's JSON aggregate).
+#[derive(sqlx::FromRow, serde::Deserialize, Clone, Debug)]
 pub(crate) struct ClockRow {
     pub id: i64,
     pub incident_id: i64,
     pub stage: String,
     pub severity: String,
+    #[serde(deserialize_with = "stored_time")]
     pub started_at: DateTime<Utc>,
+    #[serde(deserialize_with = "stored_time_opt")]
     pub stopped_at: Option<DateTime<Utc>>,
     pub target_seconds: Option<i64>,
     pub basis: String,
     pub escalate_pct: i64,
     pub spent_seconds: i64,
+    #[serde(deserialize_with = "stored_time_opt")]
     pub running_since: Option<DateTime<Utc>>,
     pub level: i64,
+    #[serde(deserialize_with = "stored_time_opt")]
     pub risk_at: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "stored_time_opt")]
     pub breach_at: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "stored_time_opt")]
     pub escalate_at: Option<DateTime<Utc>>,
+}
+
+/// The incident page's statement reads an incident's clocks (`i.id`), oldest first, as one JSON
+/// array of [`ClockRow`]s: one value instead of a row per stay.
+pub(crate) fn clocks_json_sql(backend: crate::config::Backend) -> &'static str {
+    match backend {
+        crate::config::Backend::Sqlite => {
+            "SELECT json_group_array(json_object('id', c.id, 'incident_id', c.incident_id, 'stage', c.stage, \
+             'severity', c.severity, 'started_at', c.started_at, 'stopped_at', c.stopped_at, 'target_seconds', \
+             c.target_seconds, 'basis', c.basis, 'escalate_pct', c.escalate_pct, 'spent_seconds', c.spent_seconds, \
+             'running_since', c.running_since, 'level', c.level, 'risk_at', c.risk_at, 'breach_at', c.breach_at, \
+             'escalate_at', c.escalate_at) ORDER BY c.id) FROM stage_clocks c WHERE c.incident_id = i.id"
+        }
+        crate::config::Backend::Postgres => {
+            "SELECT COALESCE(json_agg(json_build_object('id', c.id, 'incident_id', c.incident_id, 'stage', c.stage, \
+             'severity', c.severity, 'started_at', c.started_at, 'stopped_at', c.stopped_at, 'target_seconds', \
+             c.target_seconds, 'basis', c.basis, 'escalate_pct', c.escalate_pct, 'spent_seconds', c.spent_seconds, \
+             'running_since', c.running_since, 'level', c.level, 'risk_at', c.risk_at, 'breach_at', c.breach_at, \
+             'escalate_at', c.escalate_at) ORDER BY c.id), '[]'::json)::text FROM stage_clocks c \
+             WHERE c.incident_id = i.id"
+        }
+    }
 }
 
 /// The columns of a [`ClockRow`].
@@ -243,10 +272,31 @@ pub async fn on_stage_entered(
     severity: Severity,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let policy = policy::load_in(tx).await?;
-    if let Some(clock) = current_in(tx, incident_id).await? {
-        stop(tx, &clock, &policy, now).await?;
+    // The current clock and the policy in one statement: this runs inside every gate action
+    // that moves an incident, where each statement lengthens the write lock.
+    #[derive(sqlx::FromRow)]
+    struct WithPolicy {
+        #[sqlx(flatten)]
+        clock: ClockRow,
+        policy: Option<String>,
     }
+    let sql = format!(
+        "SELECT {CLOCK_COLUMNS}, (SELECT value FROM settings WHERE key = $2) AS policy \
+         FROM stage_clocks WHERE incident_id = $1 AND stopped_at IS NULL"
+    );
+    let current: Option<WithPolicy> = on_tx!(&mut *tx, conn => sqlx::query_as(&sql)
+        .bind(incident_id)
+        .bind(policy::POLICY_SETTING)
+        .fetch_optional(conn)
+        .await?);
+    let policy = match current {
+        Some(WithPolicy { clock, policy: stored }) => {
+            let policy = policy::decode(stored)?;
+            stop(tx, &clock, &policy, now).await?;
+            policy
+        }
+        None => policy::load_in(tx).await?,
+    };
     if stage != Stage::Closed {
         start(tx, incident_id, stage, severity, &policy, now).await?;
     }
@@ -454,6 +504,15 @@ pub async fn stays_of(
 ) -> Result<(Vec<StayView>, Option<ClockView>), AppError> {
     let sql = format!("SELECT {CLOCK_COLUMNS} FROM stage_clocks WHERE incident_id = $1 ORDER BY id");
     let rows: Vec<ClockRow> = on_db!(db, pool => sqlx::query_as(&sql).bind(incident_id).fetch_all(pool).await?);
+    views_from(db, rows, now).await
+}
+
+/// The stays and the current clock of an incident's clocks (oldest first), as of `now`.
+pub(crate) async fn views_from(
+    db: &Db,
+    rows: Vec<ClockRow>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<StayView>, Option<ClockView>), AppError> {
     if rows.is_empty() {
         return Ok((Vec::new(), None));
     }

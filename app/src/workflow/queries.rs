@@ -335,11 +335,24 @@ pub(crate) struct TimelineRow {
 
 /// A time as a JSON aggregate carries it: RFC 3339, as sqlx stores it in SQLite's text column and
 /// as PostgreSQL writes a `timestamptz` into JSON.
-fn stored_time<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+pub(crate) fn stored_time<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
     let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
     DateTime::parse_from_rfc3339(&text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|err| serde::de::Error::custom(format!("unreadable time {text:?}: {err}")))
+}
+
+/// [`stored_time`] for a time that may be absent (JSON `null`).
+pub(crate) fn stored_time_opt<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let text = <Option<std::borrow::Cow<'de, str>> as serde::Deserialize>::deserialize(deserializer)?;
+    text.map(|text| {
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|err| serde::de::Error::custom(format!("unreadable time {text:?}: {err}")))
+    })
+    .transpose()
 }
 
 /// Selects an incident's timeline (`$1`) as [`TimelineRow`]s; `{order}` is `ASC` or `DESC`.
@@ -423,6 +436,8 @@ struct PageRow {
     qa_name: Option<String>,
     /// The timeline as one JSON array of [`TimelineRow`]s, newest first.
     timeline: String,
+    /// The stage clocks as one JSON array, oldest first.
+    clocks: String,
 }
 
 /// The incident page in one statement and one row: a page is read far more often than written,
@@ -442,9 +457,10 @@ fn page_sql(backend: Backend) -> String {
              FROM incident_timeline t LEFT JOIN users u ON u.id = t.actor_id WHERE t.incident_id = i.id"
         }
     };
+    let clocks = crate::clocks::store::clocks_json_sql(backend);
     format!(
         "SELECT i.*, uo.display_name AS ops_name, up.display_name AS pm_name, ud.display_name AS dev_name, \
-         uq.display_name AS qa_name, ({timeline}) AS timeline \
+         uq.display_name AS qa_name, ({timeline}) AS timeline, ({clocks}) AS clocks \
          FROM (SELECT {SUMMARY_COLUMNS}, description, reporter_name, reporter_contact, external_ref, fix_round, plan, \
          pool_item_id, resolution, {FACTS_COLUMNS} FROM incidents WHERE key = $1) i \
          LEFT JOIN users uo ON uo.id = i.ops_owner LEFT JOIN users up ON up.id = i.pm_owner \
@@ -467,7 +483,9 @@ pub async fn detail_at(db: &Db, key: &str, actor: &Actor, now: DateTime<Utc>) ->
     };
     let row = page.detail;
     let Listed { mut summary, state } = Listed::try_from(row.summary)?;
-    let (stays, clock) = crate::clocks::store::stays_of(db, summary.id, now).await?;
+    let clocks: Vec<crate::clocks::store::ClockRow> = serde_json::from_str(&page.clocks)
+        .map_err(|err| AppError::internal(format!("cannot read the clocks of incident {}: {err}", summary.id)))?;
+    let (stays, clock) = crate::clocks::store::views_from(db, clocks, now).await?;
     summary.clock = clock;
     let owners = summary.owners;
     let person = |id: Option<i64>, name: Option<String>| id.zip(name).map(|(id, name)| Person { id, name });

@@ -158,6 +158,10 @@ db_test!(async fn moving_on_in_time_sends_nothing_and_a_stage_entered_again_gets
     assert_eq!(stays[0].spent_seconds, 600, "reported for 10 minutes");
     assert_eq!(stays[4].spent_seconds, 3600);
     assert!(stays.iter().all(|s| !s.breached));
+    // The incident page reads the same clocks inside its one statement.
+    let page = app::workflow::queries::detail_at(db, &crate::helpers::key_of(db, id).await, &t.dev, at).await.unwrap();
+    assert_eq!(page.stays, stays);
+    assert_eq!(page.summary.clock, current);
     let current = current.expect("fixing runs");
     assert_eq!((current.stage, current.target_seconds, current.basis), (Stage::Fixing, Some(8 * 3600), Basis::Wall));
     // The new fixing clock starts from zero: its reminder is 6 h after re-entry, not before.
