@@ -119,22 +119,19 @@ pub(crate) struct ClockRow {
 }
 
 /// The incident page's statement reads an incident's clocks (`i.id`), oldest first, as one JSON
-/// array of [`ClockRow`]s: one value instead of a row per stay.
+/// array of [`ClockRow`]s, each an array of its columns in [`CLOCK_COLUMNS`] order (no keys: half
+/// the bytes to build, copy and read): one value instead of a row per stay.
 pub(crate) fn clocks_json_sql(backend: crate::config::Backend) -> &'static str {
     match backend {
         crate::config::Backend::Sqlite => {
-            "SELECT json_group_array(json_object('id', c.id, 'incident_id', c.incident_id, 'stage', c.stage, \
-             'severity', c.severity, 'started_at', c.started_at, 'stopped_at', c.stopped_at, 'target_seconds', \
-             c.target_seconds, 'basis', c.basis, 'escalate_pct', c.escalate_pct, 'spent_seconds', c.spent_seconds, \
-             'running_since', c.running_since, 'level', c.level, 'risk_at', c.risk_at, 'breach_at', c.breach_at, \
-             'escalate_at', c.escalate_at) ORDER BY c.id) FROM stage_clocks c WHERE c.incident_id = i.id"
+            "SELECT json_group_array(json_array(c.id, c.incident_id, c.stage, c.severity, c.started_at, \
+             c.stopped_at, c.target_seconds, c.basis, c.escalate_pct, c.spent_seconds, c.running_since, c.level, \
+             c.risk_at, c.breach_at, c.escalate_at) ORDER BY c.id) FROM stage_clocks c WHERE c.incident_id = i.id"
         }
         crate::config::Backend::Postgres => {
-            "SELECT COALESCE(json_agg(json_build_object('id', c.id, 'incident_id', c.incident_id, 'stage', c.stage, \
-             'severity', c.severity, 'started_at', c.started_at, 'stopped_at', c.stopped_at, 'target_seconds', \
-             c.target_seconds, 'basis', c.basis, 'escalate_pct', c.escalate_pct, 'spent_seconds', c.spent_seconds, \
-             'running_since', c.running_since, 'level', c.level, 'risk_at', c.risk_at, 'breach_at', c.breach_at, \
-             'escalate_at', c.escalate_at) ORDER BY c.id), '[]'::json)::text FROM stage_clocks c \
+            "SELECT COALESCE(json_agg(json_build_array(c.id, c.incident_id, c.stage, c.severity, c.started_at, \
+             c.stopped_at, c.target_seconds, c.basis, c.escalate_pct, c.spent_seconds, c.running_since, c.level, \
+             c.risk_at, c.breach_at, c.escalate_at) ORDER BY c.id), '[]'::json)::text FROM stage_clocks c \
              WHERE c.incident_id = i.id"
         }
     }
