@@ -248,11 +248,13 @@ async fn clocks(db: &Db, backend: Backend, ops: &Actor, many: usize) {
     .await;
     println!("| {backend} | scheduler: earliest due notice ({many} open clocks) | {next:.3} ms |");
     println!("| {backend} | scheduler: a pass with nothing due | {idle:.3} ms |");
+    // The newest clocks: those of the bulk-loaded incidents, reported long ago, so every one of
+    // them is past its thresholds and sends a notice.
     let burst = 1_000;
     let due_at = Utc::now() - chrono::Duration::seconds(1);
     app::on_db!(db, pool => sqlx::query(
         "UPDATE stage_clocks SET level = 0, next_due_at = $1 WHERE id IN \
-         (SELECT id FROM stage_clocks WHERE stopped_at IS NULL ORDER BY id LIMIT $2)",
+         (SELECT id FROM stage_clocks WHERE stopped_at IS NULL ORDER BY id DESC LIMIT $2)",
     )
     .bind(due_at)
     .bind(burst)
