@@ -67,6 +67,17 @@ pub fn ClockBadge(clock: Option<ClockView>, #[prop(optional)] quiet: bool) -> im
     })
 }
 
+/// One stage's stays added up.
+struct StageRow {
+    stage: Stage,
+    spent: i64,
+    visits: i64,
+    target: Option<i64>,
+    basis: Basis,
+    breached: bool,
+    current: bool,
+}
+
 /// How long the incident spent in each stage against its target, in order of first entry: one row
 /// per stage, its stays added up (a fix sent back twice is one "Fixing" row with three visits).
 #[component]
@@ -74,31 +85,30 @@ pub fn StageTimes(stays: Vec<StayView>) -> impl IntoView {
     let i18n = use_i18n();
     (!stays.is_empty()).then(|| {
         let t = i18n.t();
-        // (stage, spent, visits, target, basis, breached, current)
-        let mut per_stage: Vec<(Stage, i64, i64, Option<i64>, Basis, bool, bool)> = Vec::new();
+        let mut per_stage: Vec<StageRow> = Vec::new();
         for stay in stays {
             let current = stay.stopped_at.is_none();
-            match per_stage.iter_mut().find(|row| row.0 == stay.stage) {
+            match per_stage.iter_mut().find(|row| row.stage == stay.stage) {
                 Some(row) => {
-                    row.1 += stay.spent_seconds;
-                    row.2 += 1;
-                    row.5 |= stay.breached;
-                    row.6 |= current;
+                    row.spent += stay.spent_seconds;
+                    row.visits += 1;
+                    row.breached |= stay.breached;
+                    row.current |= current;
                 }
-                None => per_stage.push((
-                    stay.stage,
-                    stay.spent_seconds,
-                    1,
-                    stay.target_seconds,
-                    stay.basis,
-                    stay.breached,
+                None => per_stage.push(StageRow {
+                    stage: stay.stage,
+                    spent: stay.spent_seconds,
+                    visits: 1,
+                    target: stay.target_seconds,
+                    basis: stay.basis,
+                    breached: stay.breached,
                     current,
-                )),
+                }),
             }
         }
         let rows = per_stage
             .into_iter()
-            .map(|(stage, spent, visits, target, basis, breached, current)| {
+            .map(|StageRow { stage, spent, visits, target, basis, breached, current }| {
                 let mut took = match basis {
                     Basis::Wall => format_span(spent),
                     Basis::Working => super::format_hours_span(spent),
