@@ -184,3 +184,58 @@ db_test!(async fn a_server_started_after_a_clock_came_due_sends_its_notice_once(
     tx.send(()).unwrap();
     handle.await.unwrap().unwrap();
 });
+
+db_test!(async fn ops_pause_the_clock_from_the_incident_page_while_waiting_for_the_user(ctx) {
+    use app::workflow::input::GateInput;
+    let app = TestApp::spawn(ctx.url.expose()).await;
+    let (ops, pm, dev, qa) = (
+        app.create_user("ops1", &[Role::Ops]).await,
+        app.create_user("pm1", &[Role::Pm]).await,
+        app.create_user("dev1", &[Role::Dev]).await,
+        app.create_user("qa1", &[Role::Qa]).await,
+    );
+    let created = engine::create_incident(&app.db, &actor(ops, Role::Ops), &p1("Refund missing"), Utc::now()).await.unwrap();
+    let id = created.id;
+    let steps: Vec<(i64, Role, GateInput)> = vec![
+        (ops, Role::Ops, GateInput::TriageTechnical { pm_id: pm, note: String::new() }),
+        (pm, Role::Pm, GateInput::Dispatch { dev_id: dev, qa_id: qa, note: String::new() }),
+        (dev, Role::Dev, GateInput::Propose { root_cause: "r".into(), solution: "s".into() }),
+        (pm, Role::Pm, GateInput::VerdictPm { optimal: true, pool: None }),
+        (dev, Role::Dev, GateInput::VerdictDev { optimal: true }),
+        (dev, Role::Dev, GateInput::SubmitForTest { changes: "c".into(), reference: "r".into() }),
+        (qa, Role::Qa, GateInput::TestPass { notes: String::new() }),
+        (pm, Role::Pm, GateInput::ApproveRelease { note: String::new() }),
+        (
+            dev,
+            Role::Dev,
+            GateInput::MarkReleased { version: "1".into(), deployed_at: Utc::now().format("%Y-%m-%dT%H:%M").to_string() },
+        ),
+        (qa, Role::Qa, GateInput::RegressionPass { notes: String::new() }),
+    ];
+    for (version, (who, role, input)) in (1..).zip(steps) {
+        engine::act(&app.db, &actor(who, role), id, version, &input, Utc::now()).await.unwrap();
+    }
+    let path = format!("/incidents/{}", created.key);
+    let mut ops_browser = app.browser();
+    ops_browser.login("ops1", PASSWORD).await;
+    let page = ops_browser.get(&path).await.text().await.unwrap();
+    assert!(page.contains("Waiting for the user? Pause the clock"), "ops in follow-up can pause");
+    let mut qa_browser = app.browser();
+    qa_browser.login("qa1", PASSWORD).await;
+    assert!(!qa_browser.get(&path).await.text().await.unwrap().contains("Pause the clock"), "only who must act sees it");
+
+    let refused = qa_browser.call("/api/incidents/pause_clock", &[("incident_id", &id.to_string()), ("version", "11"), ("reason", "x")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let paused = ops_browser
+        .call("/api/incidents/pause_clock", &[("incident_id", &id.to_string()), ("version", "11"), ("reason", "waiting for the screenshot")])
+        .await;
+    assert!(paused.status.is_success(), "{} {}", paused.status, paused.body);
+    let page = ops_browser.get(&path).await.text().await.unwrap();
+    assert!(page.contains("class=\"clock clock--paused\""), "the badge says paused");
+    assert!(page.contains("Resume the clock"));
+    assert!(page.contains("waiting for the screenshot"), "the reason is on the timeline");
+    let resumed = ops_browser.call("/api/incidents/resume_clock", &[("incident_id", &id.to_string()), ("version", "12")]).await;
+    assert!(resumed.status.is_success(), "{} {}", resumed.status, resumed.body);
+    assert!(ops_browser.get(&path).await.text().await.unwrap().contains("class=\"clock clock--ok\""));
+    app.stop().await;
+});
