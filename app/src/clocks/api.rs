@@ -31,11 +31,9 @@ pub async fn clock_settings() -> Result<ClockSettingsView, AppError> {
     guard::require_role(Role::Admin).await?;
     let db = &guard::app_state().db;
     let policy = super::policy::load(db).await?;
-    let mut lead_choices = Vec::new();
-    for role in super::LEAD_ROLES {
-        let people = super::policy::role_holders(db, role).await?;
-        lead_choices.push((role, people.into_iter().map(|(id, name)| Person { id, name }).collect()));
-    }
+    // The people the incident page offers as owners, by role: one query for the four roles.
+    let staff = crate::workflow::queries::staff(db).await?;
+    let lead_choices = super::LEAD_ROLES.iter().map(|role| (*role, staff.with_role(*role))).collect();
     Ok(ClockSettingsView { form: super::policy::form_of(&policy), lead_choices, zones: crate::clock::zone::names() })
 }
 

@@ -27,13 +27,12 @@ use crate::{
     error::AppError,
     i18n::Strings,
     mail::{
-        compose::{recipients as load_recipients, Recipient, HTML_HEAD, HTML_TAIL},
-        html::{escape, fill, host_of},
-        outbox::{self, NewEmail},
-        EmailKind,
+        compose::{active_holders, queue_notification, recipients as load_recipients, Recipient, HTML_HEAD, HTML_TAIL},
+        html::{escape, fill},
     },
     on_db, on_tx,
     workflow::{
+        engine::TimelineRow,
         input::Severity,
         labels,
         rules::{Owners, Stage, TimelineAction},
@@ -183,20 +182,9 @@ async fn fire(
     };
     for person in people.iter().filter(|p| p.active && !p.email.trim().is_empty()) {
         let as_contact = told.contacts.contains(&person.id) && !told.holders.contains(&person.id);
-        let (subject, body_text, body_html) = note.render(person, as_contact);
-        let email = NewEmail {
-            kind: EmailKind::Notification,
-            incident_id: clock.incident_id,
-            incident_key: row.key.clone(),
-            dedupe_key: Some(format!("clock:{}:{}:{}", clock.id, level.number(), person.id)),
-            recipients: vec![person.email.trim().to_owned()],
-            subject,
-            body_text,
-            body_html,
-            language: person.locale.tag().to_owned(),
-            message_domain: host_of(base),
-        };
-        outbox::enqueue(tx, &email, now).await?;
+        let dedupe = format!("clock:{}:{}:{}", clock.id, level.number(), person.id);
+        let rendered = note.render(person, as_contact);
+        queue_notification(tx, clock.incident_id, &row.key, person, rendered, base, Some(dedupe), now).await?;
     }
     let notified: Vec<i64> = people.iter().filter(|p| p.active).map(|p| p.id).collect();
     let action = match level {
@@ -205,18 +193,8 @@ async fn fire(
         Level::Escalation => TimelineAction::ClockEscalation,
     };
     let fields = serde_json::json!({ "spent_seconds": spent, "target_seconds": target, "notified": notified });
-    on_tx!(&mut *tx, conn => sqlx::query(
-        "INSERT INTO incident_timeline (incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields) \
-         VALUES ($1, $2, NULL, 'system', $3, $4, $4, $5)",
-    )
-    .bind(clock.incident_id)
-    .bind(now)
-    .bind(action.as_str())
-    .bind(stage.as_str())
-    .bind(fields.to_string())
-    .execute(conn)
-    .await
-    .map(|_| ()))?;
+    let entry = TimelineRow::new(clock.incident_id, now, None, "system", action);
+    entry.stay(stage).insert(tx, &fields.to_string()).await?;
     let details = serde_json::json!({
         "clock": clock.id,
         "stage": stage.as_str(),
@@ -318,16 +296,6 @@ async fn is_active(tx: &mut WriteTx, id: i64) -> Result<bool, AppError> {
         .fetch_one(conn)
         .await?);
     Ok(n > 0)
-}
-
-async fn active_holders(tx: &mut WriteTx, role: Role) -> Result<Vec<i64>, AppError> {
-    Ok(on_tx!(&mut *tx, conn => sqlx::query_scalar(
-        "SELECT u.id FROM users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = $1 AND u.active = $2 ORDER BY u.id",
-    )
-    .bind(role.as_str())
-    .bind(true)
-    .fetch_all(conn)
-    .await?))
 }
 
 /// What a notice says.

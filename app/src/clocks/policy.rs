@@ -18,7 +18,6 @@ use super::{
     parse_minutes, Basis, ClockPolicy, PolicyForm, LEAD_ROLES, WEEKDAYS,
 };
 use crate::{
-    auth::Role,
     db::{Db, WriteTx},
     error::{AppError, FieldProblem},
     on_db, on_tx,
@@ -211,18 +210,9 @@ impl PolicyForm {
 /// Every lead named in `policy` must be an active user holding the role they lead.
 pub async fn check_leads(tx: &mut WriteTx, policy: &ClockPolicy) -> Result<(), AppError> {
     for (role, id) in &policy.leads {
-        let Some(id) = id else { continue };
-        let n: i64 = on_tx!(&mut *tx, conn => sqlx::query_scalar(
-            "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id \
-             WHERE u.id = $1 AND u.active = $2 AND r.role = $3",
-        )
-        .bind(*id)
-        .bind(true)
-        .bind(role.as_str())
-        .fetch_one(conn)
-        .await?);
-        if n == 0 {
-            return Err(invalid(format!("leads[{}]", role.as_str()), FieldProblem::InvalidChoice));
+        if let Some(id) = id {
+            let field = format!("leads[{}]", role.as_str());
+            crate::workflow::engine::require_user(tx, *id, Some(*role), &field).await?;
         }
     }
     Ok(())
@@ -259,18 +249,6 @@ pub fn form_of(policy: &ClockPolicy) -> PolicyForm {
         holidays: policy.holidays.clone(),
         extra_working_days: policy.extra_working_days.clone(),
     }
-}
-
-/// The escalation contacts of a role, for the settings page's choice: active holders of it.
-pub async fn role_holders(db: &Db, role: Role) -> Result<Vec<(i64, String)>, AppError> {
-    Ok(on_db!(db, pool => sqlx::query_as(
-        "SELECT u.id, u.display_name FROM users u JOIN user_roles r ON r.user_id = u.id \
-         WHERE r.role = $1 AND u.active = $2 ORDER BY u.display_name, u.id",
-    )
-    .bind(role.as_str())
-    .bind(true)
-    .fetch_all(pool)
-    .await?))
 }
 
 #[cfg(test)]

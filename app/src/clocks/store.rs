@@ -347,17 +347,6 @@ pub async fn resume_in(tx: &mut WriteTx, incident_id: i64, now: DateTime<Utc>) -
     Ok(true)
 }
 
-/// Whether the current clock of an incident is paused.
-pub async fn is_paused(db: &Db, incident_id: i64) -> Result<bool, AppError> {
-    let paused: Option<bool> = on_db!(db, pool => sqlx::query_scalar(
-        "SELECT running_since IS NULL FROM stage_clocks WHERE incident_id = $1 AND stopped_at IS NULL",
-    )
-    .bind(incident_id)
-    .fetch_optional(pool)
-    .await?);
-    Ok(paused.unwrap_or(false))
-}
-
 /// Gives every open incident without a clock one for its current stage, started when it entered
 /// that stage (incidents opened before clocks existed). Thresholds already passed then count as
 /// notified: a clock never sends notices about time before it existed. Returns how many started.

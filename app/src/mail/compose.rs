@@ -195,7 +195,7 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
             link: &format!("{base}/incidents/{key}"),
         };
         let rendered = note.render(&user.name, user.locale.strings());
-        queue_notification(tx, event.incident_id, &key, &user, rendered, &base, now).await?;
+        queue_notification(tx, event.incident_id, &key, &user, rendered, &base, None, now).await?;
     }
     Ok(())
 }
@@ -206,13 +206,7 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
 pub async fn notify_ops_of_intake(tx: &mut WriteTx, incident_id: i64) -> Result<(), AppError> {
     let HeadlineRow { key, title, severity, source, base_url } = headline(tx, incident_id).await?;
     let base = base_url.unwrap_or_default();
-    let ops: Vec<i64> = on_tx!(&mut *tx, conn => sqlx::query_scalar(
-        "SELECT u.id FROM users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = $1 AND u.active = $2 ORDER BY u.id",
-    )
-    .bind(rules::INTAKE_NOTIFIES.as_str())
-    .bind(true)
-    .fetch_all(conn)
-    .await?);
+    let ops = active_holders(tx, rules::INTAKE_NOTIFIES).await?;
     let link = format!("{base}/incidents/{key}");
     let now = Utc::now();
     for user in recipients(tx, &ops).await? {
@@ -239,9 +233,20 @@ pub async fn notify_ops_of_intake(tx: &mut WriteTx, incident_id: i64) -> Result<
             fill(&escape(t.mail_notify_link), &[("link", &anchor)]),
             escape_lines(t.mail_footer),
         );
-        queue_notification(tx, incident_id, &key, &user, (subject, body_text, body_html), &base, now).await?;
+        queue_notification(tx, incident_id, &key, &user, (subject, body_text, body_html), &base, None, now).await?;
     }
     Ok(())
+}
+
+/// The active users holding `role`, by id, read inside `tx`.
+pub(crate) async fn active_holders(tx: &mut WriteTx, role: Role) -> Result<Vec<i64>, AppError> {
+    Ok(on_tx!(&mut *tx, conn => sqlx::query_scalar(
+        "SELECT u.id FROM users u JOIN user_roles r ON r.user_id = u.id WHERE r.role = $1 AND u.active = $2 ORDER BY u.id",
+    )
+    .bind(role.as_str())
+    .bind(true)
+    .fetch_all(conn)
+    .await?))
 }
 
 /// A change of one named owner, as the people it concerns are told.
@@ -319,26 +324,30 @@ pub async fn notify_owner_change(tx: &mut WriteTx, change: &OwnerChange<'_>) -> 
             fill(&escape(t.mail_notify_link), &[("link", &anchor)]),
             escape_lines(t.mail_footer),
         );
-        queue_notification(tx, change.incident_id, &key, user, (subject, body_text, body_html), &base, now).await?;
+        queue_notification(tx, change.incident_id, &key, user, (subject, body_text, body_html), &base, None, now)
+            .await?;
     }
     Ok(())
 }
 
-/// Writes one rendered notification (subject, text, HTML) to `user` into the outbox.
-async fn queue_notification(
+/// Writes one rendered notification (subject, text, HTML) to `user` into the outbox; with a
+/// dedupe key, one that may exist only once.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn queue_notification(
     tx: &mut WriteTx,
     incident_id: i64,
     key: &str,
     user: &Recipient,
     (subject, body_text, body_html): (String, String, String),
     base: &str,
+    dedupe_key: Option<String>,
     now: chrono::DateTime<Utc>,
 ) -> Result<(), AppError> {
     let email = NewEmail {
         kind: EmailKind::Notification,
         incident_id,
         incident_key: key.to_owned(),
-        dedupe_key: None,
+        dedupe_key,
         recipients: vec![user.email.trim().to_owned()],
         subject,
         body_text,

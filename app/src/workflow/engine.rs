@@ -315,7 +315,7 @@ async fn touch_source(tx: &mut WriteTx, source_id: i64, now: DateTime<Utc>) -> R
 }
 
 /// One timeline entry to write.
-struct TimelineRow<'a> {
+pub(crate) struct TimelineRow<'a> {
     incident_id: i64,
     at: DateTime<Utc>,
     actor_id: Option<i64>,
@@ -326,12 +326,18 @@ struct TimelineRow<'a> {
 }
 
 impl<'a> TimelineRow<'a> {
-    fn new(incident_id: i64, at: DateTime<Utc>, actor_id: Option<i64>, role: &'a str, action: TimelineAction) -> Self {
+    pub(crate) fn new(
+        incident_id: i64,
+        at: DateTime<Utc>,
+        actor_id: Option<i64>,
+        role: &'a str,
+        action: TimelineAction,
+    ) -> Self {
         TimelineRow { incident_id, at, actor_id, role, action, from: Stage::Reported, to: Stage::Reported }
     }
 
     /// An entry that does not change the stage.
-    fn stay(self, stage: Stage) -> Self {
+    pub(crate) fn stay(self, stage: Stage) -> Self {
         self.moving(stage, stage)
     }
 
@@ -339,7 +345,7 @@ impl<'a> TimelineRow<'a> {
         TimelineRow { from, to, ..self }
     }
 
-    async fn insert(self, tx: &mut WriteTx, fields: &str) -> Result<(), AppError> {
+    pub(crate) async fn insert(self, tx: &mut WriteTx, fields: &str) -> Result<(), AppError> {
         on_tx!(tx, conn => sqlx::query(
             "INSERT INTO incident_timeline (incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -448,7 +454,12 @@ async fn lock_at_version(tx: &mut WriteTx, id: i64, expected_version: i64) -> Re
 }
 
 /// Refuses `user_id` for `field` unless it is an active user holding `role` (any role if `None`).
-async fn require_user(tx: &mut WriteTx, user_id: i64, role: Option<Role>, field: &str) -> Result<(), AppError> {
+pub(crate) async fn require_user(
+    tx: &mut WriteTx,
+    user_id: i64,
+    role: Option<Role>,
+    field: &str,
+) -> Result<(), AppError> {
     let n: i64 = on_tx!(tx, conn => sqlx::query_scalar(
         "SELECT COUNT(*) FROM users u WHERE u.id = $1 AND u.active = $2 AND \
          ($3 IS NULL OR EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = $3))",
