@@ -7,6 +7,8 @@ data_dir=$(mktemp -d -t baton-e2e-XXXXXX)
 trap 'rm -rf "$data_dir"' EXIT
 export BATON_DATA_DIR="$data_dir"
 export BATON_LOG="${BATON_LOG:-warn}"
+# A throw-away key for chat channels' credentials.
+export BATON_SECRET_KEY="${BATON_SECRET_KEY:-$(head -c 32 /dev/urandom | base64)}"
 password="${E2E_PASSWORD:-e2e password 123}"
 # One account per role, created with the same command-line tool operators use.
 for spec in "ops1:ops:Olivia Ops" "pm1:pm:Peter PM" "dev1:dev:Dana Dev" "dev2:dev:Zhou Wei" "qa1:qa:Quinn QA" "admin1:admin:Ada Admin"; do

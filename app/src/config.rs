@@ -65,6 +65,10 @@ pub struct Config {
     /// Requests without a session (and intake deliveries) each client address may send per
     /// second, with a burst of ten seconds' worth (`BATON_ANONYMOUS_RATE_PER_SECOND`, default 10).
     pub anonymous_rate_per_second: u32,
+    /// The key chat channels' credentials are sealed with (`BATON_SECRET_KEY`, base64 of 32
+    /// bytes, or `BATON_SECRET_KEY_FILE`, a file holding it); `None`: channels cannot be added,
+    /// and start-up is refused while channels exist.
+    pub secret_key: Option<crate::chat::sealed::SecretKey>,
 }
 
 /// How the outgoing mail server is reached.
@@ -221,6 +225,7 @@ impl fmt::Debug for Config {
             .field("audit_anchor_every", &self.audit_anchor_every)
             .field("audit_coalesce_window", &self.audit_coalesce_window)
             .field("anonymous_rate_per_second", &self.anonymous_rate_per_second)
+            .field("secret_key", &self.secret_key)
             .finish()
     }
 }
@@ -277,6 +282,8 @@ struct FileSettings {
     audit_anchor_every: Option<String>,
     audit_coalesce_window: Option<String>,
     anonymous_rate_per_second: Option<String>,
+    secret_key: Option<String>,
+    secret_key_file: Option<String>,
 }
 
 impl FileSettings {
@@ -307,6 +314,8 @@ impl FileSettings {
             ("BATON_AUDIT_ANCHOR_EVERY", self.audit_anchor_every),
             ("BATON_AUDIT_COALESCE_WINDOW", self.audit_coalesce_window),
             ("BATON_ANONYMOUS_RATE_PER_SECOND", self.anonymous_rate_per_second),
+            ("BATON_SECRET_KEY", self.secret_key),
+            ("BATON_SECRET_KEY_FILE", self.secret_key_file),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -487,7 +496,25 @@ impl Config {
             }
         };
 
+        let secret_key = match (get("BATON_SECRET_KEY"), get("BATON_SECRET_KEY_FILE")) {
+            (Some(key), _) => Some(
+                crate::chat::sealed::SecretKey::from_base64(&key)
+                    // Never echo the value: it is the key.
+                    .map_err(|reason| invalid("BATON_SECRET_KEY", "****", &reason))?,
+            ),
+            (None, Some(file)) => {
+                let text = std::fs::read_to_string(file.trim())
+                    .map_err(|e| invalid("BATON_SECRET_KEY_FILE", &file, &format!("cannot read it: {e}")))?;
+                Some(
+                    crate::chat::sealed::SecretKey::from_base64(&text)
+                        .map_err(|reason| invalid("BATON_SECRET_KEY_FILE", &file, &reason))?,
+                )
+            }
+            (None, None) => None,
+        };
+
         Ok(Self {
+            secret_key,
             listen,
             data_dir,
             database_url,

@@ -68,6 +68,24 @@ pub enum FieldProblem {
     NotWorkingHours,
     /// This line of a day list is not a date or a range of dates.
     DayLine(usize),
+    /// Not an `http://` or `https://` URL.
+    NotUrl,
+    /// The URL's host is an internal address (loopback, private network…), not allowed by name.
+    InternalAddress(String),
+    /// The URL's host is neither a chat platform's nor one an admin allowed.
+    HostNotAllowed(String),
+    /// Not the kind of URL this platform hands out (its robot token is missing).
+    UrlNotOfKind,
+    /// Not a signing secret of this platform.
+    SecretFormat,
+    /// The server has no secret key to seal credentials with.
+    SecretKeyMissing,
+    /// Not a mobile number.
+    NotMobile,
+    /// Not a chat user id (letters, digits, `_ . @ -`).
+    NotChatId,
+    /// Not a Feishu/Lark open_id (`ou_…`).
+    NotOpenId,
 }
 
 /// Why a gate action is refused.
@@ -203,6 +221,15 @@ impl FieldProblem {
             FieldProblem::UnknownZone => t.field_unknown_zone.to_owned(),
             FieldProblem::NotWorkingHours => t.field_not_working_hours.to_owned(),
             FieldProblem::DayLine(line) => fill(t.field_day_line, &[("line", &line.to_string())]),
+            FieldProblem::NotUrl => t.field_not_url.to_owned(),
+            FieldProblem::InternalAddress(host) => fill(t.field_internal_address, &[("host", host)]),
+            FieldProblem::HostNotAllowed(host) => fill(t.field_host_not_allowed, &[("host", host)]),
+            FieldProblem::UrlNotOfKind => t.field_url_not_of_kind.to_owned(),
+            FieldProblem::SecretFormat => t.field_secret_format.to_owned(),
+            FieldProblem::SecretKeyMissing => t.field_secret_key_missing.to_owned(),
+            FieldProblem::NotMobile => t.field_not_mobile.to_owned(),
+            FieldProblem::NotChatId => t.field_not_chat_id.to_owned(),
+            FieldProblem::NotOpenId => t.field_not_open_id.to_owned(),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod chat;
 pub mod clock;
 pub mod clocks;
 pub mod enhance;

@@ -60,6 +60,7 @@ pub struct Application {
     anchor: Option<Background>,
     housekeeping: Background,
     scheduler: Background,
+    chat: Background,
     clock_passes: tokio::sync::watch::Receiver<u64>,
 }
 
@@ -117,6 +118,28 @@ async fn start_mailer(config: &Config, db: &Db, wakeup: app::mail::Wakeup) -> an
     Ok(Background::spawn(|stopping| sender.run(wakeup, stopping.wait())))
 }
 
+/// Starts the chat sender, after checking that the secret key opens the stored channels: with
+/// channels but no key (or another key) every message would fail, so start-up stops instead.
+async fn start_chat(
+    config: &Config,
+    db: &Db,
+    clock: Arc<dyn app::clock::Clock>,
+    wakeup: app::mail::Wakeup,
+) -> anyhow::Result<Background> {
+    let channels = app::chat::store::check_key(db, config.secret_key.as_ref()).await.map_err(|e| anyhow::anyhow!(e))?;
+    if channels > 0 {
+        tracing::info!(channels, "delivering to chat channels");
+    }
+    let sender = app::chat::sender::ChatSender::new(
+        db.clone(),
+        config.secret_key.clone(),
+        clock,
+        app::chat::sender::ChatSender::default_tuning(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(Background::spawn(|stopping| sender.run(wakeup, stopping.wait())))
+}
+
 impl Application {
     /// Binds the configured address, then builds the app (see [`Application::build_with_listener`]).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
@@ -171,6 +194,7 @@ impl Application {
         }
         let wakeup = app::mail::Wakeup::default();
         let mailer = start_mailer(&config, &db, wakeup.clone()).await?;
+        let chat = start_chat(&config, &db, clock.clone(), wakeup.clone()).await?;
         let anchor = start_anchor(&config, &db);
         let refusals = Arc::new(app::audit::refusals::Refusals::new(config.audit_coalesce_window));
         let flood = flood::Flood::new(&config, db.clone(), refusals.clone());
@@ -205,7 +229,19 @@ impl Application {
         );
         let clock_passes = clocks.passes();
         let scheduler = Background::spawn(|stopping| clocks.run(stopping.wait()));
-        Ok(Self { listener, router, state, local_addr, mailer, relay, anchor, housekeeping, scheduler, clock_passes })
+        Ok(Self {
+            listener,
+            router,
+            state,
+            local_addr,
+            mailer,
+            relay,
+            anchor,
+            housekeeping,
+            scheduler,
+            chat,
+            clock_passes,
+        })
     }
 
     /// The shared state (database, configuration), e.g. for seeding demo users before serving.
@@ -254,6 +290,8 @@ impl Application {
             tracing::warn!("email sender did not stop in time; abandoning its current email to the lease");
         }
         self.scheduler.stop(Some(std::time::Duration::from_secs(10))).await;
+        // A request in flight is finished (or left to the channel's lease).
+        self.chat.stop(Some(std::time::Duration::from_secs(12))).await;
         // Summaries of open refusal windows first, so the last anchor covers them.
         self.housekeeping.stop(None).await;
         if let Some(anchor) = self.anchor {

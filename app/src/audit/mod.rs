@@ -90,6 +90,16 @@ pub mod event {
     pub const CLOCK_PAUSED: &str = "incident.clock_paused";
     /// Ops resumed a paused clock.
     pub const CLOCK_RESUMED: &str = "incident.clock_resumed";
+    /// An admin added a chat channel.
+    pub const CHANNEL_CREATED: &str = "chat.channel_created";
+    /// An admin changed a chat channel (its URL or secret only as "changed", never the value).
+    pub const CHANNEL_UPDATED: &str = "chat.channel_updated";
+    /// An admin removed a chat channel.
+    pub const CHANNEL_REMOVED: &str = "chat.channel_removed";
+    /// A chat message reached its channel.
+    pub const CHAT_SENT: &str = "chat.sent";
+    /// A chat message was refused or is being retried.
+    pub const CHAT_FAILED: &str = "chat.failed";
 
     /// Every event type, for the filter.
     pub const ALL: &[&str] = &[
@@ -125,6 +135,11 @@ pub mod event {
         CLOCK_NOTICE,
         CLOCK_PAUSED,
         CLOCK_RESUMED,
+        CHANNEL_CREATED,
+        CHANNEL_UPDATED,
+        CHANNEL_REMOVED,
+        CHAT_SENT,
+        CHAT_FAILED,
     ];
 }
 

@@ -50,6 +50,11 @@ pub fn event_label(event: &str, t: &'static Strings) -> String {
         event::CLOCK_NOTICE => t.audit_ev_clock_notice,
         event::CLOCK_PAUSED => t.audit_ev_clock_paused,
         event::CLOCK_RESUMED => t.audit_ev_clock_resumed,
+        event::CHANNEL_CREATED => t.audit_ev_channel_created,
+        event::CHANNEL_UPDATED => t.audit_ev_channel_updated,
+        event::CHANNEL_REMOVED => t.audit_ev_channel_removed,
+        event::CHAT_SENT => t.audit_ev_chat_sent,
+        event::CHAT_FAILED => t.audit_ev_chat_failed,
         other => return other.to_owned(),
     };
     label.to_owned()

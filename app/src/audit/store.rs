@@ -35,6 +35,11 @@ impl Origin {
         Origin { kind: "user", id: Some(id), name: name.to_owned(), roles: roles.to_vec(), client: client.clone() }
     }
 
+    /// The user acting, when a user acts.
+    pub fn user_id(&self) -> Option<i64> {
+        self.id.filter(|_| self.kind == "user")
+    }
+
     /// A workflow actor.
     pub fn actor(actor: &crate::workflow::rules::Actor) -> Self {
         Self::user(actor.id, &actor.name, &actor.roles, &actor.client)

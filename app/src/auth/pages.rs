@@ -49,7 +49,8 @@ pub fn LoginPage() -> impl IntoView {
 }
 
 /// The signed-in user's own page, at `/account`: who they are, their preferred language (the one
-/// their emails and reports come in) and the way to change their password.
+/// their emails and reports come in), their time zone, the chat identities chat channels
+/// @-mention them by, and the way to change their password.
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let i18n = use_i18n();
@@ -61,6 +62,7 @@ pub fn AccountPage() -> impl IntoView {
             {me.map(|me| {
                     let t = i18n.t();
                     let roles = me.roles.iter().map(|r| r.label(t)).collect::<Vec<_>>().join(", ");
+                    let chat = Resource::new(|| (), |_| crate::chat::my_chat_identity());
                     view! {
                         <dl class="handover">
                             <dt>{t.field_username}</dt>
@@ -86,6 +88,13 @@ pub fn AccountPage() -> impl IntoView {
                             <button type="submit" class="button">{t.save}</button>
                         </form>
                         <ZoneForm chosen=me.time_zone.clone() />
+                        // Awaited, not read under a <Suspense>, which builds its children once per pass.
+                        {Suspend::new(async move {
+                            match chat.await {
+                                Err(error) => view! { <crate::shell::LoadError error /> }.into_any(),
+                                Ok(identity) => view! { <crate::chat::ChatIdentityFields identity /> }.into_any(),
+                            }
+                        })}
                         <p><a href="/account/password">{t.password_title}</a></p>
                     }
                 })}
@@ -211,6 +220,7 @@ pub fn SignedInNav() -> impl IntoView {
                             <a class="nav-link" href="/admin/users">{move || i18n.t().nav_users}</a>
                             <a class="nav-link" href="/admin/intake">{move || i18n.t().nav_intake}</a>
                             <a class="nav-link" href="/admin/clocks">{move || i18n.t().nav_clocks}</a>
+                            <a class="nav-link" href="/admin/channels">{move || i18n.t().channels_nav}</a>
                             <a class="nav-link" href="/admin/audit">{move || i18n.t().nav_audit}</a>
                             <a class="nav-link" href="/admin/outbox">{move || i18n.t().nav_outbox}</a>
                         })}

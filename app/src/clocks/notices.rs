@@ -187,6 +187,19 @@ async fn fire(
         queue_notification(tx, clock.incident_id, &row.key, person, rendered, base, Some(dedupe), now).await?;
     }
     let notified: Vec<i64> = people.iter().filter(|p| p.active).map(|p| p.id).collect();
+    let chat_event = match level {
+        Level::Reminder => crate::chat::ChatEvent::ClockReminder,
+        Level::Breach => crate::chat::ChatEvent::ClockBreach,
+        Level::Escalation => crate::chat::ChatEvent::ClockEscalation,
+    };
+    let notice = crate::chat::notify::ClockNotice {
+        incident_id: clock.incident_id,
+        event: chat_event,
+        holders: &told.holders,
+        contacts: &told.contacts,
+        left_seconds: target - spent,
+    };
+    crate::chat::notify::on_clock_notice(tx, &notice, now).await?;
     let action = match level {
         Level::Reminder => TimelineAction::ClockReminder,
         Level::Breach => TimelineAction::ClockBreach,

@@ -130,5 +130,6 @@ pub struct Report {
 /// repeated delivery), so the emails commit or roll back with the incident.
 #[cfg(feature = "ssr")]
 pub async fn notify_ops_of_intake(tx: &mut crate::db::WriteTx, incident_id: i64) -> Result<(), crate::error::AppError> {
-    crate::mail::compose::notify_ops_of_intake(tx, incident_id).await
+    crate::mail::compose::notify_ops_of_intake(tx, incident_id).await?;
+    crate::chat::notify::on_intake(tx, incident_id, chrono::Utc::now()).await
 }

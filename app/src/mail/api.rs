@@ -9,7 +9,11 @@ use crate::error::AppError;
 
 /// The newest emails (50 a page), optionally only those with `status`, before row id `before`.
 #[server(endpoint = "outbox/list")]
-pub async fn list_outbox(status: Option<String>, before: Option<i64>) -> Result<Vec<EmailView>, AppError> {
+pub async fn list_outbox(
+    status: Option<String>,
+    transport: Option<String>,
+    before: Option<i64>,
+) -> Result<Vec<EmailView>, AppError> {
     use crate::{
         auth::{guard, Role},
         error::FieldProblem,
@@ -20,7 +24,12 @@ pub async fn list_outbox(status: Option<String>, before: Option<i64>) -> Result<
         Some(s) => Some(EmailStatus::parse(s).ok_or_else(|| AppError::invalid("status", FieldProblem::InvalidChoice))?),
         None => None,
     };
-    outbox::list(&guard::app_state().db, status, before, 50).await
+    let transport = match transport.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(t @ ("email" | "chat")) => Some(t),
+        Some(_) => return Err(AppError::invalid("transport", FieldProblem::InvalidChoice)),
+        None => None,
+    };
+    outbox::list_filtered(&guard::app_state().db, status, transport, before, 50).await
 }
 
 /// Queues a failed or unsent email again, wakes the sender, and returns to the outbox (with the

@@ -154,4 +154,10 @@ pub struct EmailView {
     pub created_at: String,
     /// When the mail server accepted it (RFC 3339).
     pub sent_at: Option<String>,
+    /// `email`, or `chat` for a chat channel's message (whose subject and text are its headline).
+    pub transport: String,
+    /// The chat channel's name, for a chat message.
+    pub channel: Option<String>,
+    /// For a chat message sent inside a digest: the message that carried it.
+    pub digest_of: Option<i64>,
 }

@@ -152,8 +152,9 @@ pub(super) fn stored_recipients(json: &str) -> Result<Vec<String>, UnknownStored
 /// whose stored row cannot be read is failed for good instead (see [`fail_unreadable`]).
 pub async fn claim_due(db: &Db, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<Claimed>, AppError> {
     let lease_until = now + chrono::Duration::from_std(lease).map_err(AppError::internal)?;
-    const SELECT: &str = "SELECT id FROM outbox WHERE (status = 'queued' AND next_attempt_at <= $2) \
-                          OR (status = 'sending' AND lease_until <= $2) ORDER BY id LIMIT $3";
+    const SELECT: &str =
+        "SELECT id FROM outbox WHERE transport = 'email' AND ((status = 'queued' AND next_attempt_at <= $2) \
+                          OR (status = 'sending' AND lease_until <= $2)) ORDER BY id LIMIT $3";
     let lock = match db {
         Db::Sqlite(_) => "",
         Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
@@ -287,7 +288,7 @@ pub async fn mark_delivered(db: &Db, claim: &Claimed) -> Result<bool, AppError> 
 /// Without an SMTP server, moves every queued email to `not_configured`; returns how many.
 pub async fn park_unconfigured(db: &Db) -> Result<u64, AppError> {
     let mut tx = db.begin_write().await?;
-    let n = on_tx!(&mut tx, conn => sqlx::query("UPDATE outbox SET status = 'not_configured' WHERE status = 'queued'")
+    let n = on_tx!(&mut tx, conn => sqlx::query("UPDATE outbox SET status = 'not_configured' WHERE status = 'queued' AND transport = 'email'")
         .execute(conn)
         .await?
         .rows_affected());
@@ -314,7 +315,12 @@ const VIEW_COLUMNS: &str = "o.id AS id, o.kind AS kind, i.key AS incident_key, o
                             o.subject AS subject, o.body_text AS body_text, o.body_html AS body_html, \
                             o.language AS language, o.message_id AS message_id, o.status AS status, \
                             o.attempts AS attempts, o.next_attempt_at AS next_attempt_at, \
-                            o.last_error AS last_error, o.created_at AS created_at, o.sent_at AS sent_at";
+                            o.last_error AS last_error, o.created_at AS created_at, o.sent_at AS sent_at, \
+                            o.transport AS transport, c.name AS channel, o.digest_of AS digest_of";
+
+/// The tables [`VIEW_COLUMNS`] reads.
+const VIEW_FROM: &str =
+    "outbox o LEFT JOIN incidents i ON i.id = o.incident_id LEFT JOIN chat_channels c ON c.id = o.channel_id";
 
 /// An email as stored, with the key of its incident.
 #[derive(sqlx::FromRow)]
@@ -334,6 +340,9 @@ struct EmailRow {
     last_error: String,
     created_at: DateTime<Utc>,
     sent_at: Option<DateTime<Utc>>,
+    transport: String,
+    channel: Option<String>,
+    digest_of: Option<i64>,
 }
 
 impl TryFrom<EmailRow> for EmailView {
@@ -356,6 +365,9 @@ impl TryFrom<EmailRow> for EmailView {
             last_error: row.last_error,
             created_at: row.created_at.to_rfc3339(),
             sent_at: row.sent_at.map(|t| t.to_rfc3339()),
+            transport: row.transport,
+            channel: row.channel,
+            digest_of: row.digest_of,
         })
     }
 }
@@ -367,15 +379,27 @@ pub async fn list(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<EmailView>, AppError> {
+    list_filtered(db, status, None, before, limit).await
+}
+
+/// Like [`list`], optionally only one transport (`email` or `chat`).
+pub async fn list_filtered(
+    db: &Db,
+    status: Option<EmailStatus>,
+    transport: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<EmailView>, AppError> {
     let sql = format!(
-        "SELECT {VIEW_COLUMNS} FROM outbox o LEFT JOIN incidents i ON i.id = o.incident_id \
-         WHERE ($1 = '' OR o.status = $1) AND o.id < $2 ORDER BY o.id DESC LIMIT $3"
+        "SELECT {VIEW_COLUMNS} FROM {VIEW_FROM} \
+         WHERE ($1 = '' OR o.status = $1) AND ($4 = '' OR o.transport = $4) AND o.id < $2 ORDER BY o.id DESC LIMIT $3"
     );
     let status = status.map(EmailStatus::as_str).unwrap_or_default();
     let rows = on_db!(db, pool => sqlx::query_as::<_, EmailRow>(&sql)
         .bind(status)
         .bind(before.unwrap_or(i64::MAX))
         .bind(limit.clamp(1, 500))
+        .bind(transport.unwrap_or_default())
         .fetch_all(pool)
         .await?);
     Ok(rows.into_iter().map(EmailView::try_from).collect::<Result<Vec<_>, _>>()?)
@@ -384,8 +408,8 @@ pub async fn list(
 /// The report email of an incident, if it has one.
 pub async fn report_of(db: &Db, incident_id: i64) -> Result<Option<EmailView>, AppError> {
     let sql = format!(
-        "SELECT {VIEW_COLUMNS} FROM outbox o LEFT JOIN incidents i ON i.id = o.incident_id \
-         WHERE o.incident_id = $1 AND o.kind = 'report' ORDER BY o.id LIMIT 1"
+        "SELECT {VIEW_COLUMNS} FROM {VIEW_FROM} \
+         WHERE o.incident_id = $1 AND o.kind = 'report' AND o.transport = 'email' ORDER BY o.id LIMIT 1"
     );
     let row = on_db!(db, pool => sqlx::query_as::<_, EmailRow>(&sql)
         .bind(incident_id)
@@ -396,8 +420,7 @@ pub async fn report_of(db: &Db, incident_id: i64) -> Result<Option<EmailView>, A
 
 /// One email, for its preview.
 pub async fn get(db: &Db, id: i64) -> Result<Option<EmailView>, AppError> {
-    let sql =
-        format!("SELECT {VIEW_COLUMNS} FROM outbox o LEFT JOIN incidents i ON i.id = o.incident_id WHERE o.id = $1");
+    let sql = format!("SELECT {VIEW_COLUMNS} FROM {VIEW_FROM} WHERE o.id = $1");
     let row = on_db!(db, pool => sqlx::query_as::<_, EmailRow>(&sql)
         .bind(id)
         .fetch_optional(pool)
@@ -427,6 +450,9 @@ mod tests {
             last_error: String::new(),
             created_at: at,
             sent_at: None,
+            transport: "email".into(),
+            channel: None,
+            digest_of: None,
         }
     }
 

@@ -21,19 +21,39 @@ pub fn OutboxPage() -> impl IntoView {
     let i18n = use_i18n();
     let query = use_query_map();
     let status = move || query.read().get("status").filter(|s| !s.is_empty());
+    let transport = move || query.read().get("transport").filter(|s| !s.is_empty());
     let before = move || query.read().get("before").and_then(|b| b.parse::<i64>().ok());
     let retry = ServerAction::<RetryEmail>::new();
-    let emails = Resource::new(move || (status(), before()), |(status, before)| super::list_outbox(status, before));
+    let emails = Resource::new(
+        move || (status(), transport(), before()),
+        |(status, transport, before)| super::list_outbox(status, transport, before),
+    );
     let retry_error = Signal::derive(move || retry.value().get().and_then(|r| r.err()));
     let retried = move || query.read().get("retried").is_some();
     let filter_link = move |value: Option<EmailStatus>| {
         // Reactive: following a chip changes the query without re-creating the page.
         let selected = move || (status().as_deref() == value.map(EmailStatus::as_str)).then_some("page");
-        let href =
-            value.map(|s| format!("/admin/outbox?status={}", s.as_str())).unwrap_or_else(|| "/admin/outbox".into());
+        let by_transport = transport().map(|t| format!("transport={t}&")).unwrap_or_default();
+        let href = value
+            .map(|s| format!("/admin/outbox?{by_transport}status={}", s.as_str()))
+            .unwrap_or_else(|| format!("/admin/outbox?{by_transport}"));
         view! {
             <a class="filter-chip" href=href aria-current=selected>
                 {move || value.map(|s| s.label(i18n.t())).unwrap_or(i18n.t().outbox_all)}
+            </a>
+        }
+    };
+    // Which transport: emails, chat messages, or both.
+    let transport_link = move |value: Option<&'static str>| {
+        let selected = move || (transport().as_deref() == value).then_some("page");
+        let href = value.map(|t| format!("/admin/outbox?transport={t}")).unwrap_or_else(|| "/admin/outbox".into());
+        view! {
+            <a class="filter-chip" href=href aria-current=selected>
+                {move || match value {
+                    Some("email") => i18n.t().outbox_transport_email,
+                    Some(_) => i18n.t().outbox_transport_chat,
+                    None => i18n.t().outbox_transport_all,
+                }}
             </a>
         }
     };
@@ -43,6 +63,11 @@ pub fn OutboxPage() -> impl IntoView {
             <h1>{move || i18n.t().outbox_title}</h1>
         </div>
         <p class="hint">{move || i18n.t().outbox_intro}</p>
+        <nav class="filter-chips" aria-label=move || i18n.t().outbox_transport>
+            {transport_link(None)}
+            {transport_link(Some("email"))}
+            {transport_link(Some("chat"))}
+        </nav>
         <nav class="filter-chips" aria-label=move || i18n.t().field_status>
             {filter_link(None)}
             {EmailStatus::ALL.into_iter().map(|s| filter_link(Some(s))).collect_view()}
@@ -58,7 +83,8 @@ pub fn OutboxPage() -> impl IntoView {
                     let more = (list.len() >= 50).then(|| {
                         let last = list.last().map(|e| e.id).unwrap_or_default();
                         let status = status().map(|s| format!("&status={s}")).unwrap_or_default();
-                        format!("/admin/outbox?before={last}{status}")
+                        let by_transport = transport().map(|t| format!("&transport={t}")).unwrap_or_default();
+                        format!("/admin/outbox?before={last}{status}{by_transport}")
                     });
                     view! {
                         <ul class="outbox">
@@ -126,11 +152,18 @@ fn EmailCard(email: EmailView, retry: ServerAction<RetryEmail>, filter: Option<S
     let created = email.created_at.clone();
     let attempts = email.attempts.to_string();
     let error = email.last_error.clone();
+    let chat = email.transport == "chat";
+    let to = match &email.channel {
+        Some(channel) if chat => channel.clone(),
+        _ => email.recipients.join(", "),
+    };
+    let digest = email.digest_of.filter(|of| *of != id).map(|of| of.to_string());
     view! {
         <article class="card outbox-item" aria-label=email.subject.clone()>
             <p class="outbox-item__head">
                 <StatusBadge status />
                 " "
+                {chat.then(|| view! { <span class="badge">{move || i18n.t().outbox_transport_chat}</span> " " })}
                 <span class="hint">
                     {move || match kind {
                         EmailKind::Notification => i18n.t().outbox_kind_notification,
@@ -143,7 +176,7 @@ fn EmailCard(email: EmailView, retry: ServerAction<RetryEmail>, filter: Option<S
             // What an admin scans for stays in view (who, when, why it failed); the rest of the
             // delivery record and the parts are folded, so a page of emails stays short on a phone.
             <p class="hint">
-                {move || i18n.t().outbox_to} {move || i18n.t().colon} {email.recipients.join(", ")}
+                {move || if chat { i18n.t().outbox_channel } else { i18n.t().outbox_to }} {move || i18n.t().colon} {to.clone()}
                 " · " <LocalTime at=created ago=true />
             </p>
             {(!error.is_empty()).then(|| view! { <p class="outbox-item__error">{error.clone()}</p> })}
@@ -166,10 +199,20 @@ fn EmailCard(email: EmailView, retry: ServerAction<RetryEmail>, filter: Option<S
                     <dd>{attempts}</dd>
                     {next.map(|n| view! { <dt>{move || i18n.t().outbox_next_attempt}</dt><dd><LocalTime at=n /></dd> })}
                     {sent.map(|s| view! { <dt>{move || i18n.t().outbox_sent_at}</dt><dd><LocalTime at=s ago=true /></dd> })}
-                    <dt>"Message-ID"</dt>
-                    <dd class="mono">{email.message_id.clone()}</dd>
+                    {digest.map(|of| view! {
+                        <dt>{move || i18n.t().outbox_digest}</dt>
+                        <dd>{move || fill(i18n.t().outbox_digest_of, &[("id", &of)])}</dd>
+                    })}
+                    {(!chat).then(|| view! {
+                        <dt>"Message-ID"</dt>
+                        <dd class="mono">{email.message_id.clone()}</dd>
+                    })}
                 </dl>
-                <EmailPreview text=email.body_text.clone() id=email.id />
+                {if chat {
+                    view! { <p>{email.body_text.clone()}</p> }.into_any()
+                } else {
+                    view! { <EmailPreview text=email.body_text.clone() id=email.id /> }.into_any()
+                }}
             </details>
         </article>
     }

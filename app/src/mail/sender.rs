@@ -12,18 +12,28 @@ use super::{
 };
 use crate::{config::SmtpConfig, db::Db, error::AppError};
 
-/// Wakes the sender right after a commit that may have queued email. Cheap to clone.
+/// Wakes the outbox's senders (email and chat) right after a commit that may have queued
+/// messages. Cheap to clone.
 #[derive(Clone, Debug, Default)]
-pub struct Wakeup(Arc<Notify>);
+pub struct Wakeup {
+    email: Arc<Notify>,
+    chat: Arc<Notify>,
+}
 
 impl Wakeup {
-    /// Tells the sender to look now (a wake-up while it is busy is kept for its next wait).
+    /// Tells the senders to look now (a wake-up while one is busy is kept for its next wait).
     pub fn wake(&self) {
-        self.0.notify_one();
+        self.email.notify_one();
+        self.chat.notify_one();
     }
 
     async fn wait(&self) {
-        self.0.notified().await;
+        self.email.notified().await;
+    }
+
+    /// Waits for a wake-up meant for the chat sender.
+    pub async fn wait_chat(&self) {
+        self.chat.notified().await;
     }
 }
 

@@ -30,7 +30,7 @@ pub struct Source {
 
 /// Inserts an open item inside `tx`; returns its id. The one insert of pool items.
 pub async fn insert(tx: &mut WriteTx, draft: &PoolDraft, source: Source, now: DateTime<Utc>) -> Result<i64, AppError> {
-    Ok(on_tx!(tx, conn => sqlx::query_scalar(
+    let id: i64 = on_tx!(&mut *tx, conn => sqlx::query_scalar(
         "INSERT INTO pool_items (title, description, priority, status, source_incident_id, created_by, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
     )
@@ -42,7 +42,10 @@ pub async fn insert(tx: &mut WriteTx, draft: &PoolDraft, source: Source, now: Da
     .bind(source.created_by)
     .bind(now)
     .fetch_one(conn)
-    .await?))
+    .await?);
+    crate::chat::notify::on_pool_item(tx, id, draft.title.trim(), draft.priority.as_str(), source.incident_id, now)
+        .await?;
+    Ok(id)
 }
 
 /// A PM adds an item to the requirement pool directly.

@@ -21,6 +21,7 @@ pub use not_found::{AdminOnly, LoadError, NotFound};
 use crate::{
     audit::{AuditEntryPage, AuditPage},
     auth::{provide_me, AccountPage, ChangePasswordPage, LoginPage},
+    chat::ChannelsPage,
     clocks::ClockSettingsPage,
     enhance::LiveUpdates,
     home::HomePage,
@@ -172,6 +173,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users/:id") view=|| view! { <AdminOnly><UserPage /></AdminOnly> } ssr=SsrMode::Async />
                     <Route path=path!("/admin/intake") view=|| view! { <AdminOnly><IntakePage /></AdminOnly> } ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/clocks") view=|| view! { <AdminOnly><ClockSettingsPage /></AdminOnly> } ssr=SsrMode::InOrder />
+                    <Route path=path!("/admin/channels") view=|| view! { <AdminOnly><ChannelsPage /></AdminOnly> } ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit") view=|| view! { <AdminOnly><AuditPage /></AdminOnly> } ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/audit/:seq") view=|| view! { <AdminOnly><AuditEntryPage /></AdminOnly> } ssr=SsrMode::InOrder />
                     <Route path=path!("/admin/outbox") view=|| view! { <AdminOnly><OutboxPage /></AdminOnly> } ssr=SsrMode::InOrder />

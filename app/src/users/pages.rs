@@ -9,6 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::{CreateUser, EndUserSessions, ResetPassword, SetUserActive, UpdateUser, UserDetail};
 use crate::{
     auth::Role,
+    chat::{ChatIdentity, ChatIdentityFields},
     enhance::Enhance,
     error::AppError,
     forms::{FieldError, FormError},
@@ -155,27 +156,28 @@ pub fn NewUserPage() -> impl IntoView {
     }
 }
 
-/// One user: details and roles, activation, password reset and sessions.
+/// One user: details and roles, chat identities, activation, password reset and sessions.
 #[component]
 pub fn UserPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
     let user = Resource::new(id, super::get_user);
+    let identity = Resource::new(id, crate::chat::get_user_chat_identity);
     let query = use_query_map();
     let saved = move || query.read().get("saved").is_some();
     view! {
         // Awaited, not read under a <Suspense>, which builds its children once per pass.
         {Suspend::new(async move {
-            match user.await {
-                Err(error) => view! { <crate::shell::LoadError error /> }.into_any(),
-                Ok(detail) => view! { <UserForms detail saved=saved() /> }.into_any(),
+            match (user.await, identity.await) {
+                (Err(error), _) | (_, Err(error)) => view! { <crate::shell::LoadError error /> }.into_any(),
+                (Ok(detail), Ok(identity)) => view! { <UserForms detail identity saved=saved() /> }.into_any(),
             }
         })}
     }
 }
 
 #[component]
-fn UserForms(detail: UserDetail, saved: bool) -> impl IntoView {
+fn UserForms(detail: UserDetail, identity: ChatIdentity, saved: bool) -> impl IntoView {
     let i18n = use_i18n();
     let update = ServerAction::<UpdateUser>::new();
     let update_error = Signal::derive(move || update.value().get().and_then(|r| r.err()));
@@ -209,6 +211,9 @@ fn UserForms(detail: UserDetail, saved: bool) -> impl IntoView {
             </ActionForm>
             </Enhance>
         </section>
+        <div class="card">
+            <ChatIdentityFields identity user_id=id />
+        </div>
         <section class="card" aria-labelledby="password-reset-heading">
             <h2 id="password-reset-heading">{move || i18n.t().users_reset_password}</h2>
             <Enhance>

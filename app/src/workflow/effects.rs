@@ -1,8 +1,8 @@
 //! The one place where an accepted gate action's side effects join its transaction.
 //!
-//! The timeline entry and the audit entry are written by the engine itself; the queued emails are
-//! written here ([`crate::mail::on_transition`]), with the same `tx` so they commit or roll back
-//! with the stage change.
+//! The timeline entry and the audit entry are written by the engine itself; the queued emails
+//! ([`crate::mail::on_transition`]) and chat messages ([`crate::chat::notify::on_transition`]) are
+//! written here, with the same `tx` so they commit or roll back with the stage change.
 
 use super::rules::{ActionKind, Owners, Stage};
 use crate::{db::WriteTx, error::AppError};
@@ -40,5 +40,6 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
         to = event.to.as_str(),
         "gate action accepted"
     );
-    crate::mail::on_transition(tx, event).await
+    crate::mail::on_transition(tx, event).await?;
+    crate::chat::notify::on_transition(tx, event, chrono::Utc::now()).await
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod chat;
 mod clocks;
 mod db;
 mod intake;

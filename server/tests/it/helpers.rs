@@ -35,6 +35,9 @@ pub struct TestApp {
     _data_dir: tempfile::TempDir,
 }
 
+/// The secret key of test servers (32 bytes, base64).
+pub const TEST_SECRET_KEY: &str = "dGVzdCBrZXkgb2YgMzIgYnl0ZXMgZm9yIGJhdG9uISE=";
+
 pub fn config_for(database_url: &str, data_dir: &std::path::Path, base: &str, extra: &[(&str, &str)]) -> Config {
     let mut env: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), database_url.into()),
@@ -42,6 +45,8 @@ pub fn config_for(database_url: &str, data_dir: &std::path::Path, base: &str, ex
         ("BATON_SITE_ROOT".into(), data_dir.display().to_string()),
         ("BATON_BASE_URL".into(), base.into()),
         ("BATON_MAX_BODY_BYTES".into(), "4096".into()),
+        // Chat channels need a key to seal their credentials with.
+        ("BATON_SECRET_KEY".into(), TEST_SECRET_KEY.into()),
     ]);
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());

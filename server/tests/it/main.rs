@@ -6,6 +6,7 @@ mod helpers;
 mod assets;
 mod audit;
 mod auth;
+mod chat;
 mod clocks;
 mod contract;
 mod flood;
