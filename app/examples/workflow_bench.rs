@@ -153,6 +153,9 @@ async fn main() {
     let db = test_db.db.clone();
     let ops = person(&db, "ops1", Role::Ops).await;
     let pm = person(&db, "pm1", Role::Pm).await;
+    // Chat channels receiving every hand-off: each action then also writes one message per channel.
+    let channels: usize = std::env::var("BENCH_CHANNELS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    add_channels(&db, channels).await;
 
     // Gate actions: each client triages its own incidents (technical, to the PM), as fast as it can.
     let per_client = 2_000;
@@ -185,7 +188,7 @@ async fn main() {
     }
     let elapsed = start.elapsed().as_secs_f64();
     println!(
-        "| {backend} | gate actions, {clients} concurrent clients | {:.0} /s ({actions} in {elapsed:.1} s) |",
+        "| {backend} | gate actions, {clients} concurrent clients, {channels} chat channels | {:.0} /s ({actions} in {elapsed:.1} s) |",
         actions as f64 / elapsed
     );
 
@@ -281,4 +284,28 @@ async fn clocks(db: &Db, backend: Backend, ops: &Actor, many: usize) {
     })
     .await;
     println!("| {backend} | queue of an ops user, {many} open incidents with clocks | {queue:.0} ms |");
+}
+
+/// Adds `n` webhook channels receiving stage hand-offs (never sent to: no sender runs here).
+async fn add_channels(db: &Db, n: usize) {
+    use app::chat::{sealed::SecretKey, store};
+    if n == 0 {
+        return;
+    }
+    let key = SecretKey::from_base64(&SecretKey::generate_base64()).unwrap();
+    let origin = app::audit::store::Origin::system("bench");
+    store::set_allowed_hosts(db, &origin, "hooks.example.com", Utc::now()).await.unwrap();
+    for i in 0..n {
+        let input = store::ChannelInput {
+            name: format!("channel {i}"),
+            kind: "webhook".into(),
+            language: if i % 2 == 0 { "zh-CN".into() } else { "en".into() },
+            events: vec!["stage_entered".into()],
+            severities: Vec::new(),
+            url: format!("https://hooks.example.com/{i}").into(),
+            secret: String::new().into(),
+            enabled: true,
+        };
+        store::create(db, Some(&key), &origin, &input, Utc::now()).await.unwrap();
+    }
 }

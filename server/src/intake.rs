@@ -90,9 +90,11 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// `GET /api/v1/openapi.json`.
+/// `GET /api/v1/openapi.json`: the intake API, and the outgoing chat webhook under `webhooks`.
 async fn openapi() -> Response {
-    Json(ApiDoc::openapi()).into_response()
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    crate::webhook_doc::add_to(&mut doc);
+    Json(doc).into_response()
 }
 
 // The rules every text field follows, as the server checks them (`app::text`, `Fields::text`),

@@ -17,6 +17,7 @@ mod render;
 mod security;
 pub mod telemetry;
 mod text_guard;
+mod webhook_doc;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 

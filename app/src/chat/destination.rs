@@ -109,7 +109,8 @@ pub fn hint(url: &Url) -> String {
         _ => path.to_owned(),
     };
     let query = if url.query().is_some() { "?…" } else { "" };
-    format!("{}://{}{shown}{query}", url.scheme(), url.host_str().unwrap_or_default())
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{}://{}{port}{shown}{query}", url.scheme(), url.host_str().unwrap_or_default())
 }
 
 /// Whether the URL looks like one the platform hands out (checked only on its official host, so
@@ -188,6 +189,8 @@ mod tests {
         assert_eq!(hint(&url), "https://oapi.dingtalk.com/robot/send?…");
         let url = Url::parse("https://open.feishu.cn/open-apis/bot/v2/hook/0123456789abcdef").unwrap();
         assert_eq!(hint(&url), "https://open.feishu.cn/open-apis/bot/v2/hook/0123…");
+        let url = Url::parse("http://10.0.0.5:8080/in?key=k").unwrap();
+        assert_eq!(hint(&url), "http://10.0.0.5:8080/in?…");
     }
 
     #[test]

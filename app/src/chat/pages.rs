@@ -523,8 +523,7 @@ fn AllowedHostsForm(
                         aria-describedby="allowed-hosts-hint err-allowed-hosts"
                     >{allowed_hosts}</textarea>
                     <p class="hint" id="allowed-hosts-hint">{t.channels_hosts_hint}</p>
-                    // The store names this field `allowed_hosts`.
-                    <FieldError error field="allowed_hosts" id="err-allowed-hosts" />
+                    <FieldError error field="hosts" id="err-allowed-hosts" />
                 </div>
                 <button type="submit" class="button">{t.save}</button>
             </ActionForm>

@@ -270,7 +270,7 @@ impl ChatSender {
             &webhook_id,
             Utc::now(),
         );
-        let answer = self.post(creds.kind, outgoing).await;
+        let (answer, remote) = self.post(creds.kind, outgoing).await;
         let attempt = batch.iter().map(|p| p.attempts).max().unwrap_or(0) + 1;
         let (finish, outcome, shown) = match &answer {
             Answer::Delivered => (Finish::Sent(now), "delivered", String::new()),
@@ -287,10 +287,7 @@ impl ChatSender {
             "UPDATE chat_channels SET last_outcome = $1, last_answer = $2, last_attempt_at = $3 WHERE id = $4",
         )
         .bind(outcome)
-        .bind(match &answer {
-            Answer::Delivered => "delivered".to_owned(),
-            Answer::Transient(e) | Answer::Permanent(e) => e.clone(),
-        })
+        .bind(&remote)
         .bind(now)
         .bind(channel)
         .execute(conn)
@@ -324,21 +321,35 @@ impl ChatSender {
         Ok(answer)
     }
 
-    /// Sends the request; never reports the URL (it holds the robot's token).
-    async fn post(&self, kind: ChannelKind, outgoing: sign::Outgoing) -> Answer {
+    /// Sends the request: how it ended, and the remote answer as admins see it (status and body,
+    /// trimmed, on one line). Never reports the URL (it holds the robot's token).
+    async fn post(&self, kind: ChannelKind, outgoing: sign::Outgoing) -> (Answer, String) {
         let mut request = self.client.post(&outgoing.url).body(outgoing.body);
         for (name, value) in &outgoing.headers {
             request = request.header(name.as_str(), value.as_str());
         }
+        let failed = |err: reqwest::Error| {
+            let error = describe(&err.without_url());
+            (Answer::Transient(error.clone()), error)
+        };
         match request.send().await {
-            Err(err) => Answer::Transient(describe(&err.without_url())),
+            Err(err) => failed(err),
             Ok(response) => {
                 let status = response.status().as_u16();
                 let body = match response.bytes().await {
                     Ok(bytes) => String::from_utf8_lossy(&bytes[..bytes.len().min(16 * 1024)]).into_owned(),
-                    Err(err) => return Answer::Transient(describe(&err.without_url())),
+                    Err(err) => return failed(err),
                 };
-                sign::classify(kind, status, &body)
+                let answer = sign::classify(kind, status, &body);
+                let remote = match &answer {
+                    Answer::Delivered => {
+                        let line = body.split_whitespace().collect::<Vec<_>>().join(" ");
+                        let shown = format!("HTTP {status}: {line}");
+                        wire::truncate_bytes(shown.trim_end_matches([':', ' ']), ANSWER_LIMIT).to_owned()
+                    }
+                    Answer::Transient(e) | Answer::Permanent(e) => e.clone(),
+                };
+                (answer, remote)
             }
         }
     }

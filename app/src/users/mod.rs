@@ -7,6 +7,8 @@ pub mod validate;
 #[cfg(feature = "ssr")]
 pub mod bootstrap;
 #[cfg(feature = "ssr")]
+pub mod chat_identity;
+#[cfg(feature = "ssr")]
 pub mod preferences;
 #[cfg(feature = "ssr")]
 pub mod store;

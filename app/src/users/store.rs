@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+pub use super::chat_identity::{chat_identity, check_chat_identity, set_chat_identity};
 use super::{UserDetail, UserSummary};
 use crate::{
     auth::Role,
@@ -350,83 +351,4 @@ mod tests {
         assert_eq!(stored_role("qa").unwrap(), Role::Qa);
         assert_eq!(stored_role("root").unwrap_err().column, "user_roles.role");
     }
-}
-
-/// A user's chat identities (for @-mentions in chat channels).
-pub async fn chat_identity(db: &Db, user_id: i64) -> Result<crate::chat::ChatIdentity, crate::error::AppError> {
-    let row: Option<(String, String, String)> = on_db!(db, pool => sqlx::query_as(
-        "SELECT chat_mobile, wecom_userid, feishu_open_id FROM users WHERE id = $1",
-    )
-    .bind(user_id)
-    .fetch_optional(pool)
-    .await?);
-    let (mobile, wecom_userid, feishu_open_id) = row.ok_or(crate::error::AppError::NotFound)?;
-    Ok(crate::chat::ChatIdentity { mobile, wecom_userid, feishu_open_id })
-}
-
-/// Checks chat identities: each may be empty; a mobile number is digits (with an optional `+`),
-/// a WeCom id letters, digits and `_ . @ -`, a Feishu open_id `ou_` and letters or digits. These
-/// values are placed into chat messages as mentions, so nothing else may pass.
-pub fn check_chat_identity(
-    identity: &crate::chat::ChatIdentity,
-) -> Result<crate::chat::ChatIdentity, crate::error::AppError> {
-    use crate::error::{AppError, FieldProblem};
-    let mobile: String = identity.mobile.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-    let digits = mobile.strip_prefix('+').unwrap_or(&mobile);
-    if !mobile.is_empty() && !(digits.len() >= 5 && digits.len() <= 20 && digits.chars().all(|c| c.is_ascii_digit())) {
-        return Err(AppError::invalid("mobile", FieldProblem::NotMobile));
-    }
-    let wecom = identity.wecom_userid.trim();
-    if !wecom.is_empty()
-        && !(wecom.len() <= 64
-            && wecom.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '@' | '-')))
-    {
-        return Err(AppError::invalid("wecom_userid", FieldProblem::NotChatId));
-    }
-    let open_id = identity.feishu_open_id.trim();
-    if !open_id.is_empty()
-        && !(open_id.len() <= 64
-            && open_id.starts_with("ou_")
-            && open_id.len() > 3
-            && open_id[3..].chars().all(|c| c.is_ascii_alphanumeric()))
-    {
-        return Err(AppError::invalid("feishu_open_id", FieldProblem::NotOpenId));
-    }
-    Ok(crate::chat::ChatIdentity { mobile, wecom_userid: wecom.to_owned(), feishu_open_id: open_id.to_owned() })
-}
-
-/// Stores a user's chat identities, checked, audited with before and after; nothing is written
-/// when nothing changed.
-pub async fn set_chat_identity(
-    db: &Db,
-    origin: &crate::audit::store::Origin,
-    user_id: i64,
-    username: &str,
-    identity: &crate::chat::ChatIdentity,
-    now: DateTime<Utc>,
-) -> Result<(), crate::error::AppError> {
-    let identity = check_chat_identity(identity)?;
-    let before = chat_identity(db, user_id).await?;
-    if before == identity {
-        return Ok(());
-    }
-    let mut tx = db.begin_write().await?;
-    on_tx!(&mut tx, conn => sqlx::query(
-        "UPDATE users SET chat_mobile = $1, wecom_userid = $2, feishu_open_id = $3, updated_at = $4 WHERE id = $5",
-    )
-    .bind(&identity.mobile)
-    .bind(&identity.wecom_userid)
-    .bind(&identity.feishu_open_id)
-    .bind(now)
-    .bind(user_id)
-    .execute(conn)
-    .await
-    .map(|_| ()))?;
-    crate::audit::store::Record::new(origin, crate::audit::event::USER_UPDATED)
-        .target("user", username)
-        .details(serde_json::json!({ "before": { "chat": before }, "after": { "chat": identity } }))
-        .append(&mut tx, now)
-        .await?;
-    tx.commit().await?;
-    Ok(())
 }

@@ -71,6 +71,7 @@ db_test!(async fn admins_add_a_channel_test_it_and_never_see_its_credentials_aga
     let tested = admin.call("/api/chat/test", &[("id", &id.to_string())]).await;
     assert_eq!(tested.status, StatusCode::OK, "{}", tested.body);
     assert_eq!(tested.json()["outcome"], "delivered", "{}", tested.body);
+    assert_eq!(tested.json()["answer"], r#"HTTP 200: {"errcode":0,"errmsg":"ok"}"#, "the platform's answer");
     let got = rx.received("/ding");
     assert_eq!(got.len(), 1);
     assert!(got[0].signature_ok && got[0].problems.is_empty(), "{:?} {:?}", got[0].signature_error, got[0].problems);
