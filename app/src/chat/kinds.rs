@@ -80,14 +80,17 @@ pub enum ChatEvent {
     Report,
     /// An item entered the requirement pool.
     PoolItem,
+    /// A named owner was replaced (a reassignment): the new one must act.
+    OwnerChanged,
     /// An admin's test message.
     Test,
 }
 
 impl ChatEvent {
     /// Every event.
-    pub const ALL: [ChatEvent; 8] = [
+    pub const ALL: [ChatEvent; 9] = [
         ChatEvent::StageEntered,
+        ChatEvent::OwnerChanged,
         ChatEvent::ClockReminder,
         ChatEvent::ClockBreach,
         ChatEvent::ClockEscalation,
@@ -98,8 +101,9 @@ impl ChatEvent {
     ];
 
     /// The events a channel may subscribe to (the test message always reaches it).
-    pub const SUBSCRIBABLE: [ChatEvent; 7] = [
+    pub const SUBSCRIBABLE: [ChatEvent; 8] = [
         ChatEvent::StageEntered,
+        ChatEvent::OwnerChanged,
         ChatEvent::ClockReminder,
         ChatEvent::ClockBreach,
         ChatEvent::ClockEscalation,
@@ -118,6 +122,7 @@ impl ChatEvent {
             ChatEvent::Intake => "intake",
             ChatEvent::Report => "report",
             ChatEvent::PoolItem => "pool_item",
+            ChatEvent::OwnerChanged => "owner_changed",
             ChatEvent::Test => "test",
         }
     }
@@ -137,6 +142,7 @@ impl ChatEvent {
             ChatEvent::Intake => "incident.reported",
             ChatEvent::Report => "incident.report_sent",
             ChatEvent::PoolItem => "pool.item_added",
+            ChatEvent::OwnerChanged => "incident.owner_changed",
             ChatEvent::Test => "channel.test",
         }
     }
@@ -151,6 +157,7 @@ impl ChatEvent {
             ChatEvent::Intake => t.chat_event_intake,
             ChatEvent::Report => t.chat_event_report,
             ChatEvent::PoolItem => t.chat_event_pool_item,
+            ChatEvent::OwnerChanged => t.chat_event_owner_changed,
             ChatEvent::Test => t.chat_event_test,
         }
     }

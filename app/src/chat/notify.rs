@@ -136,6 +136,11 @@ fn must_act_pairs(stage: Stage, owners: &Owners) -> Vec<(Role, i64)> {
     rules::notified_roles(stage).into_iter().filter_map(|r| owners.get(r).map(|id| (r, id))).collect()
 }
 
+/// The subscribers that receive messages about something of `severity`.
+fn for_severity(subs: Vec<Subscriber>, severity: &str) -> Vec<Subscriber> {
+    subs.into_iter().filter(|s| s.wants(severity)).collect()
+}
+
 fn locale_of(sub: &Subscriber) -> Locale {
     Locale::from_tag(&sub.language).unwrap_or_default()
 }
@@ -242,12 +247,21 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent, now: DateT
     if !handoff && !report {
         return Ok(());
     }
-    let row = incident(tx, event.incident_id).await?;
+    let mut row = None;
     for (chat_event, wanted) in [(ChatEvent::StageEntered, handoff), (ChatEvent::Report, report)] {
         if !wanted {
             continue;
         }
-        let subs = store::subscribers(tx, chat_event, Some(&row.severity)).await?;
+        let subs = store::subscribers(tx, chat_event).await?;
+        if subs.is_empty() {
+            continue;
+        }
+        // The incident is read only when some channel listens.
+        if row.is_none() {
+            row = Some(incident(tx, event.incident_id).await?);
+        }
+        let Some(row) = row.as_ref() else { continue };
+        let subs = for_severity(subs, &row.severity);
         if subs.is_empty() {
             continue;
         }
@@ -259,7 +273,7 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent, now: DateT
         let left = time_left(tx, event.incident_id, now).await?;
         let draft = Draft {
             event: chat_event,
-            row: &row,
+            row,
             stage: event.to,
             must_act: &must_act,
             owners: &owners,
@@ -306,8 +320,12 @@ async fn time_left(tx: &mut WriteTx, incident_id: i64, now: DateTime<Utc>) -> Re
 
 /// A new report from intake: ops must triage it (called inside the intake transaction).
 pub async fn on_intake(tx: &mut WriteTx, incident_id: i64, now: DateTime<Utc>) -> Result<(), AppError> {
+    let subs = store::subscribers(tx, ChatEvent::Intake).await?;
+    if subs.is_empty() {
+        return Ok(());
+    }
     let row = incident(tx, incident_id).await?;
-    let subs = store::subscribers(tx, ChatEvent::Intake, Some(&row.severity)).await?;
+    let subs = for_severity(subs, &row.severity);
     if subs.is_empty() {
         return Ok(());
     }
@@ -350,8 +368,12 @@ pub struct ClockNotice<'a> {
 
 /// Queues a clock notice for the channels receiving it.
 pub async fn on_clock_notice(tx: &mut WriteTx, notice: &ClockNotice<'_>, now: DateTime<Utc>) -> Result<(), AppError> {
+    let subs = store::subscribers(tx, notice.event).await?;
+    if subs.is_empty() {
+        return Ok(());
+    }
     let row = incident(tx, notice.incident_id).await?;
-    let subs = store::subscribers(tx, notice.event, Some(&row.severity)).await?;
+    let subs = for_severity(subs, &row.severity);
     if subs.is_empty() {
         return Ok(());
     }
@@ -403,7 +425,7 @@ pub async fn on_pool_item(
     incident_id: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let subs = store::subscribers(tx, ChatEvent::PoolItem, Some(priority)).await?;
+    let subs = for_severity(store::subscribers(tx, ChatEvent::PoolItem).await?, priority);
     if subs.is_empty() {
         return Ok(());
     }
@@ -479,4 +501,59 @@ pub async fn queue_test(
         open_label: t.chat_open_channels.to_owned(),
     };
     enqueue(tx, channel, None, &message, now).await
+}
+
+/// A reassignment (an owner replaced by the PM or an admin), inside its transaction: the new owner
+/// is mentioned. A dispatch that changes owners is told by its hand-off message instead.
+pub async fn on_owner_change(
+    tx: &mut WriteTx,
+    change: &crate::mail::compose::OwnerChange<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let subs = store::subscribers(tx, ChatEvent::OwnerChanged).await?;
+    if subs.is_empty() {
+        return Ok(());
+    }
+    let row = incident(tx, change.incident_id).await?;
+    let subs = for_severity(subs, &row.severity);
+    if subs.is_empty() {
+        return Ok(());
+    }
+    let stage = row.stage()?;
+    let must_act = people(tx, &[(change.role, change.after)]).await?;
+    let owners = people(tx, &owner_pairs(&row.owners())).await?;
+    let by = people(tx, &[(Role::Admin, change.actor_id)]).await?.pop().map(|p| p.name).unwrap_or_default();
+    let before = match change.before {
+        Some(id) => people(tx, &[(Role::Admin, id)]).await?.pop().map(|p| p.name).unwrap_or_default(),
+        None => String::new(),
+    };
+    let left = time_left(tx, change.incident_id, now).await?;
+    let draft = Draft {
+        event: ChatEvent::OwnerChanged,
+        row: &row,
+        stage,
+        must_act: &must_act,
+        owners: &owners,
+        time_left_seconds: left,
+    };
+    let after = must_act.first().map(|p| p.name.clone()).unwrap_or_default();
+    for sub in &subs {
+        let locale = locale_of(sub);
+        let t = locale.strings();
+        let args = [
+            ("key", row.key.as_str()),
+            ("role", change.role.label(t)),
+            ("before", before.as_str()),
+            ("after", after.as_str()),
+            ("by", by.as_str()),
+        ];
+        let headline = fill(t.chat_headline_owner_changed, &args);
+        let mut extra = Vec::new();
+        if !change.reason.trim().is_empty() {
+            extra.push(Fact { label: t.field_reason.to_owned(), value: change.reason.trim().to_owned() });
+        }
+        let message = draft.message(t, locale, headline, extra, now);
+        enqueue(tx, sub.id, Some(change.incident_id), &message, now).await?;
+    }
+    Ok(())
 }

@@ -442,6 +442,15 @@ pub struct Subscriber {
     pub id: i64,
     /// Language tag of its messages.
     pub language: String,
+    /// The severities it receives (stored names); empty: all.
+    pub severities: Vec<String>,
+}
+
+impl Subscriber {
+    /// Whether it receives messages about something of `severity` (a priority, for pool items).
+    pub fn wants(&self, severity: &str) -> bool {
+        self.severities.is_empty() || self.severities.iter().any(|s| s.eq_ignore_ascii_case(severity))
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -452,14 +461,10 @@ struct SubscriberRow {
     severities: String,
 }
 
-/// The enabled channels receiving `event` for an incident of `severity` (`None`: not about an
-/// incident's severity, every channel of the event), read inside `tx`. One small statement: it
-/// runs in every gate action.
-pub async fn subscribers(
-    tx: &mut WriteTx,
-    event: ChatEvent,
-    severity: Option<&str>,
-) -> Result<Vec<Subscriber>, AppError> {
+/// The enabled channels receiving `event` (whatever the severity: see [`Subscriber::wants`]),
+/// read inside `tx`. One small statement, and with no channel the only one: it runs in every gate
+/// action.
+pub async fn subscribers(tx: &mut WriteTx, event: ChatEvent) -> Result<Vec<Subscriber>, AppError> {
     let rows: Vec<SubscriberRow> = on_tx!(&mut *tx, conn => sqlx::query_as(
         "SELECT id, language, events, severities FROM chat_channels WHERE enabled = $1 AND removed_at IS NULL ORDER BY id",
     )
@@ -468,14 +473,12 @@ pub async fn subscribers(
     .await?);
     let mut out = Vec::new();
     for row in rows {
-        let wanted = event == ChatEvent::Test || stored_events(&row.events)?.contains(&event);
-        let severities = stored_severities(&row.severities)?;
-        let severity_ok = match severity {
-            Some(s) => severities.is_empty() || severities.iter().any(|x| x.eq_ignore_ascii_case(s)),
-            None => true,
-        };
-        if wanted && severity_ok {
-            out.push(Subscriber { id: row.id, language: row.language });
+        if event == ChatEvent::Test || stored_events(&row.events)?.contains(&event) {
+            out.push(Subscriber {
+                id: row.id,
+                language: row.language,
+                severities: stored_severities(&row.severities)?,
+            });
         }
     }
     Ok(out)

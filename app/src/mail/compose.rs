@@ -274,6 +274,9 @@ pub async fn notify_owner_change(tx: &mut WriteTx, change: &OwnerChange<'_>) -> 
     if change.before == Some(change.after) {
         return Ok(());
     }
+    if change.tell_new_owner {
+        crate::chat::notify::on_owner_change(tx, change, Utc::now()).await?;
+    }
     let HeadlineRow { key, title, base_url, .. } = headline(tx, change.incident_id).await?;
     let base = base_url.unwrap_or_default();
     let ids: Vec<i64> = [Some(change.actor_id), Some(change.after), change.before].into_iter().flatten().collect();

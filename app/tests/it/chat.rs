@@ -484,3 +484,28 @@ db_test!(async fn a_pool_item_and_an_intake_report_reach_the_channels_that_want_
     assert_eq!(pool[0].body["data"]["title"], "Rewrite pricing");
     assert!(pool[0].body["data"]["url"].as_str().unwrap().contains("/pool/"));
 });
+
+db_test!(async fn a_reassignment_mentions_the_new_owner_with_the_reason(ctx) {
+    let db = &ctx.db;
+    let t = team(db).await;
+    identities(db, &t).await;
+    let rx = Receiver::start().await;
+    channel(db, &rx, "ding", ChannelKind::Dingtalk, Some(DINGTALK_SECRET), &["owner_changed"]).await;
+    let id = engine::create_incident(db, &t.ops, &incident("Reassigned"), Utc::now()).await.unwrap().id;
+    step(db, &t.ops, id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
+    step(db, &t.pm, id, GateInput::Dispatch { dev_id: t.other_dev.id, qa_id: t.qa.id, note: String::new() })
+        .await
+        .unwrap();
+    let v = crate::helpers::version(db, id).await;
+    let change = engine::Reassignment { role: Role::Dev, user_id: t.dev.id, reason: "knows the pricing code".into() };
+    engine::reassign(db, &t.pm, id, v, &change, Utc::now()).await.unwrap();
+    let clock = Arc::new(ManualClock::at(Utc::now()));
+    drain(&sender(db, &clock), 3).await;
+    let got = rx.received("/ding");
+    assert_valid(&got);
+    // Only the reassignment: this channel does not take hand-offs.
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body["at"]["atMobiles"], serde_json::json!(["13800000001"]));
+    let text = got[0].body["markdown"]["text"].as_str().unwrap();
+    assert!(text.contains("dev1") && text.contains("dev2") && text.contains("knows the pricing code"), "{text}");
+});
