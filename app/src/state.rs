@@ -31,6 +31,9 @@ pub struct Shared {
     pub refusals: Arc<crate::audit::refusals::Refusals>,
     /// Where the time comes from (the system clock, or a test's).
     pub clock: Arc<dyn crate::clock::Clock>,
+    /// The chat sender (its one HTTP client), for an admin's test message sent at once; the same
+    /// sender delivers the outbox's chat messages in the background.
+    pub chat: crate::chat::sender::ChatSender,
 }
 
 impl AppState {

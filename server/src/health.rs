@@ -46,6 +46,13 @@ mod tests {
             mail: Default::default(),
             refusals: Arc::new(app::audit::refusals::Refusals::new(std::time::Duration::ZERO)),
             clock: Arc::new(app::clock::SystemClock),
+            chat: app::chat::sender::ChatSender::new(
+                test_db.db.clone(),
+                None,
+                Arc::new(app::clock::SystemClock),
+                app::chat::sender::ChatSender::default_tuning(),
+            )
+            .unwrap(),
         });
         assert_eq!(healthz(State(state.clone())).await.0, StatusCode::OK);
         state.db.close().await;

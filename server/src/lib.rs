@@ -126,7 +126,7 @@ async fn start_chat(
     db: &Db,
     clock: Arc<dyn app::clock::Clock>,
     wakeup: app::mail::Wakeup,
-) -> anyhow::Result<Background> {
+) -> anyhow::Result<(Background, app::chat::sender::ChatSender)> {
     let channels = app::chat::store::check_key(db, config.secret_key.as_ref()).await.map_err(|e| anyhow::anyhow!(e))?;
     if channels > 0 {
         tracing::info!(channels, "delivering to chat channels");
@@ -138,7 +138,8 @@ async fn start_chat(
         app::chat::sender::ChatSender::default_tuning(),
     )
     .map_err(|e| anyhow::anyhow!(e))?;
-    Ok(Background::spawn(|stopping| sender.run(wakeup, stopping.wait())))
+    let shared = sender.clone();
+    Ok((Background::spawn(|stopping| sender.run(wakeup, stopping.wait())), shared))
 }
 
 impl Application {
@@ -195,7 +196,7 @@ impl Application {
         }
         let wakeup = app::mail::Wakeup::default();
         let mailer = start_mailer(&config, &db, wakeup.clone()).await?;
-        let chat = start_chat(&config, &db, clock.clone(), wakeup.clone()).await?;
+        let (chat, chat_sender) = start_chat(&config, &db, clock.clone(), wakeup.clone()).await?;
         let anchor = start_anchor(&config, &db);
         let refusals = Arc::new(app::audit::refusals::Refusals::new(config.audit_coalesce_window));
         let flood = flood::Flood::new(&config, db.clone(), refusals.clone());
@@ -209,6 +210,7 @@ impl Application {
             mail: wakeup,
             refusals,
             clock,
+            chat: chat_sender,
         });
         // On PostgreSQL, changes made through any instance reach this one's open pages.
         let relay = tokio::spawn({

@@ -182,14 +182,9 @@ pub async fn test_channel(id: i64) -> Result<TestResult, AppError> {
     let mut tx = state.db.begin_write().await?;
     let row = super::notify::queue_test(&mut tx, id, &channel.language, &admin.me.display_name, now).await?;
     tx.commit().await?;
-    let sender = super::sender::ChatSender::new(
-        state.db.clone(),
-        state.config.secret_key.clone(),
-        state.clock.clone(),
-        super::sender::ChatSender::default_tuning(),
-    )
-    .map_err(AppError::internal)?;
-    sender.work_channel(id).await?;
+    // Sent now, through the outbox like any message, by the shared sender (its one HTTP client);
+    // while another sender holds the channel, it goes out with that sender's next pass.
+    state.chat.work_channel(id).await?;
     let (status, error): (String, String) = on_db!(&state.db, pool => sqlx::query_as(
         "SELECT status, last_error FROM outbox WHERE id = $1",
     )

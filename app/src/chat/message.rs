@@ -107,6 +107,7 @@ mod tests {
             names,
             [
                 "stage_entered",
+                "owner_changed",
                 "clock_reminder",
                 "clock_breach",
                 "clock_escalation",
@@ -126,6 +127,7 @@ mod tests {
             types,
             [
                 "incident.stage_entered",
+                "incident.owner_changed",
                 "incident.clock_reminder",
                 "incident.clock_breach",
                 "incident.clock_escalation",
