@@ -95,7 +95,9 @@ test('a user sets their chat identities on a phone, in Chinese, and a bad number
   await expect(section).toContainText('请输入手机号');
   await mobile.fill('+86 138 0000 0002');
   await section.getByRole('button').last().click();
-  await open(page, '/account');
+  // Saved, the account page shows them again, as stored.
+  await expect(page).toHaveURL(/saved=chat/);
+  await expect(page.getByText('聊天身份已保存')).toBeVisible();
   await expect(page.getByLabel('手机号')).toHaveValue('+8613800000002');
   await expect(page.getByLabel('企业微信账号（userid）')).toHaveValue('zhou.wei');
   // Nothing on the page is wider than the phone.

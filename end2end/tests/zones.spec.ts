@@ -58,7 +58,7 @@ test('a zone chosen on the account page wins over the device, and can be undone'
   const admin = await signedIn(browser, 'admin1', PHONE, 'America/New_York');
   await open(admin.page, '/account');
   await admin.page.getByLabel('Time zone').selectOption('Asia/Kolkata');
-  await admin.page.getByRole('button', { name: 'Save' }).last().click();
+  await admin.page.locator('form', { has: admin.page.getByLabel('Time zone') }).getByRole('button', { name: 'Save' }).click();
   await expect(admin.page.getByText('Your time zone is saved.')).toBeVisible();
   await expect(admin.page.getByLabel('Time zone')).toHaveValue('Asia/Kolkata');
   await open(admin.page, '/admin/audit');
@@ -73,7 +73,7 @@ test('a zone chosen on the account page wins over the device, and can be undone'
   // Back to automatic: the device's zone again.
   await open(admin.page, '/account');
   await admin.page.getByLabel('Time zone').selectOption('');
-  await admin.page.getByRole('button', { name: 'Save' }).last().click();
+  await admin.page.locator('form', { has: admin.page.getByLabel('Time zone') }).getByRole('button', { name: 'Save' }).click();
   await expect(admin.page.getByText('Your time zone is saved.')).toBeVisible();
   await open(admin.page, '/admin/audit');
   for (const t of await times(admin.page)) expect(t.text).toBe(inZone(t.at, 'America/New_York'));
