@@ -215,7 +215,12 @@ impl ChatSender {
                 used = 0;
             }
             used += 1;
-            self.store_window(channel, started, used).await?;
+            if !self.hold(channel, started, used).await? {
+                // The lease ran out during a slow delivery and another sender has the channel now:
+                // going on would interleave its messages with that sender's.
+                tracing::warn!(channel, "channel lease lost mid-delivery; leaving the rest to its new holder");
+                break;
+            }
             match answer {
                 Answer::Transient(_) => break,
                 Answer::Delivered | Answer::Permanent(_) => next += take,
@@ -361,7 +366,8 @@ impl ChatSender {
         let list = id_list(ids);
         let mut tx = self.db.begin_write().await?;
         on_tx!(&mut tx, conn => sqlx::query(&format!(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = $1 WHERE id IN ({list})"
+            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, lease_until = $1 WHERE id IN ({list}) \
+             AND status IN ('queued', 'sending')"
         ))
         .bind(lease)
         .execute(conn)
@@ -426,20 +432,25 @@ impl ChatSender {
         Ok(())
     }
 
-    async fn store_window(&self, channel: i64, started: DateTime<Utc>, used: i64) -> Result<(), AppError> {
+    /// Stores the channel's rate window and renews the lease after a request; false when the
+    /// lease is no longer this sender's.
+    async fn hold(&self, channel: i64, started: DateTime<Utc>, used: i64) -> Result<bool, AppError> {
+        let until = self.clock.now() + chrono::Duration::from_std(self.tuning.lease).map_err(AppError::internal)?;
         let mut tx = self.db.begin_write().await?;
-        on_tx!(&mut tx, conn => sqlx::query(
-            "UPDATE chat_channels SET window_started_at = $1, window_sent = $2 WHERE id = $3 AND lease_token = $4",
+        let held = on_tx!(&mut tx, conn => sqlx::query(
+            "UPDATE chat_channels SET window_started_at = $1, window_sent = $2, lease_until = $3 \
+             WHERE id = $4 AND lease_token = $5",
         )
         .bind(started)
         .bind(used)
+        .bind(until)
         .bind(channel)
         .bind(&self.token)
         .execute(conn)
-        .await
-        .map(|_| ()))?;
+        .await?
+        .rows_affected());
         tx.commit().await?;
-        Ok(())
+        Ok(held == 1)
     }
 
     /// Runs until `shutdown` completes: a pass whenever woken or every poll interval.

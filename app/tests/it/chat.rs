@@ -509,3 +509,28 @@ db_test!(async fn a_reassignment_mentions_the_new_owner_with_the_reason(ctx) {
     let text = got[0].body["markdown"]["text"].as_str().unwrap();
     assert!(text.contains("dev1") && text.contains("dev2") && text.contains("knows the pricing code"), "{text}");
 });
+
+db_test!(async fn a_sender_whose_lease_ran_out_during_a_slow_delivery_stops_and_leaves_the_rest(ctx) {
+    let db = &ctx.db;
+    let rx = Receiver::start().await;
+    let id = channel(db, &rx, "hook", ChannelKind::Webhook, Some(WEBHOOK_SECRET), &["intake"]).await;
+    let clock = Arc::new(ManualClock::at(Utc::now()));
+    let mut tx = db.begin_write().await.unwrap();
+    for n in 0..3 {
+        notify::queue_test(&mut tx, id, "en", &format!("admin {n}"), clock.now()).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    // The first request hangs for a while; meanwhile the lease (60 s here) runs out.
+    rx.script("/hook", vec![Scripted::Delay(Duration::from_millis(1500))]);
+    let slow = sender(db, &clock);
+    let task = tokio::spawn(async move { slow.work_channel(id).await.unwrap() });
+    rx.wait_for("/hook", 1, Duration::from_secs(5)).await;
+    clock.advance(chrono::Duration::seconds(61));
+    // Another sender takes the channel: it sends the message in doubt again, then the rest.
+    sender(db, &clock).work_channel(id).await.unwrap();
+    assert_eq!(rx.received("/hook").len(), 4);
+    // The first sender, answered at last, finds the channel no longer its own and stops.
+    assert_eq!(task.await.unwrap(), 1);
+    assert_eq!(rx.received("/hook").len(), 4, "nothing sent twice but the message in doubt");
+    assert!(chat_rows(db).await.iter().all(|(s, _)| s == "sent"));
+});
