@@ -171,10 +171,7 @@ pub async fn save_allowed_hosts(hosts: String) -> Result<(), AppError> {
 /// Sends a test message through the outbox right away and answers with the platform's reply.
 #[server(endpoint = "chat/test")]
 pub async fn test_channel(id: i64) -> Result<TestResult, AppError> {
-    use crate::{
-        auth::{guard, Role},
-        on_db,
-    };
+    use crate::auth::{guard, Role};
     let admin = guard::require_role(Role::Admin).await?;
     let state = guard::app_state();
     let now = state.clock.now();
@@ -185,27 +182,20 @@ pub async fn test_channel(id: i64) -> Result<TestResult, AppError> {
     // Sent now, through the outbox like any message, by the shared sender (its one HTTP client);
     // while another sender holds the channel, it goes out with that sender's next pass.
     state.chat.work_channel(id).await?;
-    let (status, error): (String, String) = on_db!(&state.db, pool => sqlx::query_as(
-        "SELECT status, last_error FROM outbox WHERE id = $1",
-    )
-    .bind(row)
-    .fetch_one(pool)
-    .await?);
-    let answer: String = on_db!(&state.db, pool => sqlx::query_scalar("SELECT last_answer FROM chat_channels WHERE id = $1")
-        .bind(id)
-        .fetch_one(pool)
-        .await?);
-    let outcome = match status.as_str() {
-        "sent" => "delivered",
-        "failed" => "failed",
-        "queued" if !error.is_empty() => "retrying",
+    let sent = crate::mail::outbox::get(&state.db, row).await?.ok_or(AppError::NotFound)?;
+    let after = super::store::list(&state.db).await?.into_iter().find(|c| c.id == id).ok_or(AppError::NotFound)?;
+    let error = sent.last_error;
+    let outcome = match sent.status {
+        crate::mail::EmailStatus::Sent => "delivered",
+        crate::mail::EmailStatus::Failed => "failed",
+        crate::mail::EmailStatus::Queued if !error.is_empty() => "retrying",
         _ => "queued",
     };
     tracing::info!(admin = %admin.me.username, channel = id, outcome, "chat test message");
     Ok(TestResult {
         name: channel.name,
         outcome: outcome.to_owned(),
-        answer: if error.is_empty() { answer } else { error },
+        answer: if error.is_empty() { after.last_answer } else { error },
         outcome_text: super::pages::outcome_label(outcome, crate::i18n::use_i18n().t()).to_owned(),
     })
 }

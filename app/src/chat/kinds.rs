@@ -100,17 +100,11 @@ impl ChatEvent {
         ChatEvent::Test,
     ];
 
-    /// The events a channel may subscribe to (the test message always reaches it).
-    pub const SUBSCRIBABLE: [ChatEvent; 8] = [
-        ChatEvent::StageEntered,
-        ChatEvent::OwnerChanged,
-        ChatEvent::ClockReminder,
-        ChatEvent::ClockBreach,
-        ChatEvent::ClockEscalation,
-        ChatEvent::Intake,
-        ChatEvent::Report,
-        ChatEvent::PoolItem,
-    ];
+    /// The events a channel may subscribe to: all but the test message (last in [`Self::ALL`]),
+    /// which always reaches its channel.
+    pub fn subscribable() -> &'static [ChatEvent] {
+        &Self::ALL[..Self::ALL.len() - 1]
+    }
 
     /// Stored name.
     pub fn as_str(self) -> &'static str {

@@ -17,6 +17,7 @@ use crate::{
     db::WriteTx,
     error::AppError,
     i18n::{fill, Locale, Strings},
+    mail::compose::{recipients, Recipient},
     on_tx,
     workflow::{
         effects::TransitionEvent,
@@ -52,12 +53,13 @@ impl IncidentRow {
     }
 
     fn link(&self) -> String {
-        format!("{}/incidents/{}", self.base_url.as_deref().unwrap_or(FALLBACK_BASE_URL), self.key)
+        format!(
+            "{}/incidents/{}",
+            self.base_url.as_deref().unwrap_or(crate::mail::compose::FALLBACK_BASE_URL),
+            self.key
+        )
     }
 }
-
-/// Used when no server has recorded its base URL (command-line tools, tests).
-const FALLBACK_BASE_URL: &str = "http://127.0.0.1:3000";
 
 async fn incident(tx: &mut WriteTx, id: i64) -> Result<IncidentRow, AppError> {
     Ok(on_tx!(&mut *tx, conn => sqlx::query_as(
@@ -71,59 +73,40 @@ async fn incident(tx: &mut WriteTx, id: i64) -> Result<IncidentRow, AppError> {
     .await?))
 }
 
-#[derive(sqlx::FromRow)]
-struct PersonRow {
-    id: i64,
-    username: String,
-    display_name: String,
-    chat_mobile: String,
-    wecom_userid: String,
-    feishu_open_id: String,
-}
+/// The people a message names, loaded in one statement with the email recipients' query
+/// (`mail::compose::recipients`), which also reads their chat identities.
+struct People(Vec<Recipient>);
 
-/// The people `ids` names (with the role they act in), in that order, each once; inactive users
-/// are left out: a mention of someone who left helps nobody.
-async fn people(tx: &mut WriteTx, ids: &[(Role, i64)]) -> Result<Vec<Person>, AppError> {
-    let mut wanted: Vec<i64> = Vec::new();
-    for (_, id) in ids {
-        if !wanted.contains(id) {
-            wanted.push(*id);
-        }
+impl People {
+    async fn load(tx: &mut WriteTx, ids: impl IntoIterator<Item = i64>) -> Result<Self, AppError> {
+        Ok(Self(recipients(tx, &ids.into_iter().collect::<Vec<_>>()).await?))
     }
-    if wanted.is_empty() {
-        return Ok(Vec::new());
-    }
-    let placeholders = (2..wanted.len() + 2).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
-    let sql = format!(
-        "SELECT id, username, display_name, chat_mobile, wecom_userid, feishu_open_id FROM users \
-         WHERE active = $1 AND id IN ({placeholders})"
-    );
-    let rows: Vec<PersonRow> = on_tx!(&mut *tx, conn => {
-        let mut q = sqlx::query_as(&sql).bind(true);
-        for id in &wanted {
-            q = q.bind(*id);
-        }
-        q.fetch_all(conn).await?
-    });
-    let mut out = Vec::new();
-    let mut seen = Vec::new();
-    for (role, id) in ids {
-        if seen.contains(id) {
-            continue;
-        }
-        if let Some(r) = rows.iter().find(|r| r.id == *id) {
-            seen.push(*id);
+
+    /// The people `pairs` names (with the role they act in), in that order, each once; inactive
+    /// users are left out: a mention of someone who left helps nobody.
+    fn named(&self, pairs: &[(Role, i64)]) -> Vec<Person> {
+        let mut out: Vec<Person> = Vec::new();
+        for (role, id) in pairs {
+            let Some(r) = self.0.iter().find(|r| r.id == *id && r.active) else { continue };
+            if out.iter().any(|p| p.username == r.username) {
+                continue;
+            }
             out.push(Person {
                 username: r.username.clone(),
-                name: r.display_name.clone(),
+                name: r.name.clone(),
                 role: role.as_str().to_owned(),
-                mobile: r.chat_mobile.clone(),
-                wecom_userid: r.wecom_userid.clone(),
-                feishu_open_id: r.feishu_open_id.clone(),
+                mobile: r.chat.mobile.clone(),
+                wecom_userid: r.chat.wecom_userid.clone(),
+                feishu_open_id: r.chat.feishu_open_id.clone(),
             });
         }
+        out
     }
-    Ok(out)
+
+    /// The display name of `id` (also of someone inactive: a past owner, the actor).
+    fn name(&self, id: i64) -> String {
+        self.0.iter().find(|r| r.id == id).map(|r| r.name.clone()).unwrap_or_default()
+    }
 }
 
 /// The named owners of an incident, as (role, user) pairs.
@@ -267,9 +250,11 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent, now: DateT
         }
         let must_act_ids =
             if chat_event == ChatEvent::Report { Vec::new() } else { must_act_pairs(event.to, &event.owners) };
-        let must_act = people(tx, &must_act_ids).await?;
-        let owners = people(tx, &owner_pairs(&event.owners)).await?;
-        let actor = people(tx, &[(Role::Admin, event.actor_id)]).await?.pop().map(|p| p.name).unwrap_or_default();
+        let owner_ids = owner_pairs(&event.owners);
+        let ids = must_act_ids.iter().chain(&owner_ids).map(|(_, id)| *id).chain([event.actor_id]);
+        let people = People::load(tx, ids).await?;
+        let (must_act, owners, actor) =
+            (people.named(&must_act_ids), people.named(&owner_ids), people.name(event.actor_id));
         let left = time_left(tx, event.incident_id, now).await?;
         let draft = Draft {
             event: chat_event,
@@ -332,7 +317,7 @@ pub async fn on_intake(tx: &mut WriteTx, incident_id: i64, now: DateTime<Utc>) -
     // Nobody owns a new report yet: every active ops user may pick it up.
     let ops = crate::mail::compose::active_holders(tx, Role::Ops).await?;
     let ops_pairs: Vec<(Role, i64)> = ops.into_iter().map(|id| (Role::Ops, id)).collect();
-    let must_act = people(tx, &ops_pairs).await?;
+    let must_act = People::load(tx, ops_pairs.iter().map(|(_, id)| *id)).await?.named(&ops_pairs);
     let left = time_left(tx, incident_id, now).await?;
     let draft = Draft {
         event: ChatEvent::Intake,
@@ -381,16 +366,12 @@ pub async fn on_clock_notice(tx: &mut WriteTx, notice: &ClockNotice<'_>, now: Da
     let roles = rules::notified_roles(stage);
     let role = roles.first().copied().unwrap_or(Role::Pm);
     let holder_pairs: Vec<(Role, i64)> = notice.holders.iter().map(|id| (role, *id)).collect();
-    let mut must_act = people(tx, &holder_pairs).await?;
-    let contact_pairs: Vec<(Role, i64)> = notice.contacts.iter().map(|id| (Role::Pm, *id)).collect();
-    let contacts = people(tx, &contact_pairs).await?;
     // Escalation contacts are mentioned too: being told is the point of escalating.
-    for c in contacts {
-        if !must_act.iter().any(|p| p.username == c.username) {
-            must_act.push(c);
-        }
-    }
-    let owners = people(tx, &owner_pairs(&row.owners())).await?;
+    let contact_pairs = notice.contacts.iter().map(|id| (Role::Pm, *id));
+    let must_act_pairs: Vec<(Role, i64)> = holder_pairs.into_iter().chain(contact_pairs).collect();
+    let owner_ids = owner_pairs(&row.owners());
+    let people = People::load(tx, must_act_pairs.iter().chain(&owner_ids).map(|(_, id)| *id)).await?;
+    let (must_act, owners) = (people.named(&must_act_pairs), people.named(&owner_ids));
     let draft = Draft {
         event: notice.event,
         row: &row,
@@ -433,11 +414,7 @@ pub async fn on_pool_item(
         Some(id) => Some(incident(tx, id).await?),
         None => None,
     };
-    let base: Option<String> = on_tx!(&mut *tx, conn => sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-        .bind(crate::mail::compose::BASE_URL_SETTING)
-        .fetch_optional(conn)
-        .await?);
-    let base = base.unwrap_or_else(|| FALLBACK_BASE_URL.to_owned());
+    let base = crate::mail::compose::base_url(tx).await?;
     for sub in &subs {
         let locale = locale_of(sub);
         let t = locale.strings();
@@ -479,10 +456,7 @@ pub async fn queue_test(
 ) -> Result<i64, AppError> {
     let locale = Locale::from_tag(language).unwrap_or_default();
     let t = locale.strings();
-    let base: Option<String> = on_tx!(&mut *tx, conn => sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-        .bind(crate::mail::compose::BASE_URL_SETTING)
-        .fetch_optional(conn)
-        .await?);
+    let base = crate::mail::compose::base_url(tx).await?;
     let message = ChatMessage {
         id: new_id(),
         event: ChatEvent::Test,
@@ -497,7 +471,7 @@ pub async fn queue_test(
         must_act: Vec::new(),
         owners: Vec::new(),
         time_left_seconds: None,
-        url: format!("{}/admin/channels", base.unwrap_or_else(|| FALLBACK_BASE_URL.to_owned())),
+        url: format!("{base}/admin/channels"),
         open_label: t.chat_open_channels.to_owned(),
     };
     enqueue(tx, channel, None, &message, now).await
@@ -520,13 +494,12 @@ pub async fn on_owner_change(
         return Ok(());
     }
     let stage = row.stage()?;
-    let must_act = people(tx, &[(change.role, change.after)]).await?;
-    let owners = people(tx, &owner_pairs(&row.owners())).await?;
-    let by = people(tx, &[(Role::Admin, change.actor_id)]).await?.pop().map(|p| p.name).unwrap_or_default();
-    let before = match change.before {
-        Some(id) => people(tx, &[(Role::Admin, id)]).await?.pop().map(|p| p.name).unwrap_or_default(),
-        None => String::new(),
-    };
+    let owner_ids = owner_pairs(&row.owners());
+    let ids = owner_ids.iter().map(|(_, id)| *id).chain([change.after, change.actor_id]).chain(change.before);
+    let people = People::load(tx, ids).await?;
+    let must_act = people.named(&[(change.role, change.after)]);
+    let owners = people.named(&owner_ids);
+    let (by, before) = (people.name(change.actor_id), change.before.map(|id| people.name(id)).unwrap_or_default());
     let left = time_left(tx, change.incident_id, now).await?;
     let draft = Draft {
         event: ChatEvent::OwnerChanged,

@@ -327,7 +327,7 @@ fn ChannelFields(
     let language = current.as_ref().map_or_else(|| i18n.locale().tag().to_owned(), |c| c.language.clone());
     // A new channel receives everything until unticked; a stored one what it was given.
     let events: Vec<ChatEvent> =
-        current.as_ref().map_or_else(|| ChatEvent::SUBSCRIBABLE.to_vec(), |c| c.events.clone());
+        current.as_ref().map_or_else(|| ChatEvent::subscribable().to_vec(), |c| c.events.clone());
     let severities = current.as_ref().map(|c| c.severities.clone()).unwrap_or_default();
     let enabled = current.as_ref().is_none_or(|c| c.enabled);
     let kinds = ChannelKind::ALL
@@ -338,8 +338,9 @@ fn ChannelFields(
         .into_iter()
         .map(|l| view! { <option value=l.tag() selected=l.tag() == language>{l.native_name()}</option> })
         .collect_view();
-    let event_checks = ChatEvent::SUBSCRIBABLE
-        .into_iter()
+    let event_checks = ChatEvent::subscribable()
+        .iter()
+        .copied()
         .map(|e| {
             view! {
                 <label class="check">
@@ -602,37 +603,39 @@ fn IdentityInputs(identity: ChatIdentity, #[prop(into)] error: Signal<Option<App
             <p class="hint" id="chat-mobile-hint">{t.chat_identity_mobile_hint}</p>
             <FieldError error field="mobile" id="err-chat-mobile" />
         </div>
+        <IdField id="chat-wecom" name="wecom_userid" label=t.chat_identity_wecom hint=t.chat_identity_wecom_hint value=wecom_userid error />
+        <IdField id="chat-feishu" name="feishu_open_id" label=t.chat_identity_feishu hint=t.chat_identity_feishu_hint value=feishu_open_id error />
+    }
+}
+
+/// A chat user id field (WeCom's, Feishu's): typed exactly, never corrected by the keyboard.
+#[component]
+fn IdField(
+    id: &'static str,
+    name: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    value: String,
+    #[prop(into)] error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let hint_id = format!("{id}-hint");
+    let error_id = format!("err-{id}");
+    view! {
         <div class="field">
-            <label for="chat-wecom">{t.chat_identity_wecom}</label>
+            <label for=id>{label}</label>
             <input
-                id="chat-wecom"
-                name="wecom_userid"
+                id=id
+                name=name
                 type="text"
-                value=wecom_userid
+                value=value
                 maxlength="64"
                 autocomplete="off"
                 autocapitalize="none"
                 spellcheck="false"
-                aria-describedby="chat-wecom-hint err-chat-wecom"
+                aria-describedby=format!("{hint_id} {error_id}")
             />
-            <p class="hint" id="chat-wecom-hint">{t.chat_identity_wecom_hint}</p>
-            <FieldError error field="wecom_userid" id="err-chat-wecom" />
-        </div>
-        <div class="field">
-            <label for="chat-feishu">{t.chat_identity_feishu}</label>
-            <input
-                id="chat-feishu"
-                name="feishu_open_id"
-                type="text"
-                value=feishu_open_id
-                maxlength="64"
-                autocomplete="off"
-                autocapitalize="none"
-                spellcheck="false"
-                aria-describedby="chat-feishu-hint err-chat-feishu"
-            />
-            <p class="hint" id="chat-feishu-hint">{t.chat_identity_feishu_hint}</p>
-            <FieldError error field="feishu_open_id" id="err-chat-feishu" />
+            <p class="hint" id=hint_id>{hint}</p>
+            <FieldError error field=name id=error_id />
         </div>
     }
 }

@@ -89,7 +89,7 @@ fn check(input: &ChannelInput, allowed: &[String], creating: bool) -> Result<Che
     let mut events = Vec::new();
     for name in &input.events {
         let e = ChatEvent::parse(name.trim())
-            .filter(|e| ChatEvent::SUBSCRIBABLE.contains(e))
+            .filter(|e| ChatEvent::subscribable().contains(e))
             .ok_or_else(|| invalid("events", FieldProblem::InvalidChoice))?;
         if !events.contains(&e) {
             events.push(e);
@@ -546,9 +546,4 @@ pub async fn check_key(db: &Db, key: Option<&SecretKey>) -> Result<usize, String
         })?;
     }
     Ok(sealed.len())
-}
-
-/// Seals a URL for storage (tests seed channels with it).
-pub fn seal_url(key: &SecretKey, url: &str) -> String {
-    key.seal(URL_PURPOSE, url)
 }

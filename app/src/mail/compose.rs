@@ -25,7 +25,7 @@ use crate::{
 pub const BASE_URL_SETTING: &str = "mail.public_base_url";
 
 /// Used when no server has recorded its base URL (command-line tools, tests).
-const FALLBACK_BASE_URL: &str = "http://127.0.0.1:3000";
+pub(crate) const FALLBACK_BASE_URL: &str = "http://127.0.0.1:3000";
 
 /// Settings key holding the installation's time zone, the one emails show times in.
 pub const TIME_ZONE_SETTING: &str = "mail.time_zone";
@@ -69,19 +69,26 @@ pub(crate) async fn base_url(tx: &mut WriteTx) -> Result<String, AppError> {
 #[derive(Clone, Debug)]
 pub(crate) struct Recipient {
     pub id: i64,
+    pub username: String,
     pub name: String,
     pub email: String,
     pub locale: Locale,
     pub active: bool,
+    /// How chat channels @-mention them.
+    pub chat: crate::chat::ChatIdentity,
 }
 
 #[derive(sqlx::FromRow)]
 struct RecipientRow {
     id: i64,
+    username: String,
     display_name: String,
     email: String,
     language: String,
     active: bool,
+    chat_mobile: String,
+    wecom_userid: String,
+    feishu_open_id: String,
 }
 
 impl TryFrom<RecipientRow> for Recipient {
@@ -90,10 +97,16 @@ impl TryFrom<RecipientRow> for Recipient {
     fn try_from(r: RecipientRow) -> Result<Self, Self::Error> {
         Ok(Recipient {
             id: r.id,
+            username: r.username,
             name: r.display_name,
             email: r.email,
             locale: crate::db::parse_stored("users.language", &r.language, Locale::from_tag)?,
             active: r.active,
+            chat: crate::chat::ChatIdentity {
+                mobile: r.chat_mobile,
+                wecom_userid: r.wecom_userid,
+                feishu_open_id: r.feishu_open_id,
+            },
         })
     }
 }
@@ -112,7 +125,10 @@ pub(crate) async fn recipients(tx: &mut WriteTx, ids: &[i64]) -> Result<Vec<Reci
         return Ok(Vec::new());
     }
     let placeholders = (1..=wanted.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
-    let sql = format!("SELECT id, display_name, email, language, active FROM users WHERE id IN ({placeholders})");
+    let sql = format!(
+        "SELECT id, username, display_name, email, language, active, chat_mobile, wecom_userid, feishu_open_id \
+         FROM users WHERE id IN ({placeholders})"
+    );
     let rows: Vec<RecipientRow> = on_tx!(&mut *tx, conn => {
         let mut query = sqlx::query_as(&sql);
         for id in &wanted {

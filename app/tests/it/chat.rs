@@ -23,7 +23,7 @@ use app::{
     mail::sender::Tuning,
     workflow::{
         engine,
-        input::{GateInput, Measure, UserConfirmation},
+        input::{GateInput, Measure},
         rules::Actor,
     },
 };
@@ -143,35 +143,14 @@ fn assert_valid(received: &[Received]) {
 
 /// Walks a new incident to closed (one failed test on the way); returns its id.
 async fn walk(db: &Db, t: &Team, title: &str) -> i64 {
-    let id = engine::create_incident(db, &t.ops, &incident(title), Utc::now()).await.unwrap().id;
-    let released = crate::helpers::this_minute();
-    let steps: Vec<(&Actor, GateInput)> = vec![
-        (&t.ops, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }),
-        (&t.pm, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }),
-        (&t.dev, GateInput::Propose { root_cause: "价格字段为空".into(), solution: "默认价格为 0".into() }),
-        (&t.pm, GateInput::VerdictPm { optimal: true, pool: None }),
-        (&t.dev, GateInput::VerdictDev { optimal: true }),
-        (&t.dev, GateInput::SubmitForTest { changes: "guard".into(), reference: "PR #12".into() }),
-        (&t.qa, GateInput::TestFail { defect: "still 500".into() }),
-        (&t.dev, GateInput::SubmitForTest { changes: "guard 2".into(), reference: "PR #13".into() }),
-        (&t.qa, GateInput::TestPass { notes: "ok".into() }),
-        (&t.pm, GateInput::ApproveRelease { note: String::new() }),
-        (&t.dev, GateInput::MarkReleased { version: "2.4.1".into(), deployed_at: released }),
-        (&t.qa, GateInput::RegressionPass { notes: "ok".into() }),
-        (&t.ops, GateInput::ConfirmFollowup { reply: "fixed".into(), confirmation: UserConfirmation::Confirmed }),
-        (
-            &t.pm,
-            GateInput::SendReport {
-                summary: "price was empty".into(),
-                measures: vec![Measure { text: "alert on 500s".into(), owner_id: t.dev.id, due: "2099-12-15".into() }],
-                recipients: vec!["cto@example.com".into()],
-                language: None,
-            },
-        ),
-    ];
-    for (who, input) in steps {
-        step(db, who, id, input).await.unwrap();
-    }
+    let id = crate::helpers::walk_to_reporting(db, t, title).await;
+    let report = GateInput::SendReport {
+        summary: "price was empty".into(),
+        measures: vec![Measure { text: "alert on 500s".into(), owner_id: t.dev.id, due: "2099-12-15".into() }],
+        recipients: vec!["cto@example.com".into()],
+        language: None,
+    };
+    step(db, &t.pm, id, report).await.unwrap();
     id
 }
 

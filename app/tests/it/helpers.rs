@@ -12,7 +12,7 @@ use app::{
     users::bootstrap::{self, CliUser},
     workflow::{
         engine::{self, Moved},
-        input::{Channel, GateInput, NewIncident, Severity},
+        input::{Channel, GateInput, NewIncident, Severity, UserConfirmation},
         rules::Actor,
     },
 };
@@ -168,4 +168,29 @@ pub async fn count(db: &Db, sql: &str) -> i64 {
 /// The whole audit log, oldest entry first.
 pub async fn audit_entries(db: &Db) -> Vec<AuditEntry> {
     audit_store::page(db, &Query::default(), Cursor::After(0), 100_000).await.unwrap()
+}
+
+/// Walks a new incident to `reporting` (one failed test on the way); returns its id.
+pub async fn walk_to_reporting(db: &Db, t: &Team, title: &str) -> i64 {
+    let id = engine::create_incident(db, &t.ops, &incident(title), Utc::now()).await.unwrap().id;
+    let released = this_minute();
+    let steps: Vec<(&Actor, GateInput)> = vec![
+        (&t.ops, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }),
+        (&t.pm, GateInput::Dispatch { dev_id: t.dev.id, qa_id: t.qa.id, note: String::new() }),
+        (&t.dev, GateInput::Propose { root_cause: "价格字段为空".into(), solution: "默认价格为 0".into() }),
+        (&t.pm, GateInput::VerdictPm { optimal: true, pool: None }),
+        (&t.dev, GateInput::VerdictDev { optimal: true }),
+        (&t.dev, GateInput::SubmitForTest { changes: "guard".into(), reference: "PR #12".into() }),
+        (&t.qa, GateInput::TestFail { defect: "still 500".into() }),
+        (&t.dev, GateInput::SubmitForTest { changes: "guard 2".into(), reference: "PR #13".into() }),
+        (&t.qa, GateInput::TestPass { notes: "ok".into() }),
+        (&t.pm, GateInput::ApproveRelease { note: String::new() }),
+        (&t.dev, GateInput::MarkReleased { version: "2.4.1".into(), deployed_at: released.clone() }),
+        (&t.qa, GateInput::RegressionPass { notes: "生产环境正常".into() }),
+        (&t.ops, GateInput::ConfirmFollowup { reply: "已修复".into(), confirmation: UserConfirmation::Confirmed }),
+    ];
+    for (who, input) in steps {
+        step(db, who, id, input).await.unwrap();
+    }
+    id
 }
