@@ -14,6 +14,7 @@ pub mod error;
 pub mod forms;
 pub mod home;
 pub mod i18n;
+pub mod insight;
 pub mod intake;
 pub mod mail;
 pub mod pool;

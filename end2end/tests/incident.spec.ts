@@ -198,6 +198,26 @@ test(`four people walk an incident through all twelve stages, each seeing only t
   await expect(pm.page.locator('.progress__step--skipped')).toHaveCount(0);
   await expect(pm.page.locator('.progress__step--done')).toHaveCount(11);
   await pm.page.screenshot({ path: testInfo.outputPath(`incident-closed-${size}.png`), fullPage: true });
+
+  // The measures are tracked items now: each with its owner and date, open until closed.
+  const measures = (page: Page) => page.locator('#measures [data-measure]');
+  await expect(measures(pm.page)).toHaveCount(2);
+  await expect(measures(pm.page).first()).toContainText('Alert on checkout 500s');
+  await expect(measures(pm.page).first()).toContainText('Dana Dev');
+  await expect(measures(pm.page).first().locator('.measure-status--open')).toHaveText('Open');
+  // Only the owner (or the PM owner) is offered the close form: QA owns the other one.
+  await open(qa.page, url);
+  await expect(measures(qa.page).first().getByText('Close this measure')).toHaveCount(0);
+  await expect(measures(qa.page).nth(1).getByText('Close this measure')).toHaveCount(1);
+  await open(dev.page, url);
+  const alert = measures(dev.page).first();
+  await alert.getByText('Close this measure').click();
+  await alert.getByLabel('What was done, or why it is dropped').fill('Alert live in production');
+  await alert.getByRole('button', { name: 'Close measure' }).click();
+  await expect(measures(dev.page).first().locator('.measure-status--done')).toHaveText('Done');
+  await expect(measures(dev.page).first()).toContainText('Alert live in production');
+  if (size === 'phone') await expectNoSidewaysScroll(dev.page, 'the closed measure, 390 px');
+  await dev.page.screenshot({ path: testInfo.outputPath(`incident-measures-${size}.png`), fullPage: true });
   for (const c of [ops, pm, dev, qa]) await c.context.close();
 });
 }

@@ -95,7 +95,7 @@ pub async fn resolve_user(State(state): State<AppState>, mut request: Request, n
 /// [`PUBLIC_SERVER_FNS`]; a user who must change their password may call only that. Pages under
 /// Pages that need a signed-in user (every page but the home page and sign-in): an anonymous
 /// visitor is sent to sign in and brought back afterwards.
-const PROTECTED_PAGES: [&str; 4] = ["/admin", "/account", "/incidents", "/pool"];
+const PROTECTED_PAGES: [&str; 6] = ["/admin", "/account", "/incidents", "/pool", "/measures", "/reports"];
 
 /// The pages in [`PROTECTED_PAGES`] send anonymous visitors to sign in; a user who must change their
 /// password is sent to do so first. Role checks happen inside each server function.
@@ -136,10 +136,18 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
     let refused = (path.starts_with("/admin") && !path.contains("/export."))
         .then(|| user.filter(|u| !u.me.has(Role::Admin)).cloned())
         .flatten();
+    // The reports page likewise, for anyone who is neither a PM nor an admin.
+    let refused_reports =
+        (path == "/reports").then(|| user.filter(|u| !app::insight::server::may_read(u)).cloned()).flatten();
     if let Some(user) = &refused {
         let client = request.extensions().get::<ClientInfo>().cloned().unwrap_or_default();
         app::auth::guard::record_refusal(&state.db, user, &client, &path, Role::Admin).await;
     }
+    if let Some(user) = &refused_reports {
+        let client = request.extensions().get::<ClientInfo>().cloned().unwrap_or_default();
+        app::auth::guard::record_refusal(&state.db, user, &client, &path, Role::Pm).await;
+    }
+    let refused = refused.or(refused_reports);
     let mut response = next.run(request).await;
     if refused.is_some() && response.status() == StatusCode::OK {
         *response.status_mut() = StatusCode::FORBIDDEN;

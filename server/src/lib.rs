@@ -14,6 +14,7 @@ mod intake;
 mod lang;
 mod mail_preview;
 mod render;
+mod reports_export;
 mod security;
 pub mod telemetry;
 mod text_guard;
@@ -382,6 +383,7 @@ fn router(state: AppState, shell_parts: ShellParts, flood: flood::Flood) -> Rout
         .route("/events", get(events::stream))
         .route("/admin/audit/export.csv", get(audit_export::csv))
         .route("/admin/audit/export.jsonl", get(audit_export::json_lines))
+        .route("/reports/export.csv", get(reports_export::csv))
         .route("/mail/{id}/preview", get(mail_preview::preview))
         .merge(intake::routes(state.clone()))
         .leptos_routes_with_context(&state, routes, provide_request_nonce, move || shell(&shell_parts))

@@ -100,6 +100,8 @@ pub mod event {
     pub const CHAT_SENT: &str = "chat.sent";
     /// A chat message was refused or is being retried.
     pub const CHAT_FAILED: &str = "chat.failed";
+    /// A prevention measure was closed as done or dropped.
+    pub const MEASURE_CLOSED: &str = "measure.closed";
 
     /// Every event type, for the filter.
     pub const ALL: &[&str] = &[
@@ -140,6 +142,7 @@ pub mod event {
         CHANNEL_REMOVED,
         CHAT_SENT,
         CHAT_FAILED,
+        MEASURE_CLOSED,
     ];
 }
 

@@ -55,6 +55,7 @@ pub fn event_label(event: &str, t: &'static Strings) -> String {
         event::CHANNEL_REMOVED => t.audit_ev_channel_removed,
         event::CHAT_SENT => t.audit_ev_chat_sent,
         event::CHAT_FAILED => t.audit_ev_chat_failed,
+        event::MEASURE_CLOSED => t.audit_ev_measure_closed,
         other => return other.to_owned(),
     };
     label.to_owned()

@@ -211,10 +211,15 @@ pub fn SignedInNav() -> impl IntoView {
                     let is_admin = me.has(Role::Admin);
                     // Admin alone gives no power over incidents; every other role works on them.
                     let works_incidents = me.roles.iter().any(|r| *r != Role::Admin);
+                    let reads_reports = me.has(Role::Pm) || is_admin;
                     view! {
                         {works_incidents.then(|| view! {
                             <a class="nav-link" href="/incidents">{move || i18n.t().nav_incidents}</a>
                             <a class="nav-link" href="/pool">{move || i18n.t().nav_pool}</a>
+                            <a class="nav-link" href="/measures">{move || i18n.t().nav_measures}</a>
+                        })}
+                        {reads_reports.then(|| view! {
+                            <a class="nav-link" href="/reports">{move || i18n.t().nav_reports}</a>
                         })}
                         {is_admin.then(|| view! {
                             <a class="nav-link" href="/admin/users">{move || i18n.t().nav_users}</a>

@@ -43,7 +43,8 @@ impl Scheduler {
         self.passes.subscribe()
     }
 
-    /// One pass: every notice due now; returns how many were queued.
+    /// One pass: every notice due now, and the reminders of overdue prevention measures; returns
+    /// how many were queued.
     pub async fn run_once(&self) -> Result<usize, crate::error::AppError> {
         let mut sent = 0;
         loop {
@@ -53,9 +54,15 @@ impl Scheduler {
                 self.mail.wake();
             }
             if (pass.claimed as i64) < BATCH {
-                return Ok(sent);
+                break;
             }
         }
+        // After the clocks: a failure here does not hold back their notices.
+        let reminded = crate::insight::remind::run_due(&self.db, self.clock.now()).await?;
+        if reminded > 0 {
+            self.mail.wake();
+        }
+        Ok(sent + reminded)
     }
 
     /// Runs until `shutdown` completes.

@@ -65,8 +65,9 @@ pub struct Record {
     pub reporter: String,
     /// The fix plan.
     pub plan: Option<Plan>,
-    /// The pool item of an interim plan: title and optimal solution.
-    pub pool_item: Option<(String, String)>,
+    /// The pool item of an interim plan: title, optimal solution, status and release, as they
+    /// stand when the report is sent.
+    pub pool_item: Option<(String, String, crate::pool::PoolStatus, String)>,
     /// Fix rounds, counted as the incident page counts them ([`rules::fix_round`](crate::workflow::rules::fix_round)).
     pub fix_rounds: i64,
     /// Released version.
@@ -204,16 +205,25 @@ async fn load(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(Record, Vec<
     struct PoolRow {
         title: String,
         description: String,
+        status: String,
+        target_release: String,
     }
     let pool_item = match row.pool_item_id {
         Some(pool_id) => {
             let item: Option<PoolRow> = on_tx!(&mut *tx, conn => sqlx::query_as(
-                "SELECT title, description FROM pool_items WHERE id = $1",
+                "SELECT title, description, status, target_release FROM pool_items WHERE id = $1",
             )
             .bind(pool_id)
             .fetch_optional(conn)
             .await?);
-            item.map(|p| (p.title, p.description))
+            match item {
+                Some(p) => {
+                    let status =
+                        crate::db::parse_stored("pool_items.status", &p.status, crate::pool::PoolStatus::parse)?;
+                    Some((p.title, p.description, status, p.target_release))
+                }
+                None => None,
+            }
         }
         None => None,
     };
@@ -373,8 +383,10 @@ pub fn render(record: &Record, locale: Locale, pm_name: Option<&str>, link: &str
         (t.field_solution, or_none(&record.solution)),
         (t.incident_plan, plan.to_owned()),
     ];
-    if let Some((title, description)) = &record.pool_item {
-        fix.push((t.mail_report_pool_item, format!("{title}\n{description}")));
+    if let Some((title, description, status, release)) = &record.pool_item {
+        let status = crate::workflow::labels::pool_status(*status, t);
+        let state = if release.is_empty() { status.to_owned() } else { format!("{status} · {release}") };
+        fix.push((t.mail_report_pool_item, format!("{title} ({state})\n{description}")));
     }
     if record.plan.is_some() {
         fix.push((t.mail_report_fix_rounds, record.fix_rounds.to_string()));

@@ -79,4 +79,10 @@ pub struct PoolItem {
     pub target_release: String,
     /// Key of the incident it came from.
     pub source_incident: Option<String>,
+    /// When it entered the pool (RFC 3339).
+    pub created_at: String,
+    /// When it was done (RFC 3339).
+    pub done_at: Option<String>,
+    /// How long it waited in the pool: until it was done, or until now.
+    pub waited_seconds: i64,
 }

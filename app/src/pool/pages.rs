@@ -96,6 +96,7 @@ fn PoolCard(item: PoolItem) -> impl IntoView {
     let status = item.status;
     let priority = item.priority;
     let release = item.target_release.clone();
+    let waited = item.waited_seconds;
     let id = item.id;
     view! {
         <article class="card pool-item" aria-labelledby=format!("pool-{id}")>
@@ -104,6 +105,11 @@ fn PoolCard(item: PoolItem) -> impl IntoView {
                 <SeverityBadge severity=item.priority />
                 " " <span class="badge">{move || labels::pool_status(status, i18n.t())}</span>
                 {(!release.is_empty()).then(|| view! { " · " {release.clone()} })}
+                " · " {move || {
+                    let waited = crate::insight::span(waited, i18n.t());
+                    let template = if status == PoolStatus::Done { i18n.t().pool_waited_done } else { i18n.t().pool_waiting };
+                    fill(template, &[("span", &waited)])
+                }}
                 {item.source_incident.clone().map(|key| {
                     let href = format!("/incidents/{key}");
                     view! { " · " <a href=href>{move || fill(i18n.t().pool_from, &[("key", &key)])}</a> }

@@ -88,6 +88,10 @@ pub async fn update(
             }));
         }
         crate::text::check("target_release", target_release)?;
+        // Done means delivered: the release that delivered the optimal solution is recorded.
+        if status == PoolStatus::Done && target_release.trim().is_empty() {
+            return Err(refused(Refusal::Invalid { field: "target_release".into(), problem: FieldProblem::Required }));
+        }
         #[derive(sqlx::FromRow)]
         struct BeforeRow {
             status: String,
@@ -105,7 +109,8 @@ pub async fn update(
         // Without a priority given, the item keeps its own.
         let priority = priority.map(Severity::as_str).unwrap_or(before.priority.as_str()).to_owned();
         on_tx!(&mut tx, conn => sqlx::query(
-            "UPDATE pool_items SET status = $1, target_release = $2, priority = $3, updated_at = $4 WHERE id = $5",
+            "UPDATE pool_items SET status = $1, target_release = $2, priority = $3, updated_at = $4, \
+             done_at = CASE WHEN $1 = 'done' THEN COALESCE(done_at, $4) END WHERE id = $5",
         )
         .bind(status.as_str())
         .bind(target_release.trim())
@@ -138,6 +143,8 @@ struct PoolItemRow {
     status: String,
     target_release: String,
     source_incident: Option<String>,
+    created_at: DateTime<Utc>,
+    done_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<PoolItemRow> for PoolItem {
@@ -152,6 +159,10 @@ impl TryFrom<PoolItemRow> for PoolItem {
             status: parse_stored("pool_items.status", &r.status, PoolStatus::parse)?,
             target_release: r.target_release,
             source_incident: r.source_incident,
+            created_at: r.created_at.to_rfc3339(),
+            // How long it waited: until done, or until now while it waits.
+            waited_seconds: (r.done_at.unwrap_or_else(Utc::now) - r.created_at).num_seconds().max(0),
+            done_at: r.done_at.map(|t| t.to_rfc3339()),
         })
     }
 }
@@ -165,7 +176,8 @@ pub async fn item(db: &Db, id: i64) -> Result<Option<PoolItem>, AppError> {
 pub async fn items(db: &Db, only: Option<i64>) -> Result<Vec<PoolItem>, AppError> {
     let filter = if only.is_some() { "WHERE p.id = $1" } else { "" };
     let sql = format!(
-        "SELECT p.id, p.title, p.description, p.priority, p.status, p.target_release, i.key AS source_incident \
+        "SELECT p.id, p.title, p.description, p.priority, p.status, p.target_release, i.key AS source_incident, \
+         p.created_at, p.done_at \
          FROM pool_items p LEFT JOIN incidents i ON i.id = p.source_incident_id {filter} \
          ORDER BY CASE p.status WHEN 'open' THEN 0 WHEN 'scheduled' THEN 1 ELSE 2 END, p.priority, p.id"
     );

@@ -16,7 +16,7 @@ use leptos_router::{
 };
 
 pub use header::{AppHeader, LanguageSwitch};
-pub use not_found::{AdminOnly, LoadError, NotFound};
+pub use not_found::{AdminOnly, Forbidden, LoadError, NotFound};
 
 use crate::{
     audit::{AuditEntryPage, AuditPage},
@@ -26,6 +26,7 @@ use crate::{
     enhance::LiveUpdates,
     home::HomePage,
     i18n::provide_i18n,
+    insight::{MeasuresPage, ReportsPage},
     intake::IntakePage,
     mail::OutboxPage,
     pool::{PoolItemPage, PoolPage},
@@ -182,6 +183,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/incidents/:key") view=IncidentPage ssr=SsrMode::Async />
                     <Route path=path!("/pool") view=PoolPage ssr=SsrMode::InOrder />
                     <Route path=path!("/pool/:id") view=PoolItemPage ssr=SsrMode::Async />
+                    <Route path=path!("/measures") view=MeasuresPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/reports") view=ReportsPage ssr=SsrMode::InOrder />
                 </Routes>
             </main>
             {me.map(|_| view! { <ZoneFooter /> })}

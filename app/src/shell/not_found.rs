@@ -52,7 +52,7 @@ pub fn AdminOnly(children: ChildrenFn) -> impl IntoView {
 
 /// Shown to a signed-in user who opens a page their roles do not reach; answers with 403.
 #[component]
-fn Forbidden() -> impl IntoView {
+pub fn Forbidden() -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::FORBIDDEN);

@@ -516,6 +516,9 @@ async fn act_tx(
         crate::clocks::store::on_stage_entered(&mut tx, id, to, locked.severity, now).await?;
     }
     record_replaced_owners(&mut tx, id, &locked, actor, &owners, input, now).await?;
+    if let GateInput::SendReport { measures, .. } = input {
+        crate::insight::measures::insert_for_report(&mut tx, id, measures, now).await?;
+    }
     let fields = serde_json::to_string(input).map_err(AppError::internal)?;
     let entry = TimelineRow::new(id, now, Some(actor.id), kind.role().as_str(), TimelineAction::Gate(kind));
     entry.moving(from, to).insert(&mut tx, &fields).await?;

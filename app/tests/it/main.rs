@@ -8,6 +8,7 @@ mod auth;
 mod chat;
 mod clocks;
 mod db;
+mod insight;
 mod intake;
 mod mail;
 mod workflow;

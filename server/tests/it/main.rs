@@ -11,6 +11,7 @@ mod clocks;
 mod contract;
 mod flood;
 mod http;
+mod insight;
 mod intake;
 mod islands;
 mod live;

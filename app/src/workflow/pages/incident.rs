@@ -322,7 +322,17 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                                 Plan::Interim => i18n.t().incident_plan_interim,
                                 Plan::Optimal => i18n.t().incident_plan_optimal,
                             }}
-                            {pool.map(|p| view! { " — " <a href="/pool">{p.title}</a> })}
+                            // The item's live status: whether the optimal solution has shipped since.
+                            {pool.map(|p| {
+                                let href = format!("/pool/{}", p.id);
+                                let status = p.status;
+                                let release = (!p.target_release.is_empty()).then(|| format!(" · {}", p.target_release));
+                                view! {
+                                    " — " <a href=href>{p.title}</a> " "
+                                    <span class="badge">{move || labels::pool_status(status, i18n.t())}</span>
+                                    {release}
+                                }
+                            })}
                         </p>
                     }
                 })}
@@ -333,6 +343,7 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                 })}
             </section>
 
+            {(stage == Stage::Closed).then(|| view! { <crate::insight::IncidentMeasures incident_id=s.id /> })}
             {detail.report.clone().map(|email| view! { <crate::mail::ReportCopy email /> })}
 
             <crate::clocks::StageTimes stays=detail.stays.clone() />

@@ -116,6 +116,7 @@ pub fn MyQueue() -> impl IntoView {
                         };
                         view! {
                             {body}
+                            <crate::insight::MyMeasures />
                             {any.then(|| view! {
                                 <section aria-labelledby="counts-heading">
                                     <h2 id="counts-heading">{move || i18n.t().queue_counts}</h2>
