@@ -25,9 +25,9 @@ test('the reports page draws its charts for PMs at 1280 and 390 px in both langu
       if (lang === 'zh-CN') await viewIn(pm.page, lang);
       await expect(pm.page.getByRole('heading', { level: 1 })).toHaveText(lang === 'en' ? 'Reports' : '报表');
       // The weekly chart is an accessible SVG image, its numbers in the table below it.
-      const chart = pm.page.locator('svg.chart[role="img"]').first();
+      const chart = pm.page.locator('svg.chart[role="img"][aria-labelledby="chart-weeks-title"]');
       await expect(chart).toBeVisible();
-      await expect(chart.locator('title')).toHaveText(lang === 'en' ? 'Incidents in and closed per week' : '每周新增与关闭的事件');
+      await expect(chart.locator(':scope > title')).toHaveText(lang === 'en' ? 'Incidents in and closed per week' : '每周新增与关闭的事件');
       const width = (await chart.boundingBox())!.width;
       expect(width, 'the chart fits the screen').toBeLessThanOrEqual(viewport.width);
       await expectNoSidewaysScroll(pm.page, `${size} ${lang}`);

@@ -229,7 +229,9 @@ pub mod server {
     /// says there is nothing to show instead of drawing zeros).
     pub fn charts(view: &ReportView, t: &'static Strings) -> Charts {
         let hours = |s: f64| span_or_dash(Some(s as i64), t);
-        let count = |n: f64| format!("{n:.0}");
+        // Whole counts as integers; the axis's half-way tick of a small count keeps its fraction
+        // (0.5, not a second "0" or "1").
+        let count = |n: f64| if n.fract() == 0.0 { format!("{n:.0}") } else { format!("{n:.1}") };
         let stages = if view.stages.is_empty() {
             String::new()
         } else {

@@ -387,6 +387,7 @@ fn ReportBody(view: ReportView) -> impl IntoView {
                 {stat(t.report_reported, c.reported)}
                 {stat(t.report_technical, c.technical)}
                 {stat(t.report_non_technical, c.non_technical)}
+                {(c.untriaged > 0).then(|| stat(t.report_untriaged, c.untriaged))}
                 {stat(t.report_closed, c.closed)}
                 {stat(t.report_open, c.open)}
                 {stat(t.report_fix_rounds, c.fix_rounds)}
