@@ -163,14 +163,31 @@ async fn seed_history(db: &Db, team: &Team, many: usize, end: DateTime<Utc>) {
                 timeline.build().execute(&mut *conn).await.unwrap();
                 let mut clocks = sqlx::QueryBuilder::new(
                     "INSERT INTO stage_clocks (incident_id, stage, severity, started_at, stopped_at, target_seconds, \
-                     basis, escalate_pct, spent_seconds, level) ",
+                     basis, escalate_pct, spent_seconds, level, held_seconds, ended_by, ended_role) ",
                 );
-                clocks.push_values(stays.iter(), |mut b, (stage, _, _, started, stopped)| {
+                clocks.push_values(stays.iter(), |mut b, (stage, role, _, started, stopped)| {
                     let spent = (*stopped - *started).num_seconds();
                     // A target of four hours: the long stays breached it.
-                    let level: i64 = if spent > 4 * 3600 { 2 } else if spent > 3 * 3600 { 1 } else { 0 };
-                    b.push_bind(id).push_bind(*stage).push_bind(severity).push_bind(*started).push_bind(*stopped)
-                        .push_bind(4 * 3600_i64).push_bind("wall").push_bind(200_i64).push_bind(spent).push_bind(level);
+                    let level: i64 = if spent > 4 * 3600 {
+                        2
+                    } else if spent > 3 * 3600 {
+                        1
+                    } else {
+                        0
+                    };
+                    b.push_bind(id)
+                        .push_bind(*stage)
+                        .push_bind(severity)
+                        .push_bind(*started)
+                        .push_bind(*stopped)
+                        .push_bind(4 * 3600_i64)
+                        .push_bind("wall")
+                        .push_bind(200_i64)
+                        .push_bind(spent)
+                        .push_bind(level)
+                        .push_bind(spent)
+                        .push_bind(actor(role))
+                        .push_bind(*role);
                 });
                 clocks.build().execute(&mut *conn).await.unwrap();
             });

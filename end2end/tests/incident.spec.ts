@@ -317,6 +317,11 @@ test('an interim plan puts the optimal solution in the requirement pool', async 
   await expect(pm.page.locator('.pool-item .badge').last()).toHaveText('Scheduled');
   await dev.page.reload();
   await expect(dev.page.getByText('2026.12')).toBeVisible();
+  // Waiting since it was parked, and the incident shows where the optimal solution stands.
+  await expect(dev.page.locator('.pool-item').first()).toContainText('waiting for');
+  await open(dev.page, url);
+  await expect(dev.page.locator('a[href^="/pool/"] + .badge')).toHaveText('Scheduled');
+  await expect(dev.page.getByText('· 2026.12')).toBeVisible();
   for (const c of [ops, pm, dev]) await c.context.close();
 });
 

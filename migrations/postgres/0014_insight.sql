@@ -40,6 +40,19 @@ ORDER BY t.id, m.n;
 ALTER TABLE pool_items ADD COLUMN done_at TIMESTAMPTZ;
 UPDATE pool_items SET done_at = updated_at WHERE status = 'done';
 
+-- Each finished stay keeps its wall-clock length and who handed it on (the user and the role of
+-- the action that left the stage): the reports read one row per stay. Stays finished before
+-- this version take both from the timeline entry that ended them.
+ALTER TABLE stage_clocks ADD COLUMN held_seconds BIGINT CHECK (held_seconds >= 0);
+ALTER TABLE stage_clocks ADD COLUMN ended_by BIGINT REFERENCES users (id);
+ALTER TABLE stage_clocks ADD COLUMN ended_role TEXT CHECK (ended_role IN ('ops', 'pm', 'dev', 'qa', 'admin'));
+UPDATE stage_clocks SET held_seconds = GREATEST(0, CAST(ROUND(EXTRACT(EPOCH FROM stopped_at - started_at)) AS BIGINT))
+WHERE stopped_at IS NOT NULL;
+UPDATE stage_clocks c SET ended_by = t.actor_id, ended_role = t.actor_role
+FROM incident_timeline t
+WHERE c.stopped_at IS NOT NULL AND t.incident_id = c.incident_id AND t.from_stage = c.stage
+  AND t.to_stage <> t.from_stage AND t.at = c.stopped_at AND t.actor_role IN ('ops', 'pm', 'dev', 'qa', 'admin');
+
 -- The reports page selects incidents by when they were reported and when they closed.
 CREATE INDEX incidents_by_created ON incidents (created_at);
 CREATE INDEX incidents_closed_by_time ON incidents (stage_entered_at) WHERE stage = 'closed';

@@ -39,6 +39,23 @@ ORDER BY t.id, m.key;
 ALTER TABLE pool_items ADD COLUMN done_at TEXT;
 UPDATE pool_items SET done_at = updated_at WHERE status = 'done';
 
+-- Each finished stay keeps its wall-clock length and who handed it on (the user and the role of
+-- the action that left the stage): the reports read one row per stay. Stays finished before
+-- this version take both from the timeline entry that ended them.
+ALTER TABLE stage_clocks ADD COLUMN held_seconds INTEGER CHECK (held_seconds >= 0);
+ALTER TABLE stage_clocks ADD COLUMN ended_by INTEGER REFERENCES users (id);
+ALTER TABLE stage_clocks ADD COLUMN ended_role TEXT CHECK (ended_role IN ('ops', 'pm', 'dev', 'qa', 'admin'));
+UPDATE stage_clocks SET held_seconds = MAX(0, CAST(ROUND((julianday(stopped_at) - julianday(started_at)) * 86400) AS INTEGER))
+WHERE stopped_at IS NOT NULL;
+UPDATE stage_clocks SET
+    ended_by = (SELECT t.actor_id FROM incident_timeline t WHERE t.incident_id = stage_clocks.incident_id
+        AND t.from_stage = stage_clocks.stage AND t.to_stage <> t.from_stage AND t.at = stage_clocks.stopped_at
+        AND t.actor_role IN ('ops', 'pm', 'dev', 'qa', 'admin') ORDER BY t.id LIMIT 1),
+    ended_role = (SELECT t.actor_role FROM incident_timeline t WHERE t.incident_id = stage_clocks.incident_id
+        AND t.from_stage = stage_clocks.stage AND t.to_stage <> t.from_stage AND t.at = stage_clocks.stopped_at
+        AND t.actor_role IN ('ops', 'pm', 'dev', 'qa', 'admin') ORDER BY t.id LIMIT 1)
+WHERE stopped_at IS NOT NULL;
+
 -- The reports page selects incidents by when they were reported and when they closed.
 CREATE INDEX incidents_by_created ON incidents (created_at);
 CREATE INDEX incidents_closed_by_time ON incidents (stage_entered_at) WHERE stage = 'closed';

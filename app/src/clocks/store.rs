@@ -13,6 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{calendar::Calendar, policy, Basis, ClockPolicy, ClockState, ClockView, Level, StayView};
 use crate::{
+    auth::Role,
     db::{parse_stored, Db, WriteTx},
     error::AppError,
     on_db, on_tx,
@@ -243,15 +244,28 @@ pub(crate) async fn current_in(tx: &mut WriteTx, incident_id: i64) -> Result<Opt
 }
 
 /// Stops the current clock at `now`: its final count is kept, nothing more is due.
-async fn stop(tx: &mut WriteTx, clock: &ClockRow, policy: &ClockPolicy, now: DateTime<Utc>) -> Result<(), AppError> {
+async fn stop(
+    tx: &mut WriteTx,
+    clock: &ClockRow,
+    policy: &ClockPolicy,
+    now: DateTime<Utc>,
+    by: Option<(i64, Role)>,
+) -> Result<(), AppError> {
     let calendar = calendar_for(policy, clock.basis()?)?;
     let spent = clock.spent_at(calendar.as_ref(), now)?;
+    // The stay's wall-clock length and who handed it on, kept for the reports: they then read
+    // one row per stay instead of joining the timeline.
+    let held = (now - clock.started_at).num_seconds().max(0);
     on_tx!(&mut *tx, conn => sqlx::query(
         "UPDATE stage_clocks SET stopped_at = $1, spent_seconds = $2, running_since = NULL, risk_at = NULL, \
-         breach_at = NULL, escalate_at = NULL, next_due_at = NULL WHERE id = $3",
+         breach_at = NULL, escalate_at = NULL, next_due_at = NULL, held_seconds = $3, ended_by = $4, ended_role = $5 \
+         WHERE id = $6",
     )
     .bind(now)
     .bind(spent)
+    .bind(held)
+    .bind(by.map(|(id, _)| id))
+    .bind(by.map(|(_, role)| role.as_str()))
     .bind(clock.id)
     .execute(conn)
     .await
@@ -260,14 +274,16 @@ async fn stop(tx: &mut WriteTx, clock: &ClockRow, policy: &ClockPolicy, now: Dat
 }
 
 /// After a committed move from one stage to another (called inside its transaction): stops the
-/// clock of the stage left and starts the one of the stage entered (none once closed). A stage
-/// entered again gets a new clock; the old ones stay, stopped.
+/// clock of the stage left, recording who moved it on (`by`: the user and the role they acted
+/// in), and starts the one of the stage entered (none once closed). A stage entered again gets a
+/// new clock; the old ones stay, stopped.
 pub async fn on_stage_entered(
     tx: &mut WriteTx,
     incident_id: i64,
     stage: Stage,
     severity: Severity,
     now: DateTime<Utc>,
+    by: Option<(i64, Role)>,
 ) -> Result<(), AppError> {
     // The current clock and the policy in one statement: this runs inside every gate action
     // that moves an incident, where each statement lengthens the write lock.
@@ -289,7 +305,7 @@ pub async fn on_stage_entered(
     let policy = match current {
         Some(WithPolicy { clock, policy: stored }) => {
             let policy = policy::decode(stored)?;
-            stop(tx, &clock, &policy, now).await?;
+            stop(tx, &clock, &policy, now, by).await?;
             policy
         }
         None => policy::load_in(tx).await?,

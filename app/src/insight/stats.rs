@@ -7,9 +7,12 @@
 //!   creation, an intake delivery, a reassignment or a clock notice).
 //! - MTTR: reported → closed.
 //! - Time in a stage: per incident, the wall-clock time of all its finished stays in the stage
-//!   added up (a fix that failed its test comes back to `fixing`: both stays count).
-//! - Holding the baton: per gate action, the time from its stage being entered to the action,
-//!   attributed to the person who took it and the role they took it in.
+//!   added up (a fix that failed its test comes back to `fixing`: both stays count). Each stay's
+//!   length and who ended it are written on its clock row when it stops, so these figures read
+//!   one row per stay and never join the timeline.
+//! - Holding the baton: per stay in a stage, the time from the stage being entered to the action
+//!   that moved it on, attributed to the person who took that action and the role they took it
+//!   in (in solution review, whoever gave the second verdict).
 //! - Breaches: stays whose clock sent its breach notice (passed its target).
 //! - Weeks run Monday to Sunday in the reader's time zone; a week's MTTR is over the incidents
 //!   closed in it.
@@ -151,12 +154,20 @@ macro_rules! bind_range {
 /// installation's date) for overdue measures.
 pub async fn figures(db: &Db, range: &Range, weeks: &[Week], today: NaiveDate) -> Result<Figures, AppError> {
     let d = Dialect::of(db);
+    let timer = std::time::Instant::now();
+    let lap = |what: &str| tracing::debug!(part = what, ms = timer.elapsed().as_secs_f64() * 1000.0, "report figures");
     let counts = counts(db, range).await?;
+    lap("counts");
     let (mtta, mttr) = response_times(db, d, range).await?;
-    let stages = stages(db, d, range).await?;
-    let (people, roles) = holders(db, d, range).await?;
+    lap("response times");
+    let stages = stages(db, range).await?;
+    lap("stages");
+    let (people, roles) = holders(db, range).await?;
+    lap("holders");
     let weeks = trend(db, d, range, weeks).await?;
+    lap("weeks");
     let measures = measure_counts(db, range, today).await?;
+    lap("measures");
     Ok(Figures { counts, mtta, mttr, stages, people, roles, weeks, measures })
 }
 
@@ -200,7 +211,7 @@ fn first_response_actions() -> String {
 
 async fn response_times(db: &Db, d: Dialect, range: &Range) -> Result<(Figure, Figure), AppError> {
     let first = format!(
-        "(SELECT MIN(t.at) FROM incident_timeline t WHERE t.incident_id = i.id AND t.action IN ({}))",
+        "(SELECT t.at FROM incident_timeline t WHERE t.incident_id = i.id AND t.action IN ({}) ORDER BY t.id LIMIT 1)",
         first_response_actions()
     );
     let ctes = format!(
@@ -223,13 +234,12 @@ async fn response_times(db: &Db, d: Dialect, range: &Range) -> Result<(Figure, F
     Ok((of("mtta"), of("mttr")))
 }
 
-async fn stages(db: &Db, d: Dialect, range: &Range) -> Result<Vec<StageFigure>, AppError> {
+async fn stages(db: &Db, range: &Range) -> Result<Vec<StageFigure>, AppError> {
     let ctes = format!(
-        "WITH vals AS (SELECT c.stage AS stage, c.incident_id, SUM({}) AS secs, \
+        "WITH vals AS (SELECT c.stage AS stage, c.incident_id, SUM(c.held_seconds) AS secs, \
            SUM(CASE WHEN c.level >= 2 THEN 1 ELSE 0 END) AS breached \
          FROM incidents i JOIN stage_clocks c ON c.incident_id = i.id \
-         WHERE {COHORT} AND c.stopped_at IS NOT NULL GROUP BY c.stage, c.incident_id)",
-        d.secs("c.started_at", "c.stopped_at"),
+         WHERE {COHORT} AND c.held_seconds IS NOT NULL GROUP BY c.stage, c.incident_id)"
     );
     let sql = distribution(&ctes, "stage", "CAST(SUM(breached) AS BIGINT) AS breaches");
     #[derive(sqlx::FromRow)]
@@ -254,16 +264,12 @@ async fn stages(db: &Db, d: Dialect, range: &Range) -> Result<Vec<StageFigure>, 
 }
 
 /// Per person and role, then per role.
-async fn holders(db: &Db, d: Dialect, range: &Range) -> Result<(Vec<HolderFigure>, Vec<HolderFigure>), AppError> {
-    let gates = ActionKind::ALL.iter().map(|k| format!("'{}'", k.as_str())).collect::<Vec<_>>().join(", ");
+async fn holders(db: &Db, range: &Range) -> Result<(Vec<HolderFigure>, Vec<HolderFigure>), AppError> {
     let ctes = format!(
-        "WITH vals AS (SELECT t.actor_id AS person, t.actor_role AS role, t.incident_id, {} AS secs, \
+        "WITH vals AS (SELECT c.ended_by AS person, c.ended_role AS role, c.incident_id, c.held_seconds AS secs, \
            CASE WHEN c.level >= 2 THEN 1 ELSE 0 END AS breached \
-         FROM incidents i JOIN incident_timeline t ON t.incident_id = i.id \
-         JOIN stage_clocks c ON c.incident_id = t.incident_id AND c.stage = t.from_stage \
-           AND c.started_at <= t.at AND (c.stopped_at IS NULL OR c.stopped_at >= t.at) \
-         WHERE {COHORT} AND t.actor_id IS NOT NULL AND t.action IN ({gates}))",
-        d.secs("c.started_at", "t.at"),
+         FROM incidents i JOIN stage_clocks c ON c.incident_id = i.id \
+         WHERE {COHORT} AND c.held_seconds IS NOT NULL AND c.ended_by IS NOT NULL)"
     );
     let extra = "CAST(COUNT(DISTINCT incident_id) AS BIGINT) AS handled, CAST(SUM(breached) AS BIGINT) AS breaches";
     #[derive(sqlx::FromRow)]

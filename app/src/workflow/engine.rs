@@ -184,7 +184,7 @@ pub async fn create_incident(
         let fields = serde_json::to_string(input).map_err(AppError::internal)?;
         let entry = TimelineRow::new(created.id, now, Some(actor.id), Role::Ops.as_str(), TimelineAction::Create);
         entry.stay(Stage::Reported).insert(&mut tx, &fields).await?;
-        crate::clocks::store::on_stage_entered(&mut tx, created.id, Stage::Reported, input.severity, now).await?;
+        crate::clocks::store::on_stage_entered(&mut tx, created.id, Stage::Reported, input.severity, now, None).await?;
         Record::new(&Origin::actor(actor), event::INCIDENT_CREATED)
             .target("incident", &created.key)
             .details(serde_json::json!({ "after": input }))
@@ -269,7 +269,7 @@ pub async fn create_from_intake(
     .to_string();
     let entry = TimelineRow::new(created.id, now, None, "intake", TimelineAction::Intake);
     entry.stay(Stage::Reported).insert(&mut tx, &fields).await?;
-    crate::clocks::store::on_stage_entered(&mut tx, created.id, Stage::Reported, input.severity, now).await?;
+    crate::clocks::store::on_stage_entered(&mut tx, created.id, Stage::Reported, input.severity, now, None).await?;
     touch_source(&mut tx, source.id, now).await?;
     crate::intake::notify_ops_of_intake(&mut tx, created.id).await?;
     // Last, as in every change: the audit append holds the chain's lock until the commit.
@@ -513,7 +513,8 @@ async fn act_tx(
     write_move(&mut tx, id, expected_version, &t, &change, &facts, now).await?;
     let (from, to) = (locked.state.stage, t.to);
     if from != to {
-        crate::clocks::store::on_stage_entered(&mut tx, id, to, locked.severity, now).await?;
+        crate::clocks::store::on_stage_entered(&mut tx, id, to, locked.severity, now, Some((actor.id, kind.role())))
+            .await?;
     }
     record_replaced_owners(&mut tx, id, &locked, actor, &owners, input, now).await?;
     if let GateInput::SendReport { measures, .. } = input {

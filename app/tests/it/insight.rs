@@ -147,11 +147,15 @@ db_test!(async fn a_seeded_history_gives_exact_counts_medians_and_p90s(ctx) {
     assert_eq!(order.first(), Some(&Stage::Reported), "process order");
     assert_eq!(order.last(), Some(&Stage::Reporting));
 
-    // pm1: dispatch 3600, PM verdict 600 (10 min after the proposal), approve 600, report 3600,
-    // per walk ×1, ×2, ×4: twelve hand-offs, rank 6 → 2400, rank 11 → 14400.
+    // pm1 moved on awaiting_pm (3600), release review (600) and reporting (3600) per walk, ×1,
+    // ×2, ×4: nine stays, rank 5 → 3600, rank 9 → 14400. Solution review is dev's: the dev's
+    // verdict came second.
     let pm = f.people.iter().find(|p| p.user_id == Some(t.pm.id)).unwrap();
     assert_eq!((pm.handled, pm.open_now, pm.breaches), (3, 1, 0));
-    assert_eq!(pm.holding, fig(12, 2400, 14_400, 4900));
+    assert_eq!(pm.holding, fig(9, 3600, 14_400, 6067));
+    let dev = f.people.iter().find(|p| p.user_id == Some(t.dev.id)).unwrap();
+    // investigating 7200, solution review 1200, fixing 7200, releasing 3600 per walk.
+    assert_eq!((dev.handled, dev.holding.n, dev.holding.median), (3, 12, Some(7200)));
     // ops1: triage 600/1200/2400 + follow-up 3600/7200/14400 + 1800 (not technical) + 300.
     let ops = f.people.iter().find(|p| p.user_id == Some(t.ops.id)).unwrap();
     assert_eq!((ops.handled, ops.open_now), (5, 0));
@@ -319,4 +323,50 @@ db_test!(async fn an_overdue_measure_reminds_its_owner_and_the_pm_once_a_day_unt
     measures::close(db, &t.dev, alert, MeasureStatus::Done, "告警已上线", at("2026-03-12T01:00:00Z")).await.unwrap();
     assert_eq!(remind::run_due(db, at("2026-03-13T01:00:00Z")).await.unwrap(), 0);
     assert_eq!(reminders(db).await.len(), 4);
+});
+
+db_test!(async fn the_upgrade_keeps_the_measures_of_earlier_reports_and_who_ended_each_stay(ctx) {
+    use app::testing::TestDb;
+    let old = TestDb::create_until(ctx.db.backend(), Some(13)).await.expect("a database at migration 13");
+    let db = &old.db;
+    let entered = t0();
+    let left = t0() + minutes(90);
+    let statements = [
+        "INSERT INTO users (username, username_key, display_name, email, password_hash, created_at, updated_at) \
+         VALUES ('pm1', 'pm1', 'PM One', 'pm1@example.com', 'x', $1, $1)",
+        "INSERT INTO incidents (key, title, description, severity, channel, reporter_name, reporter_contact, \
+         external_ref, stage, ops_owner, pm_owner, resolution, created_by, created_at, updated_at, stage_entered_at) \
+         VALUES ('INC-2026-0001', 'Checkout', 'd', 'p1', 'email', '', '', '', 'closed', 1, 1, 'fixed', 1, $1, $2, $2)",
+        "INSERT INTO stage_clocks (incident_id, stage, severity, started_at, stopped_at, basis, escalate_pct) \
+         VALUES (1, 'reporting', 'p1', $1, $2, 'wall', 200)",
+        r#"INSERT INTO incident_timeline (incident_id, at, actor_id, actor_role, action, from_stage, to_stage, fields)
+           VALUES (1, $2, 1, 'pm', 'send_report', 'reporting', 'closed',
+                   '{"action":"send_report","summary":"s","measures":[{"text":"加告警","owner_id":1,"due":"2026-03-20"},{"text":"gone","owner_id":99,"due":"2026-03-21"},{"text":"写文档","owner_id":1,"due":"2026-04-01"}],"recipients":[]}')"#,
+    ];
+    for sql in statements {
+        app::on_db!(db, pool => sqlx::query(sql).bind(entered).bind(left).execute(pool).await.map(|_| ()).unwrap());
+    }
+    db.migrate().await.expect("migration 14 applies to existing data");
+    let measures: Vec<(String, i64, String, String)> = app::on_db!(db, pool => sqlx::query_as(
+        "SELECT text, owner_id, due, status FROM measures ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap());
+    // In the report's order; a measure whose owner no longer exists cannot be tracked.
+    assert_eq!(
+        measures,
+        vec![
+            ("加告警".into(), 1, "2026-03-20".into(), "open".into()),
+            ("写文档".into(), 1, "2026-04-01".into(), "open".into()),
+        ]
+    );
+    let stay: (Option<i64>, Option<i64>, Option<String>) = app::on_db!(db, pool => sqlx::query_as(
+        "SELECT held_seconds, ended_by, ended_role FROM stage_clocks",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    assert_eq!(stay, (Some(5400), Some(1), Some("pm".into())));
+    old.destroy().await;
 });

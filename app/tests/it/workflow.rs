@@ -507,7 +507,24 @@ db_test!(async fn the_pm_manages_the_pool_and_everyone_reads_it(ctx) {
     pool::store::update(db, &t.pm, id, PoolStatus::Scheduled, "2026.12", Some(Severity::P0), Utc::now()).await.unwrap();
     assert_eq!(pool::store::items(db, None).await.unwrap()[0].priority, Severity::P0, "raised");
     assert_eq!((items[0].status, items[0].target_release.as_str(), items[0].source_incident.as_deref()), (PoolStatus::Scheduled, "2026.12", None));
-    assert_eq!(pool::store::update(db, &t.pm, 424_242, PoolStatus::Done, "", None, Utc::now()).await.unwrap_err(), AppError::NotFound);
+    assert_eq!(pool::store::update(db, &t.pm, 424_242, PoolStatus::Done, "2027.1", None, Utc::now()).await.unwrap_err(), AppError::NotFound);
+
+    // Done means delivered: the release that delivered it is required, and the wait stops then.
+    let refused = pool::store::update(db, &t.pm, id, PoolStatus::Done, " ", None, Utc::now()).await.unwrap_err();
+    assert_eq!(refused, AppError::Refused(Refusal::Invalid { field: "target_release".into(), problem: FieldProblem::Required }));
+    assert_eq!(pool::store::items(db, None).await.unwrap()[0].status, PoolStatus::Scheduled, "nothing changed");
+    let created: chrono::DateTime<Utc> = app::on_db!(db, pool => sqlx::query_scalar("SELECT created_at FROM pool_items WHERE id = $1").bind(id).fetch_one(pool).await.unwrap());
+    let done_at = created + chrono::Duration::days(3);
+    pool::store::update(db, &t.pm, id, PoolStatus::Done, "2027.1", None, done_at).await.unwrap();
+    let item = pool::store::item(db, id).await.unwrap().unwrap();
+    assert_eq!((item.status, item.target_release.as_str()), (PoolStatus::Done, "2027.1"));
+    assert_eq!(item.waited_seconds, 3 * 86_400, "from entering the pool to done");
+    // Saving a done item again keeps when it was done.
+    pool::store::update(db, &t.pm, id, PoolStatus::Done, "2027.1", None, done_at + chrono::Duration::days(9)).await.unwrap();
+    assert_eq!(pool::store::item(db, id).await.unwrap().unwrap().waited_seconds, 3 * 86_400);
+    // Reopened, it waits again.
+    pool::store::update(db, &t.pm, id, PoolStatus::Open, "", None, Utc::now()).await.unwrap();
+    assert!(pool::store::item(db, id).await.unwrap().unwrap().done_at.is_none());
 });
 
 db_test!(async fn a_stored_stage_this_version_does_not_know_is_an_error_not_a_default(ctx) {
