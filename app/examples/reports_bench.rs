@@ -225,25 +225,8 @@ async fn time_figures(db: &Db, query: &server::ReportQuery, today: NaiveDate, ru
     }
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let figures = figures.unwrap();
-    // The charts, as the page draws them.
-    let view = app::insight::ReportView {
-        from: String::new(),
-        to: String::new(),
-        zone: String::new(),
-        severity: None,
-        channel: None,
-        counts: figures.counts,
-        mtta: figures.mtta,
-        mttr: figures.mttr,
-        stages: figures.stages,
-        people: figures.people,
-        roles: figures.roles,
-        weeks: figures.weeks,
-        measures: figures.measures,
-        charts: Default::default(),
-    };
     let start = Instant::now();
-    let charts = server::charts(&view, app::i18n::Locale::ZhCn.strings());
+    let charts = server::charts(&figures, app::i18n::Locale::ZhCn.strings());
     let draw = start.elapsed().as_secs_f64() * 1000.0;
     assert!(!charts.stages.is_empty() && !charts.weeks.is_empty());
     (samples[samples.len() / 2], figures.counts.reported, draw)

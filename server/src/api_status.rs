@@ -14,6 +14,14 @@ use axum::{
     response::Response,
 };
 
+/// A refusal or failure answered by a plain axum route, in the server functions' error encoding,
+/// so the browser and API clients read it the same way.
+pub fn json_error(status: StatusCode, error: &AppError) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let body = serde_json::to_string(error).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 /// Error bodies are small; anything bigger is not one of ours and passes unchanged.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 

@@ -80,7 +80,7 @@ async fn export(
         if let Err(err) = refused {
             tracing::error!("cannot record a refusal in the audit log: {err}");
         }
-        return error_response(StatusCode::FORBIDDEN, &AppError::Forbidden);
+        return crate::api_status::json_error(StatusCode::FORBIDDEN, &AppError::Forbidden);
     }
     let text = |name: &str| params.get(name).cloned();
     let outcome = match text("outcome").filter(|v| !v.trim().is_empty()) {
@@ -88,7 +88,7 @@ async fn export(
         Some(v) => match Outcome::parse(v.trim()) {
             Some(o) => Some(o),
             None => {
-                return error_response(
+                return crate::api_status::json_error(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     &AppError::invalid("outcome", app::error::FieldProblem::InvalidChoice),
                 )
@@ -105,7 +105,7 @@ async fn export(
     };
     let query = match Query::new(&filter) {
         Ok(q) => q,
-        Err(err) => return error_response(StatusCode::UNPROCESSABLE_ENTITY, &err),
+        Err(err) => return crate::api_status::json_error(StatusCode::UNPROCESSABLE_ENTITY, &err),
     };
     // The export ends at the head as of now (the record of this export included), so it is a
     // consistent cut even while entries keep arriving.
@@ -116,7 +116,7 @@ async fn export(
         .await;
     let last = match recorded {
         Ok(seq) => seq,
-        Err(err) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, &AppError::internal(err)),
+        Err(err) => return crate::api_status::json_error(StatusCode::INTERNAL_SERVER_ERROR, &AppError::internal(err)),
     };
     let db = state.db.clone();
     let header_line = (format == Format::Csv).then(|| csv_row(&CSV_HEADER.map(str::to_owned)));
@@ -163,11 +163,6 @@ async fn export(
         body,
     )
         .into_response()
-}
-
-fn error_response(status: StatusCode, error: &AppError) -> Response {
-    let body = serde_json::to_string(error).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 const CSV_HEADER: [&str; 15] = [

@@ -95,6 +95,10 @@ pub async fn resolve_user(State(state): State<AppState>, mut request: Request, n
 /// [`PUBLIC_SERVER_FNS`]; a user who must change their password may call only that. Pages under
 /// Pages that need a signed-in user (every page but the home page and sign-in): an anonymous
 /// visitor is sent to sign in and brought back afterwards.
+/// Pages only some roles may open (any one of them), each rendered inside `shell::RoleOnly` with
+/// the same roles.
+const ROLE_PAGES: [(&str, &[Role]); 2] = [("/admin", &[Role::Admin]), ("/reports", app::insight::READERS)];
+
 const PROTECTED_PAGES: [&str; 6] = ["/admin", "/account", "/incidents", "/pool", "/measures", "/reports"];
 
 /// The pages in [`PROTECTED_PAGES`] send anonymous visitors to sign in; a user who must change their
@@ -112,10 +116,10 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
     if path.starts_with("/api/") {
         let public = PUBLIC_SERVER_FNS.contains(&path.as_str());
         if !public && user.is_none() {
-            return server_fn_refusal(StatusCode::UNAUTHORIZED, &AppError::NotSignedIn);
+            return crate::api_status::json_error(StatusCode::UNAUTHORIZED, &AppError::NotSignedIn);
         }
         if !public && must_change && !PASSWORD_CHANGE_SERVER_FNS.contains(&path.as_str()) {
-            return server_fn_refusal(StatusCode::FORBIDDEN, &AppError::Forbidden);
+            return crate::api_status::json_error(StatusCode::FORBIDDEN, &AppError::Forbidden);
         }
         return next.run(request).await;
     }
@@ -129,36 +133,22 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
     if must_change && !is_static(&path) && path != "/account/password" && path != "/login" && path != "/lang" {
         return Redirect::to("/account/password").into_response();
     }
-    // An admin page opened by someone else renders only its refusal (`shell::AdminOnly`); the
+    // A role-gated page opened by someone else renders only its refusal (`shell::RoleOnly`); the
     // status says so too, decided here because a streamed page's status goes out before its
     // content is rendered, and the refusal is recorded like a refused server function. (The
-    // audit exports answer and record their own refusals.)
-    let refused = (path.starts_with("/admin") && !path.contains("/export."))
-        .then(|| user.filter(|u| !u.me.has(Role::Admin)).cloned())
-        .flatten();
-    // The reports page likewise, for anyone who is neither a PM nor an admin.
-    let refused_reports =
-        (path == "/reports").then(|| user.filter(|u| !app::insight::server::may_read(u)).cloned()).flatten();
-    if let Some(user) = &refused {
+    // exports answer and record their own refusals.)
+    let gate = ROLE_PAGES.iter().find(|(prefix, _)| path.starts_with(prefix)).filter(|_| !path.contains("/export."));
+    let refused =
+        gate.and_then(|(_, roles)| user.filter(|u| !roles.iter().any(|r| u.me.has(*r))).map(|u| (u.clone(), roles[0])));
+    if let Some((user, role)) = &refused {
         let client = request.extensions().get::<ClientInfo>().cloned().unwrap_or_default();
-        app::auth::guard::record_refusal(&state.db, user, &client, &path, Role::Admin).await;
+        app::auth::guard::record_refusal(&state.db, user, &client, &path, *role).await;
     }
-    if let Some(user) = &refused_reports {
-        let client = request.extensions().get::<ClientInfo>().cloned().unwrap_or_default();
-        app::auth::guard::record_refusal(&state.db, user, &client, &path, Role::Pm).await;
-    }
-    let refused = refused.or(refused_reports);
     let mut response = next.run(request).await;
     if refused.is_some() && response.status() == StatusCode::OK {
         *response.status_mut() = StatusCode::FORBIDDEN;
     }
     response
-}
-
-/// A refusal in the server-function error encoding, so the browser shows it like any other error.
-fn server_fn_refusal(status: StatusCode, error: &AppError) -> Response {
-    let body = serde_json::to_string(error).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Percent-encodes a URL component (RFC 3986 unreserved characters stay).

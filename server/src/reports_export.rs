@@ -34,11 +34,11 @@ pub async fn csv(
     if !server::may_read(&user) {
         let client = client.map(|c| c.0).unwrap_or_default();
         app::auth::guard::record_refusal(&state.db, &user, &client, "/reports/export.csv", Role::Pm).await;
-        return error_response(StatusCode::FORBIDDEN, &AppError::Forbidden);
+        return crate::api_status::json_error(StatusCode::FORBIDDEN, &AppError::Forbidden);
     }
     let text = |name: &str| params.get(name).cloned();
     let Some(table) = text("table").as_deref().and_then(ReportTable::parse) else {
-        return error_response(
+        return crate::api_status::json_error(
             StatusCode::UNPROCESSABLE_ENTITY,
             &AppError::invalid("table", FieldProblem::InvalidChoice),
         );
@@ -57,8 +57,10 @@ pub async fn csv(
     };
     let view = match server::report_for(&state, &user, &query, locale).await {
         Ok(view) => view,
-        Err(err @ AppError::Invalid { .. }) => return error_response(StatusCode::UNPROCESSABLE_ENTITY, &err),
-        Err(err) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, &err),
+        Err(err @ AppError::Invalid { .. }) => {
+            return crate::api_status::json_error(StatusCode::UNPROCESSABLE_ENTITY, &err)
+        }
+        Err(err) => return crate::api_status::json_error(StatusCode::INTERNAL_SERVER_ERROR, &err),
     };
     let body = server::csv_table(&view, table, locale.strings());
     let name = server::csv_name(&view, table);
@@ -71,9 +73,4 @@ pub async fn csv(
         body,
     )
         .into_response()
-}
-
-fn error_response(status: StatusCode, error: &AppError) -> Response {
-    let body = serde_json::to_string(error).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -211,7 +211,7 @@ pub fn SignedInNav() -> impl IntoView {
                     let is_admin = me.has(Role::Admin);
                     // Admin alone gives no power over incidents; every other role works on them.
                     let works_incidents = me.roles.iter().any(|r| *r != Role::Admin);
-                    let reads_reports = me.has(Role::Pm) || is_admin;
+                    let reads_reports = crate::insight::READERS.iter().any(|r| me.has(*r));
                     view! {
                         {works_incidents.then(|| view! {
                             <a class="nav-link" href="/incidents">{move || i18n.t().nav_incidents}</a>

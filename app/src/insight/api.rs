@@ -82,9 +82,9 @@ pub async fn report(
 pub mod server {
     use chrono::{Datelike, Duration, NaiveDate};
 
-    use super::super::{chart, csv, span_or_dash, stats, Charts, ReportTable, ReportView};
+    use super::super::{chart, csv, span_or_dash, stats, Charts, Figures, ReportTable, ReportView};
     use crate::{
-        auth::{CurrentUser, Role},
+        auth::CurrentUser,
         error::{AppError, FieldProblem},
         i18n::{Locale, Strings},
         state::AppState,
@@ -121,7 +121,7 @@ pub mod server {
 
     /// May `user` read reports: PMs and admins.
     pub fn may_read(user: &CurrentUser) -> bool {
-        user.me.has(Role::Pm) || user.me.has(Role::Admin)
+        super::super::READERS.iter().any(|r| user.me.has(*r))
     }
 
     fn day(field: &str, value: Option<&str>) -> Result<Option<NaiveDate>, AppError> {
@@ -204,30 +204,23 @@ pub mod server {
             .unwrap_or_else(|| state.config.time_zone.clone());
         let today = today(state);
         let (from, to, range, weeks) = range_of(query, &zone, today)?;
-        let f = stats::figures(&state.db, &range, &weeks, today).await?;
+        let figures = stats::figures(&state.db, &range, &weeks, today).await?;
         let mut view = ReportView {
             from: from.format("%Y-%m-%d").to_string(),
             to: to.format("%Y-%m-%d").to_string(),
             zone,
             severity: range.severity.map(|s| s.as_str().to_owned()),
             channel: range.channel.map(|c| c.as_str().to_owned()),
-            counts: f.counts,
-            mtta: f.mtta,
-            mttr: f.mttr,
-            stages: f.stages,
-            people: f.people,
-            roles: f.roles,
-            weeks: f.weeks,
-            measures: f.measures,
+            figures,
             charts: Charts::default(),
         };
-        view.charts = charts(&view, locale.strings());
+        view.charts = charts(&view.figures, locale.strings());
         Ok(view)
     }
 
     /// The report's charts in the language of `t`; a chart without data is left empty (the page
     /// says there is nothing to show instead of drawing zeros).
-    pub fn charts(view: &ReportView, t: &'static Strings) -> Charts {
+    pub fn charts(view: &Figures, t: &'static Strings) -> Charts {
         let hours = |s: f64| span_or_dash(Some(s as i64), t);
         // Whole counts as integers; the axis's half-way tick of a small count keeps its fraction
         // (0.5, not a second "0" or "1").
@@ -289,7 +282,7 @@ pub mod server {
             |f: &super::super::Figure| vec![f.n.to_string(), minutes(f.median), minutes(f.p90), minutes(f.mean)];
         match table {
             ReportTable::Summary => {
-                let c = &view.counts;
+                let c = &view.figures.counts;
                 let rows: Vec<Vec<String>> = [
                     (t.report_reported, c.reported),
                     (t.report_technical, c.technical),
@@ -301,18 +294,20 @@ pub mod server {
                     (t.report_reworked, c.reworked),
                     (t.report_optimal, c.optimal),
                     (t.report_interim, c.interim),
-                    (t.report_measures_open, view.measures.open),
-                    (t.report_measures_overdue, view.measures.overdue),
-                    (t.report_measures_done, view.measures.done),
-                    (t.report_measures_dropped, view.measures.dropped),
+                    (t.report_measures_open, view.figures.measures.open),
+                    (t.report_measures_overdue, view.figures.measures.overdue),
+                    (t.report_measures_done, view.figures.measures.done),
+                    (t.report_measures_dropped, view.figures.measures.dropped),
                 ]
                 .into_iter()
                 .map(|(name, n)| vec![name.to_owned(), n.to_string(), String::new(), String::new(), String::new()])
-                .chain([(t.report_mtta, &view.mtta), (t.report_mttr, &view.mttr)].into_iter().map(|(name, f)| {
-                    let mut row = vec![name.to_owned()];
-                    row.extend(figure(f));
-                    row
-                }))
+                .chain([(t.report_mtta, &view.figures.mtta), (t.report_mttr, &view.figures.mttr)].into_iter().map(
+                    |(name, f)| {
+                        let mut row = vec![name.to_owned()];
+                        row.extend(figure(f));
+                        row
+                    },
+                ))
                 .collect();
                 let mut header = vec![t.report_col_figure];
                 header.extend(figure_cols);
@@ -320,6 +315,7 @@ pub mod server {
             }
             ReportTable::Stages => {
                 let rows: Vec<Vec<String>> = view
+                    .figures
                     .stages
                     .iter()
                     .map(|s| {
@@ -336,9 +332,10 @@ pub mod server {
             }
             ReportTable::People => {
                 let rows: Vec<Vec<String>> = view
+                    .figures
                     .people
                     .iter()
-                    .chain(&view.roles)
+                    .chain(&view.figures.roles)
                     .map(|p| {
                         let mut row = vec![p.name.clone(), p.role.label(t).to_owned(), p.handled.to_string()];
                         row.extend(figure(&p.holding));
@@ -354,6 +351,7 @@ pub mod server {
             }
             ReportTable::Weeks => {
                 let rows: Vec<Vec<String>> = view
+                    .figures
                     .weeks
                     .iter()
                     .map(|w| {

@@ -55,21 +55,8 @@ const LINE_X_LABEL_COLUMNS: usize = 12;
 const X_LABEL_GAP: f64 = 10.0;
 const POINT_RADIUS: f64 = 3.0;
 
-/// `s` made safe as SVG/HTML text and as a quoted attribute value.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// Text made safe as SVG text and as a quoted attribute value: the emails' HTML escaping.
+pub use crate::mail::html::escape;
 
 /// Horizontal grouped bars: one row per category (label on the left), one bar per series in each
 /// row, the value printed at the bar's end, a legend on top when there is more than one series.

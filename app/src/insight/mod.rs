@@ -34,6 +34,9 @@ use crate::{
     workflow::rules::Stage,
 };
 
+/// The roles that may read reports (any one of them).
+pub const READERS: &[Role] = &[Role::Pm, Role::Admin];
+
 /// Most measures the measures page lists at once.
 pub const MEASURES_PAGE: usize = 200;
 
@@ -244,6 +247,15 @@ pub struct ReportView {
     pub severity: Option<String>,
     /// Channel filter.
     pub channel: Option<String>,
+    /// The figures.
+    pub figures: Figures,
+    /// The charts, as SVG drawn on the server in the reader's language (empty without data).
+    pub charts: Charts,
+}
+
+/// Every figure of a report: counts, response times, stages, people, weeks, measures.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
     /// Counts.
     pub counts: Counts,
     /// Reported → first action by a person.
@@ -256,12 +268,10 @@ pub struct ReportView {
     pub people: Vec<HolderFigure>,
     /// Per role.
     pub roles: Vec<HolderFigure>,
-    /// Per week (Monday to Sunday in `zone`).
+    /// Per week (Monday to Sunday in the reader's zone).
     pub weeks: Vec<WeekFigure>,
     /// Measures of the range's incidents.
     pub measures: MeasureCounts,
-    /// The charts, as SVG drawn on the server in the reader's language (empty without data).
-    pub charts: Charts,
 }
 
 /// Server-drawn SVG charts of a report.

@@ -8,7 +8,6 @@ use leptos_router::hooks::use_query_map;
 
 use super::{span_or_dash, CloseMeasure, Figure, HolderFigure, MeasureStatus, MeasureView, ReportTable, ReportView};
 use crate::{
-    auth::{use_me, Role},
     clock::LocalTime,
     enhance::Enhance,
     forms::{FieldError, FormError},
@@ -228,19 +227,9 @@ pub fn IncidentMeasures(incident_id: i64) -> impl IntoView {
     }
 }
 
-/// The reports page, for PMs and admins.
+/// The reports page, for PMs and admins (the route wraps it in `shell::RoleOnly`).
 #[component]
 pub fn ReportsPage() -> impl IntoView {
-    let may = use_me().is_some_and(|m| m.has(Role::Pm) || m.has(Role::Admin));
-    if may {
-        view! { <Reports /> }.into_any()
-    } else {
-        view! { <crate::shell::Forbidden /> }.into_any()
-    }
-}
-
-#[component]
-fn Reports() -> impl IntoView {
     let i18n = use_i18n();
     let query = use_query_map();
     let param = move |name: &str| query.read().get(name).filter(|v| !v.is_empty());
@@ -337,8 +326,8 @@ fn figure_cells(f: Figure, t: &'static crate::i18n::Strings) -> impl IntoView {
 fn ReportBody(view: ReportView) -> impl IntoView {
     let i18n = use_i18n();
     let t = i18n.t();
-    let c = view.counts;
-    let anything = c.reported > 0 || view.weeks.iter().any(|w| w.closed > 0);
+    let c = view.figures.counts;
+    let anything = c.reported > 0 || view.figures.weeks.iter().any(|w| w.closed > 0);
     if !anything {
         return view! {
             <p class="notice report-empty">{fill(t.report_empty, &[("from", &view.from), ("to", &view.to)])}</p>
@@ -346,7 +335,7 @@ fn ReportBody(view: ReportView) -> impl IntoView {
         .into_any();
     }
     let stat = |label: &'static str, n: i64| view! { <div class="stat"><dt>{label}</dt><dd>{n}</dd></div> };
-    let m = view.measures;
+    let m = view.figures.measures;
     let summary_href = csv_href(&view, ReportTable::Summary);
     let stages_href = csv_href(&view, ReportTable::Stages);
     let people_href = csv_href(&view, ReportTable::People);
@@ -359,8 +348,11 @@ fn ReportBody(view: ReportView) -> impl IntoView {
             <th scope="col" class="num">{t.report_col_count}</th>
         }
     };
-    let holder_rows = |rows: Vec<HolderFigure>, per_role: bool| {
-        rows.into_iter()
+    // One table per person (with their role) or per role: the same columns otherwise.
+    let holder_table = move |caption: &'static str, rows: Vec<HolderFigure>, per_role: bool| {
+        let first = if per_role { t.report_col_role } else { t.report_col_person };
+        let rows = rows
+            .into_iter()
             .map(|p| {
                 let name = if per_role { p.role.label(t).to_owned() } else { p.name.clone() };
                 view! {
@@ -374,7 +366,23 @@ fn ReportBody(view: ReportView) -> impl IntoView {
                     </tr>
                 }
             })
-            .collect_view()
+            .collect_view();
+        view! {
+            <div class="table-wrap">
+                <table class="report-table">
+                    <caption>{caption}</caption>
+                    <thead><tr>
+                        <th scope="col">{first}</th>
+                        {(!per_role).then(|| view! { <th scope="col">{t.report_col_role}</th> })}
+                        <th scope="col" class="num">{t.report_col_handled}</th>
+                        {figure_head()}
+                        <th scope="col" class="num">{t.report_col_breaches}</th>
+                        <th scope="col" class="num">{t.report_col_open_now}</th>
+                    </tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        }
     };
     view! {
         <section class="card" aria-labelledby="report-counts">
@@ -399,8 +407,8 @@ fn ReportBody(view: ReportView) -> impl IntoView {
                     <caption>{t.report_response}</caption>
                     <thead><tr><th scope="col"></th>{figure_head()}</tr></thead>
                     <tbody>
-                        <tr><th scope="row"><abbr title=t.report_mtta_long>{t.report_mtta}</abbr></th>{figure_cells(view.mtta, t)}</tr>
-                        <tr><th scope="row"><abbr title=t.report_mttr_long>{t.report_mttr}</abbr></th>{figure_cells(view.mttr, t)}</tr>
+                        <tr><th scope="row"><abbr title=t.report_mtta_long>{t.report_mtta}</abbr></th>{figure_cells(view.figures.mtta, t)}</tr>
+                        <tr><th scope="row"><abbr title=t.report_mttr_long>{t.report_mttr}</abbr></th>{figure_cells(view.figures.mttr, t)}</tr>
                     </tbody>
                 </table>
             </div>
@@ -421,7 +429,7 @@ fn ReportBody(view: ReportView) -> impl IntoView {
                         <table class="report-table">
                             <thead><tr><th scope="col">{t.report_col_stage}</th>{figure_head()}<th scope="col" class="num">{t.report_col_breaches}</th></tr></thead>
                             <tbody>
-                                {view.stages.iter().map(|s| view! {
+                                {view.figures.stages.iter().map(|s| view! {
                                     <tr>
                                         <th scope="row">{labels::stage(s.stage, t)}</th>
                                         {figure_cells(s.time, t)}
@@ -455,7 +463,7 @@ fn ReportBody(view: ReportView) -> impl IntoView {
                         <th scope="col" class="num">{t.report_mttr} " " {t.report_p90}</th>
                     </tr></thead>
                     <tbody>
-                        {view.weeks.iter().map(|w| view! {
+                        {view.figures.weeks.iter().map(|w| view! {
                             <tr>
                                 <th scope="row">{w.start.clone()}</th>
                                 <td class="num">{w.incoming}</td>
@@ -475,33 +483,8 @@ fn ReportBody(view: ReportView) -> impl IntoView {
                 <CsvLink href=people_href />
             </div>
             <p class="hint">{t.report_holding_hint}</p>
-            <div class="table-wrap">
-                <table class="report-table">
-                    <caption>{t.report_by_person}</caption>
-                    <thead><tr>
-                        <th scope="col">{t.report_col_person}</th>
-                        <th scope="col">{t.report_col_role}</th>
-                        <th scope="col" class="num">{t.report_col_handled}</th>
-                        {figure_head()}
-                        <th scope="col" class="num">{t.report_col_breaches}</th>
-                        <th scope="col" class="num">{t.report_col_open_now}</th>
-                    </tr></thead>
-                    <tbody>{holder_rows(view.people.clone(), false)}</tbody>
-                </table>
-            </div>
-            <div class="table-wrap">
-                <table class="report-table">
-                    <caption>{t.report_by_role}</caption>
-                    <thead><tr>
-                        <th scope="col">{t.report_col_role}</th>
-                        <th scope="col" class="num">{t.report_col_handled}</th>
-                        {figure_head()}
-                        <th scope="col" class="num">{t.report_col_breaches}</th>
-                        <th scope="col" class="num">{t.report_col_open_now}</th>
-                    </tr></thead>
-                    <tbody>{holder_rows(view.roles.clone(), true)}</tbody>
-                </table>
-            </div>
+            {holder_table(t.report_by_person, view.figures.people.clone(), false)}
+            {holder_table(t.report_by_role, view.figures.roles.clone(), true)}
         </section>
 
         <section class="card" aria-labelledby="report-measures">

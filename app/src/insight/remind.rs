@@ -14,10 +14,10 @@ use crate::{
     error::AppError,
     i18n::Strings,
     mail::{
-        compose::{base_url, queue_notification, recipients, time_zone, Recipient, HTML_HEAD, HTML_TAIL},
+        compose::{base_url, queue_notification, recipients, Recipient, HTML_HEAD, HTML_TAIL, TIME_ZONE_SETTING},
         html::{escape, escape_lines, fill},
     },
-    on_tx,
+    on_db, on_tx,
 };
 
 /// Measures reminded per transaction.
@@ -37,10 +37,30 @@ struct DueRow {
 
 /// Queues the reminders of every open measure past its date that was not reminded today;
 /// returns how many measures were reminded.
+///
+/// The scheduler runs this on every pass, and a pass follows every change of an incident: so it
+/// first asks, with one indexed read and no write lock, whether anything is due at all.
 pub async fn run_due(db: &Db, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let zone = crate::db::settings::get(db, TIME_ZONE_SETTING).await?;
+    let zone = zone.as_deref().unwrap_or(crate::clock::DEFAULT_ZONE);
+    let today = crate::clock::zone::today(now, zone)
+        .or_else(|| crate::clock::zone::today(now, crate::clock::DEFAULT_ZONE))
+        .ok_or_else(|| AppError::internal(format!("no date for {now} in {zone}")))?
+        .format("%Y-%m-%d")
+        .to_string();
+    let any: Option<i64> = on_db!(db, pool => sqlx::query_scalar(
+        "SELECT id FROM measures WHERE status = 'open' AND due < $1 \
+         AND (reminded_on IS NULL OR reminded_on < $1) LIMIT 1",
+    )
+    .bind(&today)
+    .fetch_optional(pool)
+    .await?);
+    if any.is_none() {
+        return Ok(0);
+    }
     let mut total = 0;
     loop {
-        let (reminded, looked) = batch(db, now).await?;
+        let (reminded, looked) = batch(db, &today, now).await?;
         total += reminded;
         if looked < BATCH {
             return Ok(total);
@@ -49,24 +69,20 @@ pub async fn run_due(db: &Db, now: DateTime<Utc>) -> Result<usize, AppError> {
 }
 
 /// One transaction: up to [`BATCH`] due measures; returns (reminded, looked at).
-async fn batch(db: &Db, now: DateTime<Utc>) -> Result<(usize, i64), AppError> {
+async fn batch(db: &Db, today_text: &str, now: DateTime<Utc>) -> Result<(usize, i64), AppError> {
     const SELECT: &str = "SELECT m.id, m.text, m.due, m.owner_id, i.id AS incident_id, i.key, i.title, i.pm_owner \
          FROM measures m JOIN incidents i ON i.id = m.incident_id \
          WHERE m.status = 'open' AND m.due < $1 AND (m.reminded_on IS NULL OR m.reminded_on < $1) \
          ORDER BY m.due, m.id LIMIT $2";
+    let today = NaiveDate::parse_from_str(today_text, "%Y-%m-%d").map_err(AppError::internal)?;
     let mut tx = db.begin_write().await?;
-    let zone = time_zone(&mut tx).await?;
-    let today = crate::clock::zone::today(now, &zone)
-        .or_else(|| crate::clock::zone::today(now, crate::clock::DEFAULT_ZONE))
-        .ok_or_else(|| AppError::internal(format!("no date for {now} in {zone}")))?;
-    let today_text = today.format("%Y-%m-%d").to_string();
     // Another instance's pass takes the rows this one holds, not the same ones.
     let sql = match tx {
         WriteTx::Sqlite(_) => SELECT.to_owned(),
         WriteTx::Postgres(_) => format!("{SELECT} FOR UPDATE OF m SKIP LOCKED"),
     };
     let due: Vec<DueRow> =
-        on_tx!(&mut tx, conn => sqlx::query_as(&sql).bind(&today_text).bind(BATCH).fetch_all(conn).await?);
+        on_tx!(&mut tx, conn => sqlx::query_as(&sql).bind(today_text).bind(BATCH).fetch_all(conn).await?);
     let looked = i64::try_from(due.len()).unwrap_or(BATCH);
     if due.is_empty() {
         return Ok((0, 0));
@@ -78,7 +94,7 @@ async fn batch(db: &Db, now: DateTime<Utc>) -> Result<(usize, i64), AppError> {
             "UPDATE measures SET reminded_on = $1 WHERE id = $2 AND status = 'open' \
              AND (reminded_on IS NULL OR reminded_on < $1)",
         )
-        .bind(&today_text)
+        .bind(today_text)
         .bind(row.id)
         .execute(conn)
         .await?

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{Counts, Figure, HolderFigure, MeasureCounts, StageFigure, WeekFigure};
+use super::{Counts, Figure, Figures, HolderFigure, MeasureCounts, StageFigure, WeekFigure};
 use crate::{
     auth::Role,
     db::{parse_stored, Db},
@@ -59,27 +59,6 @@ pub struct Week {
     pub starts: DateTime<Utc>,
     /// The next Monday's midnight.
     pub ends: DateTime<Utc>,
-}
-
-/// The figures of a report, before charts.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Figures {
-    /// Counts.
-    pub counts: Counts,
-    /// Reported → first action.
-    pub mtta: Figure,
-    /// Reported → closed.
-    pub mttr: Figure,
-    /// Per stage, process order.
-    pub stages: Vec<StageFigure>,
-    /// Per person and role.
-    pub people: Vec<HolderFigure>,
-    /// Per role.
-    pub roles: Vec<HolderFigure>,
-    /// Per week.
-    pub weeks: Vec<WeekFigure>,
-    /// Measures of the range's incidents.
-    pub measures: MeasureCounts,
 }
 
 /// How each database writes the seconds between two timestamps.

@@ -16,7 +16,7 @@ use leptos_router::{
 };
 
 pub use header::{AppHeader, LanguageSwitch};
-pub use not_found::{AdminOnly, Forbidden, LoadError, NotFound};
+pub use not_found::{AdminOnly, LoadError, NotFound, RoleOnly};
 
 use crate::{
     audit::{AuditEntryPage, AuditPage},
@@ -184,7 +184,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/pool") view=PoolPage ssr=SsrMode::InOrder />
                     <Route path=path!("/pool/:id") view=PoolItemPage ssr=SsrMode::Async />
                     <Route path=path!("/measures") view=MeasuresPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/reports") view=ReportsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/reports") view=|| view! { <RoleOnly roles=crate::insight::READERS><ReportsPage /></RoleOnly> } ssr=SsrMode::InOrder />
                 </Routes>
             </main>
             {me.map(|_| view! { <ZoneFooter /> })}

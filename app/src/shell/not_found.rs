@@ -40,10 +40,17 @@ pub fn LoadError(error: crate::error::AppError) -> impl IntoView {
 /// role again on every call.
 #[component]
 pub fn AdminOnly(children: ChildrenFn) -> impl IntoView {
+    RoleOnly(RoleOnlyProps { roles: &[crate::auth::Role::Admin], children })
+}
+
+/// A page for some roles only (any one of `roles`): its content for them; for anyone else only a
+/// 403 page. The server functions behind the page check the roles again on every call.
+#[component]
+pub fn RoleOnly(roles: &'static [crate::auth::Role], children: ChildrenFn) -> impl IntoView {
     // The server answers such a page 403 and records the refusal (`server::auth::gate`); the
     // page itself shows only the refusal, none of its tools.
-    let admin = crate::auth::use_me().is_some_and(|m| m.has(crate::auth::Role::Admin));
-    if admin {
+    let allowed = crate::auth::use_me().is_some_and(|m| roles.iter().any(|r| m.has(*r)));
+    if allowed {
         children().into_any()
     } else {
         view! { <Forbidden /> }.into_any()
@@ -52,7 +59,7 @@ pub fn AdminOnly(children: ChildrenFn) -> impl IntoView {
 
 /// Shown to a signed-in user who opens a page their roles do not reach; answers with 403.
 #[component]
-pub fn Forbidden() -> impl IntoView {
+fn Forbidden() -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::FORBIDDEN);

@@ -18,6 +18,8 @@ db_test!(async fn reports_are_for_pms_and_admins_and_download_as_utf8_csv_with_a
     let page = dev.get("/reports").await;
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
     assert!(!page.text().await.unwrap().contains("report-from"), "no filters beside the refusal");
+    let denied = crate::helpers::last_audit_entry(&app.db, "access.denied").await.expect("the refusal is recorded");
+    assert_eq!((denied.actor_name.as_str(), denied.target.as_str()), ("dev1", "/reports"));
     assert_eq!(dev.get("/reports/export.csv?table=summary").await.status(), StatusCode::FORBIDDEN);
     assert_eq!(dev.call("/api/reports/figures", &[]).await.status, StatusCode::FORBIDDEN);
     let home = dev.get("/").await.text().await.unwrap();
