@@ -86,6 +86,8 @@ pub enum FieldProblem {
     NotChatId,
     /// Not a Feishu/Lark open_id (`ou_…`).
     NotOpenId,
+    /// A comment may be edited only this many minutes after it was written.
+    EditWindowClosed(i64),
 }
 
 /// Why a gate action is refused.
@@ -230,6 +232,7 @@ impl FieldProblem {
             FieldProblem::NotMobile => t.field_not_mobile.to_owned(),
             FieldProblem::NotChatId => t.field_not_chat_id.to_owned(),
             FieldProblem::NotOpenId => t.field_not_open_id.to_owned(),
+            FieldProblem::EditWindowClosed(n) => fill(t.field_edit_window_closed, &[("minutes", &n.to_string())]),
         }
     }
 }

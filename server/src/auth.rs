@@ -99,7 +99,7 @@ pub async fn resolve_user(State(state): State<AppState>, mut request: Request, n
 /// the same roles.
 const ROLE_PAGES: [(&str, &[Role]); 2] = [("/admin", &[Role::Admin]), ("/reports", app::insight::READERS)];
 
-const PROTECTED_PAGES: [&str; 6] = ["/admin", "/account", "/incidents", "/pool", "/measures", "/reports"];
+const PROTECTED_PAGES: [&str; 7] = ["/admin", "/account", "/incidents", "/pool", "/measures", "/reports", "/search"];
 
 /// The pages in [`PROTECTED_PAGES`] send anonymous visitors to sign in; a user who must change their
 /// password is sent to do so first. Role checks happen inside each server function.

@@ -564,7 +564,11 @@ async fn accept(
         })?;
     if delivered.created {
         // Committed: open queues reload and the ops notification goes out now, not at the next poll.
-        state.app.events.publish(app::workflow::live::IncidentChanged { id: delivered.incident.id, version: 1 });
+        state.app.events.publish(app::workflow::live::IncidentChanged {
+            id: delivered.incident.id,
+            version: 1,
+            activity: 0,
+        });
         state.app.mail.wake();
     }
     let key = delivered.incident.key;

@@ -213,6 +213,18 @@ impl Application {
             clock,
             chat: chat_sender,
         });
+        // Records written before the search index existed are indexed in the background, in
+        // short transactions, while the app serves.
+        tokio::spawn({
+            let db = state.db.clone();
+            async move {
+                match app::search::index::fill_missing(&db).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(records = n, "added older records to the search index"),
+                    Err(err) => tracing::warn!("cannot add older records to the search index: {err}"),
+                }
+            }
+        });
         // On PostgreSQL, changes made through any instance reach this one's open pages.
         let relay = tokio::spawn({
             let events = state.events.clone();

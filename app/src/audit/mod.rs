@@ -102,6 +102,12 @@ pub mod event {
     pub const CHAT_FAILED: &str = "chat.failed";
     /// A prevention measure was closed as done or dropped.
     pub const MEASURE_CLOSED: &str = "measure.closed";
+    /// A comment was added to an incident.
+    pub const COMMENT_ADDED: &str = "comment.added";
+    /// A comment's author edited it (the text before is in the entry).
+    pub const COMMENT_EDITED: &str = "comment.edited";
+    /// An admin hid a comment (its text and the reason are in the entry).
+    pub const COMMENT_HIDDEN: &str = "comment.hidden";
 
     /// Every event type, for the filter.
     pub const ALL: &[&str] = &[
@@ -143,6 +149,9 @@ pub mod event {
         CHAT_SENT,
         CHAT_FAILED,
         MEASURE_CLOSED,
+        COMMENT_ADDED,
+        COMMENT_EDITED,
+        COMMENT_HIDDEN,
     ];
 }
 

@@ -56,6 +56,9 @@ pub fn event_label(event: &str, t: &'static Strings) -> String {
         event::CHAT_SENT => t.audit_ev_chat_sent,
         event::CHAT_FAILED => t.audit_ev_chat_failed,
         event::MEASURE_CLOSED => t.audit_ev_measure_closed,
+        event::COMMENT_ADDED => t.audit_ev_comment_added,
+        event::COMMENT_EDITED => t.audit_ev_comment_edited,
+        event::COMMENT_HIDDEN => t.audit_ev_comment_hidden,
         other => return other.to_owned(),
     };
     label.to_owned()

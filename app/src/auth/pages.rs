@@ -229,6 +229,7 @@ pub fn SignedInNav() -> impl IntoView {
                             <a class="nav-link" href="/admin/audit">{move || i18n.t().nav_audit}</a>
                             <a class="nav-link" href="/admin/outbox">{move || i18n.t().nav_outbox}</a>
                         })}
+                        <crate::search::HeaderSearch />
                         <span class="app-header__spacer"></span>
                         <a class="nav-link app-header__user" href="/account" title=move || i18n.t().nav_account>
                             {me.display_name.clone()}

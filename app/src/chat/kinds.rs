@@ -82,15 +82,18 @@ pub enum ChatEvent {
     PoolItem,
     /// A named owner was replaced (a reassignment): the new one must act.
     OwnerChanged,
+    /// Someone was @-mentioned in a comment.
+    Mention,
     /// An admin's test message.
     Test,
 }
 
 impl ChatEvent {
     /// Every event.
-    pub const ALL: [ChatEvent; 9] = [
+    pub const ALL: [ChatEvent; 10] = [
         ChatEvent::StageEntered,
         ChatEvent::OwnerChanged,
+        ChatEvent::Mention,
         ChatEvent::ClockReminder,
         ChatEvent::ClockBreach,
         ChatEvent::ClockEscalation,
@@ -117,6 +120,7 @@ impl ChatEvent {
             ChatEvent::Report => "report",
             ChatEvent::PoolItem => "pool_item",
             ChatEvent::OwnerChanged => "owner_changed",
+            ChatEvent::Mention => "mention",
             ChatEvent::Test => "test",
         }
     }
@@ -137,6 +141,7 @@ impl ChatEvent {
             ChatEvent::Report => "incident.report_sent",
             ChatEvent::PoolItem => "pool.item_added",
             ChatEvent::OwnerChanged => "incident.owner_changed",
+            ChatEvent::Mention => "incident.mention",
             ChatEvent::Test => "channel.test",
         }
     }
@@ -152,6 +157,7 @@ impl ChatEvent {
             ChatEvent::Report => t.chat_event_report,
             ChatEvent::PoolItem => t.chat_event_pool_item,
             ChatEvent::OwnerChanged => t.chat_event_owner_changed,
+            ChatEvent::Mention => t.chat_event_mention,
             ChatEvent::Test => t.chat_event_test,
         }
     }

@@ -337,6 +337,59 @@ pub async fn on_intake(tx: &mut WriteTx, incident_id: i64, now: DateTime<Utc>) -
     Ok(())
 }
 
+/// A comment that @-mentions people, inside its transaction: the mentioned are @-mentioned in
+/// the channel (by their chat identity), with the start of the comment.
+pub async fn on_mention(
+    tx: &mut WriteTx,
+    incident_id: i64,
+    author: &str,
+    mentioned: &[i64],
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if mentioned.is_empty() {
+        return Ok(());
+    }
+    let subs = store::subscribers(tx, ChatEvent::Mention).await?;
+    if subs.is_empty() {
+        return Ok(());
+    }
+    let row = incident(tx, incident_id).await?;
+    let subs = for_severity(subs, &row.severity);
+    if subs.is_empty() {
+        return Ok(());
+    }
+    let stage = row.stage()?;
+    let owner_ids = owner_pairs(&row.owners());
+    let people = People::load(tx, owner_ids.iter().map(|(_, id)| *id).chain(mentioned.iter().copied())).await?;
+    // Named with no role of their own in this message: they are asked, not handed the baton.
+    let pairs: Vec<(Role, i64)> = mentioned.iter().map(|id| (Role::Ops, *id)).collect();
+    let must_act = people.named(&pairs);
+    let owners = people.named(&owner_ids);
+    let left = time_left(tx, incident_id, now).await?;
+    let draft = Draft {
+        event: ChatEvent::Mention,
+        row: &row,
+        stage,
+        must_act: &must_act,
+        owners: &owners,
+        time_left_seconds: left,
+    };
+    let mut quote: String = body.chars().take(300).collect();
+    if body.chars().count() > 300 {
+        quote.push('…');
+    }
+    for sub in &subs {
+        let locale = locale_of(sub);
+        let t = locale.strings();
+        let headline = fill(t.chat_headline_mention, &[("key", &row.key), ("name", author)]);
+        let extra = vec![Fact { label: t.comment_word.to_owned(), value: quote.clone() }];
+        let message = draft.message(t, locale, headline, extra, now);
+        enqueue(tx, sub.id, Some(incident_id), &message, now).await?;
+    }
+    Ok(())
+}
+
 /// A stage clock's notice (reminder, breach, escalation), inside the scheduler's transaction.
 pub struct ClockNotice<'a> {
     /// The incident.

@@ -88,7 +88,11 @@ pub async fn pause_clock(incident_id: i64, version: i64, reason: String) -> Resu
     let actor = crate::workflow::actor()?;
     let state = guard::app_state();
     let moved = engine::pause_clock(&state.db, &actor, incident_id, version, &reason, state.clock.now()).await?;
-    state.events.publish(crate::workflow::live::IncidentChanged { id: incident_id, version: moved.version });
+    state.events.publish(crate::workflow::live::IncidentChanged {
+        id: incident_id,
+        version: moved.version,
+        activity: 0,
+    });
     Ok(moved.version)
 }
 
@@ -99,6 +103,10 @@ pub async fn resume_clock(incident_id: i64, version: i64) -> Result<i64, AppErro
     let actor = crate::workflow::actor()?;
     let state = guard::app_state();
     let moved = engine::resume_clock(&state.db, &actor, incident_id, version, state.clock.now()).await?;
-    state.events.publish(crate::workflow::live::IncidentChanged { id: incident_id, version: moved.version });
+    state.events.publish(crate::workflow::live::IncidentChanged {
+        id: incident_id,
+        version: moved.version,
+        activity: 0,
+    });
     Ok(moved.version)
 }

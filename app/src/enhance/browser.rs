@@ -11,7 +11,7 @@ use web_sys::{
     HtmlSelectElement, HtmlTextAreaElement, MessageEvent, RequestInit, Response, SubmitEvent, UrlSearchParams,
 };
 
-use super::{Moved, LIVE_ANY, LIVE_INCIDENT, LIVE_VERSION};
+use super::{Moved, LIVE_ACTIVITY, LIVE_ANY, LIVE_INCIDENT, LIVE_VERSION};
 use crate::{
     error::AppError,
     i18n::{Locale, Strings},
@@ -312,12 +312,13 @@ fn concerns_page(change: IncidentChanged) -> bool {
     if main.query_selector(&format!("[{LIVE_ANY}]")).ok().flatten().is_some() {
         return true;
     }
-    main.query_selector(&format!("[{LIVE_INCIDENT}=\"{}\"]", change.id))
-        .ok()
-        .flatten()
-        .and_then(|el| el.get_attribute(LIVE_VERSION))
-        .and_then(|v| v.parse::<i64>().ok())
-        .is_some_and(|shown| change.version > shown)
+    let Some(shown) = main.query_selector(&format!("[{LIVE_INCIDENT}=\"{}\"]", change.id)).ok().flatten() else {
+        return false;
+    };
+    let number = |name: &str| shown.get_attribute(name).and_then(|v| v.parse::<i64>().ok());
+    // Moved on in the process, or a comment was written, edited or hidden since.
+    number(LIVE_VERSION).is_some_and(|v| change.version > v)
+        || number(LIVE_ACTIVITY).is_some_and(|a| change.activity > a)
 }
 
 /// Whether the user changed a field of a form in the page's main part (a submission under way

@@ -10,7 +10,7 @@
 //!   answer there instead (a secret shown once).
 //! - [`LiveUpdates`] listens to the server's change stream (`/events`) and redraws the page when
 //!   what it shows has changed: the incident of a `data-live-incident` element past its
-//!   `data-live-version`, or any incident for a `data-live-any` element (the queue). When the user
+//!   `data-live-version` or its `data-live-activity` (a comment), or any incident for a `data-live-any` element (the queue). When the user
 //!   has typed into a form it says so instead, and the draft stays until they choose to see the
 //!   latest page.
 //!
@@ -28,6 +28,8 @@ mod browser;
 pub const LIVE_INCIDENT: &str = "data-live-incident";
 /// Attribute holding the version of the incident an element shows.
 pub const LIVE_VERSION: &str = "data-live-version";
+/// Attribute holding the activity counter (comments) of the incident an element shows.
+pub const LIVE_ACTIVITY: &str = "data-live-activity";
 /// Attribute marking content that changes with any incident (a queue).
 pub const LIVE_ANY: &str = "data-live-any";
 

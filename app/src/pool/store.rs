@@ -43,6 +43,8 @@ pub async fn insert(tx: &mut WriteTx, draft: &PoolDraft, source: Source, now: Da
     .bind(now)
     .fetch_one(conn)
     .await?);
+    crate::search::index::put_pool_item(tx, id, source.incident_id, draft.title.trim(), &draft.description, now)
+        .await?;
     crate::chat::notify::on_pool_item(tx, id, draft.title.trim(), draft.priority.as_str(), source.incident_id, now)
         .await?;
     Ok(id)

@@ -30,6 +30,7 @@ use crate::{
     intake::IntakePage,
     mail::OutboxPage,
     pool::{PoolItemPage, PoolPage},
+    search::SearchPage,
     users::{NewUserPage, UserPage, UsersPage},
     workflow::{IncidentListPage, IncidentPage, NewIncidentPage},
 };
@@ -184,6 +185,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/pool") view=PoolPage ssr=SsrMode::InOrder />
                     <Route path=path!("/pool/:id") view=PoolItemPage ssr=SsrMode::Async />
                     <Route path=path!("/measures") view=MeasuresPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/search") view=SearchPage ssr=SsrMode::InOrder />
                     <Route path=path!("/reports") view=|| view! { <RoleOnly roles=crate::insight::READERS><ReportsPage /></RoleOnly> } ssr=SsrMode::InOrder />
                 </Routes>
             </main>

@@ -41,7 +41,7 @@ mod support {
 
     /// Tells open pages that an incident changed (after its transaction committed).
     pub fn announce(id: i64, version: i64) {
-        guard::app_state().events.publish(crate::workflow::live::IncidentChanged { id, version });
+        guard::app_state().events.publish(crate::workflow::live::IncidentChanged { id, version, activity: 0 });
     }
 
     /// Parses a submitted enum value, refusing unknown ones with the field's name.

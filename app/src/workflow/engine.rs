@@ -162,6 +162,9 @@ async fn insert_incident(
     .bind(now)
     .fetch_optional(conn)
     .await?);
+    if let Some(id) = id {
+        crate::search::index::put_incident(tx, id).await?;
+    }
     Ok(id.map(|id| Created { id, key }))
 }
 
@@ -511,6 +514,10 @@ async fn act_tx(
     let pool_item_id = park_in_pool(&mut tx, id, locked.pool_item_id, actor, &t, input, now).await?;
     let change = Move { owners, verdicts, pool_item_id, fix_round: locked.fix_round + i64::from(t.next_round) };
     write_move(&mut tx, id, expected_version, &t, &change, &facts, now).await?;
+    // A proposal's root cause and solution are searched with the incident.
+    if facts.root_cause.is_some() || facts.solution.is_some() {
+        crate::search::index::put_incident(&mut tx, id).await?;
+    }
     let (from, to) = (locked.state.stage, t.to);
     if from != to {
         crate::clocks::store::on_stage_entered(&mut tx, id, to, locked.severity, now, Some((actor.id, kind.role())))

@@ -14,6 +14,10 @@ pub struct IncidentChanged {
     pub id: i64,
     /// Its version after the change.
     pub version: i64,
+    /// Its activity counter after the change (comments: they move it, not the version, so a
+    /// comment never makes an open gate form stale); 0 when the change did not read it.
+    #[serde(default)]
+    pub activity: i64,
 }
 
 /// The server side: a broadcast of committed changes, and a switch that ends every stream when

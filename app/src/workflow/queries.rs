@@ -280,6 +280,7 @@ struct DetailRow {
     plan: Option<String>,
     pool_item_id: Option<i64>,
     resolution: Option<String>,
+    activity: i64,
     #[sqlx(flatten)]
     facts: FactsRow,
 }
@@ -438,6 +439,8 @@ struct PageRow {
     timeline: String,
     /// The stage clocks as one JSON array, oldest first.
     clocks: String,
+    /// The comments as one JSON array, oldest first.
+    comments: String,
 }
 
 /// The incident page in one statement and one row: a page is read far more often than written,
@@ -458,11 +461,12 @@ fn page_sql(backend: Backend) -> String {
         }
     };
     let clocks = crate::clocks::store::clocks_json_sql(backend);
+    let comments = crate::collab::store::comments_json_sql(backend);
     format!(
         "SELECT i.*, uo.display_name AS ops_name, up.display_name AS pm_name, ud.display_name AS dev_name, \
-         uq.display_name AS qa_name, ({timeline}) AS timeline, ({clocks}) AS clocks \
+         uq.display_name AS qa_name, ({timeline}) AS timeline, ({clocks}) AS clocks, ({comments}) AS comments \
          FROM (SELECT {SUMMARY_COLUMNS}, description, reporter_name, reporter_contact, external_ref, fix_round, plan, \
-         pool_item_id, resolution, {FACTS_COLUMNS} FROM incidents WHERE key = $1) i \
+         pool_item_id, resolution, activity, {FACTS_COLUMNS} FROM incidents WHERE key = $1) i \
          LEFT JOIN users uo ON uo.id = i.ops_owner LEFT JOIN users up ON up.id = i.pm_owner \
          LEFT JOIN users ud ON ud.id = i.dev_owner LEFT JOIN users uq ON uq.id = i.qa_owner"
     )
@@ -506,6 +510,11 @@ pub async fn detail_at(db: &Db, key: &str, actor: &Actor, now: DateTime<Utc>) ->
         .map(|row| StoredEntry::try_from(row).map(TimelineEntry::from))
         .collect::<Result<_, _>>()?;
     let people = named_people(db, &timeline, &owner_names).await?;
+    let entry_times: Vec<DateTime<Utc>> = timeline
+        .iter()
+        .map(|e| DateTime::parse_from_rfc3339(&e.at).map(|t| t.with_timezone(&Utc)).unwrap_or(now))
+        .collect();
+    let comments = crate::collab::store::views_from(&page.comments, actor, &entry_times, now)?;
     let my_actions = rules::available_actions(&state, actor);
     let claimable = rules::claimable_roles(&state, actor);
     let reassignable = rules::reassignable_roles(&state, actor);
@@ -547,6 +556,8 @@ pub async fn detail_at(db: &Db, key: &str, actor: &Actor, now: DateTime<Utc>) ->
         report,
         staff,
         stays,
+        comments,
+        activity: row.activity,
     })
 }
 

@@ -130,6 +130,10 @@ pub struct IncidentDetail {
     pub staff: Staff,
     /// Every stay in a stage so far, oldest first, with its time against its target.
     pub stays: Vec<crate::clocks::StayView>,
+    /// The comments, newest first, each placed among the timeline's entries.
+    pub comments: Vec<crate::collab::CommentView>,
+    /// The incident's activity counter (comments), for live updates.
+    pub activity: i64,
 }
 
 /// Active users who work on incidents, each with the owner roles they hold: the choices of every

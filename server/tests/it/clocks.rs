@@ -181,7 +181,7 @@ db_test!(async fn a_server_started_after_a_clock_came_due_sends_its_notice_once(
     assert_eq!(count("clock_reminder").await, 0, "the reminder that came before the breach is not sent after it");
     // Five minutes later (before the escalation at 60 minutes), woken by a change: nothing again.
     clock.advance(Duration::minutes(5));
-    events.publish(app::workflow::live::IncidentChanged { id, version: 1 });
+    events.publish(app::workflow::live::IncidentChanged { id, version: 1, activity: 0 });
     passes.wait_for(|n| *n >= 2).await.unwrap();
     assert_eq!(count("clock_breach").await, 1, "once");
     tx.send(()).unwrap();

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod chat;
 mod clocks;
+mod collab;
 mod contract;
 mod flood;
 mod http;

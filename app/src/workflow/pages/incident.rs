@@ -184,7 +184,7 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
     view! {
         <Title text=format!("{} {}", s.key, s.title) />
         // Marks what the page shows, so a live update redraws it once another user moves it on.
-        <article class="incident" aria-labelledby="incident-title" data-live-incident=s.id data-live-version=s.version>
+        <article class="incident" aria-labelledby="incident-title" data-live-incident=s.id data-live-version=s.version data-live-activity=detail.activity>
             <header class="incident__head">
                 <p class="incident-key">{s.key.clone()}</p>
                 <h1 id="incident-title">{s.title.clone()}</h1>
@@ -347,7 +347,8 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
             {detail.report.clone().map(|email| view! { <crate::mail::ReportCopy email /> })}
 
             <crate::clocks::StageTimes stays=detail.stays.clone() />
-            <Timeline entries=detail.timeline people=detail.people />
+            <crate::collab::CommentForm incident_id=s.id />
+            <Timeline entries=detail.timeline people=detail.people comments=detail.comments />
         </article>
     }
 }

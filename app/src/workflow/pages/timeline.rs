@@ -130,16 +130,32 @@ fn details_view(details: Vec<Detail>, people: &[Person]) -> impl IntoView {
     })
 }
 
-/// The incident's timeline, newest first.
+/// The incident's timeline, newest first, with the comments among the gate actions.
 #[component]
-pub fn Timeline(entries: Vec<TimelineEntry>, people: Vec<Person>) -> impl IntoView {
+pub fn Timeline(
+    entries: Vec<TimelineEntry>,
+    people: Vec<Person>,
+    /// Newest first, each placed by its `position`.
+    comments: Vec<crate::collab::CommentView>,
+) -> impl IntoView {
     let i18n = use_i18n();
     let t = i18n.t();
+    let count = entries.len();
+    let mut comments = comments.into_iter().peekable();
+    // The comments newer than entry `i` (all that are left after the last entry).
+    let mut comments_before = move |i: usize| {
+        let mut here = Vec::new();
+        while let Some(c) = comments.next_if(|c| c.position <= i) {
+            here.push(view! { <crate::collab::CommentItem comment=c /> });
+        }
+        here.collect_view()
+    };
     view! {
         <section class="card" aria-labelledby="timeline-heading">
             <h2 id="timeline-heading">{t.incident_timeline}</h2>
             <ol class="timeline">
-                {entries.into_iter().map(|e| {
+                {entries.into_iter().enumerate().map(|(i, e)| {
+                    let comments_here = comments_before(i);
                     // Intake entries have no user; the source that delivered the report is named instead.
                     // The scheduler's entries are the product's own.
                     let who = e.actor.as_ref().map(|p| p.name.clone()).unwrap_or_else(|| {
@@ -153,6 +169,7 @@ pub fn Timeline(entries: Vec<TimelineEntry>, people: Vec<Person>) -> impl IntoVi
                     // The source is already named as the entry's author.
                     let details = e.details.into_iter().filter(|d| d.label != Label::Source).collect();
                     view! {
+                        {comments_here}
                         <li class="timeline__entry" data-action=e.action.as_str()>
                             <p class="timeline__head">
                                 <LocalTime at=e.at.clone() ago=true />
@@ -163,6 +180,7 @@ pub fn Timeline(entries: Vec<TimelineEntry>, people: Vec<Person>) -> impl IntoVi
                         </li>
                     }
                 }).collect_view()}
+                {comments_before(count)}
             </ol>
         </section>
     }

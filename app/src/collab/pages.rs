@@ -1,0 +1,125 @@
+//! The comment form and a comment in the incident's timeline.
+
+use leptos::prelude::*;
+
+use super::{AddComment, CommentView, EditComment, HideComment, EDIT_MINUTES, MAX_COMMENT};
+use crate::{
+    clock::LocalTime,
+    enhance::Enhance,
+    forms::{FieldError, FormError},
+    i18n::{fill, use_i18n},
+};
+
+/// "Add a comment", above the timeline: plain text with a little Markdown and @-mentions.
+#[component]
+pub fn CommentForm(incident_id: i64) -> impl IntoView {
+    let i18n = use_i18n();
+    let t = i18n.t();
+    let add = ServerAction::<AddComment>::new();
+    let error = Signal::derive(move || add.value().get().and_then(|r| r.err()));
+    view! {
+        <section class="card comment-form" aria-labelledby="comment-heading">
+            <h2 id="comment-heading">{t.comment_heading}</h2>
+            <Enhance>
+                <ActionForm action=add>
+                    <input type="hidden" name="incident_id" value=incident_id />
+                    <FormError error />
+                    <div class="field">
+                        <label class="visually-hidden" for="comment-body">{t.comment_heading}</label>
+                        <textarea id="comment-body" name="body" rows="3" required maxlength=MAX_COMMENT
+                            aria-describedby="comment-hint err-comment-body" placeholder=t.comment_placeholder></textarea>
+                        <p class="hint" id="comment-hint">{t.comment_hint}</p>
+                        <FieldError error field="body" id="err-comment-body" />
+                    </div>
+                    <button type="submit" class="button button--secondary">{t.comment_submit}</button>
+                </ActionForm>
+            </Enhance>
+        </section>
+    }
+}
+
+/// One comment among the timeline's entries: its text, and the author's edit form or an admin's
+/// hide form when they may use them. A hidden comment shows only who hid it.
+#[component]
+pub fn CommentItem(comment: CommentView) -> impl IntoView {
+    let i18n = use_i18n();
+    let t = i18n.t();
+    let id = comment.id;
+    let anchor = format!("comment-{id}");
+    let author = comment.author.name.clone();
+    if let Some(hidden) = comment.hidden {
+        let by = fill(t.comment_hidden_by, &[("name", &hidden.by)]);
+        let reason = (!hidden.reason.is_empty()).then(|| {
+            view! { <p class="hint">{t.field_reason} {t.colon} {hidden.reason}</p> }
+        });
+        return view! {
+            <li class="timeline__entry timeline__comment comment--hidden" id=anchor data-comment=id data-hidden="">
+                <p class="timeline__head"><LocalTime at=comment.at ago=true /></p>
+                <p class="timeline__what"><strong>{author}</strong> " · " {t.comment_word}</p>
+                <p class="notice">{by} " · " <LocalTime at=hidden.at /></p>
+                {reason}
+            </li>
+        }
+        .into_any();
+    }
+    let edited = comment.edited_at.map(|at| view! { " · " <span class="hint" title=at>{t.comment_edited}</span> });
+    let edit = comment.may_edit.then(|| {
+        let action = ServerAction::<EditComment>::new();
+        let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+        let field = format!("comment-edit-{id}");
+        let err_id = format!("err-comment-edit-{id}");
+        let hint = fill(t.comment_edit_hint, &[("minutes", &EDIT_MINUTES.to_string())]);
+        view! {
+            <details class="comment__tool">
+                <summary>{t.comment_edit}</summary>
+                <Enhance>
+                    <ActionForm action>
+                        <input type="hidden" name="comment_id" value=id />
+                        <FormError error />
+                        <div class="field">
+                            <label for=field.clone()>{t.comment_edit}</label>
+                            <textarea id=field name="body" rows="3" required maxlength=MAX_COMMENT aria-describedby=err_id.clone()>{comment.body}</textarea>
+                            <p class="hint">{hint}</p>
+                            <FieldError error field="body" id=err_id />
+                        </div>
+                        <button type="submit" class="button button--secondary button--small">{t.comment_edit_submit}</button>
+                    </ActionForm>
+                </Enhance>
+            </details>
+        }
+    });
+    let hide = comment.may_hide.then(|| {
+        let action = ServerAction::<HideComment>::new();
+        let error = Signal::derive(move || action.value().get().and_then(|r| r.err()));
+        let field = format!("comment-hide-{id}");
+        let err_id = format!("err-comment-hide-{id}");
+        view! {
+            <details class="comment__tool">
+                <summary>{t.comment_hide}</summary>
+                <Enhance>
+                    <ActionForm action>
+                        <input type="hidden" name="comment_id" value=id />
+                        <FormError error />
+                        <div class="field">
+                            <label for=field.clone()>{t.comment_hide_reason}</label>
+                            <input type="text" id=field name="reason" required maxlength="2000" aria-describedby=err_id.clone() />
+                            <FieldError error field="reason" id=err_id />
+                        </div>
+                        <button type="submit" class="button button--danger button--small">{t.comment_hide_submit}</button>
+                    </ActionForm>
+                </Enhance>
+            </details>
+        }
+    });
+    view! {
+        <li class="timeline__entry timeline__comment" id=anchor data-comment=id>
+            <p class="timeline__head"><LocalTime at=comment.at ago=true />{edited}</p>
+            <p class="timeline__what"><strong>{author}</strong> " · " {t.comment_word}</p>
+            // Rendered from Markdown and sanitised on the server when it was written (`markdown`).
+            <div class="comment__body" inner_html=comment.html></div>
+            {edit}
+            {hide}
+        </li>
+    }
+    .into_any()
+}
