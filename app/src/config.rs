@@ -38,6 +38,8 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Largest accepted request body in bytes (`BATON_MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
+    /// Largest attachment in bytes (`BATON_ATTACHMENT_MAX_BYTES`, default 20 MiB).
+    pub attachment_max_bytes: usize,
     /// A session ends after this long without a request (`BATON_SESSION_IDLE`, e.g. `60m`).
     pub session_idle: Duration,
     /// A session ends this long after sign-in, however active (`BATON_SESSION_ABSOLUTE`, e.g. `12h`).
@@ -214,6 +216,7 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("site_root", &self.site_root)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("attachment_max_bytes", &self.attachment_max_bytes)
             .field("session_idle", &self.session_idle)
             .field("session_absolute", &self.session_absolute)
             .field("trusted_proxies", &self.trusted_proxies)
@@ -265,6 +268,7 @@ struct FileSettings {
     log_format: Option<String>,
     site_root: Option<String>,
     max_body_bytes: Option<String>,
+    attachment_max_bytes: Option<String>,
     session_idle: Option<String>,
     session_absolute: Option<String>,
     trusted_proxies: Option<String>,
@@ -297,6 +301,7 @@ impl FileSettings {
             ("BATON_LOG_FORMAT", self.log_format),
             ("BATON_SITE_ROOT", self.site_root),
             ("BATON_MAX_BODY_BYTES", self.max_body_bytes),
+            ("BATON_ATTACHMENT_MAX_BYTES", self.attachment_max_bytes),
             ("BATON_SESSION_IDLE", self.session_idle),
             ("BATON_SESSION_ABSOLUTE", self.session_absolute),
             ("BATON_TRUSTED_PROXIES", self.trusted_proxies),
@@ -379,6 +384,10 @@ impl Config {
         let max_body_raw = get("BATON_MAX_BODY_BYTES").unwrap_or_else(|| "1048576".into());
         let max_body_bytes = max_body_raw.parse::<usize>().ok().filter(|n| *n >= 1024).ok_or_else(|| {
             invalid("BATON_MAX_BODY_BYTES", &max_body_raw, "expected a whole number of bytes, at least 1024")
+        })?;
+        let attachment_raw = get("BATON_ATTACHMENT_MAX_BYTES").unwrap_or_else(|| (20 * 1024 * 1024).to_string());
+        let attachment_max_bytes = attachment_raw.parse::<usize>().ok().filter(|n| *n >= 1024).ok_or_else(|| {
+            invalid("BATON_ATTACHMENT_MAX_BYTES", &attachment_raw, "expected a whole number of bytes, at least 1024")
         })?;
 
         let duration = |setting: &'static str, default: &str| {
@@ -523,6 +532,7 @@ impl Config {
             log_format,
             site_root,
             max_body_bytes,
+            attachment_max_bytes,
             session_idle,
             session_absolute,
             trusted_proxies,

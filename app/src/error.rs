@@ -88,6 +88,12 @@ pub enum FieldProblem {
     NotOpenId,
     /// A comment may be edited only this many minutes after it was written.
     EditWindowClosed(i64),
+    /// A file larger than this many bytes.
+    FileTooLarge(usize),
+    /// An image too large (in pixels) to open safely.
+    ImageTooLarge,
+    /// More than this many items at once.
+    TooMany(usize),
 }
 
 /// Why a gate action is refused.
@@ -233,6 +239,11 @@ impl FieldProblem {
             FieldProblem::NotChatId => t.field_not_chat_id.to_owned(),
             FieldProblem::NotOpenId => t.field_not_open_id.to_owned(),
             FieldProblem::EditWindowClosed(n) => fill(t.field_edit_window_closed, &[("minutes", &n.to_string())]),
+            FieldProblem::FileTooLarge(n) => {
+                fill(t.field_file_too_large, &[("size", &crate::collab::human_size(*n as i64))])
+            }
+            FieldProblem::ImageTooLarge => t.field_image_too_large.to_owned(),
+            FieldProblem::TooMany(n) => fill(t.field_too_many, &[("max", &n.to_string())]),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod api_status;
 mod assets;
+mod attachments;
 mod audit_export;
 mod auth;
 mod background;
@@ -46,7 +47,6 @@ use tower_http::{
         predicate::{DefaultPredicate, NotForContentType, Predicate as _},
         CompressionLayer, CompressionLevel,
     },
-    limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -375,6 +375,7 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 fn router(state: AppState, shell_parts: ShellParts, flood: flood::Flood) -> Router {
     let routes = route_list();
     let max_body = state.config.max_body_bytes;
+    let max_file = state.config.attachment_max_bytes;
     let security = security::Security::new(&state.config, state.db.clone(), state.refusals.clone());
     let pkg_files = assets::PkgFiles::new(&state.config.site_root, shell_parts.assets.clone());
     // One shared copy for every render: nothing of it is cloned per request but the pointer.
@@ -397,6 +398,13 @@ fn router(state: AppState, shell_parts: ShellParts, flood: flood::Flood) -> Rout
         .route("/admin/audit/export.jsonl", get(audit_export::json_lines))
         .route("/reports/export.csv", get(reports_export::csv))
         .route("/mail/{id}/preview", get(mail_preview::preview))
+        // Uploads are bounded by `attachments::limit_body` (below), not by the extractor's default.
+        .route(
+            "/incidents/{key}/attachments",
+            post(attachments::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/attachments/{id}/thumb", get(attachments::thumbnail))
+        .route("/attachments/{id}/{name}", get(attachments::download))
         .merge(intake::routes(state.clone()))
         .leptos_routes_with_context(&state, routes, provide_request_nonce, move || shell(&shell_parts))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_request_nonce, move |_| {
@@ -410,7 +418,7 @@ fn router(state: AppState, shell_parts: ShellParts, flood: flood::Flood) -> Rout
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::resolve_user))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::client_info))
         .with_state(state)
-        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(axum::middleware::from_fn_with_state((max_body, max_file), attachments::limit_body))
         .layer(axum::middleware::from_fn_with_state(max_body, intake::refuse_oversized))
         .layer(axum::middleware::from_fn_with_state(security.clone(), security::same_origin))
         .layer(axum::middleware::from_fn_with_state(flood, flood::limit_anonymous))

@@ -108,6 +108,8 @@ pub mod event {
     pub const COMMENT_EDITED: &str = "comment.edited";
     /// An admin hid a comment (its text and the reason are in the entry).
     pub const COMMENT_HIDDEN: &str = "comment.hidden";
+    /// Files were attached to an incident.
+    pub const ATTACHMENT_ADDED: &str = "attachment.added";
 
     /// Every event type, for the filter.
     pub const ALL: &[&str] = &[
@@ -152,6 +154,7 @@ pub mod event {
         COMMENT_ADDED,
         COMMENT_EDITED,
         COMMENT_HIDDEN,
+        ATTACHMENT_ADDED,
     ];
 }
 

@@ -59,6 +59,7 @@ pub fn event_label(event: &str, t: &'static Strings) -> String {
         event::COMMENT_ADDED => t.audit_ev_comment_added,
         event::COMMENT_EDITED => t.audit_ev_comment_edited,
         event::COMMENT_HIDDEN => t.audit_ev_comment_hidden,
+        event::ATTACHMENT_ADDED => t.audit_ev_attachment_added,
         other => return other.to_owned(),
     };
     label.to_owned()

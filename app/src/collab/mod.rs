@@ -14,13 +14,15 @@ use crate::workflow::views::Person;
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod files;
+#[cfg(feature = "ssr")]
 pub mod markdown;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod store;
 
 pub use api::{AddComment, EditComment, HideComment};
-pub use pages::{CommentForm, CommentItem};
+pub use pages::{Attachments, CommentForm, CommentItem};
 
 /// How long after writing a comment its author may still edit it.
 pub const EDIT_MINUTES: i64 = 15;
@@ -62,4 +64,56 @@ pub struct CommentView {
     pub may_hide: bool,
     /// Where it goes in the newest-first timeline: the number of timeline entries newer than it.
     pub position: usize,
+}
+
+/// One attached file as a reader sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentView {
+    /// Attachment id (`/attachments/{id}/{name}`).
+    pub id: i64,
+    /// The file name.
+    pub name: String,
+    /// The type detected from its bytes.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// An image with a thumbnail, shown inline.
+    pub image: bool,
+    /// Who attached it (none for a report that arrived by intake).
+    pub by: Option<Person>,
+    /// The comment it belongs to, if any.
+    pub comment_id: Option<i64>,
+    /// When, RFC 3339.
+    pub at: String,
+}
+
+impl AttachmentView {
+    /// Where it downloads from (its name in the path, so a saved file keeps it).
+    pub fn href(&self) -> String {
+        format!("/attachments/{}/{}", self.id, percent_path(&self.name))
+    }
+}
+
+/// Percent-encodes a path segment (UTF-8 bytes outside the unreserved set).
+pub fn percent_path(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A size as people read it: 930 B, 14 KB, 2.4 MB.
+pub fn human_size(bytes: i64) -> String {
+    const KB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b < KB {
+        format!("{bytes} B")
+    } else if b < KB * KB {
+        format!("{:.0} KB", b / KB)
+    } else {
+        format!("{:.1} MB", b / KB / KB)
+    }
 }

@@ -123,3 +123,65 @@ pub fn CommentItem(comment: CommentView) -> impl IntoView {
     }
     .into_any()
 }
+
+/// The incident's files: images as thumbnails that open the full picture, other files as links
+/// that download; and the upload form, a plain multipart form (it works without script).
+#[component]
+pub fn Attachments(key: String, files: Vec<super::AttachmentView>, max_bytes: i64) -> impl IntoView {
+    let i18n = use_i18n();
+    let t = i18n.t();
+    let (images, others): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.image);
+    let caption = move |f: &super::AttachmentView| {
+        let size = super::human_size(f.size);
+        match &f.by {
+            Some(by) => fill(t.attachments_by, &[("name", &by.name), ("size", &size)]),
+            None => fill(t.attachments_from_intake, &[("size", &size)]),
+        }
+    };
+    let empty = images.is_empty() && others.is_empty();
+    let hint = fill(t.attachments_hint, &[("size", &super::human_size(max_bytes))]);
+    view! {
+        <section class="card attachments" id="attachments" aria-labelledby="attachments-heading">
+            <h2 id="attachments-heading">{t.attachments_heading}</h2>
+            {empty.then(|| view! { <p class="hint">{t.attachments_none}</p> })}
+            {(!images.is_empty()).then(|| view! {
+                <ul class="attachments__images">
+                    {images.into_iter().map(|f| {
+                        let thumb = format!("/attachments/{}/thumb", f.id);
+                        let line = caption(&f);
+                        view! {
+                            <li data-attachment=f.id>
+                                <a href=f.href()>
+                                    <img src=thumb alt=f.name.clone() loading="lazy" />
+                                </a>
+                                <span class="hint">{f.name.clone()} " · " {line}</span>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            })}
+            {(!others.is_empty()).then(|| view! {
+                <ul class="attachments__files">
+                    {others.into_iter().map(|f| {
+                        let line = caption(&f);
+                        view! {
+                            <li data-attachment=f.id>
+                                <a href=f.href() download=f.name.clone()>{f.name.clone()}</a>
+                                " " <span class="hint">{line} " · " <LocalTime at=f.at.clone() /></span>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            })}
+            <form class="attachments__form" method="post" action=format!("/incidents/{key}/attachments") enctype="multipart/form-data">
+                <div class="field">
+                    <label for="attachment-file">{t.attachments_add}</label>
+                    <input type="file" id="attachment-file" name="file" multiple aria-describedby="attachment-hint" />
+                    <p class="hint" id="attachment-hint">{hint}</p>
+                </div>
+                <button type="submit" class="button button--secondary">{t.attachments_submit}</button>
+            </form>
+        </section>
+    }
+    .into_any()
+}

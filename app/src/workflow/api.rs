@@ -147,7 +147,9 @@ pub async fn list_incidents(
 pub async fn get_incident(key: String) -> Result<IncidentDetail, AppError> {
     let actor = support::actor()?;
     let state = crate::auth::guard::app_state();
-    crate::workflow::queries::detail_at(&state.db, &key, &actor, state.clock.now()).await
+    let mut detail = crate::workflow::queries::detail_at(&state.db, &key, &actor, state.clock.now()).await?;
+    detail.attachment_max_bytes = i64::try_from(state.config.attachment_max_bytes).unwrap_or(i64::MAX);
+    Ok(detail)
 }
 
 /// Becomes the named owner of a role nobody owns yet on the incident.

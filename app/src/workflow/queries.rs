@@ -441,6 +441,8 @@ struct PageRow {
     clocks: String,
     /// The comments as one JSON array, oldest first.
     comments: String,
+    /// The attachments as one JSON array, oldest first.
+    attachments: String,
 }
 
 /// The incident page in one statement and one row: a page is read far more often than written,
@@ -462,9 +464,11 @@ fn page_sql(backend: Backend) -> String {
     };
     let clocks = crate::clocks::store::clocks_json_sql(backend);
     let comments = crate::collab::store::comments_json_sql(backend);
+    let attachments = crate::collab::files::attachments_json_sql(backend);
     format!(
         "SELECT i.*, uo.display_name AS ops_name, up.display_name AS pm_name, ud.display_name AS dev_name, \
-         uq.display_name AS qa_name, ({timeline}) AS timeline, ({clocks}) AS clocks, ({comments}) AS comments \
+         uq.display_name AS qa_name, ({timeline}) AS timeline, ({clocks}) AS clocks, ({comments}) AS comments, \
+         ({attachments}) AS attachments \
          FROM (SELECT {SUMMARY_COLUMNS}, description, reporter_name, reporter_contact, external_ref, fix_round, plan, \
          pool_item_id, resolution, activity, {FACTS_COLUMNS} FROM incidents WHERE key = $1) i \
          LEFT JOIN users uo ON uo.id = i.ops_owner LEFT JOIN users up ON up.id = i.pm_owner \
@@ -558,6 +562,8 @@ pub async fn detail_at(db: &Db, key: &str, actor: &Actor, now: DateTime<Utc>) ->
         stays,
         comments,
         activity: row.activity,
+        attachments: crate::collab::files::views_from(&page.attachments)?,
+        attachment_max_bytes: 0,
     })
 }
 

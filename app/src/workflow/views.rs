@@ -132,8 +132,12 @@ pub struct IncidentDetail {
     pub stays: Vec<crate::clocks::StayView>,
     /// The comments, newest first, each placed among the timeline's entries.
     pub comments: Vec<crate::collab::CommentView>,
-    /// The incident's activity counter (comments), for live updates.
+    /// The incident's activity counter (comments, attachments), for live updates.
     pub activity: i64,
+    /// The files attached, oldest first.
+    pub attachments: Vec<crate::collab::AttachmentView>,
+    /// The largest file the server accepts, for the upload form's hint.
+    pub attachment_max_bytes: i64,
 }
 
 /// Active users who work on incidents, each with the owner roles they hold: the choices of every

@@ -513,3 +513,23 @@ db_test!(async fn a_sender_whose_lease_ran_out_during_a_slow_delivery_stops_and_
     assert_eq!(rx.received("/hook").len(), 4, "nothing sent twice but the message in doubt");
     assert!(chat_rows(db).await.iter().all(|(s, _)| s == "sent"));
 });
+
+db_test!(async fn a_comment_mention_reaches_the_channel_with_the_person_at_mentioned(ctx) {
+    let db = &ctx.db;
+    let t = team(db).await;
+    identities(db, &t).await;
+    let rx = Receiver::start().await;
+    channel(db, &rx, "ding", ChannelKind::Dingtalk, Some(DINGTALK_SECRET), &["mention"]).await;
+    let id = engine::create_incident(db, &t.ops, &incident("Mentioned"), Utc::now()).await.unwrap().id;
+    // A comment without a mention, and one naming qa1 and an unknown name: one message.
+    app::collab::store::add(db, &t.dev, id, "looking at the logs", Utc::now()).await.unwrap();
+    app::collab::store::add(db, &t.dev, id, "@qa1 can you retry on Android? @ghost", Utc::now()).await.unwrap();
+    let clock = Arc::new(ManualClock::at(Utc::now()));
+    drain(&sender(db, &clock), 3).await;
+    let got = rx.received("/ding");
+    assert_valid(&got);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body["at"]["atMobiles"], serde_json::json!(["13800000002"]));
+    let text = got[0].body["markdown"]["text"].as_str().unwrap();
+    assert!(text.contains("dev1") && text.contains("retry on Android"), "{text}");
+});

@@ -211,3 +211,92 @@ db_test!(async fn a_comment_moves_the_activity_not_the_version(ctx) {
     assert_eq!(page.activity, 2);
     assert_eq!(page.comments.iter().map(|c| c.author.name.as_str()).collect::<Vec<_>>(), ["pm1", "qa1"]);
 });
+
+/// A real PNG of `width` × `height` pixels.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_pixel(width, height, image::Rgb([200, 30, 30]))
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap();
+    out.into_inner()
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for b in bytes {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// A few hundred bytes claiming to be a `width` × `height` RGBA image: what a decompression bomb
+/// announces before its (highly compressed) pixels.
+pub fn bomb(width: u32, height: u32) -> Vec<u8> {
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        c.extend_from_slice(&body);
+        c.extend_from_slice(&crc32(&body).to_be_bytes());
+        c
+    };
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend(chunk(b"IHDR", &ihdr));
+    // A zlib stream of a few zero rows: the decoder must refuse before it inflates a gigapixel.
+    out.extend(chunk(
+        b"IDAT",
+        &[0x78, 0x9c, 0x63, 0x60, 0x18, 0x05, 0xa3, 0x60, 0x14, 0x0c, 0x77, 0x00, 0x00, 0x00, 0x00, 0x00],
+    ));
+    out.extend(chunk(b"IEND", &[]));
+    out
+}
+
+db_test!(async fn files_are_typed_by_their_bytes_stored_once_and_bombs_refused(ctx) {
+    use app::collab::files::{self, Upload};
+    let db = &ctx.db;
+    let t = team(db).await;
+    let created = engine::create_incident(db, &t.ops, &incident("截图"), t0()).await.unwrap();
+    let max = 1024 * 1024;
+    let up = |name: &str, bytes: Vec<u8>| Upload { name: name.into(), bytes };
+    // A screenshot gets a thumbnail; HTML named .png is text; the same screenshot again is one blob.
+    let shot = png(800, 600);
+    let first = files::prepare(up("screen.png", shot.clone()), max).await.unwrap();
+    let html = files::prepare(up("evil.png", b"<html><script>alert(1)</script></html>".to_vec()), max).await.unwrap();
+    let again = files::prepare(up("C:\\tmp\\screen-again.png", shot.clone()), max).await.unwrap();
+    let done = files::attach(db, &t.dev, &created.key, vec![first, html, again], t0()).await.unwrap();
+    assert_eq!(done.ids.len(), 3);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM attachments").await, 3);
+    assert_eq!(count(db, "SELECT COUNT(*) FROM blobs").await, 3, "screenshot, its thumbnail, the text: each once");
+    let page = queries::detail_at(db, &created.key, &t.qa, t0()).await.unwrap();
+    let by_name = |n: &str| page.attachments.iter().find(|a| a.name == n).unwrap().clone();
+    assert!(by_name("screen.png").image);
+    assert_eq!(by_name("evil.png").content_type, "text/plain; charset=utf-8");
+    assert!(!by_name("evil.png").image);
+    assert_eq!(by_name("screen-again.png").content_type, "image/png");
+    let thumb = files::download(db, by_name("screen.png").id, true).await.unwrap().unwrap();
+    assert_eq!(&thumb.bytes[..3], &[0xff, 0xd8, 0xff], "a JPEG thumbnail");
+    let size = image::load_from_memory(&thumb.bytes).unwrap();
+    assert_eq!((size.width(), size.height()), (480, 360));
+    assert_eq!(page.activity, 1);
+
+    // Too large, empty, or a bomb: refused before anything is stored.
+    let big = files::prepare(up("big.log", vec![b'x'; max + 1]), max).await.unwrap_err();
+    assert_eq!(big, AppError::invalid("file", FieldProblem::FileTooLarge(max)));
+    assert_eq!(files::prepare(up("empty.txt", Vec::new()), max).await.unwrap_err(), AppError::invalid("file", FieldProblem::Required));
+    for (w, h) in [(100_000, 100_000), (11_000, 11_000)] {
+        let started = std::time::Instant::now();
+        let refused = files::prepare(up("bomb.png", bomb(w, h)), max).await.unwrap_err();
+        assert_eq!(refused, AppError::invalid("file", FieldProblem::ImageTooLarge), "{w}x{h}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "refused without unpacking it");
+    }
+    assert_eq!(count(db, "SELECT COUNT(*) FROM attachments").await, 3);
+    // Only to an incident that exists.
+    let lost = files::prepare(up("a.txt", b"x".to_vec()), max).await.unwrap();
+    assert_eq!(files::attach(db, &t.dev, "INC-1999-0001", vec![lost], t0()).await.unwrap_err(), AppError::NotFound);
+});

@@ -54,3 +54,71 @@ db_test!(async fn comments_show_inert_and_search_finds_them(ctx) {
     let anonymous = app.get("/search?q=abc").await;
     assert!(anonymous.url().path().starts_with("/login") || anonymous.status().is_redirection(), "{}", anonymous.url());
 });
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_pixel(width, height, image::Rgb([30, 90, 200]))
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap();
+    out.into_inner()
+}
+
+db_test!(async fn attachments_are_refused_over_the_limit_typed_by_their_bytes_and_only_for_readers(ctx) {
+    let app = TestApp::spawn_with(ctx.url.expose(), &[("BATON_ATTACHMENT_MAX_BYTES", "65536")]).await;
+    let ops = app.create_user("ops1", &[Role::Ops]).await;
+    app.create_user("dev1", &[Role::Dev]).await;
+    let created = engine::create_incident(&app.db, &actor(ops, Role::Ops), &incident("附件"), Utc::now()).await.unwrap();
+    let path = format!("/incidents/{}/attachments", created.key);
+    let mut dev = app.browser();
+    dev.login("dev1", PASSWORD).await;
+    let db = app.db.clone();
+    let stored = |sql: &'static str| {
+        let db = db.clone();
+        async move { app::on_db!(&db, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap()) }
+    };
+
+    // Over the limit: 413 before anything is stored, with the reason in words.
+    let big = dev.upload(&path, &[("huge.log", &vec![b'x'; 70_000])]).await;
+    assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(big.text().await.unwrap().contains("larger than 64 KB"));
+    assert_eq!((stored("SELECT COUNT(*) FROM attachments").await, stored("SELECT COUNT(*) FROM blobs").await), (0, 0));
+
+    // A form post of a screenshot and of HTML named .png: back to the incident.
+    let shot = png(64, 48);
+    let html = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>".to_vec();
+    let posted = dev.upload(&path, &[("screen.png", &shot), ("evil.png", &html)]).await;
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(posted.headers()["location"], format!("/incidents/{}#attachments", created.key));
+    // The same screenshot again is stored once.
+    assert_eq!(dev.upload(&path, &[("screen-2.png", &shot)]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(stored("SELECT COUNT(*) FROM attachments").await, 3);
+    assert_eq!(stored("SELECT COUNT(*) FROM blobs").await, 3, "screenshot, thumbnail, the HTML");
+
+    // The HTML is text, downloaded; the image is shown inline; both never sniffed.
+    let evil = dev.get("/attachments/2/evil.png").await;
+    assert_eq!(evil.status(), StatusCode::OK);
+    assert_eq!(evil.headers()["content-type"], "text/plain; charset=utf-8");
+    assert!(evil.headers()["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+    assert_eq!(evil.headers()["x-content-type-options"], "nosniff");
+    let image = dev.get("/attachments/1/screen.png").await;
+    assert_eq!(image.headers()["content-type"], "image/png");
+    assert!(image.headers()["content-disposition"].to_str().unwrap().starts_with("inline;"));
+    assert_eq!(image.bytes().await.unwrap().as_ref(), shot.as_slice());
+    let thumb = dev.get("/attachments/1/thumb").await;
+    assert_eq!(thumb.headers()["content-type"], "image/jpeg");
+    // The page shows the thumbnail and the file link.
+    let page = dev.get(&format!("/incidents/{}", created.key)).await.text().await.unwrap();
+    assert!(page.contains("src=\"/attachments/1/thumb\""));
+    assert!(page.contains("href=\"/attachments/2/evil.png\""));
+
+    // Nobody else: a signed-out visitor gets 404, as for a file that does not exist.
+    assert_eq!(app.get("/attachments/1/screen.png").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/attachments/1/thumb").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(dev.get("/attachments/999/x.png").await.status(), StatusCode::NOT_FOUND);
+    // Uploading signed out stores nothing.
+    let anonymous = app.browser().upload(&path, &[("a.txt", b"hello")]).await;
+    assert!(anonymous.status().is_redirection() || anonymous.status() == StatusCode::NOT_FOUND);
+    assert_eq!(stored("SELECT COUNT(*) FROM attachments").await, 3);
+    let audit = crate::helpers::last_audit_entry(&app.db, "attachment.added").await.expect("audited");
+    assert!(audit.details.contains("screen-2.png"));
+});

@@ -174,6 +174,33 @@ impl Browser<'_> {
         response
     }
 
+    /// Posts files as a browser's multipart form does: one `file` part per (name, bytes).
+    pub async fn upload(&mut self, path: &str, files: &[(&str, &[u8])]) -> reqwest::Response {
+        let boundary = "----baton-test-boundary-7d3f";
+        let mut body = Vec::new();
+        for (name, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+                     Content-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let builder = self
+            .app
+            .client
+            .post(self.app.url(path))
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(body);
+        let response = self.request(builder).send().await.unwrap();
+        self.absorb(&response);
+        response
+    }
+
     pub async fn get(&mut self, path: &str) -> reqwest::Response {
         let response = self.request(self.app.client.get(self.app.url(path))).send().await.unwrap();
         self.absorb(&response);

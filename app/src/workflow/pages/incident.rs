@@ -343,6 +343,7 @@ fn IncidentView(detail: IncidentDetail) -> impl IntoView {
                 })}
             </section>
 
+            <crate::collab::Attachments key=s.key.clone() files=detail.attachments.clone() max_bytes=detail.attachment_max_bytes />
             {(stage == Stage::Closed).then(|| view! { <crate::insight::IncidentMeasures incident_id=s.id /> })}
             {detail.report.clone().map(|email| view! { <crate::mail::ReportCopy email /> })}
 
