@@ -17,6 +17,7 @@ use app::{
         Outcome,
     },
     auth::ClientInfo,
+    collab::files::{self, Prepared, Upload, MAX_FILES},
     error::{AppError, FieldProblem},
     i18n::EN,
     intake::{
@@ -71,7 +72,7 @@ pub fn routes<S>(app: AppState) -> Router<S> {
 #[openapi(
     info(title = "Baton intake API", description = "Reports from email, SMS and feedback systems become incidents."),
     paths(json_report, email_report, sms_report),
-    components(schemas(JsonReport, SmsReport, SeverityName, ChannelName, Accepted, ApiError, ErrorCode, FieldMessage)),
+    components(schemas(JsonReport, JsonAttachment, SmsReport, SeverityName, ChannelName, Accepted, ApiError, ErrorCode, FieldMessage)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -145,6 +146,27 @@ pub struct JsonReport {
     /// The channel, if given, must be the source's (else 409).
     #[schema(value_type = Option<ChannelName>)]
     pub channel: Option<String>,
+    /// Files that come with the report (screenshots, logs), at most 10, within the body limit.
+    #[schema(max_items = 10)]
+    pub attachments: Option<Vec<JsonAttachment>>,
+}
+
+/// A file of a JSON report. Its type is read from its bytes, not from its name.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct JsonAttachment {
+    /// The file name (`screenshot.png`).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*[^\u0000-\u0020\u007F\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$"
+    )]
+    pub name: String,
+    /// The content, base64 (standard alphabet, padded).
+    #[schema(
+        min_length = 4,
+        pattern = r"^(?:[A-Za-z0-9+/]{4})+$|^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$"
+    )]
+    pub content_base64: String,
 }
 
 /// The severity names the API accepts.
@@ -328,6 +350,9 @@ impl FieldMessage {
             FieldProblem::Taken => "taken",
             FieldProblem::InvalidDate => "invalid_date",
             FieldProblem::ControlCharacter => "control_character",
+            FieldProblem::FileTooLarge(_) => "too_large",
+            FieldProblem::ImageTooLarge => "image_too_large",
+            FieldProblem::TooMany(_) => "too_many",
             _ => "invalid_choice",
         };
         FieldMessage { field: field.to_owned(), problem: code.to_owned(), message: problem.message(&EN) }
@@ -542,18 +567,30 @@ async fn accept(
         ));
     }
     let bytes = read_body(body).await?;
-    let report = match endpoint {
-        Endpoint::Json => json_fields(&bytes, source.channel)?,
-        Endpoint::Sms => sms_fields(&bytes)?,
-        Endpoint::Email => parse::email(&bytes).map_err(|e| {
-            let message = match e {
-                EmailError::Unreadable => "not a readable RFC 5322 message",
-                EmailError::NoSender => "the message has no From address",
-                EmailError::Empty => "the message has neither subject nor text",
-            };
-            ApiError::new(ErrorCode::InvalidMessage, message)
-        })?,
+    let max_file = state.app.config.attachment_max_bytes;
+    let (mut report, delivered) = match endpoint {
+        Endpoint::Json => {
+            let (mut report, uploads) = json_fields(&bytes, source.channel)?;
+            report.attachments = prepare_strictly(uploads, max_file).await?;
+            (report, Vec::new())
+        }
+        Endpoint::Sms => (sms_fields(&bytes)?, Vec::new()),
+        Endpoint::Email => {
+            let report = parse::email(&bytes).map_err(|e| {
+                let message = match e {
+                    EmailError::Unreadable => "not a readable RFC 5322 message",
+                    EmailError::NoSender => "the message has no From address",
+                    EmailError::Empty => "the message has neither subject nor text",
+                };
+                ApiError::new(ErrorCode::InvalidMessage, message)
+            })?;
+            (report, parse::email_attachments(&bytes))
+        }
     };
+    // A mail's files are kept as far as they can be; one that cannot never costs the report.
+    if !delivered.is_empty() {
+        report.attachments = files::prepare_delivered(delivered, max_file).await;
+    }
     let delivered = engine::create_from_intake(&state.app.db, &source, client, &report, state.app.clock.now())
         .await
         .map_err(|err| match err {
@@ -694,6 +731,51 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The `attachments` array: each a `name` and its `content_base64`, at most [`MAX_FILES`].
+    fn attachments(&mut self) -> Vec<Upload> {
+        use base64::{alphabet, engine, Engine as _};
+        // Padded standard base64, as the schema's pattern says; unused bits at the end are not
+        // held against the sender.
+        let lenient = engine::GeneralPurpose::new(
+            &alphabet::STANDARD,
+            engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+        );
+        let items = match self.map.get("attachments") {
+            None | Some(Value::Null) => return Vec::new(),
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                self.problems.push(FieldMessage::new("attachments", FieldProblem::WrongType));
+                return Vec::new();
+            }
+        };
+        if items.len() > MAX_FILES {
+            self.problems.push(FieldMessage::new("attachments", FieldProblem::TooMany(MAX_FILES)));
+            return Vec::new();
+        }
+        let mut uploads = Vec::new();
+        for (n, item) in items.iter().enumerate() {
+            let Value::Object(map) = item else {
+                self.problems.push(FieldMessage::new(&format!("attachments[{n}]"), FieldProblem::WrongType));
+                continue;
+            };
+            let mut fields = Fields::new(map);
+            let name = fields.text("name", true, MAX_SHORT);
+            let content = fields.text("content_base64", true, usize::MAX);
+            for mut problem in fields.problems {
+                problem.field = format!("attachments[{n}].{}", problem.field);
+                self.problems.push(problem);
+            }
+            let (Some(name), Some(content)) = (name, content) else { continue };
+            match lenient.decode(content.trim()) {
+                Ok(bytes) if !bytes.is_empty() => uploads.push(Upload { name, bytes }),
+                _ => self
+                    .problems
+                    .push(FieldMessage::new(&format!("attachments[{n}].content_base64"), FieldProblem::WrongType)),
+            }
+        }
+        uploads
+    }
+
     fn finish(self) -> Result<(), ApiError> {
         if self.problems.is_empty() {
             Ok(())
@@ -703,7 +785,26 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn json_fields(bytes: &[u8], channel: SourceChannel) -> Result<Report, ApiError> {
+/// The files of a JSON report, each checked: a file the sender must fix is a field error.
+async fn prepare_strictly(uploads: Vec<Upload>, max: usize) -> Result<Vec<Prepared>, ApiError> {
+    let mut prepared = Vec::with_capacity(uploads.len());
+    for (n, upload) in uploads.into_iter().enumerate() {
+        match files::prepare(upload, max).await {
+            Ok(p) => prepared.push(p),
+            Err(AppError::Invalid { problem, .. }) => {
+                return Err(ApiError::fields(vec![FieldMessage::new(
+                    &format!("attachments[{n}].content_base64"),
+                    problem,
+                )]))
+            }
+            Err(other) => return Err(ApiError::internal(other)),
+        }
+    }
+    Ok(prepared)
+}
+
+/// A report as JSON, and the files that came with it (not yet checked).
+fn json_fields(bytes: &[u8], channel: SourceChannel) -> Result<(Report, Vec<Upload>), ApiError> {
     let map = json_object(bytes)?;
     let mut f = Fields::new(&map);
     let report = JsonReport {
@@ -726,7 +827,9 @@ fn json_fields(bytes: &[u8], channel: SourceChannel) -> Result<Report, ApiError>
             }
         }),
         channel: f.text("channel", false, MAX_SHORT),
+        attachments: None,
     };
+    let uploads = f.attachments();
     let received_at = f.time("received_at", report.received_at.as_deref());
     let given_channel = match report.channel.as_deref() {
         None => None,
@@ -742,7 +845,7 @@ fn json_fields(bytes: &[u8], channel: SourceChannel) -> Result<Report, ApiError>
     if given_channel.is_some_and(|c| c != channel) {
         return Err(channel_mismatch(channel));
     }
-    Ok(Report {
+    let report = Report {
         title: report.title,
         description: report.body,
         severity: report.severity.map(|s| match s {
@@ -756,7 +859,9 @@ fn json_fields(bytes: &[u8], channel: SourceChannel) -> Result<Report, ApiError>
         reporter_phone: report.reporter_phone.unwrap_or_default(),
         external_id: report.external_id.unwrap_or_default(),
         received_at,
-    })
+        attachments: Vec::new(),
+    };
+    Ok((report, uploads))
 }
 
 fn sms_fields(bytes: &[u8]) -> Result<Report, ApiError> {
@@ -779,6 +884,7 @@ fn sms_fields(bytes: &[u8]) -> Result<Report, ApiError> {
         reporter_phone: sms.from.trim().to_owned(),
         external_id: sms.message_id.unwrap_or_default(),
         received_at,
+        attachments: Vec::new(),
     })
 }
 

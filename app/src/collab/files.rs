@@ -37,7 +37,7 @@ const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
 const THUMB_SIDE: u32 = 480;
 
 /// A file as it arrived: its name and bytes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upload {
     /// The file name the sender gave.
     pub name: String,
@@ -46,7 +46,7 @@ pub struct Upload {
 }
 
 /// A file ready to store: named safely, typed by its bytes, hashed, with its thumbnail.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Prepared {
     name: String,
     content_type: String,
@@ -140,6 +140,31 @@ pub async fn prepare(upload: Upload, max_bytes: usize) -> Result<Prepared, AppEr
     })
     .await
     .map_err(|e| AppError::internal(format!("the file check stopped: {e}")))?
+}
+
+/// Prepares the files that came with an intake report, at most [`MAX_FILES`]: a file that cannot
+/// be kept (too large, an image too large to open) is left out and logged, never the report.
+pub async fn prepare_delivered(uploads: Vec<Upload>, max_bytes: usize) -> Vec<Prepared> {
+    let mut kept = Vec::new();
+    let total = uploads.len();
+    for upload in uploads.into_iter().take(MAX_FILES) {
+        let name = upload.name.clone();
+        match prepare(upload, max_bytes).await {
+            Ok(p) => kept.push(p),
+            Err(err) => tracing::warn!(file = %name, "an attachment of an intake report was not kept: {err}"),
+        }
+    }
+    if total > MAX_FILES {
+        tracing::warn!(files = total, kept = MAX_FILES, "an intake report carried more attachments than are kept");
+    }
+    kept
+}
+
+impl Prepared {
+    /// The stored file name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// Stores a content once: a second copy of the same bytes only points at the first.

@@ -121,6 +121,9 @@ pub struct Report {
     pub external_id: String,
     /// When the sending system received it, if it says.
     pub received_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Files that came with it (an email's attachments and inline images), checked and ready to
+    /// store with the incident.
+    pub attachments: Vec<crate::collab::files::Prepared>,
 }
 
 /// Tells the ops users that a report arrived, inside the transaction that created the incident.

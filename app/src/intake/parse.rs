@@ -60,7 +60,37 @@ pub fn email(raw: &[u8]) -> Result<Report, EmailError> {
         reporter_phone: String::new(),
         external_id: clip(&text::without_controls(message.message_id().unwrap_or_default().trim()), MAX_SHORT),
         received_at,
+        // Checked and added by the caller, which knows the size limit (`email_attachments`).
+        attachments: Vec::new(),
     })
+}
+
+/// The files of a raw message: its attachments and inline images (and text parts that are not
+/// its body, such as an attached log), in order. A part without a name is named by its kind and
+/// position (`inline-2.png`). Unreadable messages have none.
+pub fn email_attachments(raw: &[u8]) -> Vec<crate::collab::files::Upload> {
+    use mail_parser::{MimeHeaders, PartType};
+    let Some(message) = MessageParser::default().parse(raw) else { return Vec::new() };
+    message
+        .attachments()
+        .enumerate()
+        .map(|(n, part)| {
+            // An image the message's HTML shows (by Content-ID) or marks inline.
+            let inline = matches!(part.body, PartType::InlineBinary(_))
+                || part.content_id().is_some()
+                || part.content_disposition().is_some_and(|d| d.ctype().eq_ignore_ascii_case("inline"));
+            let subtype = part
+                .content_type()
+                .and_then(|ct| ct.subtype().map(str::to_ascii_lowercase))
+                .filter(|s| s.chars().all(|c| c.is_ascii_alphanumeric()) && s.len() <= 10)
+                .unwrap_or_else(|| "bin".to_owned());
+            let name = part
+                .attachment_name()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("{}-{}.{subtype}", if inline { "inline" } else { "attachment" }, n + 1));
+            crate::collab::files::Upload { name, bytes: part.contents().to_vec() }
+        })
+        .collect()
 }
 
 /// The first words of `text` as a title: up to eight words, or thirty characters of a text

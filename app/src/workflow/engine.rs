@@ -273,12 +273,19 @@ pub async fn create_from_intake(
     let entry = TimelineRow::new(created.id, now, None, "intake", TimelineAction::Intake);
     entry.stay(Stage::Reported).insert(&mut tx, &fields).await?;
     crate::clocks::store::on_stage_entered(&mut tx, created.id, Stage::Reported, input.severity, now, None).await?;
+    let origin = crate::collab::files::Source { incident_id: created.id, comment_id: None, by: None };
+    crate::collab::files::insert(&mut tx, origin, &report.attachments, now).await?;
     touch_source(&mut tx, source.id, now).await?;
     crate::intake::notify_ops_of_intake(&mut tx, created.id).await?;
     // Last, as in every change: the audit append holds the chain's lock until the commit.
     Record::new(&Origin::intake(&source.name, client), event::INTAKE_RECEIVED)
         .target("incident", &created.key)
-        .details(serde_json::json!({ "source_id": source.id, "received_at": received_at, "after": input }))
+        .details(serde_json::json!({
+            "source_id": source.id,
+            "received_at": received_at,
+            "after": input,
+            "attachments": report.attachments.iter().map(|f| f.name()).collect::<Vec<_>>(),
+        }))
         .append(&mut tx, now)
         .await?;
     tx.commit().await?;

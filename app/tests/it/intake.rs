@@ -44,6 +44,7 @@ fn report(external_id: &str) -> Report {
         reporter_phone: "+86 138 0000 0000".into(),
         external_id: external_id.into(),
         received_at: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -328,3 +328,90 @@ db_test!(async fn concurrent_deliveries_of_one_external_id_create_one_incident(c
     assert_eq!(incidents(&app.db).await, 1);
     app.stop().await;
 });
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_pixel(width, height, image::Rgb([10, 160, 60]))
+        .write_to(&mut out, image::ImageFormat::Png)
+        .unwrap();
+    out.into_inner()
+}
+
+/// The attachments of an incident: (name, content type, uploaded by someone).
+async fn attachments_of(db: &Db, key: &str) -> Vec<(String, String, bool)> {
+    app::on_db!(db, pool => sqlx::query(
+        "SELECT a.name, a.content_type, a.uploaded_by IS NOT NULL FROM attachments a JOIN incidents i ON i.id = a.incident_id \
+         WHERE i.key = $1 ORDER BY a.id",
+    )
+    .bind(key)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect())
+}
+
+db_test!(async fn a_gbk_email_keeps_its_attachment_and_its_inline_image(ctx) {
+    let app = TestApp::spawn(ctx.url.expose()).await;
+    let mail = token(&app, "Support mailbox", SourceChannel::Email).await;
+    let gbk = |text: &str| encoding_rs::GBK.encode(text).0.into_owned();
+    let wrap = |bytes: &[u8]| base64(bytes).as_bytes().chunks(76).map(|l| String::from_utf8_lossy(l).into_owned()).collect::<Vec<_>>().join("\r\n");
+    let (subject, body) = ("截图里的支付错误", "见附件截图和正文里的图。");
+    let mut raw = format!(
+        "From: =?GBK?B?{}?= <li@example.cn>\r\nSubject: =?GBK?B?{}?=\r\nMessage-ID: <gbk-att-1@example.cn>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+         --outer\r\nContent-Type: multipart/related; boundary=\"inner\"\r\n\r\n\
+         --inner\r\nContent-Type: text/html; charset=GBK\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
+        base64(&gbk("李雷")),
+        base64(&gbk(subject)),
+    )
+    .into_bytes();
+    raw.extend(gbk(&format!("<p>{body}</p><img src=\"cid:shot1@example.cn\">")));
+    raw.extend(
+        format!(
+            "\r\n--inner\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\nContent-ID: <shot1@example.cn>\r\n\
+             Content-Disposition: inline\r\n\r\n{}\r\n--inner--\r\n\
+             --outer\r\nContent-Type: image/png; name=\"=?GBK?B?{}?=\"\r\nContent-Transfer-Encoding: base64\r\n\
+             Content-Disposition: attachment; filename=\"=?GBK?B?{}?=\"\r\n\r\n{}\r\n--outer--\r\n",
+            wrap(&png(40, 30)),
+            base64(&gbk("错误截图.png")),
+            base64(&gbk("错误截图.png")),
+            wrap(&png(320, 200)),
+        )
+        .as_bytes(),
+    );
+    let sent = send(&app, "/api/v1/intake/email", Some(&mail), "message/rfc822", raw.clone()).await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+    let key = sent.body["incident_key"].as_str().unwrap().to_owned();
+    assert_eq!(incidents(&app.db).await, 1);
+    let row = incident(&app.db, &key).await;
+    assert_eq!(row.0, subject);
+    assert!(row.1.contains(body), "{}", row.1);
+    let files = attachments_of(&app.db, &key).await;
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.iter().all(|(_, t, by)| t == "image/png" && !by), "{files:?}");
+    assert!(files.iter().any(|(name, _, _)| name == "错误截图.png"), "the decoded file name: {files:?}");
+    assert!(files.iter().any(|(name, _, _)| name.starts_with("inline-") && name.ends_with(".png")), "{files:?}");
+    // The same delivery again: one incident, still two files.
+    let again = send(&app, "/api/v1/intake/email", Some(&mail), "message/rfc822", raw).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(attachments_of(&app.db, &key).await.len(), 2);
+
+    // JSON carries files as base64; a bad one is a field error and creates nothing.
+    let feedback = token(&app, "Feedback", SourceChannel::FeedbackSystem).await;
+    let report = json!({
+        "title": "App crash log", "body": "attached",
+        "attachments": [{ "name": "crash.log", "content_base64": base64("FATAL 支付 NullPointerException\n".as_bytes()) }],
+    });
+    let ok = send(&app, "/api/v1/intake", Some(&feedback), "application/json", report.to_string()).await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
+    let log = attachments_of(&app.db, ok.body["incident_key"].as_str().unwrap()).await;
+    assert_eq!(log, [("crash.log".to_owned(), "text/plain; charset=utf-8".to_owned(), false)]);
+    let bad = json!({ "title": "t", "body": "b", "attachments": [{ "name": "x.png", "content_base64": "not base64!" }] });
+    let refused = send(&app, "/api/v1/intake", Some(&feedback), "application/json", bad.to_string()).await;
+    assert_eq!((refused.status, refused.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_fields")), "{}", refused.body);
+    assert_eq!(refused.body["fields"][0]["field"], "attachments[0].content_base64");
+    assert_eq!(incidents(&app.db).await, 2);
+    app.stop().await;
+});
