@@ -2,7 +2,7 @@ import { expect, test } from './fixtures';
 
 import { DESKTOP, PHONE, open, signedIn, viewIn } from './helpers';
 
-test('a dev comments with an @mention from a phone, QA sees it live and finds it from the header search', async ({ browser }, testInfo) => {
+test('a dev comments with an @mention and attaches a screenshot from a phone, QA sees both live and finds the comment from the header search', async ({ browser }, testInfo) => {
   test.setTimeout(120_000);
   const ops = await signedIn(browser, 'ops1');
   await open(ops.page, '/incidents/new');
@@ -28,6 +28,14 @@ test('a dev comments with an @mention from a phone, QA sees it live and finds it
   // The script tag is text on the page, and nothing ran.
   await expect(mine.locator('.comment__body')).toContainText('<script>alert("x")</script>');
   await expect(mine.locator('details.comment__tool > summary')).toHaveText('Edit');
+  // And attaches a screenshot from the phone: a plain form post, back to the incident.
+  const shot = await dev.page.screenshot();
+  await dev.page.locator('#attachment-file').setInputFiles({ name: '截图.png', mimeType: 'image/png', buffer: shot });
+  await dev.page.getByRole('button', { name: 'Upload' }).click();
+  await expect(dev.page).toHaveURL(/#attachments$/);
+  const thumb = dev.page.locator('.attachments__images img');
+  await expect(thumb).toHaveAttribute('alt', '截图.png');
+  await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
   await dev.page.screenshot({ path: testInfo.outputPath('comment-phone.png'), fullPage: true });
 
   // QA's open page shows it without a reload, with their name marked.
@@ -35,6 +43,7 @@ test('a dev comments with an @mention from a phone, QA sees it live and finds it
   await expect(seen).toContainText('打开结算页', { timeout: 15_000 });
   await expect(seen.locator('.mention')).toHaveText('@qa1');
   await expect(seen.locator('details.comment__tool')).toHaveCount(0);
+  await expect(qa.page.locator('.attachments__images img')).toHaveCount(1, { timeout: 15_000 });
   await qa.page.screenshot({ path: testInfo.outputPath('comment-live-desktop.png'), fullPage: true });
 
   // The header's search box finds the comment by a two-character Chinese word.
