@@ -135,7 +135,7 @@ fn sentence(rng: &mut Rng, words: usize) -> String {
     let mut out = String::new();
     for n in 0..words {
         // Chinese runs of words without spaces, English words spaced, as people write them.
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             out.push(' ');
             out.push_str(rng.word(ENGLISH));
             out.push(' ');
@@ -189,7 +189,7 @@ async fn seed(db: &Db, many: usize) {
             .fetch_one(conn)
             .await
             .unwrap());
-            if i % 4 == 0 {
+            if i.is_multiple_of(4) {
                 let body = sentence(&mut rng, 20);
                 app::on_tx!(&mut tx, conn => sqlx::query(
                     "INSERT INTO comments (incident_id, author_id, body, html, created_at) VALUES ($1, $2, $3, '', $4)",
@@ -200,7 +200,8 @@ async fn seed(db: &Db, many: usize) {
                 .bind(at)
                 .execute(conn)
                 .await
-                .unwrap());
+                .unwrap()
+                .rows_affected());
             }
         }
         tx.commit().await.unwrap();

@@ -148,11 +148,13 @@ pub struct JsonReport {
     pub channel: Option<String>,
     /// Files that come with the report (screenshots, logs), at most 10, within the body limit.
     #[schema(max_items = 10)]
+    #[allow(dead_code)] // documents the shape; the files are read from the JSON by `Fields::attachments`
     pub attachments: Option<Vec<JsonAttachment>>,
 }
 
 /// A file of a JSON report. Its type is read from its bytes, not from its name.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[allow(dead_code)] // documents the shape; the files are read from the JSON by `Fields::attachments`
 pub struct JsonAttachment {
     /// The file name (`screenshot.png`).
     #[schema(

@@ -7,6 +7,7 @@
 //! decompression bomb (a few kilobytes that claim a gigapixel) is refused before it is unpacked.
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize as _;
 
 use super::AttachmentView;
 use crate::{
@@ -359,8 +360,6 @@ fn flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Er
         other => Err(serde::de::Error::custom(format!("not a flag: {other}"))),
     }
 }
-
-use serde::Deserialize as _;
 
 /// The attachments of the page's JSON, oldest first.
 pub fn views_from(json: &str) -> Result<Vec<AttachmentView>, AppError> {

@@ -94,7 +94,7 @@ impl AttachmentView {
     }
 }
 
-/// Percent-encodes a path segment (UTF-8 bytes outside the unreserved set).
+/// Percent-encodes a path segment or query value (UTF-8 bytes outside the unreserved set).
 pub fn percent_path(value: &str) -> String {
     value
         .bytes()

@@ -7,9 +7,6 @@ use leptos::prelude::*;
 use super::SearchResults;
 use crate::error::AppError;
 
-/// The longest query, in characters.
-pub const MAX_QUERY: usize = 200;
-
 /// Searches incidents, comments and pool items (everyone signed in). `from` and `to` are days
 /// (`YYYY-MM-DD`, both included) in the reader's zone; `after` is the cursor of the next page.
 #[server(endpoint = "search")]
@@ -47,8 +44,8 @@ pub async fn search(
         };
     // A control character (NUL, say) is never meant, and PostgreSQL refuses NUL in text.
     let text = crate::text::without_controls(&q);
-    if text.chars().count() > MAX_QUERY {
-        return Err(AppError::invalid("q", FieldProblem::TooLong(MAX_QUERY)));
+    if text.chars().count() > super::MAX_QUERY {
+        return Err(AppError::invalid("q", FieldProblem::TooLong(super::MAX_QUERY)));
     }
     let search = super::query::Search {
         text,

@@ -27,6 +27,9 @@ pub mod query;
 pub use api::search;
 pub use pages::{HeaderSearch, SearchPage};
 
+/// The longest query, in characters.
+pub const MAX_QUERY: usize = 200;
+
 /// Results per page.
 pub const SEARCH_PAGE: usize = 20;
 

@@ -26,7 +26,7 @@ pub fn HeaderSearch() -> impl IntoView {
     view! {
         <form class="header-search" role="search" method="get" action="/search">
             <label class="visually-hidden" for="header-q">{move || i18n.t().search_label}</label>
-            <input id="header-q" type="search" name="q" required minlength="2" maxlength="200"
+            <input id="header-q" type="search" name="q" required minlength="2" maxlength=super::MAX_QUERY
                 placeholder=move || i18n.t().search_placeholder />
             <button type="submit" class="nav-button">{move || i18n.t().search_submit}</button>
         </form>
@@ -98,7 +98,7 @@ pub fn SearchPage() -> impl IntoView {
         <form class="filters card search-form" role="search" method="get" action="/search">
             <div class="field search-form__q">
                 <label for="search-q">{move || i18n.t().search_label}</label>
-                <input id="search-q" type="search" name="q" value=q.clone() required maxlength="200"
+                <input id="search-q" type="search" name="q" value=q.clone() required maxlength=super::MAX_QUERY
                     placeholder=move || i18n.t().search_placeholder aria-describedby="search-hint" />
                 <p class="hint" id="search-hint">{move || i18n.t().search_hint}</p>
             </div>
@@ -160,18 +160,7 @@ fn form_urlencoded_pairs(params: &[(&str, String)]) -> String {
     params
         .iter()
         .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .map(|(k, v)| format!("{k}={}", crate::collab::percent_path(v)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// Percent-encodes a query value (UTF-8 bytes outside the unreserved set).
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
