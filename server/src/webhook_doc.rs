@@ -58,7 +58,7 @@ pub struct WebhookData {
 /// One event, as the body of a `POST` to the channel's URL.
 #[derive(ToSchema)]
 pub struct WebhookEvent {
-    /// `incident.stage_entered`, `incident.owner_changed`, `incident.clock_reminder`, `incident.clock_breach`,
+    /// `incident.stage_entered`, `incident.owner_changed`, `incident.mention`, `incident.clock_reminder`, `incident.clock_breach`,
     /// `incident.clock_escalation`, `incident.reported`, `incident.report_sent`, `pool.item_added`,
     /// `channel.test`, or `digest` (several events sent together when the rate limit was reached:
     /// `data.heading` and `data.events`, each an event object).

@@ -108,6 +108,7 @@ mod tests {
             [
                 "stage_entered",
                 "owner_changed",
+                "mention",
                 "clock_reminder",
                 "clock_breach",
                 "clock_escalation",
@@ -128,6 +129,7 @@ mod tests {
             [
                 "incident.stage_entered",
                 "incident.owner_changed",
+                "incident.mention",
                 "incident.clock_reminder",
                 "incident.clock_breach",
                 "incident.clock_escalation",
