@@ -16,8 +16,12 @@ pub struct IncidentChanged {
     pub version: i64,
     /// Its activity counter after the change (comments: they move it, not the version, so a
     /// comment never makes an open gate form stale); 0 when the change did not read it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub activity: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// The server side: a broadcast of committed changes, and a switch that ends every stream when
