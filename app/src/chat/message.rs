@@ -16,7 +16,7 @@ pub struct Person {
     pub username: String,
     /// Display name; people choose it, so renderers treat it as untrusted text.
     pub name: String,
-    /// "ops" | "pm" | "dev" | "qa" | "admin".
+    /// "ops" | "pm" | "dev" | "qa" | "admin", or "mentioned" (asked in a comment).
     pub role: String,
     /// For DingTalk `atMobiles` and WeCom `mentioned_mobile_list` (digits, maybe a leading +).
     pub mobile: String,

@@ -362,9 +362,16 @@ pub async fn on_mention(
     let stage = row.stage()?;
     let owner_ids = owner_pairs(&row.owners());
     let people = People::load(tx, owner_ids.iter().map(|(_, id)| *id).chain(mentioned.iter().copied())).await?;
-    // Named with no role of their own in this message: they are asked, not handed the baton.
+    // They are asked, not handed the baton: the webhook names their part as "mentioned".
     let pairs: Vec<(Role, i64)> = mentioned.iter().map(|id| (Role::Ops, *id)).collect();
-    let must_act = people.named(&pairs);
+    let must_act: Vec<_> = people
+        .named(&pairs)
+        .into_iter()
+        .map(|mut p| {
+            p.role = "mentioned".to_owned();
+            p
+        })
+        .collect();
     let owners = people.named(&owner_ids);
     let left = time_left(tx, incident_id, now).await?;
     let draft = Draft {
