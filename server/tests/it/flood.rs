@@ -29,6 +29,7 @@ db_test!(async fn a_cross_site_flood_is_limited_and_recorded_in_a_few_entries_th
     let before = audit_entries(&app.db).await.len();
 
     let (mut refused, mut limited) = (0, 0);
+    let started = std::time::Instant::now();
     for _ in 0..300 {
         let response = app
             .client
@@ -48,8 +49,10 @@ db_test!(async fn a_cross_site_flood_is_limited_and_recorded_in_a_few_entries_th
             other => panic!("unexpected {other}"),
         }
     }
-    // The burst (ten seconds' worth) passes to the cross-site check; the rest stops at the limit.
-    assert!((100..=110).contains(&refused), "{refused} refused, {limited} limited");
+    // The burst (ten seconds' worth) passes to the cross-site check, and then ten a second for as
+    // long as the loop ran (a loaded machine takes longer); the rest stops at the limit.
+    let refill = (started.elapsed().as_secs_f64() * 10.0).ceil() as usize;
+    assert!((100..=100 + refill.max(10)).contains(&refused), "{refused} refused, {limited} limited in {:?}", started.elapsed());
     assert_eq!(refused + limited, 300);
     // A signed-in user is not held up by someone else's flood from the same address.
     assert_eq!(ops.whoami().await.as_deref(), Some("ops1"));
