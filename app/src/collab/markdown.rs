@@ -73,7 +73,7 @@ pub fn render(text: &str, mentioned: &[String]) -> String {
                         Piece::Mention(name) if known.contains(name.to_ascii_lowercase().as_str()) => {
                             // The only raw HTML that ever reaches the HTML writer: source HTML was
                             // turned into text by `normalize`.
-                            let span = format!("<span class=\"mention\">@{}</span>", escape_html(name));
+                            let span = format!("<span class=\"mention\">@{}</span>", crate::mail::html::escape(name));
                             events.push(Event::Html(CowStr::from(span)));
                         }
                         Piece::Mention(name) => events.push(Event::Text(CowStr::from(format!("@{name}")))),
@@ -483,21 +483,6 @@ fn mention_len(s: &str, prev: Option<char>) -> Option<usize> {
     }
     let name = body[..run_len].trim_end_matches(['.', '_', '-']);
     (NAME_MIN..=NAME_MAX).contains(&name.len()).then_some(1 + name.len())
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
