@@ -28,7 +28,11 @@ fi
 
 if ! have cargo-leptos || ! cargo-leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
   log "installing cargo-leptos $CARGO_LEPTOS_VERSION (builds from source; takes a while)"
-  if ! rustup toolchain list | grep -q "^$CARGO_LEPTOS_TOOLCHAIN"; then
+  # A toolchain whose install was interrupted is listed but cannot run: reinstall it then.
+  if ! rustc +"$CARGO_LEPTOS_TOOLCHAIN" --version >/dev/null 2>&1; then
+    if rustup toolchain list | grep -q "^$CARGO_LEPTOS_TOOLCHAIN"; then
+      rustup toolchain uninstall "$CARGO_LEPTOS_TOOLCHAIN"
+    fi
     rustup toolchain install "$CARGO_LEPTOS_TOOLCHAIN" --profile minimal
   fi
   cargo +"$CARGO_LEPTOS_TOOLCHAIN" install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION" --features no_downloads
