@@ -191,6 +191,12 @@ pub mod zone {
         !name.is_empty() && TimeZone::get(name).is_ok()
     }
 
+    /// The zone a reader sees times in: their own when it is set and known, else the
+    /// installation's.
+    pub fn of_reader(own: Option<&str>, installation: &str) -> String {
+        own.filter(|z| is_known(z)).unwrap_or(installation).to_owned()
+    }
+
     /// Every zone name, sorted, for a choice of zone.
     pub fn names() -> Vec<String> {
         let mut names: Vec<String> = jiff::tz::db().available().map(|n| n.as_str().to_owned()).collect();

@@ -34,6 +34,8 @@ pub struct Shared {
     /// The chat sender (its one HTTP client), for an admin's test message sent at once; the same
     /// sender delivers the outbox's chat messages in the background.
     pub chat: crate::chat::sender::ChatSender,
+    /// Where attachment contents are kept (the database, unless configured otherwise).
+    pub blobs: Arc<dyn crate::collab::storage::BlobStore>,
 }
 
 impl AppState {

@@ -45,6 +45,16 @@ export async function open(page: Page, url: string) {
   await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
 }
 
+/** Reports an incident as `page`'s user (ops) from the new-incident form; returns its path. */
+export async function report(page: Page, title: string, description: string) {
+  await open(page, '/incidents/new');
+  await page.getByLabel('Title').fill(title);
+  await page.getByLabel('Description').fill(description);
+  await page.getByRole('button', { name: 'Report incident' }).click();
+  await expect(page).toHaveURL(/\/incidents\/INC-/);
+  return new URL(page.url()).pathname;
+}
+
 /** The "Your action" form of one gate action on an incident page. */
 export function gate(page: Page, action: string) {
   return page.locator(`section.gate[data-action="${action}"]`);

@@ -9,11 +9,14 @@
 
 use app::{
     auth::{ClientInfo, CurrentUser},
-    collab::files::{self, Upload, MAX_FILES},
+    collab::{
+        files::{self, Upload, MAX_FILES},
+        store as comments, MAX_COMMENT,
+    },
     error::{AppError, FieldProblem},
     i18n::{Locale, PreferredLocale},
     state::AppState,
-    workflow::rules::Actor,
+    workflow::{live::IncidentChanged, rules::Actor},
 };
 use axum::{
     body::Body,
@@ -87,19 +90,43 @@ fn refused(status: StatusCode, error: &AppError, key: &str, locale: Locale, json
 enum ReadError {
     TooLarge,
     TooMany,
+    NoteTooLong,
     Broken,
 }
 
-/// The files of an upload, each read chunk by chunk and given up as soon as it passes `max`.
-async fn read_files(multipart: &mut Multipart, max: usize) -> Result<Vec<Upload>, ReadError> {
-    let mut uploads = Vec::new();
+/// What an upload form posted: its files, and the note to post with them as a comment.
+#[derive(Default)]
+struct Posted {
+    uploads: Vec<Upload>,
+    note: String,
+}
+
+/// The longest note read, in bytes: room for [`MAX_COMMENT`] characters of any script, so the
+/// comment's own check gives the error in the user's language.
+const MAX_NOTE_BYTES: usize = MAX_COMMENT * 4 + 4;
+
+/// The fields of an upload, each file read chunk by chunk and given up as soon as it passes `max`.
+async fn read_files(multipart: &mut Multipart, max: usize) -> Result<Posted, ReadError> {
+    let mut posted = Posted::default();
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
-            Ok(None) => return Ok(uploads),
+            Ok(None) => return Ok(posted),
             Err(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(ReadError::TooLarge),
             Err(_) => return Err(ReadError::Broken),
         };
+        if field.name() == Some("comment") {
+            let mut field = field;
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(|_| ReadError::Broken)? {
+                if bytes.len() + chunk.len() > MAX_NOTE_BYTES {
+                    return Err(ReadError::NoteTooLong);
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            posted.note = String::from_utf8(bytes).map_err(|_| ReadError::Broken)?;
+            continue;
+        }
         if field.name() != Some("file") {
             continue;
         }
@@ -123,10 +150,10 @@ async fn read_files(multipart: &mut Multipart, max: usize) -> Result<Vec<Upload>
         if name.is_empty() && bytes.is_empty() {
             continue;
         }
-        if uploads.len() == MAX_FILES {
+        if posted.uploads.len() == MAX_FILES {
             return Err(ReadError::TooMany);
         }
-        uploads.push(Upload { name, bytes });
+        posted.uploads.push(Upload { name, bytes });
     }
 }
 
@@ -149,14 +176,18 @@ pub async fn upload(
         let err = AppError::invalid("file", FieldProblem::Required);
         return refused(StatusCode::UNPROCESSABLE_ENTITY, &err, &key, locale, json);
     };
-    let uploads = match read_files(&mut multipart, max).await {
-        Ok(uploads) => uploads,
+    let Posted { uploads, note } = match read_files(&mut multipart, max).await {
+        Ok(posted) => posted,
         Err(ReadError::TooLarge) => {
             let err = AppError::invalid("file", FieldProblem::FileTooLarge(max));
             return refused(StatusCode::PAYLOAD_TOO_LARGE, &err, &key, locale, json);
         }
         Err(ReadError::TooMany) => {
             let err = AppError::invalid("file", FieldProblem::TooMany(MAX_FILES));
+            return refused(StatusCode::UNPROCESSABLE_ENTITY, &err, &key, locale, json);
+        }
+        Err(ReadError::NoteTooLong) => {
+            let err = AppError::invalid("comment", FieldProblem::TooLong(MAX_COMMENT));
             return refused(StatusCode::UNPROCESSABLE_ENTITY, &err, &key, locale, json);
         }
         Err(ReadError::Broken) => {
@@ -171,23 +202,40 @@ pub async fn upload(
             Err(err) => return refused(StatusCode::UNPROCESSABLE_ENTITY, &err, &key, locale, json),
         }
     }
-    let actor = Actor {
-        id: user.me.id,
-        roles: user.me.roles.clone(),
-        name: user.me.username.clone(),
-        client: client.map(|c| c.0).unwrap_or_default(),
+    let actor = Actor::signed_in(&user, client.map(|c| c.0).unwrap_or_default());
+    // The note is the upload form's `comment` field: its refusals name that field.
+    if !note.trim().is_empty() {
+        if let Err(AppError::Invalid { problem, .. }) = comments::check_body(&note) {
+            return refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &AppError::invalid("comment", problem),
+                &key,
+                locale,
+                json,
+            );
+        }
+    }
+    let now = state.clock.now();
+    // With a note, the files are posted as a comment; without, on the incident.
+    let done = if note.trim().is_empty() {
+        files::attach(&state.db, &*state.blobs, &actor, &key, prepared, now)
+            .await
+            .map(|a| (IncidentChanged { id: a.incident_id, version: a.version, activity: a.activity }, None))
+    } else {
+        comments::add_to_key(&state.db, &*state.blobs, &actor, &key, &note, prepared, now).await.map(|c| {
+            (IncidentChanged { id: c.incident_id, version: c.version, activity: c.activity }, Some(c.comment_id))
+        })
     };
-    match files::attach(&state.db, &actor, &key, prepared, state.clock.now()).await {
-        Ok(attached) => {
-            state.events.publish(app::workflow::live::IncidentChanged {
-                id: attached.incident_id,
-                version: attached.version,
-                activity: attached.activity,
-            });
+    // A comment with a mention queued mail.
+    state.mail.wake();
+    match done {
+        Ok((changed, comment)) => {
+            state.events.publish(changed);
             if json {
-                axum::Json(serde_json::json!({ "attachments": attached.ids })).into_response()
+                axum::Json(serde_json::json!({ "comment": comment })).into_response()
             } else {
-                Redirect::to(&format!("/incidents/{}#attachments", app::collab::percent_path(&key))).into_response()
+                let anchor = comment.map_or_else(|| "attachments".to_owned(), |id| format!("comment-{id}"));
+                Redirect::to(&format!("/incidents/{}#{anchor}", app::collab::percent_path(&key))).into_response()
             }
         }
         Err(AppError::NotFound) => StatusCode::NOT_FOUND.into_response(),
@@ -211,7 +259,7 @@ async fn send(state: &AppState, user: Option<Extension<CurrentUser>>, id: i64, t
     if user.is_none() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let file = match files::download(&state.db, id, thumb).await {
+    let file = match files::download(&state.db, &*state.blobs, id, thumb).await {
         Ok(Some(file)) => file,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(err) => {

@@ -53,6 +53,7 @@ mod tests {
                 app::chat::sender::ChatSender::default_tuning(),
             )
             .unwrap(),
+            blobs: Arc::new(app::collab::storage::InDatabase),
         });
         assert_eq!(healthz(State(state.clone())).await.0, StatusCode::OK);
         state.db.close().await;

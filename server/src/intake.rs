@@ -593,14 +593,15 @@ async fn accept(
     if !delivered.is_empty() {
         report.attachments = files::prepare_delivered(delivered, max_file).await;
     }
-    let delivered = engine::create_from_intake(&state.app.db, &source, client, &report, state.app.clock.now())
-        .await
-        .map_err(|err| match err {
-            AppError::Refused(Refusal::Invalid { field, problem }) => {
-                ApiError::fields(vec![FieldMessage::new(&field, problem)])
-            }
-            other => ApiError::internal(other),
-        })?;
+    let delivered =
+        engine::create_from_intake(&state.app.db, &*state.app.blobs, &source, client, &report, state.app.clock.now())
+            .await
+            .map_err(|err| match err {
+                AppError::Refused(Refusal::Invalid { field, problem }) => {
+                    ApiError::fields(vec![FieldMessage::new(&field, problem)])
+                }
+                other => ApiError::internal(other),
+            })?;
     if delivered.created {
         // Committed: open queues reload and the ops notification goes out now, not at the next poll.
         state.app.events.publish(app::workflow::live::IncidentChanged {

@@ -212,6 +212,7 @@ impl Application {
             refusals,
             clock,
             chat: chat_sender,
+            blobs: Arc::new(app::collab::storage::InDatabase),
         });
         // Records written before the search index existed are indexed in the background, in
         // short transactions, while the app serves.

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize as _;
 
-use super::AttachmentView;
+use super::{storage::BlobStore, AttachmentView};
 use crate::{
     audit::{
         event,
@@ -168,19 +168,12 @@ impl Prepared {
     }
 }
 
-/// Stores a content once: a second copy of the same bytes only points at the first.
-async fn put_blob(tx: &mut WriteTx, sha256: &str, bytes: &[u8], now: DateTime<Utc>) -> Result<(), AppError> {
-    on_tx!(&mut *tx, conn => sqlx::query(
-        "INSERT INTO blobs (sha256, size, content, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (sha256) DO NOTHING",
-    )
-    .bind(sha256)
-    .bind(i64::try_from(bytes.len()).unwrap_or(i64::MAX))
-    .bind(bytes)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map(|_| ()))?;
-    Ok(())
+/// What the audit record says of each stored file: its name, type, size and content hash.
+pub fn described(files: &[Prepared]) -> Vec<serde_json::Value> {
+    files
+        .iter()
+        .map(|f| serde_json::json!({ "name": f.name, "type": f.content_type, "size": f.bytes.len(), "sha256": f.sha256 }))
+        .collect()
 }
 
 /// Where a file comes from: a user, or an intake report.
@@ -194,18 +187,19 @@ pub struct Source {
     pub by: Option<i64>,
 }
 
-/// Writes prepared files inside `tx`; returns their ids.
+/// Writes prepared files inside `tx` (their contents through `blobs`); returns their ids.
 pub async fn insert(
     tx: &mut WriteTx,
+    blobs: &dyn BlobStore,
     source: Source,
     files: &[Prepared],
     now: DateTime<Utc>,
 ) -> Result<Vec<i64>, AppError> {
     let mut ids = Vec::with_capacity(files.len());
     for f in files {
-        put_blob(tx, &f.sha256, &f.bytes, now).await?;
+        blobs.put(tx, &f.sha256, &f.bytes, now).await?;
         if let Some((thumb, sha)) = &f.thumb {
-            put_blob(tx, sha, thumb, now).await?;
+            blobs.put(tx, sha, thumb, now).await?;
         }
         let id: i64 = on_tx!(&mut *tx, conn => sqlx::query_scalar(
             "INSERT INTO attachments (incident_id, comment_id, name, content_type, size, sha256, thumb_sha256, \
@@ -245,6 +239,7 @@ pub struct Attached {
 /// A user attaches files to an incident (anyone signed in, as for comments). Audited.
 pub async fn attach(
     db: &Db,
+    blobs: &dyn BlobStore,
     actor: &Actor,
     key: &str,
     files: Vec<Prepared>,
@@ -267,15 +262,11 @@ pub async fn attach(
         .fetch_optional(conn)
         .await?);
         let (incident_id, version, activity) = row.ok_or(AppError::NotFound)?;
-        let ids = insert(&mut tx, Source { incident_id, comment_id: None, by: Some(actor.id) }, &files, now).await?;
+        let ids =
+            insert(&mut tx, blobs, Source { incident_id, comment_id: None, by: Some(actor.id) }, &files, now).await?;
         Record::new(&Origin::actor(actor), event::ATTACHMENT_ADDED)
             .target("incident", key)
-            .details(serde_json::json!({
-                "attachments": ids,
-                "files": files.iter().map(|f| serde_json::json!({
-                    "name": f.name, "type": f.content_type, "size": f.bytes.len(), "sha256": f.sha256,
-                })).collect::<Vec<_>>(),
-            }))
+            .details(serde_json::json!({ "attachments": ids, "files": described(&files) }))
             .append(&mut tx, now)
             .await?;
         tx.commit().await?;
@@ -297,42 +288,49 @@ pub struct Download {
     pub bytes: Vec<u8>,
 }
 
-/// An attachment's content, or its thumbnail. Everyone signed in may read every incident, so
-/// the caller only checks that there is a signed-in reader.
-pub async fn download(db: &Db, id: i64, thumb: bool) -> Result<Option<Download>, AppError> {
+/// An attachment's content, or its thumbnail, read from `blobs`. Everyone signed in may read
+/// every incident, so the caller only checks that there is a signed-in reader. Files posted with
+/// a comment an admin has since hidden are not served.
+pub async fn download(db: &Db, blobs: &dyn BlobStore, id: i64, thumb: bool) -> Result<Option<Download>, AppError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         name: String,
         content_type: String,
-        sha256: String,
-        content: Vec<u8>,
+        sha256: Option<String>,
     }
-    let sql = if thumb {
-        "SELECT a.name, 'image/jpeg' AS content_type, b.sha256, b.content FROM attachments a \
-         JOIN blobs b ON b.sha256 = a.thumb_sha256 WHERE a.id = $1"
-    } else {
-        "SELECT a.name, a.content_type, b.sha256, b.content FROM attachments a \
-         JOIN blobs b ON b.sha256 = a.sha256 WHERE a.id = $1"
+    let sql = format!(
+        "SELECT a.name, {} FROM attachments a WHERE a.id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM comments hc WHERE hc.id = a.comment_id AND hc.hidden_at IS NOT NULL)",
+        if thumb { "'image/jpeg' AS content_type, a.thumb_sha256 AS sha256" } else { "a.content_type, a.sha256" }
+    );
+    let row: Option<Row> = on_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+    let Some(Row { name, content_type, sha256: Some(sha256) }) = row else { return Ok(None) };
+    let Some(bytes) = blobs.get(db, &sha256).await? else {
+        // Recorded but not in the store: worth a look, not a page of its own for the reader.
+        tracing::error!(attachment = id, sha256 = %sha256, "an attachment's content is missing from the store");
+        return Ok(None);
     };
-    let row: Option<Row> = on_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?);
-    Ok(row.map(|r| Download { name: r.name, content_type: r.content_type, sha256: r.sha256, bytes: r.content }))
+    Ok(Some(Download { name, content_type, sha256, bytes }))
 }
 
 /// The SQL of an incident's attachments as one JSON array (oldest first), a subquery of the
-/// incident page's one statement (`i` is the incident).
+/// incident page's one statement (`i` is the incident). Files posted with a comment an admin has
+/// since hidden are left out, as they are from downloads: hiding a comment hides what came with it.
 pub fn attachments_json_sql(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => {
             "SELECT json_group_array(json_object('id', a.id, 'name', a.name, 'content_type', a.content_type, \
              'size', a.size, 'thumb', a.thumb_sha256 IS NOT NULL, 'by_id', a.uploaded_by, 'by_name', u.display_name, \
              'comment_id', a.comment_id, 'at', a.created_at) ORDER BY a.id) \
-             FROM attachments a LEFT JOIN users u ON u.id = a.uploaded_by WHERE a.incident_id = i.id"
+             FROM attachments a LEFT JOIN users u ON u.id = a.uploaded_by WHERE a.incident_id = i.id \
+             AND NOT EXISTS (SELECT 1 FROM comments hc WHERE hc.id = a.comment_id AND hc.hidden_at IS NOT NULL)"
         }
         Backend::Postgres => {
             "SELECT COALESCE(json_agg(json_build_object('id', a.id, 'name', a.name, 'content_type', a.content_type, \
              'size', a.size, 'thumb', a.thumb_sha256 IS NOT NULL, 'by_id', a.uploaded_by, 'by_name', u.display_name, \
              'comment_id', a.comment_id, 'at', a.created_at) ORDER BY a.id), '[]'::json)::text \
-             FROM attachments a LEFT JOIN users u ON u.id = a.uploaded_by WHERE a.incident_id = i.id"
+             FROM attachments a LEFT JOIN users u ON u.id = a.uploaded_by WHERE a.incident_id = i.id \
+             AND NOT EXISTS (SELECT 1 FROM comments hc WHERE hc.id = a.comment_id AND hc.hidden_at IS NOT NULL)"
         }
     }
 }

@@ -19,6 +19,8 @@ pub mod files;
 pub mod markdown;
 mod pages;
 #[cfg(feature = "ssr")]
+pub mod storage;
+#[cfg(feature = "ssr")]
 pub mod store;
 
 pub use api::{AddComment, EditComment, HideComment};
@@ -64,6 +66,9 @@ pub struct CommentView {
     pub may_hide: bool,
     /// Where it goes in the newest-first timeline: the number of timeline entries newer than it.
     pub position: usize,
+    /// The files posted with it, oldest first; none once it is hidden.
+    #[serde(default)]
+    pub files: Vec<AttachmentView>,
 }
 
 /// One attached file as a reader sees it.

@@ -32,6 +32,7 @@ pub fn CommentForm(incident_id: i64) -> impl IntoView {
                         <FieldError error field="body" id="err-comment-body" />
                     </div>
                     <button type="submit" class="button button--secondary">{t.comment_submit}</button>
+                    " " <a class="comment-form__attach" href="#attachments">{t.comment_attach}</a>
                 </ActionForm>
             </Enhance>
         </section>
@@ -117,11 +118,31 @@ pub fn CommentItem(comment: CommentView) -> impl IntoView {
             <p class="timeline__what"><strong>{author}</strong> " · " {t.comment_word}</p>
             // Rendered from Markdown and sanitised on the server when it was written (`markdown`).
             <div class="comment__body" inner_html=comment.html></div>
+            {(!comment.files.is_empty()).then(|| view! { <FileList files=comment.files /> })}
             {edit}
             {hide}
         </li>
     }
     .into_any()
+}
+
+/// The files posted with a comment: thumbnails for images, links for the rest.
+#[component]
+fn FileList(files: Vec<super::AttachmentView>) -> impl IntoView {
+    view! {
+        <ul class="comment__files">
+            {files.into_iter().map(|f| {
+                let size = super::human_size(f.size);
+                let inner = if f.image {
+                    let thumb = format!("/attachments/{}/thumb", f.id);
+                    view! { <img src=thumb alt=f.name.clone() loading="lazy" /> }.into_any()
+                } else {
+                    view! { <span>{f.name.clone()} " · " {size}</span> }.into_any()
+                };
+                view! { <li data-attachment=f.id><a href=f.href() download=(!f.image).then(|| f.name.clone())>{inner}</a></li> }
+            }).collect_view()}
+        </ul>
+    }
 }
 
 /// The incident's files: images as thumbnails that open the full picture, other files as links
@@ -140,6 +161,8 @@ pub fn Attachments(key: String, files: Vec<super::AttachmentView>, max_bytes: i6
     };
     let empty = images.is_empty() && others.is_empty();
     let hint = fill(t.attachments_hint, &[("size", &super::human_size(max_bytes))]);
+    // Refusals of a plain post come on a page of their own; these slots are for the browser.
+    let no_error = Signal::derive(|| None::<crate::error::AppError>);
     view! {
         <section class="card attachments" id="attachments" aria-labelledby="attachments-heading">
             <h2 id="attachments-heading">{t.attachments_heading}</h2>
@@ -173,14 +196,30 @@ pub fn Attachments(key: String, files: Vec<super::AttachmentView>, max_bytes: i6
                     }).collect_view()}
                 </ul>
             })}
-            <form class="attachments__form" method="post" action=format!("/incidents/{key}/attachments") enctype="multipart/form-data">
-                <div class="field">
-                    <label for="attachment-file">{t.attachments_add}</label>
-                    <input type="file" id="attachment-file" name="file" multiple aria-describedby="attachment-hint" />
-                    <p class="hint" id="attachment-hint">{hint}</p>
-                </div>
-                <button type="submit" class="button button--secondary">{t.attachments_submit}</button>
-            </form>
+            // Posts as a plain multipart form without script; once hydrated, `Enhance` sends it in
+            // place with a progress bar and checks the sizes before sending (the server decides).
+            <Enhance>
+                <form class="attachments__form" method="post" action=format!("/incidents/{key}/attachments")
+                    enctype="multipart/form-data" data-max-bytes=max_bytes>
+                    <FormError error=no_error />
+                    <div class="field">
+                        <label for="attachment-file">{t.attachments_add}</label>
+                        <input type="file" id="attachment-file" name="file" multiple required
+                            aria-describedby="attachment-hint err-attachment-file" />
+                        <p class="hint" id="attachment-hint">{hint}</p>
+                        <FieldError error=no_error field="file" id="err-attachment-file" />
+                    </div>
+                    <div class="field">
+                        <label for="attachment-comment">{t.attachments_note}</label>
+                        <textarea id="attachment-comment" name="comment" rows="2" maxlength=MAX_COMMENT
+                            aria-describedby="err-attachment-comment"></textarea>
+                        <FieldError error=no_error field="comment" id="err-attachment-comment" />
+                    </div>
+                    <progress class="attachments__progress" max="100" value="0" hidden data-progress=""
+                        aria-label=t.attachments_progress></progress>
+                    <button type="submit" class="button button--secondary">{t.attachments_submit}</button>
+                </form>
+            </Enhance>
         </section>
     }
     .into_any()

@@ -3,7 +3,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{markdown, CommentView, Hidden, EDIT_MINUTES, MAX_COMMENT};
+use super::{
+    files::{self, Prepared, Source, MAX_FILES},
+    markdown,
+    storage::{BlobStore, InDatabase},
+    CommentView, Hidden, EDIT_MINUTES, MAX_COMMENT,
+};
 use crate::{
     audit::{
         event,
@@ -168,9 +173,44 @@ pub async fn add(
     body: &str,
     now: DateTime<Utc>,
 ) -> Result<Changed, AppError> {
+    // No files, so the store is never called.
+    add_with_files(db, &InDatabase, actor, incident_id, body, Vec::new(), now).await
+}
+
+/// A comment with files, on the incident with `key` (the upload form names the incident by key).
+pub async fn add_to_key(
+    db: &Db,
+    blobs: &dyn BlobStore,
+    actor: &Actor,
+    key: &str,
+    body: &str,
+    files: Vec<Prepared>,
+    now: DateTime<Utc>,
+) -> Result<Changed, AppError> {
+    let id: Option<i64> = crate::on_db!(db, pool => sqlx::query_scalar("SELECT id FROM incidents WHERE key = $1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await?);
+    add_with_files(db, blobs, actor, id.ok_or(AppError::NotFound)?, body, files, now).await
+}
+
+/// A comment with files posted together (the upload form's note): the comment, its files and
+/// the audit entry in one transaction, so neither is kept without the other.
+pub async fn add_with_files(
+    db: &Db,
+    blobs: &dyn BlobStore,
+    actor: &Actor,
+    incident_id: i64,
+    body: &str,
+    files: Vec<Prepared>,
+    now: DateTime<Utc>,
+) -> Result<Changed, AppError> {
     let attempt = Attempt { event: event::COMMENT_ADDED, incident: Some(incident_id), details: serde_json::json!({}) };
     audited(db, actor, attempt, now, async {
         let body = check_body(body)?;
+        if files.len() > MAX_FILES {
+            return Err(AppError::invalid("file", FieldProblem::TooMany(MAX_FILES)));
+        }
         let mut tx = db.begin_write().await?;
         let (activity, version, key, title) = bump(&mut tx, incident_id).await?.ok_or(AppError::NotFound)?;
         let (html, mentioned) = render(&mut tx, body).await?;
@@ -186,6 +226,8 @@ pub async fn add(
         .await?);
         let doc = Doc { kind: DocKind::Comment, ref_id: comment_id, incident_id: Some(incident_id), at: now, title: "", body };
         index::put(&mut tx, &doc).await?;
+        let source = Source { incident_id, comment_id: Some(comment_id), by: Some(actor.id) };
+        let attachments = files::insert(&mut tx, blobs, source, &files, now).await?;
         let author = display_name(&mut tx, actor.id).await?;
         let mention =
             Mention { comment_id, incident_id, key: &key, title: &title, author: &author, body };
@@ -196,6 +238,8 @@ pub async fn add(
                 "comment": comment_id,
                 "after": { "body": body },
                 "mentioned": mentioned.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                "attachments": attachments,
+                "files": files::described(&files),
             }))
             .append(&mut tx, now)
             .await?;
@@ -420,6 +464,7 @@ pub fn views_from(
                 hidden,
                 may_edit,
                 position,
+                files: Vec::new(),
             }
         })
         .collect())

@@ -52,6 +52,15 @@ pub fn submit(ev: SubmitEvent) {
     if form.has_attribute(PENDING) {
         return;
     }
+    // Files go as multipart, with a progress bar, once their sizes pass the form's limit.
+    let multipart = form.enctype().eq_ignore_ascii_case("multipart/form-data");
+    if multipart {
+        if let Some(err) = super::upload::check_sizes(&form) {
+            clear_errors(&form);
+            show_error(&form, &err);
+            return;
+        }
+    }
     let Ok(data) = FormData::new_with_form(&form) else {
         // Cannot read the form: let the browser post it.
         let _ = form.submit();
@@ -66,7 +75,12 @@ pub fn submit(ev: SubmitEvent) {
     set_pending(&form, true);
     clear_errors(&form);
     leptos::task::spawn_local(async move {
-        match post(&form.action(), &data).await {
+        let answer = if multipart {
+            super::upload::post(&form, &data).await.map(|()| Answer { location: None, body: String::new() })
+        } else {
+            post(&form.action(), &data).await
+        };
+        match answer {
             Ok(Answer { location: Some(to), .. }) => {
                 // Stays pending: the page is being replaced.
                 let _ = window().location().assign(&to);
@@ -126,7 +140,7 @@ fn set_pending(form: &HtmlFormElement, pending: bool) {
 }
 
 /// Every element under `root` matching `selector`.
-fn elements(root: &Element, selector: &str) -> Vec<Element> {
+pub(super) fn elements(root: &Element, selector: &str) -> Vec<Element> {
     let Ok(list) = root.query_selector_all(selector) else { return Vec::new() };
     (0..list.length()).filter_map(|i| list.item(i)).filter_map(|n| n.dyn_into::<Element>().ok()).collect()
 }

@@ -7,7 +7,8 @@
 //!   refusal appears next to its field while everything typed stays in place, a success follows
 //!   the server's redirect or redraws the page in place, and a second click while the first is
 //!   under way does nothing. A form holding a `data-result` slot shows the server function's
-//!   answer there instead (a secret shown once).
+//!   answer there instead (a secret shown once). A multipart form (attachments) is checked
+//!   against its `data-max-bytes` first and sent with a progress bar.
 //! - [`LiveUpdates`] listens to the server's change stream (`/events`) and redraws the page when
 //!   what it shows has changed: the incident of a `data-live-incident` element past its
 //!   `data-live-version` or its `data-live-activity` (a comment), or any incident for a `data-live-any` element (the queue). When the user
@@ -23,6 +24,8 @@ use crate::i18n::use_i18n;
 
 #[cfg(feature = "hydrate")]
 mod browser;
+#[cfg(feature = "hydrate")]
+mod upload;
 
 /// Attribute naming the incident an element shows; with [`LIVE_VERSION`], the version shown.
 pub const LIVE_INCIDENT: &str = "data-live-incident";

@@ -196,12 +196,7 @@ pub mod server {
         if !may_read(user) {
             return Err(AppError::Forbidden);
         }
-        let zone = user
-            .me
-            .time_zone
-            .clone()
-            .filter(|z| crate::clock::zone::is_known(z))
-            .unwrap_or_else(|| state.config.time_zone.clone());
+        let zone = crate::clock::zone::of_reader(user.me.time_zone.as_deref(), &state.config.time_zone);
         let today = today(state);
         let (from, to, range, weeks) = range_of(query, &zone, today)?;
         let figures = stats::figures(&state.db, &range, &weeks, today).await?;

@@ -25,12 +25,7 @@ pub async fn search(
     let user = crate::auth::guard::require_user()?;
     let state = crate::auth::guard::app_state();
     let given = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let zone = user
-        .me
-        .time_zone
-        .clone()
-        .filter(|z| crate::clock::zone::is_known(z))
-        .unwrap_or_else(|| state.config.time_zone.clone());
+    let zone = crate::clock::zone::of_reader(user.me.time_zone.as_deref(), &state.config.time_zone);
     // The start of a day in the reader's zone; `to` counts its whole day.
     let day =
         |field: &str, value: Option<String>, next: bool| -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {

@@ -54,14 +54,15 @@ pub struct Doc<'a> {
     pub body: &'a str,
 }
 
-/// Writes (or rewrites) a document and its grams.
+/// Writes (or rewrites) a document and its grams. The title's grams are kept apart from the
+/// body's, so search can read the documents whose title holds every term on their own.
 pub async fn put(tx: &mut WriteTx, doc: &Doc<'_>) -> Result<(), AppError> {
     let folded_title = grams::fold(doc.title);
     let folded_body = grams::fold(doc.body);
     // One folded text for the substring check, title first; the newline keeps a term from
     // matching across the two.
     let folded = format!("{folded_title}\n{folded_body}");
-    let doc_grams = grams::document_grams(&folded);
+    let title_grams = grams::document_grams(&folded_title);
     const UPSERT: &str =
         "INSERT INTO search_docs (kind, ref_id, incident_id, at, title, body, folded_title, folded{grams}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8{values}) ON CONFLICT (kind, ref_id) DO UPDATE SET \
@@ -87,18 +88,19 @@ pub async fn put(tx: &mut WriteTx, doc: &Doc<'_>) -> Result<(), AppError> {
             let id = upsert!(&sql).fetch_one(&mut **conn).await?;
             // A contentless FTS5 table: the old row's tokens go by rowid, then the new ones.
             sqlx::query("DELETE FROM search_grams WHERE rowid = $1").bind(id).execute(&mut **conn).await?;
-            sqlx::query("INSERT INTO search_grams (rowid, grams) VALUES ($1, $2)")
+            sqlx::query("INSERT INTO search_grams (rowid, title, body) VALUES ($1, $2, $3)")
                 .bind(id)
-                .bind(doc_grams.join(" "))
+                .bind(title_grams.join(" "))
+                .bind(grams::document_grams(&folded_body).join(" "))
                 .execute(&mut **conn)
                 .await?;
         }
         WriteTx::Postgres(conn) => {
             let sql = UPSERT
-                .replace("{grams}", ", grams")
-                .replace("{values}", ", $9")
-                .replace("{set}", ", grams = excluded.grams");
-            upsert!(&sql).bind(&doc_grams).fetch_one(&mut **conn).await?;
+                .replace("{grams}", ", grams, title_grams")
+                .replace("{values}", ", $9, $10")
+                .replace("{set}", ", grams = excluded.grams, title_grams = excluded.title_grams");
+            upsert!(&sql).bind(grams::document_grams(&folded)).bind(&title_grams).fetch_one(&mut **conn).await?;
         }
     }
     Ok(())
@@ -145,7 +147,7 @@ struct IncidentText {
     created_at: DateTime<Utc>,
 }
 
-const INCIDENT_TEXT: &str = "SELECT id, key, title, description, root_cause, solution, created_at FROM incidents";
+const INCIDENT_TEXT: &str = "SELECT id, key, title, description, root_cause, solution, created_at FROM incidents x";
 
 async fn put_incident_row(tx: &mut WriteTx, row: &IncidentText) -> Result<(), AppError> {
     let title = format!("{} {}", row.key, row.title);
@@ -164,7 +166,7 @@ async fn put_incident_row(tx: &mut WriteTx, row: &IncidentText) -> Result<(), Ap
 /// (Re)indexes an incident as it is in `tx`: after it is reported, and after a proposal sets its
 /// root cause and solution.
 pub async fn put_incident(tx: &mut WriteTx, id: i64) -> Result<(), AppError> {
-    let sql = format!("{INCIDENT_TEXT} WHERE id = $1");
+    let sql = format!("{INCIDENT_TEXT} WHERE x.id = $1");
     let row: Option<IncidentText> = on_tx!(&mut *tx, conn => sqlx::query_as(&sql).bind(id).fetch_optional(conn).await?);
     match row {
         Some(row) => put_incident_row(tx, &row).await,
@@ -179,69 +181,76 @@ const BATCH: i64 = 500;
 /// Indexes every incident, pool item and visible comment that has no document yet (records
 /// written before the index existed, or restored from an older backup). Returns how many were
 /// added. Safe to run on several instances at once: a document is keyed by its record.
+///
+/// Each kind is walked in id order from where the last batch stopped, so a batch looks only at
+/// records it has not seen (checking every record from the start again would make the whole pass
+/// quadratic in the number of records).
 pub async fn fill_missing(db: &Db) -> Result<u64, AppError> {
+    let kinds: [(DocKind, &str); 3] = [
+        (DocKind::Incident, INCIDENT_TEXT),
+        (
+            DocKind::Pool,
+            "SELECT x.id, x.source_incident_id AS incident_id, x.title, x.description AS body, x.created_at AS at \
+             FROM pool_items x",
+        ),
+        (
+            DocKind::Comment,
+            "SELECT x.id, x.incident_id, '' AS title, x.body, x.created_at AS at FROM comments x WHERE x.hidden_at IS NULL",
+        ),
+    ];
     let mut added = 0;
-    loop {
-        let mut tx = db.begin_write().await?;
-        let sql = format!(
-            "{INCIDENT_TEXT} i WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.kind = 'incident' AND d.ref_id = i.id) \
-             ORDER BY id LIMIT {BATCH}"
-        );
-        let rows: Vec<IncidentText> = on_tx!(&mut tx, conn => sqlx::query_as(&sql).fetch_all(conn).await?);
-        for row in &rows {
-            put_incident_row(&mut tx, row).await?;
-        }
-        #[derive(sqlx::FromRow)]
-        struct Other {
-            id: i64,
-            incident_id: Option<i64>,
-            title: String,
-            body: String,
-            at: DateTime<Utc>,
-        }
-        let pool: Vec<Other> = on_tx!(&mut tx, conn => sqlx::query_as(&format!(
-            "SELECT p.id, p.source_incident_id AS incident_id, p.title, p.description AS body, p.created_at AS at \
-             FROM pool_items p WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.kind = 'pool' AND d.ref_id = p.id) \
-             ORDER BY p.id LIMIT {BATCH}"
-        ))
-        .fetch_all(conn)
-        .await?);
-        for p in &pool {
-            let doc = Doc {
-                kind: DocKind::Pool,
-                ref_id: p.id,
-                incident_id: p.incident_id,
-                at: p.at,
-                title: &p.title,
-                body: &p.body,
-            };
-            put(&mut tx, &doc).await?;
-        }
-        let comments: Vec<Other> = on_tx!(&mut tx, conn => sqlx::query_as(&format!(
-            "SELECT c.id, c.incident_id, '' AS title, c.body, c.created_at AS at FROM comments c \
-             WHERE c.hidden_at IS NULL AND NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.kind = 'comment' AND d.ref_id = c.id) \
-             ORDER BY c.id LIMIT {BATCH}"
-        ))
-        .fetch_all(conn)
-        .await?);
-        for c in &comments {
-            let doc = Doc {
-                kind: DocKind::Comment,
-                ref_id: c.id,
-                incident_id: c.incident_id,
-                at: c.at,
-                title: "",
-                body: &c.body,
-            };
-            put(&mut tx, &doc).await?;
-        }
-        tx.commit().await?;
-        let n = rows.len() + pool.len() + comments.len();
-        added += n as u64;
-        if n == 0 {
-            return Ok(added);
+    for (kind, select) in kinds {
+        let mut after = 0;
+        loop {
+            let mut tx = db.begin_write().await?;
+            let (n, last) = put_missing(&mut tx, kind, select, after).await?;
+            tx.commit().await?;
+            added += n as u64;
+            match last {
+                Some(last) => after = last,
+                None => break,
+            }
         }
     }
+    Ok(added)
+}
+
+/// Indexes up to [`BATCH`] records of `kind` that `select` reads (aliased `x`) with an id past
+/// `after` and no document yet. Returns how many were indexed and the last one's id (none when
+/// there was nothing left).
+async fn put_missing(
+    tx: &mut WriteTx,
+    kind: DocKind,
+    select: &str,
+    after: i64,
+) -> Result<(usize, Option<i64>), AppError> {
+    #[derive(sqlx::FromRow)]
+    struct Missing {
+        id: i64,
+        incident_id: Option<i64>,
+        title: String,
+        body: String,
+        at: DateTime<Utc>,
+    }
+    let joiner = if select.contains(" WHERE ") { "AND" } else { "WHERE" };
+    let sql = format!(
+        "{select} {joiner} x.id > $1 AND NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.kind = '{}' AND d.ref_id = x.id) \
+         ORDER BY x.id LIMIT {BATCH}",
+        kind.as_str()
+    );
+    if kind == DocKind::Incident {
+        let rows: Vec<IncidentText> = on_tx!(&mut *tx, conn => sqlx::query_as(&sql).bind(after).fetch_all(conn).await?);
+        for row in &rows {
+            put_incident_row(tx, row).await?;
+        }
+        return Ok((rows.len(), rows.last().map(|r| r.id)));
+    }
+    let rows: Vec<Missing> = on_tx!(&mut *tx, conn => sqlx::query_as(&sql).bind(after).fetch_all(conn).await?);
+    for r in &rows {
+        let doc = Doc { kind, ref_id: r.id, incident_id: r.incident_id, at: r.at, title: &r.title, body: &r.body };
+        put(tx, &doc).await?;
+    }
+    Ok((rows.len(), rows.last().map(|r| r.id)))
 }
 
 /// Indexes a new pool item in its transaction.

@@ -82,47 +82,108 @@ fn cursor(text: &str) -> Option<(i64, i64)> {
     Some((score.parse().ok()?, id.parse().ok()?))
 }
 
+/// The two ranks a hit can have: every term in the title, or a match elsewhere in the text.
+const TITLE: i64 = 2;
+const TEXT: i64 = 1;
+
 /// The hits of `search`, best first: every term in the title ranks above a match in the text,
 /// then newer records first.
+///
+/// Each rank is read on its own, newest document first, and only until the page is full: the
+/// index hands out candidates in id order (SQLite's FTS5 by rowid, PostgreSQL by a backward scan
+/// of the key or a bitmap of the GIN index, whichever its planner finds cheaper), so a word held
+/// by half of all documents stops after a page's worth instead of checking and sorting them all.
 pub async fn run(db: &Db, search: &Search) -> Result<SearchResults, AppError> {
     let query = grams::query(&search.text).map_err(|e| match e {
         QueryError::Empty => AppError::invalid("q", FieldProblem::Required),
         QueryError::TooShort => AppError::invalid("q", FieldProblem::TooShort(2)),
     })?;
-    let backend = db.backend();
+    let (first, mut after) = match search.after.as_deref().and_then(cursor) {
+        Some((score, id)) => (score, Some(id)),
+        None => (TITLE, None),
+    };
+    let mut rows: Vec<HitRow> = Vec::new();
+    for tier in [TITLE, TEXT].into_iter().filter(|t| *t <= first) {
+        let want = SEARCH_PAGE + 1 - rows.len();
+        let sql = tier_sql(db.backend(), search, &query, tier, after.take(), want);
+        rows.extend(fetch(db, &sql).await?);
+        if rows.len() > SEARCH_PAGE {
+            break;
+        }
+    }
+    let more = rows.len() > SEARCH_PAGE;
+    let next = more.then(|| rows.get(SEARCH_PAGE - 1).map(|r| format!("{}.{}", r.score, r.id))).flatten();
+    let hits = rows.into_iter().take(SEARCH_PAGE).map(|r| hit(r, &query.terms)).collect::<Result<Vec<_>, _>>()?;
+    let mut results = SearchResults { hits, next };
+    // A query that is an incident's key finds that incident first, whatever the ranking says.
+    if search.after.is_none() {
+        if let Some(key) = grams::as_key(&search.text) {
+            lift_key(&mut results, &key);
+        }
+    }
+    Ok(results)
+}
+
+/// One rank's query: candidates from the gram index (the title's grams alone for [`TITLE`]),
+/// the exact substring check, the filters, newest first from `after`, at most `limit` rows.
+fn tier_sql(
+    backend: Backend,
+    search: &Search,
+    query: &grams::Query,
+    tier: i64,
+    after: Option<i64>,
+    limit: usize,
+) -> Sql {
     let contains = match backend {
         Backend::Sqlite => "instr",
         Backend::Postgres => "strpos",
     };
-    let mut sql = Sql::default();
-    sql.push(
-        "SELECT r.* FROM (SELECT d.id, d.kind, d.ref_id, d.at, d.title, d.body, i.key AS incident_key, \
-         i.title AS incident_title, i.stage, i.severity, CASE WHEN ",
-    );
-    for (n, term) in query.terms.iter().enumerate() {
-        if n > 0 {
-            sql.push(" AND ");
+    let all_in = |sql: &mut Sql, column: &str| {
+        for (n, term) in query.terms.iter().enumerate() {
+            if n > 0 {
+                sql.push(" AND ");
+            }
+            sql.push(&format!("{contains}(d.{column}, ")).arg(Arg::Text(term.clone())).push(") > 0");
         }
-        sql.push(&format!("{contains}(d.folded_title, ")).arg(Arg::Text(term.clone())).push(") > 0");
-    }
+    };
+    let mut sql = Sql::default();
     // BIGINT on both: PostgreSQL's integer literals are INT4, which does not read as i64.
-    sql.push(" THEN CAST(2 AS BIGINT) ELSE CAST(1 AS BIGINT) END AS score ");
-    match backend {
+    sql.push(&format!(
+        "SELECT d.id, d.kind, d.ref_id, d.at, d.title, d.body, i.key AS incident_key, \
+         i.title AS incident_title, i.stage, i.severity, CAST({tier} AS BIGINT) AS score "
+    ));
+    // The column that orders the candidates: FTS5 walks its rowids backwards and stops at the
+    // limit; PostgreSQL reads the primary key backwards when the grams are common.
+    let id = match backend {
         Backend::Sqlite => {
-            let fts = query.grams.iter().map(|g| format!("\"{}\"", g.replace('"', "\"\""))).collect::<Vec<_>>();
+            let phrases = query.grams.iter().map(|g| format!("\"{}\"", g.replace('"', "\"\""))).collect::<Vec<_>>();
+            let mut expr = phrases.join(" ");
+            if tier == TITLE {
+                expr = format!("title : ({expr})");
+            }
             sql.push(
                 "FROM search_grams g JOIN search_docs d ON d.id = g.rowid LEFT JOIN incidents i ON i.id = d.incident_id \
                  WHERE search_grams MATCH ",
             )
-            .arg(Arg::Text(fts.join(" ")));
+            .arg(Arg::Text(expr));
+            "g.rowid"
         }
         Backend::Postgres => {
-            sql.push("FROM search_docs d LEFT JOIN incidents i ON i.id = d.incident_id WHERE d.grams @> ")
+            let column = if tier == TITLE { "title_grams" } else { "grams" };
+            sql.push(&format!("FROM search_docs d LEFT JOIN incidents i ON i.id = d.incident_id WHERE d.{column} @> "))
                 .arg(Arg::Texts(query.grams.clone()));
+            "d.id"
         }
-    }
-    for term in &query.terms {
-        sql.push(&format!(" AND {contains}(d.folded, ")).arg(Arg::Text(term.clone())).push(") > 0");
+    };
+    sql.push(" AND ");
+    if tier == TITLE {
+        all_in(&mut sql, "folded_title");
+    } else {
+        // Every term in the text, and not every term in the title: those are the title rank's.
+        sql.push("NOT (");
+        all_in(&mut sql, "folded_title");
+        sql.push(") AND ");
+        all_in(&mut sql, "folded");
     }
     if let Some(stage) = search.stage {
         sql.push(" AND i.stage = ").arg(Arg::Text(stage.as_str().to_owned()));
@@ -136,14 +197,16 @@ pub async fn run(db: &Db, search: &Search) -> Result<SearchResults, AppError> {
     if let Some(before) = search.before {
         sql.push(" AND d.at < ").arg(Arg::Time(before));
     }
-    sql.push(") r");
-    if let Some((score, id)) = search.after.as_deref().and_then(cursor) {
-        sql.push(" WHERE r.score < ").arg(Arg::Int(score));
-        sql.push(" OR (r.score = ").arg(Arg::Int(score));
-        sql.push(" AND r.id < ").arg(Arg::Int(id)).push(")");
+    if let Some(after) = after {
+        sql.push(&format!(" AND {id} < ")).arg(Arg::Int(after));
     }
-    sql.push(" ORDER BY r.score DESC, r.id DESC LIMIT ").arg(Arg::Int(SEARCH_PAGE as i64 + 1));
-    // The same binding on both databases, except the grams list, which only PostgreSQL receives.
+    sql.push(&format!(" ORDER BY {id} DESC LIMIT ")).arg(Arg::Int(limit as i64));
+    sql
+}
+
+/// Runs one rank's query. The binding is the same on both databases, except the grams list,
+/// which only PostgreSQL receives.
+async fn fetch(db: &Db, sql: &Sql) -> Result<Vec<HitRow>, AppError> {
     macro_rules! fetch {
         ($pool:expr, |$q:ident, $v:ident| $texts:expr) => {{
             let mut q = sqlx::query_as(&sql.text);
@@ -161,21 +224,10 @@ pub async fn run(db: &Db, search: &Search) -> Result<SearchResults, AppError> {
             q.fetch_all($pool).await?
         }};
     }
-    let rows: Vec<HitRow> = match db {
+    Ok(match db {
         Db::Sqlite(pool) => fetch!(pool, |q, _v| q),
         Db::Postgres(pool) => fetch!(pool, |q, v| q.bind(v.clone())),
-    };
-    let more = rows.len() > SEARCH_PAGE;
-    let next = more.then(|| rows.get(SEARCH_PAGE - 1).map(|r| format!("{}.{}", r.score, r.id))).flatten();
-    let hits = rows.into_iter().take(SEARCH_PAGE).map(|r| hit(r, &query.terms)).collect::<Result<Vec<_>, _>>()?;
-    let mut results = SearchResults { hits, next };
-    // A query that is an incident's key finds that incident first, whatever the ranking says.
-    if search.after.is_none() {
-        if let Some(key) = grams::as_key(&search.text) {
-            lift_key(&mut results, &key);
-        }
-    }
-    Ok(results)
+    })
 }
 
 /// Puts the incident hit with `key` first, when it is on the page.

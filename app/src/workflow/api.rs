@@ -24,8 +24,7 @@ mod support {
 
     /// The signed-in user as a workflow actor.
     pub fn actor() -> Result<Actor, AppError> {
-        let user = guard::require_user()?;
-        Ok(Actor { id: user.me.id, roles: user.me.roles, name: user.me.username, client: guard::client_info() })
+        Ok(Actor::signed_in(&guard::require_user()?, guard::client_info()))
     }
 
     /// Takes a gate action for the signed-in user; returns the incident's new version.
@@ -55,10 +54,8 @@ mod support {
         if let Some(zone) = sent.filter(|z| crate::clock::zone::is_known(z)) {
             return zone;
         }
-        guard::current_user()
-            .and_then(|u| u.me.time_zone)
-            .filter(|z| crate::clock::zone::is_known(z))
-            .unwrap_or_else(|| guard::app_state().config.time_zone.clone())
+        let own = guard::current_user().and_then(|u| u.me.time_zone);
+        crate::clock::zone::of_reader(own.as_deref(), &guard::app_state().config.time_zone)
     }
 
     /// A role that can own incidents.

@@ -221,6 +221,7 @@ pub struct Delivered {
 /// [`notify_ops_of_intake`]: crate::intake::notify_ops_of_intake
 pub async fn create_from_intake(
     db: &Db,
+    blobs: &dyn crate::collab::storage::BlobStore,
     source: &crate::intake::store::Source,
     client: &crate::auth::ClientInfo,
     report: &crate::intake::Report,
@@ -274,7 +275,7 @@ pub async fn create_from_intake(
     entry.stay(Stage::Reported).insert(&mut tx, &fields).await?;
     crate::clocks::store::on_stage_entered(&mut tx, created.id, Stage::Reported, input.severity, now, None).await?;
     let origin = crate::collab::files::Source { incident_id: created.id, comment_id: None, by: None };
-    crate::collab::files::insert(&mut tx, origin, &report.attachments, now).await?;
+    crate::collab::files::insert(&mut tx, blobs, origin, &report.attachments, now).await?;
     touch_source(&mut tx, source.id, now).await?;
     crate::intake::notify_ops_of_intake(&mut tx, created.id).await?;
     // Last, as in every change: the audit append holds the chain's lock until the commit.

@@ -518,7 +518,12 @@ pub async fn detail_at(db: &Db, key: &str, actor: &Actor, now: DateTime<Utc>) ->
         .iter()
         .map(|e| DateTime::parse_from_rfc3339(&e.at).map(|t| t.with_timezone(&Utc)).unwrap_or(now))
         .collect();
-    let comments = crate::collab::store::views_from(&page.comments, actor, &entry_times, now)?;
+    let mut comments = crate::collab::store::views_from(&page.comments, actor, &entry_times, now)?;
+    let attachments = crate::collab::files::views_from(&page.attachments)?;
+    // A comment shows the files posted with it; a hidden comment's files stay in the card only.
+    for comment in comments.iter_mut().filter(|c| c.hidden.is_none()) {
+        comment.files = attachments.iter().filter(|a| a.comment_id == Some(comment.id)).cloned().collect();
+    }
     let my_actions = rules::available_actions(&state, actor);
     let claimable = rules::claimable_roles(&state, actor);
     let reassignable = rules::reassignable_roles(&state, actor);
@@ -562,7 +567,7 @@ pub async fn detail_at(db: &Db, key: &str, actor: &Actor, now: DateTime<Utc>) ->
         stays,
         comments,
         activity: row.activity,
-        attachments: crate::collab::files::views_from(&page.attachments)?,
+        attachments,
         attachment_max_bytes: 0,
     })
 }

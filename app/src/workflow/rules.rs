@@ -422,6 +422,13 @@ pub struct Actor {
     pub client: crate::auth::ClientInfo,
 }
 
+impl Actor {
+    /// The signed-in user of a request, acting from `client`.
+    pub fn signed_in(user: &crate::auth::CurrentUser, client: crate::auth::ClientInfo) -> Self {
+        Actor { id: user.me.id, roles: user.me.roles.clone(), name: user.me.username.clone(), client }
+    }
+}
+
 /// Checks that `actor` may take `kind` on an incident in `state`: right stage, right role, and
 /// the named owner of that role (or, while there is none, anyone holding it).
 pub fn may_act(state: &IncidentState, actor: &Actor, kind: ActionKind) -> Result<(), Refusal> {

@@ -3,7 +3,7 @@
 
 use app::{
     auth::Role,
-    collab::store,
+    collab::{storage::InDatabase, store},
     db::Db,
     db_test,
     error::{AppError, FieldProblem, Refusal},
@@ -269,7 +269,7 @@ db_test!(async fn files_are_typed_by_their_bytes_stored_once_and_bombs_refused(c
     let first = files::prepare(up("screen.png", shot.clone()), max).await.unwrap();
     let html = files::prepare(up("evil.png", b"<html><script>alert(1)</script></html>".to_vec()), max).await.unwrap();
     let again = files::prepare(up("C:\\tmp\\screen-again.png", shot.clone()), max).await.unwrap();
-    let done = files::attach(db, &t.dev, &created.key, vec![first, html, again], t0()).await.unwrap();
+    let done = files::attach(db, &InDatabase, &t.dev, &created.key, vec![first, html, again], t0()).await.unwrap();
     assert_eq!(done.ids.len(), 3);
     assert_eq!(count(db, "SELECT COUNT(*) FROM attachments").await, 3);
     assert_eq!(count(db, "SELECT COUNT(*) FROM blobs").await, 3, "screenshot, its thumbnail, the text: each once");
@@ -279,7 +279,7 @@ db_test!(async fn files_are_typed_by_their_bytes_stored_once_and_bombs_refused(c
     assert_eq!(by_name("evil.png").content_type, "text/plain; charset=utf-8");
     assert!(!by_name("evil.png").image);
     assert_eq!(by_name("screen-again.png").content_type, "image/png");
-    let thumb = files::download(db, by_name("screen.png").id, true).await.unwrap().unwrap();
+    let thumb = files::download(db, &InDatabase, by_name("screen.png").id, true).await.unwrap().unwrap();
     assert_eq!(&thumb.bytes[..3], &[0xff, 0xd8, 0xff], "a JPEG thumbnail");
     let size = image::load_from_memory(&thumb.bytes).unwrap();
     assert_eq!((size.width(), size.height()), (480, 360));
@@ -298,5 +298,84 @@ db_test!(async fn files_are_typed_by_their_bytes_stored_once_and_bombs_refused(c
     assert_eq!(count(db, "SELECT COUNT(*) FROM attachments").await, 3);
     // Only to an incident that exists.
     let lost = files::prepare(up("a.txt", b"x".to_vec()), max).await.unwrap();
-    assert_eq!(files::attach(db, &t.dev, "INC-1999-0001", vec![lost], t0()).await.unwrap_err(), AppError::NotFound);
+    assert_eq!(files::attach(db, &InDatabase, &t.dev, "INC-1999-0001", vec![lost], t0()).await.unwrap_err(), AppError::NotFound);
+});
+
+db_test!(async fn files_posted_with_a_comment_show_under_it_and_hide_with_it(ctx) {
+    use app::collab::files::{self, Upload};
+    let db = &ctx.db;
+    let t = team(db).await;
+    let admin = person(db, "admin1", &[Role::Admin]).await;
+    let id = engine::create_incident(db, &t.ops, &incident("截图"), t0()).await.unwrap().id;
+    let key = key_of(db, id).await;
+    let shot = files::prepare(Upload { name: "截图.png".into(), bytes: png(40, 30) }, 1 << 20).await.unwrap();
+    let log = files::prepare(Upload { name: "app.log".into(), bytes: b"ERROR pay timeout".to_vec() }, 1 << 20).await.unwrap();
+    let c = store::add_to_key(db, &InDatabase, &t.dev, &key, "@qa1 steps in the log", vec![shot, log], t0()).await.unwrap();
+    // Eleven files are refused, and nothing of them is kept.
+    let mut many = Vec::new();
+    for n in 0..11 {
+        many.push(files::prepare(Upload { name: format!("{n}.txt"), bytes: vec![b'a'; n + 1] }, 1 << 20).await.unwrap());
+    }
+    let err = store::add_to_key(db, &InDatabase, &t.dev, &key, "too many", many, t0()).await.unwrap_err();
+    assert_eq!(err, AppError::invalid("file", FieldProblem::TooMany(files::MAX_FILES)));
+    assert_eq!(store::add_to_key(db, &InDatabase, &t.dev, "INC-0000-0000", "no such", vec![], t0()).await.unwrap_err(), AppError::NotFound);
+
+    let page = queries::detail_at(db, &key, &t.qa, t0()).await.unwrap();
+    assert_eq!(page.comments.len(), 1, "the refused comment was not kept");
+    let names: Vec<&str> = page.comments[0].files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["截图.png", "app.log"]);
+    assert!(page.comments[0].files[0].image && !page.comments[0].files[1].image);
+    assert_eq!(page.attachments.len(), 2, "the card lists them too");
+    let entry = audit_entries(db).await.into_iter().find(|e| e.event == "comment.added" && e.outcome == "ok").unwrap();
+    assert!(entry.details.contains("截图.png") && entry.details.contains("app.log"), "{}", entry.details);
+
+    // Hiding the comment hides its files: gone from the page and no longer served.
+    let file_id = page.comments[0].files[0].id;
+    assert!(files::download(db, &InDatabase, file_id, true).await.unwrap().is_some());
+    store::hide(db, &admin, c.comment_id, "private screenshot", t0()).await.unwrap();
+    let page = queries::detail_at(db, &key, &t.qa, t0()).await.unwrap();
+    assert!(page.attachments.is_empty() && page.comments[0].files.is_empty());
+    assert!(files::download(db, &InDatabase, file_id, false).await.unwrap().is_none());
+    assert!(files::download(db, &InDatabase, file_id, true).await.unwrap().is_none());
+});
+
+/// A store outside the database, as an S3 back end would be: contents in a map.
+#[derive(Default)]
+struct Memory(std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>);
+
+impl app::collab::storage::BlobStore for Memory {
+    fn put<'a>(
+        &'a self,
+        _tx: &'a mut app::db::WriteTx,
+        sha256: &'a str,
+        bytes: &'a [u8],
+        _now: DateTime<Utc>,
+    ) -> app::collab::storage::StoreFuture<'a, ()> {
+        self.0.lock().unwrap().entry(sha256.to_owned()).or_insert_with(|| bytes.to_vec());
+        Box::pin(async { Ok(()) })
+    }
+
+    fn get<'a>(&'a self, _db: &'a Db, sha256: &'a str) -> app::collab::storage::StoreFuture<'a, Option<Vec<u8>>> {
+        let found = self.0.lock().unwrap().get(sha256).cloned();
+        Box::pin(async move { Ok(found) })
+    }
+}
+
+db_test!(async fn another_store_holds_the_contents_and_the_records_stay_in_the_database(ctx) {
+    use app::collab::files::{self, Upload};
+    let db = &ctx.db;
+    let t = team(db).await;
+    let created = engine::create_incident(db, &t.ops, &incident("外部存储"), t0()).await.unwrap();
+    let memory = Memory::default();
+    let shot = files::prepare(Upload { name: "a.png".into(), bytes: png(20, 20) }, 1 << 20).await.unwrap();
+    let again = files::prepare(Upload { name: "b.png".into(), bytes: png(20, 20) }, 1 << 20).await.unwrap();
+    let done = files::attach(db, &memory, &t.dev, &created.key, vec![shot, again], t0()).await.unwrap();
+    assert_eq!(done.ids.len(), 2);
+    assert_eq!(memory.0.lock().unwrap().len(), 2, "the image and its thumbnail, once each");
+    assert_eq!(count(db, "SELECT COUNT(*) FROM blobs").await, 0, "nothing in the database store");
+    let file = files::download(db, &memory, done.ids[1], false).await.unwrap().expect("served from the store");
+    assert_eq!(file.bytes, png(20, 20));
+    assert_eq!(file.name, "b.png");
+    // The database store does not have it: a record whose content is missing is not served.
+    assert!(files::download(db, &InDatabase, done.ids[1], false).await.unwrap().is_none());
 });

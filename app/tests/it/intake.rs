@@ -5,6 +5,7 @@
 use app::{
     audit::{event, store as audit},
     auth::Role,
+    collab::storage::InDatabase,
     db::Db,
     db_test,
     error::{AppError, FieldProblem},
@@ -58,7 +59,7 @@ db_test!(async fn a_report_becomes_an_unowned_reported_incident_in_every_ops_que
     let pm = person(db, "pm1", &[Role::Pm]).await;
     let (src, _) = source(db, "Feedback system", SourceChannel::FeedbackSystem).await;
 
-    let delivered = engine::create_from_intake(db, &src, &client(MAILER), &report("FB-1"), Utc::now()).await.unwrap();
+    let delivered = engine::create_from_intake(db, &InDatabase, &src, &client(MAILER), &report("FB-1"), Utc::now()).await.unwrap();
     assert!(delivered.created);
     let row = app::on_db!(db, pool => {
         let r = sqlx::query(
@@ -114,19 +115,19 @@ db_test!(async fn the_same_external_id_twice_creates_one_incident_even_at_once(c
     let db = &ctx.db;
     let (src, _) = source(db, "Mail", SourceChannel::Email).await;
     let (other, _) = source(db, "Other mail", SourceChannel::Email).await;
-    let first = engine::create_from_intake(db, &src, &client(MAILER), &report("<m1@example.com>"), Utc::now()).await.unwrap();
-    let again = engine::create_from_intake(db, &src, &client(MAILER), &report("<m1@example.com>"), Utc::now()).await.unwrap();
+    let first = engine::create_from_intake(db, &InDatabase, &src, &client(MAILER), &report("<m1@example.com>"), Utc::now()).await.unwrap();
+    let again = engine::create_from_intake(db, &InDatabase, &src, &client(MAILER), &report("<m1@example.com>"), Utc::now()).await.unwrap();
     assert!(first.created && !again.created);
     assert_eq!(first.incident, again.incident);
     // Another source may use the same id: ids are per source.
-    let elsewhere = engine::create_from_intake(db, &other, &client(MAILER), &report("<m1@example.com>"), Utc::now()).await.unwrap();
+    let elsewhere = engine::create_from_intake(db, &InDatabase, &other, &client(MAILER), &report("<m1@example.com>"), Utc::now()).await.unwrap();
     assert!(elsewhere.created);
 
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let (db, src) = (db.clone(), src.clone());
             tokio::spawn(async move {
-                engine::create_from_intake(&db, &src, &client(MAILER), &report("<race@example.com>"), Utc::now()).await.unwrap()
+                engine::create_from_intake(&db, &InDatabase, &src, &client(MAILER), &report("<race@example.com>"), Utc::now()).await.unwrap()
             })
         })
         .collect();
@@ -146,11 +147,11 @@ db_test!(async fn reports_without_an_external_id_are_not_deduplicated_and_invali
     let db = &ctx.db;
     let (src, _) = source(db, "SMS", SourceChannel::Sms).await;
     for _ in 0..2 {
-        assert!(engine::create_from_intake(db, &src, &client(MAILER), &report(""), Utc::now()).await.unwrap().created);
+        assert!(engine::create_from_intake(db, &InDatabase, &src, &client(MAILER), &report(""), Utc::now()).await.unwrap().created);
     }
     let mut empty = report("X-1");
     empty.title = "  ".into();
-    let err = engine::create_from_intake(db, &src, &client(MAILER), &empty, Utc::now()).await.unwrap_err();
+    let err = engine::create_from_intake(db, &InDatabase, &src, &client(MAILER), &empty, Utc::now()).await.unwrap_err();
     assert_eq!(err, AppError::Refused(Refusal::Invalid { field: "title".into(), problem: FieldProblem::Required }));
     assert_eq!(count(db, "SELECT COUNT(*) FROM incidents").await, 2);
 });
@@ -268,8 +269,8 @@ db_test!(async fn a_new_report_emails_every_active_ops_user_once_and_a_repeat_em
     person(db, "ops2", &[Role::Ops, Role::Pm]).await;
     person(db, "pm1", &[Role::Pm]).await;
     let (src, _) = source(db, "Support mailbox", SourceChannel::Email).await;
-    let first = engine::create_from_intake(db, &src, &client(MAILER), &report("<n1@example.com>"), Utc::now()).await.unwrap();
-    engine::create_from_intake(db, &src, &client(MAILER), &report("<n1@example.com>"), Utc::now()).await.unwrap();
+    let first = engine::create_from_intake(db, &InDatabase, &src, &client(MAILER), &report("<n1@example.com>"), Utc::now()).await.unwrap();
+    engine::create_from_intake(db, &InDatabase, &src, &client(MAILER), &report("<n1@example.com>"), Utc::now()).await.unwrap();
     let emails: Vec<(String, String, String)> = app::on_db!(db, pool => sqlx::query(
         "SELECT recipients, subject, body_text FROM outbox WHERE incident_id = $1 ORDER BY id",
     )

@@ -136,6 +136,45 @@ db_test!(async fn filters_and_pages_hold(ctx) {
     assert_eq!(run(db, &week).await.unwrap().hits.len(), 7);
 });
 
+db_test!(async fn title_hits_rank_first_across_pages(ctx) {
+    let db = &ctx.db;
+    let t = team(db).await;
+    // 30 reports, reported in turn: even ones say 支付 in the title, odd ones only in the text.
+    // A two-term query is in the title rank only when both terms are in the title.
+    let (mut all, mut titled, mut texted) = (Vec::new(), Vec::new(), Vec::new());
+    for n in 0..30 {
+        let mut new = if n % 2 == 0 { incident(&format!("支付失败 {n}")) } else { incident(&format!("页面空白 {n}")) };
+        new.description = format!("结算页点击支付后超时 {n}");
+        let id = engine::create_incident(db, &t.ops, &new, t0() + Duration::minutes(n)).await.unwrap().id;
+        let key = key_of(db, id).await;
+        all.push(key.clone());
+        if n % 2 == 0 { titled.push(key) } else { texted.push(key) }
+    }
+    all.reverse();
+    titled.reverse();
+    texted.reverse();
+    let first = find(db, "支付").await;
+    let next = run(db, &Search { text: "支付".into(), after: first.next.clone(), ..Default::default() }).await.unwrap();
+    assert!(next.next.is_none());
+    let order: Vec<String> = first.hits.iter().chain(&next.hits).map(|h| h.key.clone().unwrap()).collect();
+    // Every title hit, newest first, then every text hit, newest first, across the page break.
+    assert_eq!(order, titled.iter().chain(&texted).cloned().collect::<Vec<_>>());
+    // A page that starts inside the text rank continues there.
+    let third = run(db, &Search { text: "支付".into(), after: Some(format!("1.{}", i64::MAX)), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(third.hits.iter().map(|h| h.key.clone().unwrap()).collect::<Vec<_>>(), texted);
+    // Two terms rank by title only when both are in it: 支付 in the title and 超时 in the text
+    // puts every report in the text rank, newest first.
+    let both = find(db, "支付 失败").await;
+    assert_eq!(both.hits.len(), 15);
+    let mixed = find(db, "支付 超时").await;
+    let mixed_keys: Vec<String> = mixed.hits.iter().map(|h| h.key.clone().unwrap()).collect();
+    assert_eq!(mixed_keys, all[..SEARCH_PAGE]);
+    let title_only = find(db, "失败 空白").await;
+    assert!(title_only.hits.is_empty(), "terms from two different titles match nothing");
+});
+
 db_test!(async fn records_from_before_the_index_are_added(ctx) {
     let db = &ctx.db;
     let t = team(db).await;

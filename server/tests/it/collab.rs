@@ -122,3 +122,46 @@ db_test!(async fn attachments_are_refused_over_the_limit_typed_by_their_bytes_an
     let audit = crate::helpers::last_audit_entry(&app.db, "attachment.added").await.expect("audited");
     assert!(audit.details.contains("screen-2.png"));
 });
+
+db_test!(async fn files_posted_with_a_note_become_a_comment(ctx) {
+    let app = TestApp::spawn_with(ctx.url.expose(), &[("BATON_ATTACHMENT_MAX_BYTES", "65536")]).await;
+    let ops = app.create_user("ops1", &[Role::Ops]).await;
+    app.create_user("dev1", &[Role::Dev]).await;
+    app.create_user("qa1", &[Role::Qa]).await;
+    let created = engine::create_incident(&app.db, &actor(ops, Role::Ops), &incident("备注"), Utc::now()).await.unwrap();
+    let path = format!("/incidents/{}/attachments", created.key);
+    let mut dev = app.browser();
+    dev.login("dev1", PASSWORD).await;
+
+    // A form post with a note: a comment holding the file, and back to that comment.
+    let posted = dev.upload_with(&path, &[("comment", "@qa1 复现步骤见截图")], &[("steps.png", &png(32, 32))], false).await;
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    let location = posted.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&format!("/incidents/{}#comment-", created.key)), "{location}");
+    let page = dev.get(&format!("/incidents/{}", created.key)).await.text().await.unwrap();
+    let comment = &page[page.find("data-comment=").expect("the comment")..];
+    let comment = &comment[..comment.find("</li>").unwrap()];
+    assert!(comment.contains("复现步骤见截图") && comment.contains("src=\"/attachments/1/thumb\""), "{comment}");
+    // The mention was queued like any comment's.
+    let queued: i64 = app::on_db!(&app.db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE dedupe_key LIKE 'comment:%:mention:%'",
+    ).fetch_one(pool).await.unwrap());
+    assert_eq!(queued, 1);
+
+    // As a script: JSON with the comment, and refusals as the encoded error.
+    let answered = dev.upload_with(&path, &[("comment", "log")], &[("app.log", b"ERROR")], true).await;
+    assert_eq!(answered.status(), StatusCode::OK);
+    let body: serde_json::Value = answered.json().await.unwrap();
+    assert!(body["comment"].as_i64().is_some(), "{body}");
+    let long = "长".repeat(app::collab::MAX_COMMENT + 1);
+    let refused = dev.upload_with(&path, &[("comment", &long)], &[("a.txt", b"a")], true).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let err: app::error::AppError = refused.json().await.unwrap();
+    assert_eq!(err.field(), Some("comment"));
+    let big = dev.upload_with(&path, &[], &[("big.log", &vec![b'x'; 70_000])], true).await;
+    assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let err: app::error::AppError = big.json().await.unwrap();
+    assert_eq!(err.field(), Some("file"));
+    let stored: i64 = app::on_db!(&app.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM attachments").fetch_one(pool).await.unwrap());
+    assert_eq!(stored, 2, "nothing of the refused posts was kept");
+});

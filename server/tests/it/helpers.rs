@@ -176,8 +176,26 @@ impl Browser<'_> {
 
     /// Posts files as a browser's multipart form does: one `file` part per (name, bytes).
     pub async fn upload(&mut self, path: &str, files: &[(&str, &[u8])]) -> reqwest::Response {
+        self.upload_with(path, &[], files, false).await
+    }
+
+    /// A multipart post with text `fields` before the files, as a form (or, with `json`, as a
+    /// script asking for JSON).
+    pub async fn upload_with(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &[u8])],
+        json: bool,
+    ) -> reqwest::Response {
         let boundary = "----baton-test-boundary-7d3f";
         let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
         for (name, bytes) in files {
             body.extend_from_slice(
                 format!(
@@ -195,6 +213,7 @@ impl Browser<'_> {
             .client
             .post(self.app.url(path))
             .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .header(header::ACCEPT, if json { "application/json" } else { "text/html" })
             .body(body);
         let response = self.request(builder).send().await.unwrap();
         self.absorb(&response);

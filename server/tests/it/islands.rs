@@ -34,12 +34,15 @@ db_test!(async fn pages_ship_their_forms_as_islands_and_no_hydration_data(ctx) {
         app::on_db!(&app.db, pool => sqlx::query_as("SELECT id, key FROM incidents").fetch_one(pool).await.unwrap());
 
     let page = ops.get(&format!("/incidents/{key}")).await.text().await.unwrap();
-    // The live listener, the header's sign-out, ops' two triage forms and the comment form: ops
-    // may claim no role here (they own the ops role already and hold no other). The upload form
-    // is a plain multipart form, not an island.
+    // The live listener, the header's sign-out, ops' two triage forms, the comment form and the
+    // upload form: ops may claim no role here (they own the ops role already and hold no other).
     let found = islands(&page);
     assert_eq!(found.iter().filter(|n| *n == "LiveUpdates").count(), 1, "{found:?}");
-    assert_eq!(found.iter().filter(|n| *n == "Enhance").count(), 4, "sign-out, two triage forms, comment: {found:?}");
+    assert_eq!(
+        found.iter().filter(|n| *n == "Enhance").count(),
+        5,
+        "sign-out, two triage forms, comment, upload: {found:?}"
+    );
     assert!(page.contains(&format!("data-live-incident=\"{id}\" data-live-version=\"1\"")), "{page}");
     // Outside the islands nothing is hydrated: the page's data is not serialized into it again
     // (Leptos still writes its empty resource table).
