@@ -229,7 +229,7 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
     let started = Instant::now();
-    let indexed = index::fill_missing(&db).await.unwrap();
+    let indexed = index::fill_missing(&db, std::time::Duration::ZERO).await.unwrap();
     println!(
         "| {backend} | index them (start-up pass) | {:.1} s | {indexed} documents |",
         started.elapsed().as_secs_f64()

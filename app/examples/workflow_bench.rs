@@ -101,6 +101,8 @@ async fn seed(url: &str, many: usize) {
     bulk_load(&db, &ops, 1, many).await;
     // The clocks a running server would have started for them.
     app::clocks::store::adopt(&db, Utc::now()).await.unwrap();
+    // And their search documents, which a server would otherwise add while it is measured.
+    app::search::index::fill_missing(&db, std::time::Duration::ZERO).await.unwrap();
     app::on_db!(&db, pool => { sqlx::query("ANALYZE").execute(pool).await.unwrap(); });
     println!("{key}");
 }

@@ -4,6 +4,10 @@
 //! organised by feature: each module holds its components, server functions and, behind
 //! `ssr`, its storage code.
 
+// The release build of the browser crate lays out deeply nested view types (a page inside an
+// island inside an async block); the default limit of 128 is just short for some pages.
+#![recursion_limit = "256"]
+
 pub mod audit;
 pub mod auth;
 pub mod chat;

@@ -97,6 +97,9 @@ test('an upload over a slow link shows its progress, a file over the limit is re
   await expect(comment.locator('.comment__files a')).toContainText('pay.log');
   await expect(bar).toBeHidden();
   expect(sent).toHaveLength(1);
+  // The change the upload made came back on the live stream: the page is simply redrawn, with no
+  // notice that someone else changed it while the dev was typing.
+  await expect(dev.page.locator('.live-notice')).toHaveCount(0);
   await dev.page.screenshot({ path: testInfo.outputPath('comment-with-file-phone.png'), fullPage: true });
   await dev.context.close();
 });

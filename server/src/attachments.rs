@@ -195,15 +195,8 @@ pub async fn upload(
             return refused(StatusCode::BAD_REQUEST, &err, &key, locale, json);
         }
     };
-    let mut prepared = Vec::with_capacity(uploads.len());
-    for upload in uploads {
-        match files::prepare(upload, max).await {
-            Ok(p) => prepared.push(p),
-            Err(err) => return refused(StatusCode::UNPROCESSABLE_ENTITY, &err, &key, locale, json),
-        }
-    }
-    let actor = Actor::signed_in(&user, client.map(|c| c.0).unwrap_or_default());
-    // The note is the upload form's `comment` field: its refusals name that field.
+    // The note is the upload form's `comment` field: its refusals name that field,
+    // before any image is decoded.
     if !note.trim().is_empty() {
         if let Err(AppError::Invalid { problem, .. }) = comments::check_body(&note) {
             return refused(
@@ -215,6 +208,14 @@ pub async fn upload(
             );
         }
     }
+    let mut prepared = Vec::with_capacity(uploads.len());
+    for upload in uploads {
+        match files::prepare(upload, max).await {
+            Ok(p) => prepared.push(p),
+            Err(err) => return refused(StatusCode::UNPROCESSABLE_ENTITY, &err, &key, locale, json),
+        }
+    }
+    let actor = Actor::signed_in(&user, client.map(|c| c.0).unwrap_or_default());
     let now = state.clock.now();
     // With a note, the files are posted as a comment; without, on the incident.
     let done = if note.trim().is_empty() {

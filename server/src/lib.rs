@@ -219,7 +219,8 @@ impl Application {
         tokio::spawn({
             let db = state.db.clone();
             async move {
-                match app::search::index::fill_missing(&db).await {
+                // A pause between batches lets sign-ins and gate actions through on SQLite.
+                match app::search::index::fill_missing(&db, std::time::Duration::from_millis(25)).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(records = n, "added older records to the search index"),
                     Err(err) => tracing::warn!("cannot add older records to the search index: {err}"),

@@ -212,7 +212,8 @@ pub fn Attachments(key: String, files: Vec<super::AttachmentView>, max_bytes: i6
                     <div class="field">
                         <label for="attachment-comment">{t.attachments_note}</label>
                         <textarea id="attachment-comment" name="comment" rows="2" maxlength=MAX_COMMENT
-                            aria-describedby="err-attachment-comment"></textarea>
+                            aria-describedby="attachment-note-hint err-attachment-comment"></textarea>
+                        <p class="hint" id="attachment-note-hint">{t.attachments_note_hint}</p>
                         <FieldError error=no_error field="comment" id="err-attachment-comment" />
                     </div>
                     <progress class="attachments__progress" max="100" value="0" hidden data-progress=""

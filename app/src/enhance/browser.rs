@@ -86,8 +86,12 @@ pub fn submit(ev: SubmitEvent) {
                 let _ = window().location().assign(&to);
             }
             Ok(Answer { body, .. }) => {
-                set_pending(&form, false);
-                if !show_result(&form, &body) {
+                if show_result(&form, &body) {
+                    set_pending(&form, false);
+                } else {
+                    // Stays pending until the redraw replaces it: the change this submission made
+                    // comes back on the live stream meanwhile, and a form that still holds what
+                    // was just sent must not count as a draft that change would overwrite.
                     refresh_main().await;
                 }
             }

@@ -188,8 +188,8 @@ db_test!(async fn records_from_before_the_index_are_added(ctx) {
         sqlx::query("DELETE FROM search_docs").execute(pool).await.unwrap();
     });
     assert!(find(db, "登录").await.hits.is_empty());
-    assert_eq!(index::fill_missing(db).await.unwrap(), 2);
+    assert_eq!(index::fill_missing(db, std::time::Duration::ZERO).await.unwrap(), 2);
     assert_eq!(keys(&find(db, "登录").await), [format!("Incident:{}", a.key)]);
     assert_eq!(keys(&find(db, "雪崩").await), [format!("Comment:{}", a.key)]);
-    assert_eq!(index::fill_missing(db).await.unwrap(), 0, "nothing twice");
+    assert_eq!(index::fill_missing(db, std::time::Duration::ZERO).await.unwrap(), 0, "nothing twice");
 });
