@@ -195,6 +195,16 @@ pub async fn upload(
             return refused(StatusCode::BAD_REQUEST, &err, &key, locale, json);
         }
     };
+    // Files are what this form is for: a note alone is a comment, posted from the comment form.
+    if uploads.is_empty() {
+        return refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &AppError::invalid("file", FieldProblem::Required),
+            &key,
+            locale,
+            json,
+        );
+    }
     // The note is the upload form's `comment` field: its refusals name that field,
     // before any image is decoded.
     if !note.trim().is_empty() {

@@ -288,9 +288,17 @@ pub struct Download {
     pub bytes: Vec<u8>,
 }
 
+/// The condition on an attachment `a` that it is shown and served: not posted with a comment an
+/// admin has since hidden (hiding a comment hides what came with it).
+macro_rules! visible {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM comments hc WHERE hc.id = a.comment_id AND hc.hidden_at IS NOT NULL)"
+    };
+}
+
 /// An attachment's content, or its thumbnail, read from `blobs`. Everyone signed in may read
-/// every incident, so the caller only checks that there is a signed-in reader. Files posted with
-/// a comment an admin has since hidden are not served.
+/// every incident, so the caller only checks that there is a signed-in reader. Files of a hidden
+/// comment are not served (`visible!`).
 pub async fn download(db: &Db, blobs: &dyn BlobStore, id: i64, thumb: bool) -> Result<Option<Download>, AppError> {
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -298,11 +306,9 @@ pub async fn download(db: &Db, blobs: &dyn BlobStore, id: i64, thumb: bool) -> R
         content_type: String,
         sha256: Option<String>,
     }
-    let sql = format!(
-        "SELECT a.name, {} FROM attachments a WHERE a.id = $1 \
-         AND NOT EXISTS (SELECT 1 FROM comments hc WHERE hc.id = a.comment_id AND hc.hidden_at IS NOT NULL)",
-        if thumb { "'image/jpeg' AS content_type, a.thumb_sha256 AS sha256" } else { "a.content_type, a.sha256" }
-    );
+    let columns =
+        if thumb { "'image/jpeg' AS content_type, a.thumb_sha256 AS sha256" } else { "a.content_type, a.sha256" };
+    let sql = format!(concat!("SELECT a.name, {} FROM attachments a WHERE a.id = $1 AND ", visible!()), columns);
     let row: Option<Row> = on_db!(db, pool => sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
     let Some(Row { name, content_type, sha256: Some(sha256) }) = row else { return Ok(None) };
     let Some(bytes) = blobs.get(db, &sha256).await? else {
@@ -314,23 +320,27 @@ pub async fn download(db: &Db, blobs: &dyn BlobStore, id: i64, thumb: bool) -> R
 }
 
 /// The SQL of an incident's attachments as one JSON array (oldest first), a subquery of the
-/// incident page's one statement (`i` is the incident). Files posted with a comment an admin has
-/// since hidden are left out, as they are from downloads: hiding a comment hides what came with it.
+/// incident page's one statement (`i` is the incident). Files of a hidden comment are left out, as
+/// they are from downloads (`visible!`).
 pub fn attachments_json_sql(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => {
-            "SELECT json_group_array(json_object('id', a.id, 'name', a.name, 'content_type', a.content_type, \
-             'size', a.size, 'thumb', a.thumb_sha256 IS NOT NULL, 'by_id', a.uploaded_by, 'by_name', u.display_name, \
-             'comment_id', a.comment_id, 'at', a.created_at) ORDER BY a.id) \
-             FROM attachments a LEFT JOIN users u ON u.id = a.uploaded_by WHERE a.incident_id = i.id \
-             AND NOT EXISTS (SELECT 1 FROM comments hc WHERE hc.id = a.comment_id AND hc.hidden_at IS NOT NULL)"
+            concat!(
+                "SELECT json_group_array(json_object('id', a.id, 'name', a.name, 'content_type', a.content_type, \
+                 'size', a.size, 'thumb', a.thumb_sha256 IS NOT NULL, 'by_id', a.uploaded_by, 'by_name', u.display_name, \
+                 'comment_id', a.comment_id, 'at', a.created_at) ORDER BY a.id) \
+                 FROM attachments a LEFT JOIN users u ON u.id = a.uploaded_by WHERE a.incident_id = i.id AND ",
+                visible!()
+            )
         }
         Backend::Postgres => {
-            "SELECT COALESCE(json_agg(json_build_object('id', a.id, 'name', a.name, 'content_type', a.content_type, \
-             'size', a.size, 'thumb', a.thumb_sha256 IS NOT NULL, 'by_id', a.uploaded_by, 'by_name', u.display_name, \
-             'comment_id', a.comment_id, 'at', a.created_at) ORDER BY a.id), '[]'::json)::text \
-             FROM attachments a LEFT JOIN users u ON u.id = a.uploaded_by WHERE a.incident_id = i.id \
-             AND NOT EXISTS (SELECT 1 FROM comments hc WHERE hc.id = a.comment_id AND hc.hidden_at IS NOT NULL)"
+            concat!(
+                "SELECT COALESCE(json_agg(json_build_object('id', a.id, 'name', a.name, 'content_type', a.content_type, \
+                 'size', a.size, 'thumb', a.thumb_sha256 IS NOT NULL, 'by_id', a.uploaded_by, 'by_name', u.display_name, \
+                 'comment_id', a.comment_id, 'at', a.created_at) ORDER BY a.id), '[]'::json)::text \
+                 FROM attachments a LEFT JOIN users u ON u.id = a.uploaded_by WHERE a.incident_id = i.id AND ",
+                visible!()
+            )
         }
     }
 }

@@ -520,8 +520,8 @@ pub async fn detail_at(db: &Db, key: &str, actor: &Actor, now: DateTime<Utc>) ->
         .collect();
     let mut comments = crate::collab::store::views_from(&page.comments, actor, &entry_times, now)?;
     let attachments = crate::collab::files::views_from(&page.attachments)?;
-    // A comment shows the files posted with it; a hidden comment's files stay in the card only.
-    for comment in comments.iter_mut().filter(|c| c.hidden.is_none()) {
+    // A comment shows the files posted with it (a hidden comment's files are not in the list).
+    for comment in comments.iter_mut() {
         comment.files = attachments.iter().filter(|a| a.comment_id == Some(comment.id)).cloned().collect();
     }
     let my_actions = rules::available_actions(&state, actor);

@@ -162,6 +162,13 @@ db_test!(async fn files_posted_with_a_note_become_a_comment(ctx) {
     assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let err: app::error::AppError = big.json().await.unwrap();
     assert_eq!(err.field(), Some("file"));
+    // A note with no file is refused on the server too (the form's `required` is only a hint).
+    let alone = dev.upload_with(&path, &[("comment", "no file here")], &[], true).await;
+    assert_eq!(alone.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let err: app::error::AppError = alone.json().await.unwrap();
+    assert_eq!(err.field(), Some("file"));
     let stored: i64 = app::on_db!(&app.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM attachments").fetch_one(pool).await.unwrap());
     assert_eq!(stored, 2, "nothing of the refused posts was kept");
+    let comments: i64 = app::on_db!(&app.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM comments").fetch_one(pool).await.unwrap());
+    assert_eq!(comments, 2, "the refused notes were not posted");
 });
