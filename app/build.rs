@@ -1,4 +1,4 @@
-//! Generates the typed string tables from `locales/*.json`.
+//! Generates the typed string tables from `locales/*.json`, and the build id.
 //!
 //! Every locale must define exactly the keys of `en.json`, with the same `{placeholders}`; any
 //! difference fails the build, so a missing translation never reaches a user. Each key becomes a
@@ -43,8 +43,46 @@ fn load(stem: &str) -> BTreeMap<String, String> {
     map
 }
 
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_under(&path, found);
+        } else {
+            found.push(path);
+        }
+    }
+}
+
+/// The build id (`BATON_BUILD_ID`): a hash of this crate's sources and strings, the lock file and
+/// the profile. The server and the WASM compile this same crate, so they carry the same id exactly
+/// when they were built from the same sources with the same profile; the server refuses to serve
+/// a site of another build, and the page does not hydrate with one.
+fn build_id() -> String {
+    use std::hash::{Hash, Hasher};
+    let mut files = Vec::new();
+    files_under(Path::new("src"), &mut files);
+    files_under(Path::new("locales"), &mut files);
+    files.push(Path::new("../Cargo.lock").to_owned());
+    files.sort();
+    // SipHash with fixed keys: the same input gives the same id in every compilation.
+    #[allow(deprecated)]
+    let mut hasher = std::hash::SipHasher::new();
+    for file in &files {
+        file.to_string_lossy().replace('\\', "/").hash(&mut hasher);
+        fs::read(file).unwrap_or_default().hash(&mut hasher);
+    }
+    env::var("PROFILE").unwrap_or_default().hash(&mut hasher);
+    println!("cargo::rerun-if-changed=src");
+    println!("cargo::rerun-if-changed=../Cargo.lock");
+    format!("{:016x}", hasher.finish())
+}
+
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rustc-env=BATON_BUILD_ID={}", build_id());
     let tables: Vec<(&str, &str, BTreeMap<String, String>)> =
         LOCALES.iter().map(|(stem, name)| (*stem, *name, load(stem))).collect();
     let (_, _, reference) = &tables[0];

@@ -69,9 +69,21 @@ install_contract_checker() {
   fi
 }
 
+# The server tests run two instances behind a real nginx (Debian's package; not started as a
+# service here, the test starts its own).
+install_nginx() {
+  if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
+    log "installing nginx (the reverse proxy of the multi-instance test)"
+    sudo_if_needed=""; [ "$(id -u)" = 0 ] || sudo_if_needed=sudo
+    $sudo_if_needed apt-get update -qq
+    $sudo_if_needed apt-get install -y -qq nginx
+  fi
+}
+
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--smtp-sink" ]; then
   install_smtp_sink
   install_contract_checker
+  install_nginx
 fi
 
 if [ "${1:-}" = "--test" ]; then

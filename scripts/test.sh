@@ -54,10 +54,13 @@ for layer in "${layers[@]}"; do
       ;;
     e2e)
       step "e2e: build the site and run Playwright in Chromium"
+      # The test site (a debug build) goes beside the one scripts/run.sh serves, never over it: a
+      # running app keeps the site of its own build.
+      export LEPTOS_SITE_ROOT="target/test-site"
       cargo leptos build
       target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
       export BATON_SERVER_BIN="$target_dir/debug/server"
-      export BATON_SITE_ROOT="$PWD/target/site"
+      export BATON_SITE_ROOT="$PWD/target/test-site"
       (cd end2end && npx playwright test)
       ;;
     *)

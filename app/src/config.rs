@@ -71,6 +71,25 @@ pub struct Config {
     /// bytes, or `BATON_SECRET_KEY_FILE`, a file holding it); `None`: channels cannot be added,
     /// and start-up is refused while channels exist.
     pub secret_key: Option<crate::chat::sealed::SecretKey>,
+    /// Ended session records and stale sign-in throttle rows are deleted this long after they
+    /// ended (`BATON_PURGE_AFTER`, default 30d; see [`crate::housekeeping`]).
+    pub purge_after: Duration,
+    /// The bearer token `GET /metrics` requires (`BATON_METRICS_TOKEN`, at least 16 characters);
+    /// `None`: the metrics endpoint answers 404.
+    pub metrics_token: Option<SecretString>,
+    /// How often a backup of the SQLite database is written into `<data dir>/backups`
+    /// (`BATON_BACKUP_EVERY`); `None`: no scheduled backups.
+    pub backup_every: Option<Duration>,
+    /// How many scheduled backups are kept, the oldest deleted first (`BATON_BACKUP_KEEP`,
+    /// default 7).
+    pub backup_keep: usize,
+    /// After SIGTERM, how long the server keeps answering (with `/healthz` at 503) before it
+    /// stops accepting connections, so a load balancer's health check sees it leave
+    /// (`BATON_DRAIN_DELAY`, default 0s).
+    pub drain_delay: Duration,
+    /// Longest wait for requests in flight once the server stops accepting; past it they are cut
+    /// and the process exits (`BATON_SHUTDOWN_TIMEOUT`, default 30s).
+    pub shutdown_timeout: Duration,
 }
 
 /// How the outgoing mail server is reached.
@@ -229,6 +248,12 @@ impl fmt::Debug for Config {
             .field("audit_coalesce_window", &self.audit_coalesce_window)
             .field("anonymous_rate_per_second", &self.anonymous_rate_per_second)
             .field("secret_key", &self.secret_key)
+            .field("purge_after", &self.purge_after)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "****"))
+            .field("backup_every", &self.backup_every)
+            .field("backup_keep", &self.backup_keep)
+            .field("drain_delay", &self.drain_delay)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .finish()
     }
 }
@@ -288,6 +313,12 @@ struct FileSettings {
     anonymous_rate_per_second: Option<String>,
     secret_key: Option<String>,
     secret_key_file: Option<String>,
+    purge_after: Option<String>,
+    metrics_token: Option<String>,
+    backup_every: Option<String>,
+    backup_keep: Option<String>,
+    drain_delay: Option<String>,
+    shutdown_timeout: Option<String>,
 }
 
 impl FileSettings {
@@ -321,6 +352,12 @@ impl FileSettings {
             ("BATON_ANONYMOUS_RATE_PER_SECOND", self.anonymous_rate_per_second),
             ("BATON_SECRET_KEY", self.secret_key),
             ("BATON_SECRET_KEY_FILE", self.secret_key_file),
+            ("BATON_PURGE_AFTER", self.purge_after),
+            ("BATON_METRICS_TOKEN", self.metrics_token),
+            ("BATON_BACKUP_EVERY", self.backup_every),
+            ("BATON_BACKUP_KEEP", self.backup_keep),
+            ("BATON_DRAIN_DELAY", self.drain_delay),
+            ("BATON_SHUTDOWN_TIMEOUT", self.shutdown_timeout),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -522,8 +559,42 @@ impl Config {
             (None, None) => None,
         };
 
+        let purge_after = duration("BATON_PURGE_AFTER", "30d")?;
+        let metrics_token = match get("BATON_METRICS_TOKEN").map(|t| t.trim().to_owned()) {
+            None => None,
+            Some(token) if token.is_empty() => None,
+            // Never echo the value: it is the credential.
+            Some(token) if token.chars().count() < 16 => {
+                return Err(invalid("BATON_METRICS_TOKEN", "****", "must be at least 16 characters long"))
+            }
+            Some(token) => Some(SecretString::from(token)),
+        };
+        let backup_every = match get("BATON_BACKUP_EVERY").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(_) => Some(duration("BATON_BACKUP_EVERY", "")?),
+        };
+        let keep_raw = get("BATON_BACKUP_KEEP").unwrap_or_else(|| "7".into());
+        let backup_keep = keep_raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| invalid("BATON_BACKUP_KEEP", &keep_raw, "expected a whole number from 1 to 1000"))?;
+
+        let drain_delay = match get("BATON_DRAIN_DELAY").map(|v| v.trim().to_owned()) {
+            None => Duration::ZERO,
+            Some(raw) if raw == "0" || raw == "0s" || raw.is_empty() => Duration::ZERO,
+            Some(_) => duration("BATON_DRAIN_DELAY", "")?,
+        };
+        let shutdown_timeout = duration("BATON_SHUTDOWN_TIMEOUT", "30s")?;
+
         Ok(Self {
             secret_key,
+            drain_delay,
+            shutdown_timeout,
+            purge_after,
+            metrics_token,
+            backup_every,
+            backup_keep,
             listen,
             data_dir,
             database_url,

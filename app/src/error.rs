@@ -281,6 +281,7 @@ impl AppError {
 #[cfg(feature = "ssr")]
 impl From<crate::db::DbError> for AppError {
     fn from(err: crate::db::DbError) -> Self {
+        metrics::counter!("baton_db_errors_total").increment(1);
         AppError::internal(err)
     }
 }
@@ -295,6 +296,7 @@ impl From<crate::db::UnknownStoredValue> for AppError {
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
+        metrics::counter!("baton_db_errors_total").increment(1);
         AppError::internal(crate::db::DbError::Query(err))
     }
 }

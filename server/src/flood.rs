@@ -88,6 +88,7 @@ pub async fn limit_anonymous(State(flood): State<Flood>, request: Request, next:
         return next.run(request).await;
     };
     let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1);
+    metrics::counter!("baton_rate_limited_total", "limiter" => "anonymous").increment(1);
     let client = ClientInfo {
         addr,
         user_agent: request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").into(),

@@ -1,13 +1,53 @@
 //! Probes for load balancers and orchestrators.
 
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
+
 use app::state::AppState;
-use axum::{extract::State, http::StatusCode, Json};
+
+use crate::assets::{SiteBuild, SiteState};
+use axum::{extract::State, http::StatusCode, Extension, Json};
 use serde_json::{json, Value};
 
-/// Readiness: 200 when the database answers, 503 otherwise (detail goes to the log only).
-pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+/// Set when shutdown begins: from then on the instance reports itself unready.
+#[derive(Clone, Debug, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    /// Marks the instance as leaving.
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+        metrics::gauge!("baton_draining").set(1.0);
+    }
+
+    fn started(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Readiness: 200 when the database answers; 503 while shutting down or when the database does
+/// not answer (detail goes to the log only), or when the built site is another build's.
+pub async fn healthz(
+    State(state): State<AppState>,
+    Extension(draining): Extension<Draining>,
+    Extension(site): Extension<SiteBuild>,
+) -> (StatusCode, Json<Value>) {
+    if draining.started() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "draining" })));
+    }
+    if let SiteState::Other { found } = site.refresh() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "site_mismatch", "site_build": found, "server_build": app::shell::BUILD_ID })),
+        );
+    }
     match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": state.db.backend().to_string() }))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ok", "database": state.db.backend().to_string(), "build": app::shell::BUILD_ID })),
+        ),
         Err(err) => {
             tracing::error!("health check failed: {err}");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" })))
@@ -55,9 +95,18 @@ mod tests {
             .unwrap(),
             blobs: Arc::new(app::collab::storage::InDatabase),
         });
-        assert_eq!(healthz(State(state.clone())).await.0, StatusCode::OK);
+        let draining = Draining::default();
+        let no_site = tempfile::tempdir().unwrap();
+        let site = SiteBuild::check(no_site.path());
+        assert_eq!(
+            healthz(State(state.clone()), Extension(draining.clone()), Extension(site.clone())).await.0,
+            StatusCode::OK
+        );
+        draining.start();
+        let (status, Json(body)) = healthz(State(state.clone()), Extension(draining), Extension(site.clone())).await;
+        assert_eq!((status, body["status"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("draining")));
         state.db.close().await;
-        let (status, Json(body)) = healthz(State(state)).await;
+        let (status, Json(body)) = healthz(State(state), Extension(Draining::default()), Extension(site)).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["status"], "unavailable");
         test_db.destroy().await;

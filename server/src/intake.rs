@@ -8,8 +8,6 @@
 //! type, 429 over the source's rate. The OpenAPI document at `/api/v1/openapi.json` is derived
 //! from the types and handlers below.
 
-use std::{sync::Arc, time::Instant};
-
 use app::{
     audit::{
         event,
@@ -22,7 +20,7 @@ use app::{
     i18n::EN,
     intake::{
         parse::{self, EmailError},
-        rate::RateLimiter,
+        rate,
         store::{self, Authenticated, Source},
         Report, SourceChannel,
     },
@@ -49,22 +47,20 @@ use utoipa::{OpenApi, ToSchema};
 /// Where the intake API lives; the session gate lets this prefix through to the token check.
 pub const PREFIX: &str = "/api/v1/";
 
-/// State of the intake routes: the app's, plus the per-source rate limiter.
+/// State of the intake routes: the app's.
 #[derive(Clone)]
 struct IntakeState {
     app: AppState,
-    limiter: Arc<RateLimiter>,
 }
 
 /// The intake routes, to be merged into the app's router.
 pub fn routes<S>(app: AppState) -> Router<S> {
-    let limiter = Arc::new(RateLimiter::new(app.config.intake_rate_per_minute));
     Router::new()
         .route("/api/v1/intake", post(json_report))
         .route("/api/v1/intake/email", post(email_report))
         .route("/api/v1/intake/sms", post(sms_report))
         .route("/api/v1/openapi.json", get(openapi))
-        .with_state(IntakeState { app, limiter })
+        .with_state(IntakeState { app })
 }
 
 /// The OpenAPI 3 document of the intake API.
@@ -546,7 +542,11 @@ async fn accept(
     endpoint: Endpoint,
 ) -> Result<Accepted, ApiError> {
     let source = authenticate(&state.app, client, headers, endpoint).await?;
-    if let Err(wait) = state.limiter.check(source.id, Instant::now()) {
+    let verdict = rate::check(&state.app.db, source.id, state.app.config.intake_rate_per_minute, state.app.clock.now())
+        .await
+        .map_err(|err| ApiError::internal(err.into()))?;
+    if let Err(wait) = verdict {
+        metrics::counter!("baton_rate_limited_total", "limiter" => "intake").increment(1);
         let secs = wait.as_secs() + 1;
         return Err(ApiError {
             retry_after_seconds: Some(secs),

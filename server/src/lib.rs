@@ -7,6 +7,7 @@ mod attachments;
 mod audit_export;
 mod auth;
 mod background;
+pub mod backup;
 mod drain;
 mod events;
 mod flood;
@@ -14,6 +15,7 @@ mod health;
 mod intake;
 mod lang;
 mod mail_preview;
+pub mod metrics;
 mod render;
 mod reports_export;
 mod security;
@@ -21,7 +23,11 @@ pub mod telemetry;
 mod text_guard;
 mod webhook_doc;
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{
+    future::{Future, IntoFuture as _},
+    net::SocketAddr,
+    sync::Arc,
+};
 
 use anyhow::Context as _;
 use app::{
@@ -64,6 +70,45 @@ pub struct Application {
     scheduler: Background,
     chat: Background,
     clock_passes: tokio::sync::watch::Receiver<u64>,
+    purge: Background,
+    backups: Option<Background>,
+    draining: health::Draining,
+    /// Held while serving a SQLite database (see `backup::lock_database`).
+    _lock: Option<app::db::backup::InUseLock>,
+}
+
+/// Deletes ended session records and stale throttle rows past `BATON_PURGE_AFTER`: once at
+/// start, then hourly.
+fn start_purge(config: &Config, db: Db, clock: Arc<dyn app::clock::Clock>) -> Background {
+    let retention = app::housekeeping::Retention {
+        after: config.purge_after,
+        sessions: app::auth::sessions::Timeouts { idle: config.session_idle, absolute: config.session_absolute },
+    };
+    Background::spawn(move |stopping| async move {
+        let stopping = stopping.wait();
+        tokio::pin!(stopping);
+        loop {
+            match app::housekeeping::purge(&db, clock.now(), retention).await {
+                Ok(purged) => {
+                    if purged != app::housekeeping::Purged::default() {
+                        tracing::info!(
+                            sessions = purged.sessions,
+                            throttles = purged.throttles,
+                            "purged ended records"
+                        );
+                    }
+                    ::metrics::counter!("baton_purged_records_total", "kind" => "sessions").increment(purged.sessions);
+                    ::metrics::counter!("baton_purged_records_total", "kind" => "throttles")
+                        .increment(purged.throttles);
+                }
+                Err(err) => tracing::error!("cannot purge ended records: {err}"),
+            }
+            tokio::select! {
+                () = &mut stopping => break,
+                () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            }
+        }
+    })
 }
 
 /// Records the coalesced refusals of each window that closed and forgets idle addresses of the
@@ -140,25 +185,29 @@ async fn start_chat(
     )
     .map_err(|e| anyhow::anyhow!(e))?;
     let shared = sender.clone();
-    Ok((Background::spawn(|stopping| sender.run(wakeup, stopping.wait())), shared))
+    let public_url: Arc<str> = config.base_url.as_str().into();
+    let run = |stopping: background::Stopping| {
+        app::mail::compose::PUBLIC_BASE_URL.scope(public_url, sender.run(wakeup, stopping.wait()))
+    };
+    Ok((Background::spawn(run), shared))
 }
 
 impl Application {
     /// Binds the configured address, then builds the app (see [`Application::build_with_listener`]).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         // Check storage before taking the port, so a bad data dir or URL is the first thing said.
+        let lock = backup::lock_database(&config)?;
         let db = open_database(&config).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {} (BATON_LISTEN)", config.listen))?;
-        Self::assemble(config, listener, db).await
+        Self::assemble_with_clock(config, listener, db, Arc::new(app::clock::SystemClock), lock).await
     }
 
     /// Builds the app on an already bound listener: prepares the data directory, opens the
     /// database and runs pending migrations. Fails fast, naming the setting at fault.
     pub async fn build_with_listener(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let db = open_database(&config).await?;
-        Self::assemble(config, listener, db).await
+        Self::build_with_clock(config, listener, Arc::new(app::clock::SystemClock)).await
     }
 
     /// Like [`Application::build_with_listener`], telling time by `clock` (tests move it by hand).
@@ -167,12 +216,9 @@ impl Application {
         listener: TcpListener,
         clock: Arc<dyn app::clock::Clock>,
     ) -> anyhow::Result<Self> {
+        let lock = backup::lock_database(&config)?;
         let db = open_database(&config).await?;
-        Self::assemble_with_clock(config, listener, db, clock).await
-    }
-
-    async fn assemble(config: Config, listener: TcpListener, db: Db) -> anyhow::Result<Self> {
-        Self::assemble_with_clock(config, listener, db, Arc::new(app::clock::SystemClock)).await
+        Self::assemble_with_clock(config, listener, db, clock, lock).await
     }
 
     async fn assemble_with_clock(
@@ -180,6 +226,7 @@ impl Application {
         listener: TcpListener,
         db: Db,
         clock: Arc<dyn app::clock::Clock>,
+        lock: Option<app::db::backup::InUseLock>,
     ) -> anyhow::Result<Self> {
         let local_addr = listener.local_addr().context("listener has no local address")?;
         let hasher = PasswordHasher::new(config.login_concurrency);
@@ -202,6 +249,12 @@ impl Application {
         let refusals = Arc::new(app::audit::refusals::Refusals::new(config.audit_coalesce_window));
         let flood = flood::Flood::new(&config, db.clone(), refusals.clone());
         let housekeeping = start_housekeeping(db.clone(), refusals.clone(), flood.clone());
+        let purge = start_purge(&config, db.clone(), clock.clone());
+        let backups = backup::start_scheduled(&config, &db);
+        if metrics::handle().is_some() {
+            metrics::record_build(app::shell::BUILD_ID);
+        }
+        let draining = health::Draining::default();
         let state = AppState::new(Shared {
             leptos_options: leptos_options(&config, local_addr),
             config: Arc::new(config),
@@ -238,7 +291,7 @@ impl Application {
             // live-reload script wanted.
             live_reload: std::env::var_os("LEPTOS_WATCH").map(|_| state.leptos_options.clone()),
         };
-        let router = router(state.clone(), shell, flood);
+        let router = router(state.clone(), shell, flood, draining.clone());
         let clocks = app::clocks::scheduler::Scheduler::new(
             state.db.clone(),
             state.clock.clone(),
@@ -246,7 +299,10 @@ impl Application {
             state.events.clone(),
         );
         let clock_passes = clocks.passes();
-        let scheduler = Background::spawn(|stopping| clocks.run(stopping.wait()));
+        let public_url: Arc<str> = state.config.base_url.as_str().into();
+        let scheduler = Background::spawn(|stopping| {
+            app::mail::compose::PUBLIC_BASE_URL.scope(public_url, clocks.run(stopping.wait()))
+        });
         Ok(Self {
             listener,
             router,
@@ -259,6 +315,10 @@ impl Application {
             scheduler,
             chat,
             clock_passes,
+            purge,
+            backups,
+            draining,
+            _lock: lock,
         })
     }
 
@@ -290,15 +350,36 @@ impl Application {
             }
         });
         let events = self.state.events.clone();
-        let shutdown = async move {
-            shutdown.await;
-            // Live-update streams never end on their own; end them so shutdown can complete.
-            events.close();
-        };
-        axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server error")?;
+        let (stop_accepting, accepting_stops) = tokio::sync::oneshot::channel::<()>();
+        let serving = axum::serve(listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = accepting_stops.await;
+                // Live-update streams never end on their own: each is sent its reconnect hint and
+                // ended, so shutdown can complete.
+                events.close();
+            });
+        let mut serving = tokio::spawn(serving.into_future());
+        tokio::select! {
+            ended = &mut serving => {
+                ended.context("server task failed")?.context("server error")?;
+            }
+            () = shutdown => {
+                // From here `/healthz` answers 503, so a load balancer stops sending new requests;
+                // the listener stays open for the drain delay while it notices.
+                self.draining.start();
+                let config = &self.state.config;
+                tracing::info!(delay = ?config.drain_delay, "draining");
+                tokio::time::sleep(config.drain_delay).await;
+                let _ = stop_accepting.send(());
+                match tokio::time::timeout(config.shutdown_timeout, &mut serving).await {
+                    Ok(ended) => ended.context("server task failed")?.context("server error")?,
+                    Err(_) => {
+                        tracing::warn!(timeout = ?config.shutdown_timeout, "requests still in flight at the shutdown timeout: cut");
+                        serving.abort();
+                    }
+                }
+            }
+        }
         tracing::info!("stopped accepting requests; closing the database");
         // `events.close()` above already ended the relay; wait so its connection is returned.
         self.state.events.close();
@@ -312,6 +393,11 @@ impl Application {
         self.chat.stop(Some(std::time::Duration::from_secs(12))).await;
         // Summaries of open refusal windows first, so the last anchor covers them.
         self.housekeeping.stop(None).await;
+        self.purge.stop(Some(std::time::Duration::from_secs(5))).await;
+        if let Some(backups) = self.backups {
+            // A backup being written is finished: it is read in one transaction and renamed at the end.
+            backups.stop(Some(std::time::Duration::from_secs(60))).await;
+        }
         if let Some(anchor) = self.anchor {
             anchor.stop(None).await;
         }
@@ -374,12 +460,13 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-fn router(state: AppState, shell_parts: ShellParts, flood: flood::Flood) -> Router {
+fn router(state: AppState, shell_parts: ShellParts, flood: flood::Flood, draining: health::Draining) -> Router {
     let routes = route_list();
     let max_body = state.config.max_body_bytes;
     let max_file = state.config.attachment_max_bytes;
     let security = security::Security::new(&state.config, state.db.clone(), state.refusals.clone());
-    let pkg_files = assets::PkgFiles::new(&state.config.site_root, shell_parts.assets.clone());
+    let site = assets::SiteBuild::check(&state.config.site_root);
+    let pkg_files = assets::PkgFiles::new(&state.config.site_root, shell_parts.assets.clone(), site.clone());
     // One shared copy for every render: nothing of it is cloned per request but the pointer.
     let shell_parts = Arc::new(shell_parts);
     let fallback_parts = shell_parts.clone();
@@ -387,11 +474,18 @@ fn router(state: AppState, shell_parts: ShellParts, flood: flood::Flood) -> Rout
     // (zlib-rs): brotli's set-up per response costs more than rendering a page, and gzip's default
     // level about halves the rate, for 3.4-3.6 KB instead of 4.3 KB (docs/BENCHMARKS.md). The
     // WASM only ever goes out precompressed (built beside it).
+    let public_url: Arc<str> = state.config.base_url.as_str().into();
     let compress_on_the_fly = DefaultPredicate::new().and(NotForContentType::const_new("application/wasm"));
 
     Router::new()
-        .route("/healthz", get(health::healthz))
+        .route(
+            "/healthz",
+            get(health::healthz)
+                .layer::<_, std::convert::Infallible>(axum::Extension(draining))
+                .layer::<_, std::convert::Infallible>(axum::Extension(site)),
+        )
         .route("/livez", get(health::livez))
+        .route("/metrics", get(metrics::scrape))
         .route("/pkg/{*file}", get(assets::pkg).with_state(pkg_files))
         .route("/favicon.svg", assets::favicon(&state.config.site_root))
         .route("/lang", post(lang::switch_language))
@@ -409,6 +503,8 @@ fn router(state: AppState, shell_parts: ShellParts, flood: flood::Flood) -> Rout
         .route("/attachments/{id}/{name}", get(attachments::download))
         .merge(intake::routes(state.clone()))
         .leptos_routes_with_context(&state, routes, provide_request_nonce, move || shell(&shell_parts))
+        // Every route above, not the fallback: the metrics label requests by the route matched.
+        .route_layer(axum::middleware::from_fn(metrics::mark_route))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_request_nonce, move |_| {
             shell(&fallback_parts)
         }))
@@ -426,6 +522,7 @@ fn router(state: AppState, shell_parts: ShellParts, flood: flood::Flood) -> Rout
         .layer(axum::middleware::from_fn_with_state(flood, flood::limit_anonymous))
         .layer(axum::middleware::from_fn_with_state(security, security::headers))
         .layer(axum::middleware::from_fn(assets::no_store_by_default))
+        .layer(axum::middleware::from_fn_with_state(public_url, with_public_url))
         .layer(CompressionLayer::new().br(false).quality(CompressionLevel::Fastest).compress_when(compress_on_the_fly))
         .layer(axum::middleware::from_fn(drain::read_unread_bodies))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -434,6 +531,17 @@ fn router(state: AppState, shell_parts: ShellParts, flood: flood::Flood) -> Rout
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn(metrics::track))
+}
+
+/// Runs the request with this instance's public base URL at hand for the links of what it
+/// composes (`app::mail::compose::PUBLIC_BASE_URL`).
+async fn with_public_url(
+    axum::extract::State(url): axum::extract::State<Arc<str>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    app::mail::compose::PUBLIC_BASE_URL.scope(url, next.run(request)).await
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

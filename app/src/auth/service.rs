@@ -65,6 +65,7 @@ pub async fn sign_in(
     };
     if let Some(wait) = throttle::blocked_for(db, &[account_key.clone(), address_key.clone()], now).await? {
         tracing::warn!(username, addr = %client.addr, wait, "sign-in throttled");
+        metrics::counter!("baton_sign_in_throttled_total").increment(1);
         // A blocked address may keep trying as fast as it likes: its refusals are coalesced.
         attempt(Outcome::Denied, "throttled").record_refusal(db, refusals, "throttled", now).await?;
         return Err(AppError::Throttled(wait));
@@ -85,6 +86,7 @@ pub async fn sign_in(
             attempt(Outcome::Failed, reason).append(&mut tx, now).await?;
             tx.commit().await?;
             tracing::info!(username, addr = %client.addr, reason, "sign-in failed");
+            metrics::counter!("baton_sign_in_failures_total").increment(1);
             return Err(AppError::InvalidCredentials);
         }
     };

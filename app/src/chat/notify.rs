@@ -62,7 +62,7 @@ impl IncidentRow {
 }
 
 async fn incident(tx: &mut WriteTx, id: i64) -> Result<IncidentRow, AppError> {
-    Ok(on_tx!(&mut *tx, conn => sqlx::query_as(
+    let mut row: IncidentRow = on_tx!(&mut *tx, conn => sqlx::query_as(
         "SELECT i.key, i.title, i.severity, i.stage, i.ops_owner, i.pm_owner, i.dev_owner, i.qa_owner, i.root_cause, \
          i.solution, COALESCE(s.name, '') AS source, (SELECT value FROM settings WHERE key = $2) AS base_url \
          FROM incidents i LEFT JOIN intake_sources s ON s.id = i.intake_source_id WHERE i.id = $1",
@@ -70,7 +70,11 @@ async fn incident(tx: &mut WriteTx, id: i64) -> Result<IncidentRow, AppError> {
     .bind(id)
     .bind(crate::mail::compose::BASE_URL_SETTING)
     .fetch_one(conn)
-    .await?))
+    .await?);
+    if let Some(url) = crate::mail::compose::instance_base_url() {
+        row.base_url = Some(url);
+    }
+    Ok(row)
 }
 
 /// The people a message names, loaded in one statement with the email recipients' query

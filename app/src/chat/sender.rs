@@ -285,6 +285,9 @@ impl ChatSender {
             }
             Answer::Transient(error) | Answer::Permanent(error) => (Finish::Failed(error), "failed", error.clone()),
         };
+        let label = if outcome == "delivered" { "sent" } else { outcome };
+        metrics::counter!("baton_outbox_deliveries_total", "transport" => "chat", "outcome" => label)
+            .increment(readable.len() as u64);
         let digest_of = (readable.len() > 1).then(|| readable[0]);
         self.finish(&readable, finish, digest_of).await?;
         let mut tx = self.db.begin_write().await?;

@@ -218,6 +218,8 @@ async fn fire(
         "notified": notified,
     });
     tracing::info!(incident = %row.key, stage = stage.as_str(), level = action.as_str(), "stage clock notice queued");
+    // Counted when queued: the pass's transaction only fails on a database error, counted too.
+    metrics::counter!("baton_clock_notices_total", "level" => action.as_str()).increment(1);
     Ok(Some((level, details)))
 }
 

@@ -8,6 +8,7 @@
 //! `RETURNING`. Where the back ends truly differ (schema types, locking), the difference lives in
 //! the two migration folders or in a `match` on [`Db`], never in scattered string building.
 
+pub mod backup;
 pub mod settings;
 
 use std::{str::FromStr, time::Duration};
@@ -259,6 +260,12 @@ impl Db {
             Db::Sqlite(pool) => WriteTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => WriteTx::Postgres(pool.begin().await?),
         })
+    }
+
+    /// Pooled connections as (in use, idle), for the metrics endpoint.
+    pub fn connections(&self) -> (usize, usize) {
+        let (size, idle) = on_db!(self, pool => (pool.size() as usize, pool.num_idle()));
+        (size.saturating_sub(idle), idle)
     }
 
     /// Closes every pooled connection; waits for connections in use to be returned.

@@ -316,10 +316,20 @@ pub fn listen(changed: RwSignal<Option<Moved>>) {
         }
     });
     source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The stream reopens after the server closed it (a restart, an instance leaving the pool):
+    // changes made meanwhile were not heard, so an untouched page is redrawn.
+    let mut opened_before = false;
+    let on_open = Closure::<dyn FnMut()>::new(move || {
+        if std::mem::replace(&mut opened_before, true) && !has_draft() {
+            leptos::task::spawn_local(refresh_main());
+        }
+    });
+    source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     let on_swapped = Closure::<dyn FnMut()>::new(move || changed.set(None));
     let _ = document().add_event_listener_with_callback(SWAPPED, on_swapped.as_ref().unchecked_ref());
     // Both live as long as the page; the browser reconnects the stream by itself.
     on_message.forget();
+    on_open.forget();
     on_swapped.forget();
     std::mem::forget(source);
 }

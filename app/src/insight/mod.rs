@@ -17,6 +17,8 @@ pub mod chart;
 #[cfg(feature = "ssr")]
 pub mod csv;
 #[cfg(feature = "ssr")]
+pub mod gauges;
+#[cfg(feature = "ssr")]
 pub mod measures;
 mod pages;
 #[cfg(feature = "ssr")]

@@ -20,9 +20,22 @@ use crate::{
     workflow::{effects::TransitionEvent, labels, rules, rules::Stage},
 };
 
-/// Settings key holding the public base URL, written by the server at start-up so that emails
-/// composed inside any transaction link to the address users reach.
+/// Settings key holding the public base URL, written by the server at start-up: links in what is
+/// composed outside a server's tasks (command-line tools) start with it.
 pub const BASE_URL_SETTING: &str = "mail.public_base_url";
+
+tokio::task_local! {
+    /// The public base URL of the server instance whose task composes a message: set around every
+    /// request and background task by the server, from that instance's own configuration. Several
+    /// instances on one database each link to their own configured address (the setting above
+    /// holds whichever started last).
+    pub static PUBLIC_BASE_URL: std::sync::Arc<str>;
+}
+
+/// This task's instance's base URL, when a server set one.
+pub(crate) fn instance_base_url() -> Option<String> {
+    PUBLIC_BASE_URL.try_with(|url| url.to_string()).ok()
+}
 
 /// Used when no server has recorded its base URL (command-line tools, tests).
 pub(crate) const FALLBACK_BASE_URL: &str = "http://127.0.0.1:3000";
@@ -58,6 +71,9 @@ pub(crate) async fn time_zone(tx: &mut WriteTx) -> Result<String, AppError> {
 
 /// The public base URL, read inside `tx`.
 pub(crate) async fn base_url(tx: &mut WriteTx) -> Result<String, AppError> {
+    if let Some(url) = instance_base_url() {
+        return Ok(url);
+    }
     let value: Option<String> = on_tx!(&mut *tx, conn => sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
         .bind(BASE_URL_SETTING)
         .fetch_optional(conn)
@@ -162,6 +178,9 @@ async fn headline(tx: &mut WriteTx, incident_id: i64) -> Result<HeadlineRow, App
     .bind(BASE_URL_SETTING)
     .fetch_one(conn)
     .await?);
+    if let Some(url) = instance_base_url() {
+        row.base_url = Some(url);
+    }
     row.base_url.get_or_insert_with(|| FALLBACK_BASE_URL.to_owned());
     Ok(row)
 }

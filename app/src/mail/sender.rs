@@ -245,6 +245,12 @@ impl Sender {
             let error = errors();
             (outbox::mark_failed(&self.db, &claim, &error).await?, DeliveryOutcome::Failed { error })
         };
+        let label = match outcome {
+            DeliveryOutcome::Sent => "sent",
+            DeliveryOutcome::Retrying { .. } => "retrying",
+            DeliveryOutcome::Failed { .. } => "failed",
+        };
+        metrics::counter!("baton_outbox_deliveries_total", "transport" => "email", "outcome" => label).increment(1);
         if recorded {
             on_delivery_outcome(&self.db, email.id, email.attempt, &outcome).await;
         } else {

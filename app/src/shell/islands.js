@@ -61,6 +61,12 @@
   // element's data-hydrated tells tests and support that the page is interactive.
   import(js).then((mod) =>
     mod.default({ module_or_path: wasm }).then(() => {
+      // Another build's WASM would fail on this page's islands: the page stays as served (it
+      // works without script) and says why in the console.
+      if (mod.build_id && mod.build_id() !== document.documentElement.dataset.build) {
+        console.warn(`not hydrating: the page is build ${document.documentElement.dataset.build}, the WASM ${mod.build_id()}`);
+        return;
+      }
       mod.hydrate();
       const hydrateIslands = () => {
         for (const island of document.querySelectorAll('leptos-island')) {

@@ -60,6 +60,23 @@ fn title_text(title: String) -> String {
     }
 }
 
+/// This build's id, with the marker the server finds it by in the built WASM file (see
+/// `app/build.rs`). The WASM returns it from its `build_id` export, which keeps the marker whole in
+/// the file.
+pub const BUILD_MARKER: &str = concat!("baton-build-id=", env!("BATON_BUILD_ID"), ";");
+
+/// This build's id: the same in the server and in the WASM built from the same sources.
+pub const BUILD_ID: &str = env!("BATON_BUILD_ID");
+
+/// The build id in a built WASM file's bytes (`None`: no marker, not one of ours).
+pub fn build_id_in(bytes: &[u8]) -> Option<String> {
+    const PREFIX: &[u8] = b"baton-build-id=";
+    let at = bytes.windows(PREFIX.len()).position(|w| w == PREFIX)? + PREFIX.len();
+    let rest = &bytes[at..];
+    let end = rest.iter().take(64).position(|b| *b == b';')?;
+    std::str::from_utf8(&rest[..end]).ok().filter(|id| id.bytes().all(|b| b.is_ascii_hexdigit())).map(str::to_owned)
+}
+
 /// Name of the built site's files (`pkg/baton.js`, `pkg/baton.css`); matches the workspace's
 /// cargo-leptos `name`.
 pub const OUTPUT_NAME: &str = "baton";
@@ -80,7 +97,7 @@ pub fn shell(parts: &ShellParts) -> impl IntoView {
     let stylesheet = parts.assets.url(&format!("{OUTPUT_NAME}.css"));
     view! {
         <!DOCTYPE html>
-        <html>
+        <html data-build=BUILD_ID>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />

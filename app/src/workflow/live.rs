@@ -132,6 +132,11 @@ impl Events {
         (self.changes.subscribe(), self.closing.subscribe())
     }
 
+    /// How many streams are open on this instance.
+    pub fn subscribers(&self) -> usize {
+        self.changes.receiver_count()
+    }
+
     /// Ends every open stream and the relay.
     pub fn close(&self) {
         let _ = self.closing.send(true);

@@ -9,6 +9,7 @@ mod chat;
 mod clocks;
 mod collab;
 mod db;
+mod housekeeping;
 mod insight;
 mod intake;
 mod mail;

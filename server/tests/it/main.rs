@@ -17,6 +17,8 @@ mod intake;
 mod islands;
 mod live;
 mod mail;
+mod operations;
+mod proxy;
 mod text;
 mod workflow;
 mod zones;
