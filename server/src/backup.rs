@@ -22,6 +22,8 @@ pub const PG_RESTORE_HINT: &str = "pg_restore --clean --if-exists --no-owner --d
 /// Takes the lock a serving Baton holds on its SQLite database, so a restore never replaces the
 /// file under it; `None` on PostgreSQL.
 pub fn lock_database(config: &Config) -> anyhow::Result<Option<InUseLock>> {
+    // The lock file is beside the database, usually in the data dir: say first if that is unusable.
+    config.prepare_data_dir()?;
     match backup::sqlite_file(&config.database_url) {
         None => Ok(None),
         Some(file) => Ok(Some(InUseLock::take(&file).map_err(|e| match e {

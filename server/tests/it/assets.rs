@@ -11,11 +11,13 @@ fn built_site(js: &str) -> tempfile::TempDir {
     let site = tempfile::tempdir().unwrap();
     let pkg = site.path().join("pkg");
     std::fs::create_dir(&pkg).unwrap();
+    // The WASM carries the build id the server checks it by.
+    let wasm = format!("\0asm wasm {}", app::shell::BUILD_MARKER);
     for (name, content) in [
         ("baton.js", js),
         ("baton.js.br", "brotli bytes"),
         ("baton.js.gz", "gzip bytes"),
-        ("baton.wasm", "\0asm wasm"),
+        ("baton.wasm", wasm.as_str()),
         ("baton.wasm.br", "brotli wasm"),
         ("baton.css", "body { margin: 0 }"),
     ] {
