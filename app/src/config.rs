@@ -861,4 +861,36 @@ mod tests {
         assert!(inside.unwrap_err().to_string().contains("BATON_AUDIT_ANCHOR_FILE"));
         assert_eq!(config_from(&[]).unwrap().audit_anchor_file, None);
     }
+
+    #[test]
+    fn operations_settings_have_safe_defaults_and_are_checked() {
+        let c = config_from(&[]).unwrap();
+        assert_eq!(c.purge_after, Duration::from_secs(30 * 86_400));
+        assert!(c.metrics_token.is_none(), "metrics are off unless a token is set");
+        assert_eq!((c.backup_every, c.backup_keep), (None, 7));
+        assert_eq!((c.drain_delay, c.shutdown_timeout), (Duration::ZERO, Duration::from_secs(30)));
+
+        let token = "a-long-enough-token-1234";
+        let c = config_from(&[
+            ("BATON_PURGE_AFTER", "7d"),
+            ("BATON_METRICS_TOKEN", token),
+            ("BATON_BACKUP_EVERY", "6h"),
+            ("BATON_BACKUP_KEEP", "3"),
+            ("BATON_DRAIN_DELAY", "5s"),
+            ("BATON_SHUTDOWN_TIMEOUT", "10s"),
+        ])
+        .unwrap();
+        assert_eq!(c.purge_after, Duration::from_secs(7 * 86_400));
+        assert_eq!(c.metrics_token.as_ref().map(|t| t.expose_secret().to_owned()), Some(token.to_owned()));
+        assert_eq!((c.backup_every, c.backup_keep), (Some(Duration::from_secs(6 * 3600)), 3));
+        assert_eq!((c.drain_delay, c.shutdown_timeout), (Duration::from_secs(5), Duration::from_secs(10)));
+        assert!(!format!("{c:?}").contains(token), "the token is never logged");
+        assert_eq!(config_from(&[("BATON_DRAIN_DELAY", "0")]).unwrap().drain_delay, Duration::ZERO);
+
+        assert_eq!(refused_setting(&[("BATON_METRICS_TOKEN", "short")]), "BATON_METRICS_TOKEN");
+        assert!(!config_from(&[("BATON_METRICS_TOKEN", "short")]).unwrap_err().to_string().contains("short"));
+        assert_eq!(refused_setting(&[("BATON_BACKUP_KEEP", "0")]), "BATON_BACKUP_KEEP");
+        assert_eq!(refused_setting(&[("BATON_BACKUP_EVERY", "often")]), "BATON_BACKUP_EVERY");
+        assert_eq!(refused_setting(&[("BATON_PURGE_AFTER", "forever")]), "BATON_PURGE_AFTER");
+    }
 }

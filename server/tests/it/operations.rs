@@ -474,3 +474,50 @@ async fn each_instance_links_to_its_own_configured_address() {
     first.stop().await;
     test_db.destroy().await;
 }
+
+/// Runs the server binary with `env` and `args`; (success, stdout + stderr).
+fn run_binary(env: &[(&str, String)], args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("BATON_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backup_and_restore_commands_say_what_they_did() {
+    let test_db = TestDb::create(Backend::Sqlite).await.unwrap();
+    app::users::bootstrap::ensure_first_admin(&test_db.db, &app::auth::password::PasswordHasher::new(1)).await.unwrap();
+    let file = tempfile::tempdir().unwrap();
+    let copy = file.path().join("copy.sqlite3");
+    let copy_arg = copy.display().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let source =
+        [("DATABASE_URL", test_db.url.expose().to_owned()), ("BATON_DATA_DIR", data.path().display().to_string())];
+    let (ok, said) = run_binary(&source, &["backup", "--to", &copy_arg]);
+    assert!(ok && said.contains("backup written to"), "{said}");
+
+    let empty = tempfile::tempdir().unwrap();
+    let target = [("BATON_DATA_DIR", empty.path().display().to_string())];
+    let (ok, said) = run_binary(&target, &["restore", "--from", &copy_arg]);
+    assert!(ok, "{said}");
+    assert!(
+        said.contains("restored") && said.contains("1 users") && said.contains("audit chain: verified through entry"),
+        "{said}"
+    );
+    let (ok, said) = run_binary(&target, &["restore", "--from", &copy_arg]);
+    assert!(!ok && said.contains("--force"), "{said}");
+
+    // PostgreSQL has its own tools, named with the command to run.
+    let pg = [
+        ("DATABASE_URL", "postgres://baton@127.0.0.1:1/baton".to_owned()),
+        ("BATON_DATA_DIR", data.path().display().to_string()),
+    ];
+    let (ok, said) = run_binary(&pg, &["backup", "--to", &file.path().join("pg.sqlite3").display().to_string()]);
+    assert!(!ok && said.contains("pg_dump --format=custom"), "{said}");
+    test_db.destroy().await;
+}
