@@ -39,10 +39,15 @@ pub fn lock_database(config: &Config) -> anyhow::Result<Option<InUseLock>> {
 /// Writes a consistent copy of the configured SQLite database to `to`, while a server may be
 /// serving it.
 pub async fn backup_to(config: &Config, to: &Path) -> anyhow::Result<Written> {
-    if config.database_url.backend() == Backend::Postgres {
+    let Some(file) = backup::sqlite_file(&config.database_url) else {
         anyhow::bail!("the database is PostgreSQL: back it up with its own tool, for example\n  {PG_DUMP_HINT}");
+    };
+    // The database as it is: no migration (a newer binary backing up before an upgrade must not
+    // upgrade it under the running server), and no empty database made up at a wrong path.
+    if !file.is_file() {
+        anyhow::bail!("there is no database at {} (DATABASE_URL, BATON_DATA_DIR)", file.display());
     }
-    let db = crate::open_database(config).await?;
+    let db = Db::connect(&config.database_url).await?;
     let written = backup::write(&db, to).await;
     db.close().await;
     Ok(written?)
@@ -68,9 +73,13 @@ pub async fn restore_from(config: &Config, from: &Path, force: bool) -> anyhow::
     };
     let inspected = backup::inspect(from).await?;
     let lock = InUseLock::take(&target)?;
-    let (users, incidents) = backup::contents(&target).await?;
-    if (users > 0 || incidents > 0) && !force {
-        return Err(BackupError::NotEmpty { path: target, users, incidents }.into());
+    match backup::contents(&target).await {
+        Ok((users, incidents)) if (users > 0 || incidents > 0) && !force => {
+            return Err(BackupError::NotEmpty { path: target, users, incidents }.into());
+        }
+        // A damaged database is what a restore is for: --force replaces it unread.
+        Err(err) if !force => return Err(anyhow::anyhow!(err).context("pass --force to replace it")),
+        _ => {}
     }
     config.prepare_data_dir()?;
     backup::replace(from, &target)?;

@@ -28,7 +28,9 @@ impl Draining {
 }
 
 /// Readiness: 200 when the database answers; 503 while shutting down or when the database does
-/// not answer (detail goes to the log only), or when the built site is another build's.
+/// not answer (detail goes to the log only). A built site of another build is reported in the
+/// body (`"site": "mismatch"`) but keeps the instance ready: its pages work without the WASM, and
+/// a site upgraded before the servers' restarts must not take every instance out of a pool.
 pub async fn healthz(
     State(state): State<AppState>,
     Extension(draining): Extension<Draining>,
@@ -37,16 +39,20 @@ pub async fn healthz(
     if draining.started() {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "draining" })));
     }
-    if let SiteState::Other { found } = site.refresh() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "site_mismatch", "site_build": found, "server_build": app::shell::BUILD_ID })),
-        );
-    }
+    let site = match site.refresh() {
+        SiteState::Matching => json!("ok"),
+        SiteState::Absent => json!("absent"),
+        SiteState::Other { found } => json!({ "mismatch": found }),
+    };
     match state.db.ping().await {
         Ok(()) => (
             StatusCode::OK,
-            Json(json!({ "status": "ok", "database": state.db.backend().to_string(), "build": app::shell::BUILD_ID })),
+            Json(json!({
+                "status": "ok",
+                "database": state.db.backend().to_string(),
+                "build": app::shell::BUILD_ID,
+                "site": site,
+            })),
         ),
         Err(err) => {
             tracing::error!("health check failed: {err}");

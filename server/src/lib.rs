@@ -71,6 +71,7 @@ pub struct Application {
     chat: Background,
     clock_passes: tokio::sync::watch::Receiver<u64>,
     purge: Background,
+    metrics_upkeep: Background,
     backups: Option<Background>,
     draining: health::Draining,
     /// Held while serving a SQLite database (see `backup::lock_database`).
@@ -254,6 +255,7 @@ impl Application {
         if metrics::handle().is_some() {
             metrics::record_build(app::shell::BUILD_ID);
         }
+        let metrics_upkeep = Background::spawn(|stopping| metrics::run_upkeep(stopping.wait()));
         let draining = health::Draining::default();
         let state = AppState::new(Shared {
             leptos_options: leptos_options(&config, local_addr),
@@ -316,6 +318,7 @@ impl Application {
             chat,
             clock_passes,
             purge,
+            metrics_upkeep,
             backups,
             draining,
             _lock: lock,
@@ -374,6 +377,8 @@ impl Application {
                 match tokio::time::timeout(config.shutdown_timeout, &mut serving).await {
                     Ok(ended) => ended.context("server task failed")?.context("server error")?,
                     Err(_) => {
+                        // Each connection runs in a task of its own: what is still running ends
+                        // with the process, once the steps below are done.
                         tracing::warn!(timeout = ?config.shutdown_timeout, "requests still in flight at the shutdown timeout: cut");
                         serving.abort();
                     }
@@ -394,6 +399,7 @@ impl Application {
         // Summaries of open refusal windows first, so the last anchor covers them.
         self.housekeeping.stop(None).await;
         self.purge.stop(Some(std::time::Duration::from_secs(5))).await;
+        self.metrics_upkeep.stop(None).await;
         if let Some(backups) = self.backups {
             // A backup being written is finished: it is read in one transaction and renamed at the end.
             backups.stop(Some(std::time::Duration::from_secs(60))).await;
@@ -401,7 +407,10 @@ impl Application {
         if let Some(anchor) = self.anchor {
             anchor.stop(None).await;
         }
-        self.state.db.close().await;
+        // A request cut at the shutdown timeout may still hold a connection: do not wait for it.
+        if tokio::time::timeout(std::time::Duration::from_secs(10), self.state.db.close()).await.is_err() {
+            tracing::warn!("database connections still in use after 10 s: leaving them to the process exit");
+        }
         Ok(())
     }
 }

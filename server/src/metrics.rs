@@ -184,6 +184,20 @@ async fn read_database(db: &Db) -> Result<(), app::db::DbError> {
     Ok(())
 }
 
+/// Folds the recorded request timings into the histograms every few seconds, whether or not
+/// anyone scrapes: the recorder keeps each sample until then, so without it memory would grow
+/// with every request on an instance nobody scrapes.
+pub async fn run_upkeep(stopping: impl std::future::Future<Output = ()>) {
+    let Some(handle) = handle() else { return };
+    tokio::pin!(stopping);
+    loop {
+        tokio::select! {
+            () = &mut stopping => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(5)) => handle.run_upkeep(),
+        }
+    }
+}
+
 /// Sets the labels of the running build (version and build id) and the draining flag.
 pub fn record_build(build_id: &str) {
     gauge!("baton_build_info", "version" => env!("CARGO_PKG_VERSION"), "build_id" => build_id.to_owned()).set(1.0);

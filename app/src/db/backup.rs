@@ -123,13 +123,30 @@ pub async fn write(db: &Db, to: &Path) -> Result<Written, BackupError> {
         source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
     })?;
     sqlx::query("VACUUM INTO $1").bind(target).execute(pool).await.map_err(DbError::Query)?;
-    std::fs::rename(&partial, to).map_err(|source| BackupError::Io {
-        what: "cannot move the finished backup to",
-        path: to.to_owned(),
+    // `VACUUM INTO` does not sync what it wrote: the file reaches the disk before it gets its
+    // final name, so a file with that name survives a power cut whole.
+    File::open(&partial).and_then(|f| f.sync_all()).map_err(|source| BackupError::Io {
+        what: "cannot flush",
+        path: partial.clone(),
         source,
     })?;
+    // A hard link never replaces an existing file (unlike a rename): a file someone created at
+    // that name meanwhile is kept, and this backup is refused.
+    std::fs::hard_link(&partial, to).map_err(|source| match source.kind() {
+        std::io::ErrorKind::AlreadyExists => BackupError::TargetExists(to.to_owned()),
+        _ => BackupError::Io { what: "cannot give the finished backup its name", path: to.to_owned(), source },
+    })?;
+    let _ = std::fs::remove_file(&partial);
+    sync_dir(to);
     let bytes = std::fs::metadata(to).map(|m| m.len()).unwrap_or(0);
     Ok(Written { bytes, took: started.elapsed() })
+}
+
+/// Makes a new name in `file`'s directory durable (best effort: not every file system allows it).
+fn sync_dir(file: &Path) {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = File::open(dir).and_then(|d| d.sync_all());
+    }
 }
 
 fn partial_name(to: &Path) -> PathBuf {
@@ -175,16 +192,18 @@ pub async fn inspect(path: &Path) -> Result<Inspected, BackupError> {
     Ok(Inspected { level, users, incidents })
 }
 
-/// Users and incidents in the database at `path`; zeros when the file or its schema is missing.
+/// Users and incidents in the database at `path`; zeros when the file is missing or empty, or
+/// holds no Baton schema. A file that cannot be read as a database is an error.
 pub async fn contents(path: &Path) -> Result<(i64, i64), BackupError> {
     if !path.exists() || std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) == 0 {
         return Ok((0, 0));
     }
-    let mut conn = open_read_only(path).await.map_err(|source| BackupError::Read { path: path.to_owned(), source })?;
-    if level_of(&mut conn).await.unwrap_or(0) == 0 {
+    let read_err = |source| BackupError::Read { path: path.to_owned(), source };
+    let mut conn = open_read_only(path).await.map_err(read_err)?;
+    if level_of(&mut conn).await.map_err(read_err)? == 0 {
         return Ok((0, 0));
     }
-    let counted = counts(&mut conn).await.map_err(|source| BackupError::Read { path: path.to_owned(), source });
+    let counted = counts(&mut conn).await.map_err(read_err);
     conn.close().await.ok();
     counted
 }
@@ -213,8 +232,10 @@ async fn counts(conn: &mut SqliteConnection) -> Result<(i64, i64), sqlx::Error> 
 }
 
 /// Puts the checked backup `from` in place of the database file `target`, with its write-ahead
-/// log and shared-memory files removed (they belong to the replaced database). The caller holds
-/// the [`InUseLock`].
+/// log, shared-memory and rollback journal files removed first: they belong to the replaced
+/// database and would be applied to the restored one. The caller holds the [`InUseLock`]. A crash
+/// between removing them and the rename leaves the replaced database without its last commits,
+/// which the restore was about to discard anyway.
 pub fn replace(from: &Path, target: &Path) -> Result<(), BackupError> {
     let io = |what: &'static str, path: &Path| {
         let path = path.to_owned();
@@ -226,7 +247,7 @@ pub fn replace(from: &Path, target: &Path) -> Result<(), BackupError> {
     let incoming = partial_name(target);
     std::fs::copy(from, &incoming).map_err(io("cannot copy the backup to", &incoming))?;
     File::open(&incoming).and_then(|f| f.sync_all()).map_err(io("cannot flush", &incoming))?;
-    for suffix in ["-wal", "-shm"] {
+    for suffix in ["-wal", "-shm", "-journal"] {
         let mut side = target.as_os_str().to_owned();
         side.push(suffix);
         match std::fs::remove_file(&side) {
@@ -235,7 +256,9 @@ pub fn replace(from: &Path, target: &Path) -> Result<(), BackupError> {
             Err(e) => return Err(io("cannot remove", Path::new(&side))(e)),
         }
     }
-    std::fs::rename(&incoming, target).map_err(io("cannot move the restored database to", target))
+    std::fs::rename(&incoming, target).map_err(io("cannot move the restored database to", target))?;
+    sync_dir(target);
+    Ok(())
 }
 
 /// An exclusive lock on `<database file>.lock`, held by a serving Baton for its whole life: a

@@ -1,6 +1,9 @@
 //! What the tests of every area share: the real app on port 0 and a small cookie-keeping client.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use app::{
     audit::{
@@ -286,4 +289,62 @@ pub async fn audit_entries(db: &Db) -> Vec<AuditEntry> {
 /// The newest audit entry of `event`.
 pub async fn last_audit_entry(db: &Db, event: &str) -> Option<AuditEntry> {
     audit_entries(db).await.into_iter().rev().find(|e| e.event == event)
+}
+
+/// The server binary in a process of its own, configured by environment only (its metrics
+/// recorder is its own too); killed when dropped.
+pub struct ServerProcess {
+    pub port: u16,
+    pub child: tokio::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts `server serve` on `port` with exactly `env`, a data dir in `dir`, and waits until
+    /// `/healthz` answers 200.
+    pub async fn start(env: &[(String, String)], port: u16, dir: &std::path::Path) -> Self {
+        let data = dir.join(format!("data-{port}"));
+        let log = dir.join(format!("server-{port}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"));
+        command
+            .arg("serve")
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            // What the unit file sets per instance.
+            .env("BATON_LISTEN", format!("127.0.0.1:{port}"))
+            .env("BATON_DATA_DIR", &data)
+            .stdout(std::process::Stdio::from(out.try_clone().unwrap()))
+            .stderr(std::process::Stdio::from(out))
+            .kill_on_drop(true);
+        let child = command.spawn().expect("server binary starts");
+        let instance = Self { port, child, log };
+        instance.wait_ready().await;
+        instance
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(r) = client.get(format!("http://127.0.0.1:{}/healthz", self.port)).send().await {
+                if r.status() == StatusCode::OK {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "instance {} not ready:\n{}", self.port, self.log_text());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+    }
 }

@@ -20,7 +20,7 @@ use app::{
 use reqwest::{header, StatusCode};
 use tokio::process::{Child, Command};
 
-use crate::helpers::PASSWORD;
+use crate::helpers::{ServerProcess, PASSWORD};
 
 /// The repository's deployment files.
 fn deploy(name: &str) -> PathBuf {
@@ -39,59 +39,6 @@ fn env_file(path: &Path) -> Vec<(String, String)> {
             (k.to_owned(), v.to_owned())
         })
         .collect()
-}
-
-struct Instance {
-    port: u16,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Instance {
-    async fn start(env: &[(String, String)], port: u16, dir: &Path) -> Self {
-        let data = dir.join(format!("data-{port}"));
-        let log = dir.join(format!("server-{port}.log"));
-        let out = std::fs::File::create(&log).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
-        command
-            .arg("serve")
-            .env_clear()
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            // What the unit file sets per instance.
-            .env("BATON_LISTEN", format!("127.0.0.1:{port}"))
-            .env("BATON_DATA_DIR", &data)
-            .stdout(Stdio::from(out.try_clone().unwrap()))
-            .stderr(Stdio::from(out))
-            .kill_on_drop(true);
-        let child = command.spawn().expect("server binary starts");
-        let instance = Self { port, child, log };
-        instance.wait_ready().await;
-        instance
-    }
-
-    async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let client = reqwest::Client::new();
-        loop {
-            if let Ok(r) = client.get(format!("http://127.0.0.1:{}/healthz", self.port)).send().await {
-                if r.status() == StatusCode::OK {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "instance {} not ready:\n{}", self.port, self.log_text());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn terminate(&self) {
-        let pid = self.child.id().expect("running").to_string();
-        let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(status.success());
-    }
 }
 
 struct Nginx {
@@ -349,8 +296,8 @@ async fn two_instances_behind_nginx_act_as_one() {
         env.iter().any(|(k, v)| k == "BATON_TRUSTED_PROXIES" && v == "127.0.0.1"),
         "the example trusts the local proxy"
     );
-    let first = Instance::start(&env, ports[0], dir.path()).await;
-    let second = Instance::start(&env, ports[1], dir.path()).await;
+    let first = ServerProcess::start(&env, ports[0], dir.path()).await;
+    let second = ServerProcess::start(&env, ports[1], dir.path()).await;
     let nginx = Nginx::start(dir.path(), proxy_port, ports).await;
 
     // The walk: every owner acts through the proxy, and their requests land on both instances.
