@@ -15,15 +15,9 @@ rounds="${2:-3}"
 port="${BENCH_PORT:-3230}"
 pg_admin="${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 token="bench-metrics-token-0123456789"
-export PATH="$HOME/.cargo/bin:$PATH"
 
-scripts/setup.sh >/dev/null
-command -v wrk >/dev/null || { if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk; else sudo apt-get install -y -qq wrk; fi; }
-if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
-  cargo leptos build --release --precompress
-  cargo build --release -p app --features test-support --example workflow_bench
-fi
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+# shellcheck source=scripts/bench-prepare.sh
+source scripts/bench-prepare.sh
 server="$target_dir/release/server"
 read -r -a backends <<<"${BENCH_BACKENDS:-sqlite postgres}"
 

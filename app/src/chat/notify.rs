@@ -40,7 +40,9 @@ struct IncidentRow {
     root_cause: String,
     solution: String,
     source: String,
-    base_url: Option<String>,
+    /// The public base URL links start with (`mail::compose::base_url`).
+    #[sqlx(skip)]
+    base_url: String,
 }
 
 impl IncidentRow {
@@ -53,27 +55,20 @@ impl IncidentRow {
     }
 
     fn link(&self) -> String {
-        format!(
-            "{}/incidents/{}",
-            self.base_url.as_deref().unwrap_or(crate::mail::compose::FALLBACK_BASE_URL),
-            self.key
-        )
+        format!("{}/incidents/{}", self.base_url, self.key)
     }
 }
 
 async fn incident(tx: &mut WriteTx, id: i64) -> Result<IncidentRow, AppError> {
     let mut row: IncidentRow = on_tx!(&mut *tx, conn => sqlx::query_as(
         "SELECT i.key, i.title, i.severity, i.stage, i.ops_owner, i.pm_owner, i.dev_owner, i.qa_owner, i.root_cause, \
-         i.solution, COALESCE(s.name, '') AS source, (SELECT value FROM settings WHERE key = $2) AS base_url \
+         i.solution, COALESCE(s.name, '') AS source \
          FROM incidents i LEFT JOIN intake_sources s ON s.id = i.intake_source_id WHERE i.id = $1",
     )
     .bind(id)
-    .bind(crate::mail::compose::BASE_URL_SETTING)
     .fetch_one(conn)
     .await?);
-    if let Some(url) = crate::mail::compose::instance_base_url() {
-        row.base_url = Some(url);
-    }
+    row.base_url = crate::mail::compose::base_url(tx).await?;
     Ok(row)
 }
 

@@ -32,11 +32,6 @@ tokio::task_local! {
     pub static PUBLIC_BASE_URL: std::sync::Arc<str>;
 }
 
-/// This task's instance's base URL, when a server set one.
-pub(crate) fn instance_base_url() -> Option<String> {
-    PUBLIC_BASE_URL.try_with(|url| url.to_string()).ok()
-}
-
 /// Used when no server has recorded its base URL (command-line tools, tests).
 pub(crate) const FALLBACK_BASE_URL: &str = "http://127.0.0.1:3000";
 
@@ -69,9 +64,11 @@ pub(crate) async fn time_zone(tx: &mut WriteTx) -> Result<String, AppError> {
     Ok(value.unwrap_or_else(|| crate::clock::DEFAULT_ZONE.to_owned()))
 }
 
-/// The public base URL, read inside `tx`.
+/// The public base URL: the instance's own inside a server's tasks, else the recorded setting
+/// (read inside `tx`).
 pub(crate) async fn base_url(tx: &mut WriteTx) -> Result<String, AppError> {
-    if let Some(url) = instance_base_url() {
+    // The instance's own configuration first: no query at all inside a server's tasks.
+    if let Ok(url) = PUBLIC_BASE_URL.try_with(|url| url.to_string()) {
         return Ok(url);
     }
     let value: Option<String> = on_tx!(&mut *tx, conn => sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
@@ -158,30 +155,26 @@ pub(crate) async fn recipients(tx: &mut WriteTx, ids: &[i64]) -> Result<Vec<Reci
 }
 
 /// Key, title and severity of an incident, for a notification, with the public base URL that
-/// links in emails start with (read together: one statement).
+/// links in emails start with ([`base_url`]).
 #[derive(sqlx::FromRow)]
 struct HeadlineRow {
     key: String,
     title: String,
     severity: String,
     source: String,
-    base_url: Option<String>,
+    #[sqlx(skip)]
+    base_url: String,
 }
 
 async fn headline(tx: &mut WriteTx, incident_id: i64) -> Result<HeadlineRow, AppError> {
     let mut row: HeadlineRow = on_tx!(&mut *tx, conn => sqlx::query_as(
-        "SELECT i.key, i.title, i.severity, COALESCE(s.name, '') AS source, \
-         (SELECT value FROM settings WHERE key = $2) AS base_url FROM incidents i \
+        "SELECT i.key, i.title, i.severity, COALESCE(s.name, '') AS source FROM incidents i \
          LEFT JOIN intake_sources s ON s.id = i.intake_source_id WHERE i.id = $1",
     )
     .bind(incident_id)
-    .bind(BASE_URL_SETTING)
     .fetch_one(conn)
     .await?);
-    if let Some(url) = instance_base_url() {
-        row.base_url = Some(url);
-    }
-    row.base_url.get_or_insert_with(|| FALLBACK_BASE_URL.to_owned());
+    row.base_url = base_url(tx).await?;
     Ok(row)
 }
 
@@ -199,8 +192,7 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
     if roles.is_empty() {
         return Ok(());
     }
-    let HeadlineRow { key, title, severity, base_url, .. } = headline(tx, event.incident_id).await?;
-    let base = base_url.unwrap_or_default();
+    let HeadlineRow { key, title, severity, base_url: base, .. } = headline(tx, event.incident_id).await?;
     // The actor and everyone notified, in one statement.
     let notified: Vec<(Role, i64)> =
         roles.iter().filter_map(|role| event.owners.get(*role).map(|id| (*role, id))).collect();
@@ -239,8 +231,7 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
 /// user with an email address, each in their own language, inside the intake transaction (so the
 /// emails exist exactly when the incident does).
 pub async fn notify_ops_of_intake(tx: &mut WriteTx, incident_id: i64) -> Result<(), AppError> {
-    let HeadlineRow { key, title, severity, source, base_url } = headline(tx, incident_id).await?;
-    let base = base_url.unwrap_or_default();
+    let HeadlineRow { key, title, severity, source, base_url: base } = headline(tx, incident_id).await?;
     let ops = active_holders(tx, rules::INTAKE_NOTIFIES).await?;
     let link = format!("{base}/incidents/{key}");
     let now = Utc::now();
@@ -312,8 +303,7 @@ pub async fn notify_owner_change(tx: &mut WriteTx, change: &OwnerChange<'_>) -> 
     if change.tell_new_owner {
         crate::chat::notify::on_owner_change(tx, change, Utc::now()).await?;
     }
-    let HeadlineRow { key, title, base_url, .. } = headline(tx, change.incident_id).await?;
-    let base = base_url.unwrap_or_default();
+    let HeadlineRow { key, title, base_url: base, .. } = headline(tx, change.incident_id).await?;
     let ids: Vec<i64> = [Some(change.actor_id), Some(change.after), change.before].into_iter().flatten().collect();
     let people = recipients(tx, &ids).await?;
     let name = |id: i64| people.iter().find(|p| p.id == id).map(|p| p.name.clone()).unwrap_or_default();

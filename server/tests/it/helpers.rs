@@ -88,16 +88,7 @@ impl TestApp {
 
     /// Creates an account with `roles` and the test password (no forced change).
     pub async fn create_user(&self, username: &str, roles: &[Role]) -> i64 {
-        let user = CliUser {
-            username: username.into(),
-            display_name: format!("User {username}"),
-            email: format!("{username}@example.com"),
-            language: "en".into(),
-            roles: roles.to_vec(),
-            password: PASSWORD.into(),
-            must_change: false,
-        };
-        bootstrap::create_user(&self.db, &PasswordHasher::new(1), user).await.expect("user created")
+        add_user(&self.db, username, roles).await
     }
 
     /// A fresh client with an empty cookie jar.
@@ -109,6 +100,21 @@ impl TestApp {
         self.shutdown.take().unwrap().send(()).unwrap();
         self.handle.take().unwrap().await.unwrap().expect("server stops cleanly");
     }
+}
+
+/// Creates an account in `db` with `roles` and the test password (no forced change), for tests
+/// that run a server of their own.
+pub async fn add_user(db: &Db, username: &str, roles: &[Role]) -> i64 {
+    let user = CliUser {
+        username: username.into(),
+        display_name: format!("User {username}"),
+        email: format!("{username}@example.com"),
+        language: "en".into(),
+        roles: roles.to_vec(),
+        password: PASSWORD.into(),
+        must_change: false,
+    };
+    bootstrap::create_user(db, &PasswordHasher::new(1), user).await.expect("user created")
 }
 
 /// A client that keeps the session cookie the way a browser would, so tests can also copy, plant

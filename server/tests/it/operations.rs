@@ -24,7 +24,7 @@ use server::Application;
 use sqlx::Row;
 use tokio::net::TcpListener;
 
-use crate::helpers::{actor, config_for, incident, ServerProcess, TestApp, PASSWORD};
+use crate::helpers::{actor, add_user, config_for, incident, ServerProcess, TestApp, PASSWORD};
 
 const TOKEN: &str = "scrape-token-0123456789";
 
@@ -78,21 +78,8 @@ db_test!(async fn metrics_need_the_token_and_count_what_happened(ctx) {
     assert_eq!(closed.get("/metrics").await.status(), StatusCode::NOT_FOUND, "off without a token");
     closed.stop().await;
 
-    let hasher = app::auth::password::PasswordHasher::new(1);
-    let mut ids = Vec::new();
-    for (name, role) in [("ops1", Role::Ops), ("pm1", Role::Pm)] {
-        let user = app::users::bootstrap::CliUser {
-            username: name.into(),
-            display_name: name.into(),
-            email: format!("{name}@example.com"),
-            language: "en".into(),
-            roles: vec![role],
-            password: PASSWORD.into(),
-            must_change: false,
-        };
-        ids.push(app::users::bootstrap::create_user(&ctx.db, &hasher, user).await.unwrap());
-    }
-    let (ops, pm) = (ids[0], ids[1]);
+    let ops = add_user(&ctx.db, "ops1", &[Role::Ops]).await;
+    let pm = add_user(&ctx.db, "pm1", &[Role::Pm]).await;
     let smtp_port = free_port();
     let sink = Sink::start(smtp_port);
     let port = free_port();
@@ -198,21 +185,7 @@ async fn a_backup_taken_while_writing_restores_into_an_empty_data_dir() {
     let live_dir = tempfile::tempdir().unwrap();
     let (config, application) = sqlite_server(live_dir.path()).await;
     let db = application.state().db.clone();
-    let ops = app::users::bootstrap::create_user(
-        &db,
-        &app::auth::password::PasswordHasher::new(1),
-        app::users::bootstrap::CliUser {
-            username: "ops1".into(),
-            display_name: "Ops One".into(),
-            email: "ops1@example.com".into(),
-            language: "en".into(),
-            roles: vec![Role::Ops],
-            password: PASSWORD.into(),
-            must_change: false,
-        },
-    )
-    .await
-    .unwrap();
+    let ops = add_user(&db, "ops1", &[Role::Ops]).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
@@ -378,21 +351,7 @@ db_test!(async fn shutdown_drains_says_so_on_healthz_and_ends_live_streams_with_
     let config = config_for(ctx.url.expose(), dir.path(), &base, &[("BATON_DRAIN_DELAY", "2s")]);
     let application = Application::build_with_listener(config, listener).await.unwrap();
     let db = application.state().db.clone();
-    app::users::bootstrap::create_user(
-        &db,
-        &app::auth::password::PasswordHasher::new(1),
-        app::users::bootstrap::CliUser {
-            username: "qa1".into(),
-            display_name: "QA".into(),
-            email: "qa1@example.com".into(),
-            language: "en".into(),
-            roles: vec![Role::Qa],
-            password: PASSWORD.into(),
-            must_change: false,
-        },
-    )
-    .await
-    .unwrap();
+    add_user(&db, "qa1", &[Role::Qa]).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
@@ -413,6 +372,7 @@ db_test!(async fn shutdown_drains_says_so_on_healthz_and_ends_live_streams_with_
     assert!(login.status().is_success());
     let mut stream = client.get(format!("{base}/events")).send().await.unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()["x-accel-buffering"], "no", "proxies pass the stream on unbuffered");
 
     let asked = Instant::now();
     stop.send(()).unwrap();

@@ -11,16 +11,15 @@ use std::{
 };
 
 use app::{
-    auth::{password::PasswordHasher, Role},
+    auth::Role,
     config::Backend,
     mail::test_sink::{free_port, Sink},
     testing::{TestDb, TestDbError},
-    users::bootstrap::{self, CliUser},
 };
 use reqwest::{header, StatusCode};
 use tokio::process::{Child, Command};
 
-use crate::helpers::{ServerProcess, PASSWORD};
+use crate::helpers::{add_user, ServerProcess, PASSWORD};
 
 /// The repository's deployment files.
 fn deploy(name: &str) -> PathBuf {
@@ -246,19 +245,9 @@ async fn two_instances_behind_nginx_act_as_one() {
     let sink = Sink::start(smtp_port);
 
     // Users and an intake source exist before the instances start.
-    let hasher = PasswordHasher::new(1);
     let mut ids = HashMap::new();
     for (name, role) in [("ops1", Role::Ops), ("pm1", Role::Pm), ("dev1", Role::Dev), ("qa1", Role::Qa)] {
-        let user = CliUser {
-            username: name.into(),
-            display_name: name.to_uppercase(),
-            email: format!("{name}@example.com"),
-            language: "zh-CN".into(),
-            roles: vec![role],
-            password: PASSWORD.into(),
-            must_change: false,
-        };
-        ids.insert(name, bootstrap::create_user(&test_db.db, &hasher, user).await.unwrap());
+        ids.insert(name, add_user(&test_db.db, name, &[role]).await);
     }
     let source = app::intake::store::create(
         &test_db.db,
