@@ -128,20 +128,11 @@ impl TryFrom<RecipientRow> for Recipient {
 /// One statement for all of them: this runs inside gate transactions, where every statement
 /// lengthens the time the write lock is held.
 pub(crate) async fn recipients(tx: &mut WriteTx, ids: &[i64]) -> Result<Vec<Recipient>, AppError> {
-    let mut wanted: Vec<i64> = Vec::with_capacity(ids.len());
-    for id in ids {
-        if !wanted.contains(id) {
-            wanted.push(*id);
-        }
-    }
+    let wanted = distinct(ids);
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders = (1..=wanted.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
-    let sql = format!(
-        "SELECT id, username, display_name, email, language, active, chat_mobile, wecom_userid, feishu_open_id \
-         FROM users WHERE id IN ({placeholders})"
-    );
+    let sql = format!("SELECT {RECIPIENT_COLUMNS} FROM users WHERE id IN ({})", placeholders(1, wanted.len()));
     let rows: Vec<RecipientRow> = on_tx!(&mut *tx, conn => {
         let mut query = sqlx::query_as(&sql);
         for id in &wanted {
@@ -149,9 +140,75 @@ pub(crate) async fn recipients(tx: &mut WriteTx, ids: &[i64]) -> Result<Vec<Reci
         }
         query.fetch_all(conn).await?
     });
+    in_order(rows, &wanted)
+}
+
+/// The columns of a [`RecipientRow`].
+const RECIPIENT_COLUMNS: &str =
+    "id, username, display_name, email, language, active, chat_mobile, wecom_userid, feishu_open_id";
+
+/// `ids` without repeats, in their first order.
+fn distinct(ids: &[i64]) -> Vec<i64> {
+    let mut wanted: Vec<i64> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !wanted.contains(id) {
+            wanted.push(*id);
+        }
+    }
+    wanted
+}
+
+/// `$from, $from+1, ...`, `n` of them.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The recipients of `rows`, in the order of `wanted`.
+fn in_order(rows: Vec<RecipientRow>, wanted: &[i64]) -> Result<Vec<Recipient>, AppError> {
     let mut found = rows.into_iter().map(Recipient::try_from).collect::<Result<Vec<_>, _>>()?;
     found.sort_by_key(|r| wanted.iter().position(|id| *id == r.id));
     Ok(found)
+}
+
+/// An incident's headline and the users `ids` (each once, in order), in one statement: the
+/// notifications of a hand-off or an owner change need both, inside the gate transaction.
+async fn headline_with_recipients(
+    tx: &mut WriteTx,
+    incident_id: i64,
+    ids: &[i64],
+) -> Result<(HeadlineRow, Vec<Recipient>), AppError> {
+    #[derive(sqlx::FromRow)]
+    struct Joined {
+        #[sqlx(flatten)]
+        headline: HeadlineRow,
+        #[sqlx(flatten)]
+        user: RecipientRow,
+    }
+    let wanted = distinct(ids);
+    if wanted.is_empty() {
+        return Ok((headline(tx, incident_id).await?, Vec::new()));
+    }
+    let columns = RECIPIENT_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT i.key, i.title, i.severity, COALESCE(s.name, '') AS source, {columns} FROM incidents i \
+         JOIN users u ON i.id = $1 AND u.id IN ({}) \
+         LEFT JOIN intake_sources s ON s.id = i.intake_source_id",
+        placeholders(2, wanted.len())
+    );
+    let rows: Vec<Joined> = on_tx!(&mut *tx, conn => {
+        let mut query = sqlx::query_as(&sql).bind(incident_id);
+        for id in &wanted {
+            query = query.bind(*id);
+        }
+        query.fetch_all(conn).await?
+    });
+    let mut rows = rows.into_iter();
+    // No row: none of the users exists (the actor always does), or the incident does not.
+    let Some(first) = rows.next() else { return Ok((headline(tx, incident_id).await?, Vec::new())) };
+    let mut headline = first.headline;
+    let users = std::iter::once(first.user).chain(rows.map(|r| r.user)).collect();
+    headline.base_url = base_url(tx).await?;
+    Ok((headline, in_order(users, &wanted)?))
 }
 
 /// Key, title and severity of an incident, for a notification, with the public base URL that
@@ -192,12 +249,12 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
     if roles.is_empty() {
         return Ok(());
     }
-    let HeadlineRow { key, title, severity, base_url: base, .. } = headline(tx, event.incident_id).await?;
-    // The actor and everyone notified, in one statement.
+    // The incident, the actor and everyone notified, in one statement.
     let notified: Vec<(Role, i64)> =
         roles.iter().filter_map(|role| event.owners.get(*role).map(|id| (*role, id))).collect();
     let ids: Vec<i64> = std::iter::once(event.actor_id).chain(notified.iter().map(|(_, id)| *id)).collect();
-    let people = recipients(tx, &ids).await?;
+    let (HeadlineRow { key, title, severity, base_url: base, .. }, people) =
+        headline_with_recipients(tx, event.incident_id, &ids).await?;
     let actor = people.iter().find(|p| p.id == event.actor_id).cloned();
     let now = Utc::now();
     // One email per person, even when they hold two of the notified roles.
@@ -303,9 +360,9 @@ pub async fn notify_owner_change(tx: &mut WriteTx, change: &OwnerChange<'_>) -> 
     if change.tell_new_owner {
         crate::chat::notify::on_owner_change(tx, change, Utc::now()).await?;
     }
-    let HeadlineRow { key, title, base_url: base, .. } = headline(tx, change.incident_id).await?;
     let ids: Vec<i64> = [Some(change.actor_id), Some(change.after), change.before].into_iter().flatten().collect();
-    let people = recipients(tx, &ids).await?;
+    let (HeadlineRow { key, title, base_url: base, .. }, people) =
+        headline_with_recipients(tx, change.incident_id, &ids).await?;
     let name = |id: i64| people.iter().find(|p| p.id == id).map(|p| p.name.clone()).unwrap_or_default();
     let link = format!("{base}/incidents/{key}");
     let now = Utc::now();

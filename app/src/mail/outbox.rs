@@ -48,18 +48,21 @@ pub struct NewEmail {
     pub message_domain: String,
 }
 
-/// The Message-ID of outbox row `id`: fixed per row, so a resend is recognisable as the same email.
-pub fn message_id(id: i64, incident_key: &str, domain: &str) -> String {
-    format!("<outbox-{id}.{incident_key}@{domain}>")
+/// A fresh Message-ID for an email about `incident_key`: unique (a random UUID), stored with the
+/// row, so a resend is recognisable as the same email. Not derived from the row id, which would
+/// take a second statement inside the gate transaction to write.
+pub fn new_message_id(incident_key: &str, domain: &str) -> String {
+    format!("<outbox-{}.{incident_key}@{domain}>", uuid::Uuid::new_v4().simple())
 }
 
 /// Writes `email` inside `tx`; returns its row id.
 pub async fn enqueue(tx: &mut WriteTx, email: &NewEmail, now: DateTime<Utc>) -> Result<i64, AppError> {
     let recipients = serde_json::to_string(&email.recipients).map_err(AppError::internal)?;
+    let mid = new_message_id(&email.incident_key, &email.message_domain);
     let id: i64 = on_tx!(&mut *tx, conn => sqlx::query_scalar(
         "INSERT INTO outbox (kind, incident_id, dedupe_key, recipients, subject, body_text, body_html, language, \
-         status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10) \
-         RETURNING id",
+         status, attempts, next_attempt_at, created_at, message_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10, $11) RETURNING id",
     )
     .bind(email.kind.as_str())
     .bind(email.incident_id)
@@ -71,15 +74,9 @@ pub async fn enqueue(tx: &mut WriteTx, email: &NewEmail, now: DateTime<Utc>) -> 
     .bind(&email.language)
     .bind(EmailStatus::Queued.as_str())
     .bind(now)
+    .bind(&mid)
     .fetch_one(conn)
     .await?);
-    let mid = message_id(id, &email.incident_key, &email.message_domain);
-    on_tx!(&mut *tx, conn => sqlx::query("UPDATE outbox SET message_id = $1 WHERE id = $2")
-        .bind(&mid)
-        .bind(id)
-        .execute(conn)
-        .await
-        .map(|_| ()))?;
     Ok(id)
 }
 

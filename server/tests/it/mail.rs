@@ -89,7 +89,9 @@ db_test!(async fn a_gate_action_answers_fast_and_the_running_server_emails_the_n
     assert_eq!(rcpt, &vec!["pm1@example.com".to_owned()]);
     assert!(message["subject"].as_str().unwrap().contains(&key));
     let host = app.base.trim_start_matches("http://").split(':').next().unwrap().to_owned();
-    assert_eq!(message["message_id"], format!("<outbox-1.{key}@{host}>"));
+    let stored: String = app::on_db!(&app.db, pool => sqlx::query_scalar("SELECT message_id FROM outbox WHERE incident_id = $1").bind(id).fetch_one(pool).await.unwrap());
+    assert!(stored.starts_with("<outbox-") && stored.ends_with(&format!(".{key}@{host}>")), "{stored}");
+    assert_eq!(message["message_id"], stored, "sent with the Message-ID stored with the email");
     let text = message["parts"][0]["content"].as_str().unwrap();
     assert!(text.contains(&format!("{}/incidents/{key}", app.base)), "links to the public base URL:\n{text}");
 
