@@ -72,8 +72,10 @@ async fn mentioned_users(tx: &mut WriteTx, names: &[String]) -> Result<Vec<(i64,
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders = (1..=names.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
-    let sql = format!("SELECT id, username_key FROM users WHERE active AND username_key IN ({placeholders})");
+    let sql = format!(
+        "SELECT id, username_key FROM users WHERE active AND username_key IN ({})",
+        crate::db::placeholders(1, names.len())
+    );
     Ok(on_tx!(&mut *tx, conn => {
         let mut query = sqlx::query_as(&sql);
         for name in names {

@@ -2,8 +2,9 @@
 //!
 //! Queries are written once in portable SQL and compiled for both back ends through
 //! [`on_db!`](crate::on_db) and [`on_tx!`](crate::on_tx), which expand the same code once per
-//! driver. Portable SQL here means: `$1, $2, ...` placeholders numbered in order of first use
-//! (SQLite numbers `$N` parameters by first appearance), `TEXT`/`BIGINT`/`BOOLEAN` columns,
+//! driver. Portable SQL here means: `$1, $2, ...` placeholders (both drivers bind `$N` to the
+//! N-th bound value; they are numbered in order of first use so the SQL reads the same way as
+//! its binds, see [`placeholders`]), `TEXT`/`BIGINT`/`BOOLEAN` columns,
 //! timestamps bound as `chrono::DateTime<Utc>`, `INSERT ... ON CONFLICT ... DO UPDATE` and
 //! `RETURNING`. Where the back ends truly differ (schema types, locking), the difference lives in
 //! the two migration folders or in a `match` on [`Db`], never in scattered string building.
@@ -80,6 +81,12 @@ pub struct UnknownStoredValue {
     pub column: &'static str,
     /// What was stored.
     pub value: String,
+}
+
+/// `$first, $first+1, ...`, `n` placeholders, for an `IN (...)` list whose values are bound in
+/// that order after the `first - 1` values bound before them.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|k| format!("${k}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Parses the stored name of an enumerated value with `parse`; an unknown name is an

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     auth::Role,
-    db::{Db, WriteTx},
+    db::{placeholders, Db, WriteTx},
     error::AppError,
     i18n::{Locale, Strings},
     on_tx,
@@ -132,7 +132,7 @@ pub(crate) async fn recipients(tx: &mut WriteTx, ids: &[i64]) -> Result<Vec<Reci
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!("SELECT {RECIPIENT_COLUMNS} FROM users WHERE id IN ({})", placeholders(1, wanted.len()));
+    let sql = format!("SELECT {RECIPIENT_COLUMNS} FROM users u WHERE u.id IN ({})", placeholders(1, wanted.len()));
     let rows: Vec<RecipientRow> = on_tx!(&mut *tx, conn => {
         let mut query = sqlx::query_as(&sql);
         for id in &wanted {
@@ -143,9 +143,9 @@ pub(crate) async fn recipients(tx: &mut WriteTx, ids: &[i64]) -> Result<Vec<Reci
     in_order(rows, &wanted)
 }
 
-/// The columns of a [`RecipientRow`].
+/// The columns of a [`RecipientRow`], from `users u`.
 const RECIPIENT_COLUMNS: &str =
-    "id, username, display_name, email, language, active, chat_mobile, wecom_userid, feishu_open_id";
+    "u.id, u.username, u.display_name, u.email, u.language, u.active, u.chat_mobile, u.wecom_userid, u.feishu_open_id";
 
 /// `ids` without repeats, in their first order.
 fn distinct(ids: &[i64]) -> Vec<i64> {
@@ -156,11 +156,6 @@ fn distinct(ids: &[i64]) -> Vec<i64> {
         }
     }
     wanted
-}
-
-/// `$from, $from+1, ...`, `n` of them.
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
 /// The recipients of `rows`, in the order of `wanted`.
@@ -188,9 +183,8 @@ async fn headline_with_recipients(
     if wanted.is_empty() {
         return Ok((headline(tx, incident_id).await?, Vec::new()));
     }
-    let columns = RECIPIENT_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
     let sql = format!(
-        "SELECT i.key, i.title, i.severity, COALESCE(s.name, '') AS source, {columns} FROM incidents i \
+        "SELECT i.key, i.title, i.severity, COALESCE(s.name, '') AS source, {RECIPIENT_COLUMNS} FROM incidents i \
          JOIN users u ON i.id = $1 AND u.id IN ({}) \
          LEFT JOIN intake_sources s ON s.id = i.intake_source_id",
         placeholders(2, wanted.len())

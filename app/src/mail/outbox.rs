@@ -51,7 +51,7 @@ pub struct NewEmail {
 /// A fresh Message-ID for an email about `incident_key`: unique (a random UUID), stored with the
 /// row, so a resend is recognisable as the same email. Not derived from the row id, which would
 /// take a second statement inside the gate transaction to write.
-pub fn new_message_id(incident_key: &str, domain: &str) -> String {
+fn new_message_id(incident_key: &str, domain: &str) -> String {
     format!("<outbox-{}.{incident_key}@{domain}>", uuid::Uuid::new_v4().simple())
 }
 
@@ -210,8 +210,8 @@ async fn fail_unreadable(
     Ok(())
 }
 
-/// Records the outcome of the claim `(id, attempt)` with `set` (whose placeholders come first, as
-/// SQLite numbers them by first use); false when that claim no longer holds the row (its lease ran
+/// Records the outcome of the claim `(id, attempt)` with `set` (whose placeholders come first, in
+/// order of first use like all our SQL); false when that claim no longer holds the row (its lease ran
 /// out and another claim took it).
 async fn finish(db: &Db, claim: &Claimed, set: &str, binds: Finish<'_>) -> Result<bool, AppError> {
     let n = match binds {
