@@ -3,7 +3,9 @@
 //! committed), written in the channel's language and naming, with their chat identities, the
 //! people who must act now.
 //!
-//! With no channel subscribed, each hook costs one small read of the channels table.
+//! With no channel subscribed, a stage hand-off reads nothing here: the emails' read of the
+//! incident counts the enabled channels (`channels_enabled`). The other hooks cost one small read
+//! of the channels table.
 
 use chrono::{DateTime, Utc};
 
@@ -222,11 +224,17 @@ async fn enqueue(
 }
 
 /// Stage hand-offs and the step-9 report, inside the gate action's transaction (called by
-/// `workflow::effects`).
-pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent, now: DateTime<Utc>) -> Result<(), AppError> {
+/// `workflow::effects`). `channels_enabled` is whether any channel is enabled, when the emails of
+/// the same action already read it (`Some(false)`: nothing to write, nothing more to read).
+pub async fn on_transition(
+    tx: &mut WriteTx,
+    event: &TransitionEvent,
+    channels_enabled: Option<bool>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     let handoff = event.from != event.to && !rules::notified_roles(event.to).is_empty();
     let report = event.kind == ActionKind::SendReport;
-    if !handoff && !report {
+    if (!handoff && !report) || channels_enabled == Some(false) {
         return Ok(());
     }
     let mut row = None;

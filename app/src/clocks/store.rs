@@ -119,23 +119,41 @@ pub(crate) struct ClockRow {
     pub escalate_at: Option<DateTime<Utc>>,
 }
 
+/// A [`ClockRow`]'s columns of `stage_clocks c`, as the elements of a JSON array (no keys: half
+/// the bytes to build, copy and read).
+const CLOCK_JSON_ELEMENTS: &str = "c.id, c.incident_id, c.stage, c.severity, c.started_at, c.stopped_at, \
+                                   c.target_seconds, c.basis, c.escalate_pct, c.spent_seconds, c.running_since, \
+                                   c.level, c.risk_at, c.breach_at, c.escalate_at";
+
 /// The incident page's statement reads an incident's clocks (`i.id`), oldest first, as one JSON
-/// array of [`ClockRow`]s, each an array of its columns in [`CLOCK_COLUMNS`] order (no keys: half
-/// the bytes to build, copy and read): one value instead of a row per stay.
-pub(crate) fn clocks_json_sql(backend: crate::config::Backend) -> &'static str {
+/// array of [`ClockRow`]s, each an array of its columns in [`CLOCK_COLUMNS`] order: one value
+/// instead of a row per stay.
+pub(crate) fn clocks_json_sql(backend: crate::config::Backend) -> String {
     match backend {
-        crate::config::Backend::Sqlite => {
-            "SELECT json_group_array(json_array(c.id, c.incident_id, c.stage, c.severity, c.started_at, \
-             c.stopped_at, c.target_seconds, c.basis, c.escalate_pct, c.spent_seconds, c.running_since, c.level, \
-             c.risk_at, c.breach_at, c.escalate_at) ORDER BY c.id) FROM stage_clocks c WHERE c.incident_id = i.id"
-        }
-        crate::config::Backend::Postgres => {
-            "SELECT COALESCE(json_agg(json_build_array(c.id, c.incident_id, c.stage, c.severity, c.started_at, \
-             c.stopped_at, c.target_seconds, c.basis, c.escalate_pct, c.spent_seconds, c.running_since, c.level, \
-             c.risk_at, c.breach_at, c.escalate_at) ORDER BY c.id), '[]'::json)::text FROM stage_clocks c \
+        crate::config::Backend::Sqlite => format!(
+            "SELECT json_group_array(json_array({CLOCK_JSON_ELEMENTS}) ORDER BY c.id) FROM stage_clocks c \
              WHERE c.incident_id = i.id"
-        }
+        ),
+        crate::config::Backend::Postgres => format!(
+            "SELECT COALESCE(json_agg(json_build_array({CLOCK_JSON_ELEMENTS}) ORDER BY c.id), '[]'::json)::text \
+             FROM stage_clocks c WHERE c.incident_id = i.id"
+        ),
     }
+}
+
+/// Two columns for the statement that locks an incident (`incidents`) in a change:
+/// `current_clock`, its running or paused clock as one JSON array (a [`ClockRow`]) or `NULL`, and
+/// `clock_policy`, the stored policy (`$1` is [`policy::POLICY_SETTING`]). A stage change then
+/// needs no statement of its own to read them ([`Current::from_locked_read`]).
+pub(crate) fn current_columns_sql(backend: crate::config::Backend) -> String {
+    let array = match backend {
+        crate::config::Backend::Sqlite => format!("json_array({CLOCK_JSON_ELEMENTS})"),
+        crate::config::Backend::Postgres => format!("json_build_array({CLOCK_JSON_ELEMENTS})::text"),
+    };
+    format!(
+        "(SELECT {array} FROM stage_clocks c WHERE c.incident_id = incidents.id AND c.stopped_at IS NULL) \
+         AS current_clock, (SELECT value FROM settings WHERE key = $1) AS clock_policy"
+    )
 }
 
 /// The columns of a [`ClockRow`].
@@ -273,6 +291,49 @@ async fn stop(
     Ok(())
 }
 
+/// An incident's current clock and the policy in force, as a change read them in its transaction.
+pub(crate) struct Current {
+    clock: Option<ClockRow>,
+    policy: ClockPolicy,
+}
+
+impl Current {
+    /// The two columns of [`current_columns_sql`].
+    pub(crate) fn from_locked_read(clock: Option<&str>, policy: Option<String>) -> Result<Self, AppError> {
+        let clock = clock
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|err| AppError::internal(format!("cannot read the current stage clock: {err}")))?;
+        Ok(Current { clock, policy: policy::decode(policy)? })
+    }
+
+    /// Reads them inside `tx`, in one statement: this runs inside every change that moves an
+    /// incident, where each statement lengthens the write lock.
+    async fn read(tx: &mut WriteTx, incident_id: i64) -> Result<Self, AppError> {
+        #[derive(sqlx::FromRow)]
+        struct WithPolicy {
+            #[sqlx(flatten)]
+            clock: ClockRow,
+            policy: Option<String>,
+        }
+        let sql = format!(
+            "SELECT {CLOCK_COLUMNS}, (SELECT value FROM settings WHERE key = $2) AS policy \
+             FROM stage_clocks WHERE incident_id = $1 AND stopped_at IS NULL"
+        );
+        let current: Option<WithPolicy> = on_tx!(&mut *tx, conn => sqlx::query_as(&sql)
+            .bind(incident_id)
+            .bind(policy::POLICY_SETTING)
+            .fetch_optional(conn)
+            .await?);
+        match current {
+            Some(WithPolicy { clock, policy: stored }) => {
+                Ok(Current { clock: Some(clock), policy: policy::decode(stored)? })
+            }
+            None => Ok(Current { clock: None, policy: policy::load_in(tx).await? }),
+        }
+    }
+}
+
 /// After a committed move from one stage to another (called inside its transaction): stops the
 /// clock of the stage left, recording who moved it on (`by`: the user and the role they acted
 /// in), and starts the one of the stage entered (none once closed). A stage entered again gets a
@@ -285,33 +346,25 @@ pub async fn on_stage_entered(
     now: DateTime<Utc>,
     by: Option<(i64, Role)>,
 ) -> Result<(), AppError> {
-    // The current clock and the policy in one statement: this runs inside every gate action
-    // that moves an incident, where each statement lengthens the write lock.
-    #[derive(sqlx::FromRow)]
-    struct WithPolicy {
-        #[sqlx(flatten)]
-        clock: ClockRow,
-        policy: Option<String>,
+    let current = Current::read(tx, incident_id).await?;
+    on_stage_entered_from(tx, incident_id, current, stage, severity, now, by).await
+}
+
+/// [`on_stage_entered`] with the current clock and policy already read under the incident's lock.
+pub(crate) async fn on_stage_entered_from(
+    tx: &mut WriteTx,
+    incident_id: i64,
+    current: Current,
+    stage: Stage,
+    severity: Severity,
+    now: DateTime<Utc>,
+    by: Option<(i64, Role)>,
+) -> Result<(), AppError> {
+    if let Some(clock) = &current.clock {
+        stop(tx, clock, &current.policy, now, by).await?;
     }
-    let sql = format!(
-        "SELECT {CLOCK_COLUMNS}, (SELECT value FROM settings WHERE key = $2) AS policy \
-         FROM stage_clocks WHERE incident_id = $1 AND stopped_at IS NULL"
-    );
-    let current: Option<WithPolicy> = on_tx!(&mut *tx, conn => sqlx::query_as(&sql)
-        .bind(incident_id)
-        .bind(policy::POLICY_SETTING)
-        .fetch_optional(conn)
-        .await?);
-    let policy = match current {
-        Some(WithPolicy { clock, policy: stored }) => {
-            let policy = policy::decode(stored)?;
-            stop(tx, &clock, &policy, now, by).await?;
-            policy
-        }
-        None => policy::load_in(tx).await?,
-    };
     if stage != Stage::Closed {
-        start(tx, incident_id, stage, severity, &policy, now).await?;
+        start(tx, incident_id, stage, severity, &current.policy, now).await?;
     }
     Ok(())
 }

@@ -184,7 +184,9 @@ async fn headline_with_recipients(
         return Ok((headline(tx, incident_id).await?, Vec::new()));
     }
     let sql = format!(
-        "SELECT i.key, i.title, i.severity, COALESCE(s.name, '') AS source, {RECIPIENT_COLUMNS} FROM incidents i \
+        "SELECT i.key, i.title, i.severity, COALESCE(s.name, '') AS source, {RECIPIENT_COLUMNS}, \
+         (SELECT COUNT(*) FROM chat_channels c WHERE c.enabled AND c.removed_at IS NULL) AS enabled_channels \
+         FROM incidents i \
          JOIN users u ON i.id = $1 AND u.id IN ({}) \
          LEFT JOIN intake_sources s ON s.id = i.intake_source_id",
         placeholders(2, wanted.len())
@@ -215,6 +217,10 @@ struct HeadlineRow {
     source: String,
     #[sqlx(skip)]
     base_url: String,
+    /// How many chat channels are enabled, when read with the headline (a hand-off's chat
+    /// messages then need no read of their own to learn that there are none).
+    #[sqlx(default)]
+    enabled_channels: Option<i64>,
 }
 
 async fn headline(tx: &mut WriteTx, incident_id: i64) -> Result<HeadlineRow, AppError> {
@@ -231,23 +237,24 @@ async fn headline(tx: &mut WriteTx, incident_id: i64) -> Result<HeadlineRow, App
 
 /// Queues the emails an accepted gate action causes, inside its transaction: the notifications of
 /// the stage it entered and, for the send-report action, the report. Called by
-/// `workflow::effects::on_transition`.
-pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<(), AppError> {
+/// `workflow::effects::on_transition`. Returns whether any chat channel is enabled when the
+/// notifications' read told (`None` when it did not run), for the chat messages that follow.
+pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<Option<bool>, AppError> {
     if event.kind == crate::workflow::rules::ActionKind::SendReport {
         report::queue_report(tx, event).await?;
     }
     if event.from == event.to {
-        return Ok(());
+        return Ok(None);
     }
     let roles = rules::notified_roles(event.to);
     if roles.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     // The incident, the actor and everyone notified, in one statement.
     let notified: Vec<(Role, i64)> =
         roles.iter().filter_map(|role| event.owners.get(*role).map(|id| (*role, id))).collect();
     let ids: Vec<i64> = std::iter::once(event.actor_id).chain(notified.iter().map(|(_, id)| *id)).collect();
-    let (HeadlineRow { key, title, severity, base_url: base, .. }, people) =
+    let (HeadlineRow { key, title, severity, base_url: base, enabled_channels, .. }, people) =
         headline_with_recipients(tx, event.incident_id, &ids).await?;
     let actor = people.iter().find(|p| p.id == event.actor_id).cloned();
     let now = Utc::now();
@@ -275,14 +282,14 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
         let rendered = note.render(&user.name, user.locale.strings());
         queue_notification(tx, event.incident_id, &key, &user, rendered, &base, None, now).await?;
     }
-    Ok(())
+    Ok(enabled_channels.map(|n| n > 0))
 }
 
 /// Queues the step-1 notification of an incident that arrived through intake: every active ops
 /// user with an email address, each in their own language, inside the intake transaction (so the
 /// emails exist exactly when the incident does).
 pub async fn notify_ops_of_intake(tx: &mut WriteTx, incident_id: i64) -> Result<(), AppError> {
-    let HeadlineRow { key, title, severity, source, base_url: base } = headline(tx, incident_id).await?;
+    let HeadlineRow { key, title, severity, source, base_url: base, .. } = headline(tx, incident_id).await?;
     let ops = active_holders(tx, rules::INTAKE_NOTIFIES).await?;
     let link = format!("{base}/incidents/{key}");
     let now = Utc::now();

@@ -40,6 +40,6 @@ pub async fn on_transition(tx: &mut WriteTx, event: &TransitionEvent) -> Result<
         to = event.to.as_str(),
         "gate action accepted"
     );
-    crate::mail::on_transition(tx, event).await?;
-    crate::chat::notify::on_transition(tx, event, chrono::Utc::now()).await
+    let channels_enabled = crate::mail::on_transition(tx, event).await?;
+    crate::chat::notify::on_transition(tx, event, channels_enabled, chrono::Utc::now()).await
 }

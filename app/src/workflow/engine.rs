@@ -25,6 +25,7 @@ use crate::{
         Outcome,
     },
     auth::Role,
+    config::Backend,
     db::{parse_stored, Db, WriteTx},
     error::{AppError, FieldProblem},
     mail::compose::OwnerChange,
@@ -385,6 +386,10 @@ struct Locked {
     version: i64,
     fix_round: i64,
     pool_item_id: Option<i64>,
+    /// The current stage clock as stored (JSON), read with the lock.
+    current_clock: Option<String>,
+    /// The stored clock policy, read with the lock.
+    clock_policy: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -402,6 +407,8 @@ struct LockedRow {
     version: i64,
     fix_round: i64,
     pool_item_id: Option<i64>,
+    current_clock: Option<String>,
+    clock_policy: Option<String>,
 }
 
 impl TryFrom<LockedRow> for Locked {
@@ -421,6 +428,8 @@ impl TryFrom<LockedRow> for Locked {
             version: r.version,
             fix_round: r.fix_round,
             pool_item_id: r.pool_item_id,
+            current_clock: r.current_clock,
+            clock_policy: r.clock_policy,
         })
     }
 }
@@ -443,20 +452,24 @@ fn check_times(facts: &Facts, reported: DateTime<Utc>, now: DateTime<Utc>) -> Re
     Ok(())
 }
 
-/// Locks the incident and checks that it is still at the version the user saw.
+/// Locks the incident and checks that it is still at the version the user saw. The same
+/// statement reads its current stage clock and the clock policy, which a stage change needs next.
 async fn lock_at_version(tx: &mut WriteTx, id: i64, expected_version: i64) -> Result<Locked, AppError> {
     // SQLite's write transaction already holds the only write lock; PostgreSQL locks the row.
-    const SQLITE: &str =
-        "SELECT key, severity, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, \
-                          dev_verdict, version, fix_round, pool_item_id FROM incidents WHERE id = $1";
-    const POSTGRES: &str =
-        "SELECT key, severity, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, \
-                            dev_verdict, version, fix_round, pool_item_id FROM incidents WHERE id = $1 FOR UPDATE";
-    let sql = match tx {
-        WriteTx::Sqlite(_) => SQLITE,
-        WriteTx::Postgres(_) => POSTGRES,
+    let (backend, lock) = match tx {
+        WriteTx::Sqlite(_) => (Backend::Sqlite, ""),
+        WriteTx::Postgres(_) => (Backend::Postgres, " FOR UPDATE"),
     };
-    let row: Option<LockedRow> = on_tx!(tx, conn => sqlx::query_as(sql).bind(id).fetch_optional(conn).await?);
+    let sql = format!(
+        "SELECT key, severity, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
+         version, fix_round, pool_item_id, {} FROM incidents WHERE id = $2{lock}",
+        crate::clocks::store::current_columns_sql(backend)
+    );
+    let row: Option<LockedRow> = on_tx!(tx, conn => sqlx::query_as(&sql)
+        .bind(crate::clocks::policy::POLICY_SETTING)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?);
     let locked = Locked::try_from(row.ok_or(AppError::NotFound)?)?;
     if locked.version != expected_version {
         return Err(refused(Refusal::Stale));
@@ -513,7 +526,7 @@ async fn act_tx(
     let facts = Facts::of(input)?;
     let kind = input.kind();
     let mut tx = db.begin_write().await?;
-    let locked = lock_at_version(&mut tx, id, expected_version).await?;
+    let mut locked = lock_at_version(&mut tx, id, expected_version).await?;
     check_times(&facts, locked.created_at, now)?;
     let pool_given = matches!(input, GateInput::VerdictPm { pool: Some(_), .. });
     let t = rules::transition(&locked.state, actor, kind, input.optimal(), pool_given).map_err(refused)?;
@@ -528,8 +541,12 @@ async fn act_tx(
     }
     let (from, to) = (locked.state.stage, t.to);
     if from != to {
-        crate::clocks::store::on_stage_entered(&mut tx, id, to, locked.severity, now, Some((actor.id, kind.role())))
-            .await?;
+        let current = crate::clocks::store::Current::from_locked_read(
+            locked.current_clock.as_deref(),
+            locked.clock_policy.take(),
+        )?;
+        let by = Some((actor.id, kind.role()));
+        crate::clocks::store::on_stage_entered_from(&mut tx, id, current, to, locked.severity, now, by).await?;
     }
     record_replaced_owners(&mut tx, id, &locked, actor, &owners, input, now).await?;
     if let GateInput::SendReport { measures, .. } = input {

@@ -443,11 +443,14 @@ struct PageRow {
     comments: String,
     /// The attachments as one JSON array, oldest first.
     attachments: String,
+    /// The people the page's forms may offer, as one JSON array of [`StaffRow`]s in [`staff`]'s
+    /// order; `NULL` when the reader could not be shown such a form ([`may_name_people`]).
+    staff: Option<String>,
 }
 
 /// The incident page in one statement and one row: a page is read far more often than written,
 /// and on SQLite every statement and every row crosses to the connection's thread and back.
-fn page_sql(backend: Backend) -> String {
+fn page_sql(backend: Backend, with_staff: bool) -> String {
     let timeline = match backend {
         Backend::Sqlite => {
             "SELECT json_group_array(json_object('at', t.at, 'actor_id', t.actor_id, 'actor_name', u.display_name, \
@@ -465,10 +468,11 @@ fn page_sql(backend: Backend) -> String {
     let clocks = crate::clocks::store::clocks_json_sql(backend);
     let comments = crate::collab::store::comments_json_sql(backend);
     let attachments = crate::collab::files::attachments_json_sql(backend);
+    let staff = if with_staff { format!("({})", staff_json_sql(backend)) } else { "NULL".to_owned() };
     format!(
         "SELECT i.*, uo.display_name AS ops_name, up.display_name AS pm_name, ud.display_name AS dev_name, \
          uq.display_name AS qa_name, ({timeline}) AS timeline, ({clocks}) AS clocks, ({comments}) AS comments, \
-         ({attachments}) AS attachments \
+         ({attachments}) AS attachments, {staff} AS staff \
          FROM (SELECT {SUMMARY_COLUMNS}, description, reporter_name, reporter_contact, external_ref, fix_round, plan, \
          pool_item_id, resolution, activity, {FACTS_COLUMNS} FROM incidents WHERE key = $1) i \
          LEFT JOIN users uo ON uo.id = i.ops_owner LEFT JOIN users up ON up.id = i.pm_owner \
@@ -484,8 +488,15 @@ pub async fn detail(db: &Db, key: &str, actor: &Actor) -> Result<IncidentDetail,
 
 /// One incident as `actor` sees it, with its stage clocks as of `now`.
 pub async fn detail_at(db: &Db, key: &str, actor: &Actor, now: DateTime<Utc>) -> Result<IncidentDetail, AppError> {
-    let sql = page_sql(db.backend());
-    let page: Option<PageRow> = on_db!(db, pool => sqlx::query_as(&sql).bind(key).fetch_optional(pool).await?);
+    // The people to offer come with the page for readers who may be shown a form that names
+    // someone: one statement fewer for the PM and ops, who read incidents most.
+    let with_staff = may_name_people(actor);
+    let sql = page_sql(db.backend(), with_staff);
+    let page: Option<PageRow> = on_db!(db, pool => {
+        let query = sqlx::query_as(&sql).bind(key);
+        let query = if with_staff { query.bind(true).bind(Role::Admin.as_str()) } else { query };
+        query.fetch_optional(pool).await?
+    });
     let Some(page) = page else {
         return Err(AppError::NotFound);
     };
@@ -529,7 +540,10 @@ pub async fn detail_at(db: &Db, key: &str, actor: &Actor, now: DateTime<Utc>) ->
     let reassignable = rules::reassignable_roles(&state, actor);
     // The choices of the forms that name someone come with the page, not a query per form.
     let staff = if !reassignable.is_empty() || my_actions.iter().any(|kind| names_people(*kind)) {
-        staff(db).await?
+        match page.staff.as_deref() {
+            Some(json) => staff_from_json(json)?,
+            None => staff(db).await?,
+        }
     } else {
         Staff::default()
     };
@@ -575,7 +589,20 @@ pub async fn detail_at(db: &Db, key: &str, actor: &Actor, now: DateTime<Utc>) ->
 /// Whether the form of `kind` chooses a person: the PM at triage, dev and QA at dispatch, the
 /// owners of prevention measures in the report.
 fn names_people(kind: ActionKind) -> bool {
-    matches!(kind, ActionKind::TriageTechnical | ActionKind::Dispatch | ActionKind::SendReport)
+    NAMING_ACTIONS.contains(&kind)
+}
+
+/// The actions whose forms choose a person.
+const NAMING_ACTIONS: [ActionKind; 3] = [ActionKind::TriageTechnical, ActionKind::Dispatch, ActionKind::SendReport];
+
+/// Whether `actor` could be shown a form that names someone on some incident: they hold the
+/// role of an action that names people, or one that may reassign owners (the PM owner, admins).
+/// A reader this misses still gets the people, from a query of their own.
+fn may_name_people(actor: &Actor) -> bool {
+    actor
+        .roles
+        .iter()
+        .any(|role| matches!(role, Role::Pm | Role::Admin) || NAMING_ACTIONS.iter().any(|kind| kind.role() == *role))
 }
 
 /// The users the timeline's values name, with their names: most are owners or actors already on
@@ -611,6 +638,35 @@ pub async fn staff(db: &Db) -> Result<Staff, AppError> {
     .bind(Role::Admin.as_str())
     .fetch_all(pool)
     .await?);
+    Ok(grouped(rows)?)
+}
+
+/// [`staff`] as a subquery of the incident page's statement, giving one JSON array of
+/// [`StaffRow`]s in the same order; `$2` is `true` and `$3` the admin role.
+fn staff_json_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "SELECT json_group_array(json_object('id', u.id, 'display_name', u.display_name, 'role', r.role) \
+             ORDER BY u.display_name, u.id, r.role) FROM users u JOIN user_roles r ON r.user_id = u.id \
+             WHERE u.active = $2 AND r.role <> $3"
+        }
+        Backend::Postgres => {
+            "SELECT COALESCE(json_agg(json_build_object('id', u.id, 'display_name', u.display_name, 'role', r.role) \
+             ORDER BY u.display_name, u.id, r.role), '[]'::json)::text FROM users u \
+             JOIN user_roles r ON r.user_id = u.id WHERE u.active = $2 AND r.role <> $3"
+        }
+    }
+}
+
+/// The people of [`staff_json_sql`]'s array.
+fn staff_from_json(json: &str) -> Result<Staff, AppError> {
+    let rows: Vec<StaffRow> = serde_json::from_str(json)
+        .map_err(|err| AppError::internal(format!("cannot read the people of the incident page: {err}")))?;
+    Ok(grouped(rows)?)
+}
+
+/// One member per user from rows ordered by name and user, one row per role.
+fn grouped(rows: Vec<StaffRow>) -> Result<Staff, UnknownStoredValue> {
     let mut members: Vec<StaffMember> = Vec::new();
     for row in rows {
         let role = parse_stored("user_roles.role", &row.role, Role::parse)?;
@@ -622,9 +678,34 @@ pub async fn staff(db: &Db) -> Result<Staff, AppError> {
     Ok(Staff(members))
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Deserialize)]
 struct StaffRow {
     id: i64,
     display_name: String,
     role: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page's statement brings the people along for every reader who may be shown a form
+    /// that names someone: in any stage, as owner of every role, with any verdicts.
+    #[test]
+    fn every_reader_offered_a_naming_form_is_foreseen() {
+        let everyone = Owners { ops: Some(1), pm: Some(1), dev: Some(1), qa: Some(1) };
+        for role in Role::ALL {
+            let actor = Actor { id: 1, roles: vec![role], ..Actor::default() };
+            for stage in Stage::ALL {
+                for pm_verdict in [None, Some(true), Some(false)] {
+                    let state = IncidentState { stage, owners: everyone, pm_verdict, dev_verdict: None };
+                    let names = rules::available_actions(&state, &actor).into_iter().any(names_people)
+                        || !rules::reassignable_roles(&state, &actor).is_empty();
+                    assert!(!names || may_name_people(&actor), "{role:?} in {stage:?} is offered a naming form");
+                }
+            }
+        }
+        // Dev and QA never are: their pages skip the people.
+        assert!(!may_name_people(&Actor { id: 1, roles: vec![Role::Dev, Role::Qa], ..Actor::default() }));
+    }
 }
