@@ -3,9 +3,9 @@
 //! committed), written in the channel's language and naming, with their chat identities, the
 //! people who must act now.
 //!
-//! With no channel subscribed, a stage hand-off reads nothing here: the emails' read of the
-//! incident counts the enabled channels (`channels_enabled`). The other hooks cost one small read
-//! of the channels table.
+//! With no channel enabled, a stage hand-off reads nothing here: the emails' read of the incident
+//! counts the enabled channels (`channels_enabled`). Otherwise, and in the other hooks, each costs
+//! one small read of the channels table.
 
 use chrono::{DateTime, Utc};
 

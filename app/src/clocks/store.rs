@@ -141,18 +141,14 @@ pub(crate) fn clocks_json_sql(backend: crate::config::Backend) -> String {
     }
 }
 
-/// Two columns for the statement that locks an incident (`incidents`) in a change:
+/// Two columns for the SQLite statement that locks an incident (`incidents`) in a change:
 /// `current_clock`, its running or paused clock as one JSON array (a [`ClockRow`]) or `NULL`, and
 /// `clock_policy`, the stored policy (`$1` is [`policy::POLICY_SETTING`]). A stage change then
 /// needs no statement of its own to read them ([`Current::from_locked_read`]).
-pub(crate) fn current_columns_sql(backend: crate::config::Backend) -> String {
-    let array = match backend {
-        crate::config::Backend::Sqlite => format!("json_array({CLOCK_JSON_ELEMENTS})"),
-        crate::config::Backend::Postgres => format!("json_build_array({CLOCK_JSON_ELEMENTS})::text"),
-    };
+pub(crate) fn current_columns_sql() -> String {
     format!(
-        "(SELECT {array} FROM stage_clocks c WHERE c.incident_id = incidents.id AND c.stopped_at IS NULL) \
-         AS current_clock, (SELECT value FROM settings WHERE key = $1) AS clock_policy"
+        "(SELECT json_array({CLOCK_JSON_ELEMENTS}) FROM stage_clocks c WHERE c.incident_id = incidents.id \
+         AND c.stopped_at IS NULL) AS current_clock, (SELECT value FROM settings WHERE key = $1) AS clock_policy"
     )
 }
 
@@ -307,9 +303,9 @@ impl Current {
         Ok(Current { clock, policy: policy::decode(policy)? })
     }
 
-    /// Reads them inside `tx`, in one statement: this runs inside every change that moves an
-    /// incident, where each statement lengthens the write lock.
-    async fn read(tx: &mut WriteTx, incident_id: i64) -> Result<Self, AppError> {
+    /// Reads them inside `tx`, in one statement when the incident has a clock (in a change,
+    /// each statement lengthens the write lock), two when it has none yet.
+    pub(crate) async fn read(tx: &mut WriteTx, incident_id: i64) -> Result<Self, AppError> {
         #[derive(sqlx::FromRow)]
         struct WithPolicy {
             #[sqlx(flatten)]
@@ -350,7 +346,8 @@ pub async fn on_stage_entered(
     on_stage_entered_from(tx, incident_id, current, stage, severity, now, by).await
 }
 
-/// [`on_stage_entered`] with the current clock and policy already read under the incident's lock.
+/// [`on_stage_entered`] with the current clock and policy already read in the transaction, after
+/// the incident was locked.
 pub(crate) async fn on_stage_entered_from(
     tx: &mut WriteTx,
     incident_id: i64,
@@ -591,4 +588,17 @@ pub(crate) async fn views_from(
         }
     }
     Ok((stays, current))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clock read as JSON decodes by position, so its elements are the row's columns in order.
+    #[test]
+    fn the_json_elements_are_the_clock_columns_in_order() {
+        let elements: Vec<&str> = CLOCK_JSON_ELEMENTS.split(',').map(|c| c.trim().trim_start_matches("c.")).collect();
+        let columns: Vec<&str> = CLOCK_COLUMNS.split(',').map(str::trim).collect();
+        assert_eq!(elements, columns);
+    }
 }

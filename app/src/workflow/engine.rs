@@ -25,7 +25,7 @@ use crate::{
         Outcome,
     },
     auth::Role,
-    config::Backend,
+    clocks::store::Current,
     db::{parse_stored, Db, WriteTx},
     error::{AppError, FieldProblem},
     mail::compose::OwnerChange,
@@ -386,10 +386,8 @@ struct Locked {
     version: i64,
     fix_round: i64,
     pool_item_id: Option<i64>,
-    /// The current stage clock as stored (JSON), read with the lock.
-    current_clock: Option<String>,
-    /// The stored clock policy, read with the lock.
-    clock_policy: Option<String>,
+    /// The current stage clock and the policy, when read with the lock (SQLite).
+    clock: Option<Current>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -407,7 +405,11 @@ struct LockedRow {
     version: i64,
     fix_round: i64,
     pool_item_id: Option<i64>,
+    /// The current clock (JSON) and the stored policy, read with the lock on SQLite only (the
+    /// columns are missing on PostgreSQL).
+    #[sqlx(default)]
     current_clock: Option<String>,
+    #[sqlx(default)]
     clock_policy: Option<String>,
 }
 
@@ -428,8 +430,7 @@ impl TryFrom<LockedRow> for Locked {
             version: r.version,
             fix_round: r.fix_round,
             pool_item_id: r.pool_item_id,
-            current_clock: r.current_clock,
-            clock_policy: r.clock_policy,
+            clock: None,
         })
     }
 }
@@ -452,25 +453,44 @@ fn check_times(facts: &Facts, reported: DateTime<Utc>, now: DateTime<Utc>) -> Re
     Ok(())
 }
 
-/// Locks the incident and checks that it is still at the version the user saw. The same
-/// statement reads its current stage clock and the clock policy, which a stage change needs next.
+/// Locks the incident and checks that it is still at the version the user saw.
+///
+/// On SQLite the same statement reads the incident's current stage clock and the clock policy,
+/// which a stage change needs next: the transaction holds the database's only write lock from its
+/// start, so nothing can change them before the commit. On PostgreSQL they are read later, in a
+/// statement of their own ([`crate::clocks::store::Current::read`]): the subqueries of a
+/// `SELECT ... FOR UPDATE` see the database as it was before the statement waited for the row
+/// lock, so a clock that the lock's previous holder wrote without moving the version (the
+/// start-up adoption of clocks) would be missed.
 async fn lock_at_version(tx: &mut WriteTx, id: i64, expected_version: i64) -> Result<Locked, AppError> {
-    // SQLite's write transaction already holds the only write lock; PostgreSQL locks the row.
-    let (backend, lock) = match tx {
-        WriteTx::Sqlite(_) => (Backend::Sqlite, ""),
-        WriteTx::Postgres(_) => (Backend::Postgres, " FOR UPDATE"),
+    const COLUMNS: &str = "key, severity, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, \
+                           dev_verdict, version, fix_round, pool_item_id";
+    let (row, clock_read): (Option<LockedRow>, bool) = match tx {
+        WriteTx::Sqlite(conn) => {
+            let sql = format!(
+                "SELECT {COLUMNS}, {} FROM incidents WHERE id = $2",
+                crate::clocks::store::current_columns_sql()
+            );
+            let row = sqlx::query_as(&sql)
+                .bind(crate::clocks::policy::POLICY_SETTING)
+                .bind(id)
+                .fetch_optional(&mut **conn)
+                .await?;
+            (row, true)
+        }
+        WriteTx::Postgres(conn) => {
+            let sql = format!("SELECT {COLUMNS} FROM incidents WHERE id = $1 FOR UPDATE");
+            (sqlx::query_as(&sql).bind(id).fetch_optional(&mut **conn).await?, false)
+        }
     };
-    let sql = format!(
-        "SELECT key, severity, created_at, stage, ops_owner, pm_owner, dev_owner, qa_owner, pm_verdict, dev_verdict, \
-         version, fix_round, pool_item_id, {} FROM incidents WHERE id = $2{lock}",
-        crate::clocks::store::current_columns_sql(backend)
-    );
-    let row: Option<LockedRow> = on_tx!(tx, conn => sqlx::query_as(&sql)
-        .bind(crate::clocks::policy::POLICY_SETTING)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?);
-    let locked = Locked::try_from(row.ok_or(AppError::NotFound)?)?;
+    let mut row = row.ok_or(AppError::NotFound)?;
+    let clock = if clock_read {
+        Some(Current::from_locked_read(row.current_clock.as_deref(), row.clock_policy.take())?)
+    } else {
+        None
+    };
+    let mut locked = Locked::try_from(row)?;
+    locked.clock = clock;
     if locked.version != expected_version {
         return Err(refused(Refusal::Stale));
     }
@@ -541,10 +561,10 @@ async fn act_tx(
     }
     let (from, to) = (locked.state.stage, t.to);
     if from != to {
-        let current = crate::clocks::store::Current::from_locked_read(
-            locked.current_clock.as_deref(),
-            locked.clock_policy.take(),
-        )?;
+        let current = match locked.clock.take() {
+            Some(current) => current,
+            None => Current::read(&mut tx, id).await?,
+        };
         let by = Some((actor.id, kind.role()));
         crate::clocks::store::on_stage_entered_from(&mut tx, id, current, to, locked.severity, now, by).await?;
     }

@@ -412,3 +412,51 @@ async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::ta
     }
     out
 }
+
+db_test!(async fn a_gate_action_starts_the_next_clock_under_the_stored_policy_and_stops_a_paused_one_at_its_count(ctx) {
+    let db = &ctx.db;
+    let t = team(db).await;
+    // A stored policy unlike the defaults: P1 in "awaiting the PM" 45 minutes, escalation at 150 %.
+    let mut p = policy::defaults();
+    for (stage, row) in p.targets.iter_mut() {
+        if *stage == Stage::AwaitingPm {
+            row[1] = Some(45);
+        }
+    }
+    p.escalate_percent = 150;
+    let mut tx = db.begin_write().await.unwrap();
+    policy::store_in(&mut tx, &p, Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let start = t0();
+    let id = engine::create_incident(db, &t.ops, &p1("Coupons rejected"), start).await.unwrap().id;
+    let triage = GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() };
+    act_at(db, &t.ops, id, triage, start + Duration::minutes(5)).await;
+    let started: (String, Option<i64>, i64) = app::on_db!(db, pool => sqlx::query_as(
+        "SELECT stage, target_seconds, escalate_pct FROM stage_clocks WHERE incident_id = $1 AND stopped_at IS NULL",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    assert_eq!(started, ("awaiting_pm".to_owned(), Some(45 * 60), 150));
+
+    // Follow-up paused after one hour, then confirmed two hours later: the stay counted one hour.
+    let (id, entered) = in_follow_up(db, &t, t0()).await;
+    engine::pause_clock(db, &t.ops, id, version(db, id).await, "waiting for the user", entered + Duration::hours(1))
+        .await
+        .unwrap();
+    let confirm = GateInput::ConfirmFollowup {
+        reply: "fixed".into(),
+        confirmation: app::workflow::input::UserConfirmation::Confirmed,
+    };
+    assert_eq!(act_at(db, &t.ops, id, confirm, entered + Duration::hours(3)).await, Stage::Reporting);
+    let stopped: (i64, Option<i64>, Option<i64>) = app::on_db!(db, pool => sqlx::query_as(
+        "SELECT spent_seconds, held_seconds, ended_by FROM stage_clocks WHERE incident_id = $1 AND stage = 'user_followup'",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    assert_eq!(stopped, (3600, Some(3 * 3600), Some(t.ops.id)));
+    assert!(!paused(db, id).await, "the reporting clock runs");
+});

@@ -610,11 +610,15 @@ db_test!(async fn the_incident_page_offers_the_active_people_of_each_role_only_t
     app::users::store::set_active(&mut tx, gone.id, false, Utc::now()).await.unwrap();
     tx.commit().await.unwrap();
     let created = engine::create_incident(db, &t.ops, &incident("Cart empty"), Utc::now()).await.unwrap();
+    let names = |people: Vec<app::workflow::views::Person>| people.into_iter().map(|p| p.name).collect::<Vec<_>>();
+
+    // Ops triage to a PM: the PMs at work are offered.
+    let as_ops = app::workflow::queries::detail(db, &created.key, &t.ops).await.unwrap();
+    assert_eq!(names(as_ops.staff.with_role(Role::Pm)), ["Peter"]);
     step(db, &t.ops, created.id, GateInput::TriageTechnical { pm_id: t.pm.id, note: String::new() }).await.unwrap();
 
     // The PM dispatches (dev and QA) and may name other owners: everyone working is offered.
     let as_pm = app::workflow::queries::detail(db, &created.key, &t.pm).await.unwrap();
-    let names = |people: Vec<app::workflow::views::Person>| people.into_iter().map(|p| p.name).collect::<Vec<_>>();
     assert_eq!(names(as_pm.staff.with_role(Role::Dev)), ["Ada", "Bo", "Dana"]);
     assert_eq!(names(as_pm.staff.with_role(Role::Qa)), ["Bo", "Quinn"]);
     assert_eq!(names(as_pm.staff.with_role(Role::Pm)), ["Peter"]);
