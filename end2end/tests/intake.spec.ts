@@ -25,8 +25,14 @@ test('an admin creates an intake source; an SMS sent with its token lands in the
   expect(key).toMatch(/^INC-\d{4}-\d{4}$/);
 
   const ops = await signedIn(browser, 'ops1', PHONE);
-  await expect(ops.page.getByRole('link', { name: new RegExp(key) })).toBeVisible();
-  await ops.page.getByRole('link', { name: new RegExp(key) }).click();
+  const link = ops.page.getByRole('link', { name: new RegExp(key) });
+  await expect(link).toBeVisible();
+  // The queue redraws itself whenever any incident changes (other tests create some meanwhile):
+  // a click that lands while the list moves under the pointer is tried again.
+  await expect(async () => {
+    await link.click();
+    await expect(ops.page).toHaveURL(new RegExp(`/incidents/${key}$`), { timeout: 2_000 });
+  }).toPass({ timeout: 10_000 });
   await expect(ops.page.locator('.progress__step--current')).toContainText('Reported');
   await expect(ops.page.getByText(text).first()).toBeVisible();
   await ops.context.close();
