@@ -453,6 +453,15 @@ impl Subscriber {
     }
 }
 
+/// The channels that receive messages (`chat_channels c`): enabled and not removed.
+const ENABLED: &str = "c.enabled AND c.removed_at IS NULL";
+
+/// How many channels receive messages, as a subquery: a statement that runs anyway can tell
+/// whether [`subscribers`] would find any.
+pub(crate) fn enabled_count_sql() -> String {
+    format!("(SELECT COUNT(*) FROM chat_channels c WHERE {ENABLED})")
+}
+
 #[derive(sqlx::FromRow)]
 struct SubscriberRow {
     id: i64,
@@ -465,10 +474,8 @@ struct SubscriberRow {
 /// read inside `tx`. One small statement, and with no channel the only one: it runs in every gate
 /// action.
 pub async fn subscribers(tx: &mut WriteTx, event: ChatEvent) -> Result<Vec<Subscriber>, AppError> {
-    let rows: Vec<SubscriberRow> = on_tx!(&mut *tx, conn => sqlx::query_as(
-        "SELECT id, language, events, severities FROM chat_channels WHERE enabled = $1 AND removed_at IS NULL ORDER BY id",
-    )
-    .bind(true)
+    let sql = format!("SELECT id, language, events, severities FROM chat_channels c WHERE {ENABLED} ORDER BY id");
+    let rows: Vec<SubscriberRow> = on_tx!(&mut *tx, conn => sqlx::query_as(&sql)
     .fetch_all(conn)
     .await?);
     let mut out = Vec::new();

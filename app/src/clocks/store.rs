@@ -330,25 +330,22 @@ impl Current {
     }
 }
 
-/// After a committed move from one stage to another (called inside its transaction): stops the
-/// clock of the stage left, recording who moved it on (`by`: the user and the role they acted
-/// in), and starts the one of the stage entered (none once closed). A stage entered again gets a
-/// new clock; the old ones stay, stopped.
-pub async fn on_stage_entered(
+/// Starts the first clock of a new incident (`reported`), inside the transaction that creates it.
+pub async fn on_created(
     tx: &mut WriteTx,
     incident_id: i64,
-    stage: Stage,
     severity: Severity,
     now: DateTime<Utc>,
-    by: Option<(i64, Role)>,
 ) -> Result<(), AppError> {
-    let current = Current::read(tx, incident_id).await?;
-    on_stage_entered_from(tx, incident_id, current, stage, severity, now, by).await
+    let policy = policy::load_in(tx).await?;
+    start(tx, incident_id, Stage::Reported, severity, &policy, now).await
 }
 
-/// [`on_stage_entered`] with the current clock and policy already read in the transaction, after
-/// the incident was locked.
-pub(crate) async fn on_stage_entered_from(
+/// After a move from one stage to another (called inside its transaction, with the current clock
+/// and policy read after the incident was locked): stops the clock of the stage left, recording
+/// who moved it on (`by`: the user and the role they acted in), and starts the one of the stage
+/// entered (none once closed). A stage entered again gets a new clock; the old ones stay, stopped.
+pub(crate) async fn on_stage_entered(
     tx: &mut WriteTx,
     incident_id: i64,
     current: Current,

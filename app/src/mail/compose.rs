@@ -185,10 +185,10 @@ async fn headline_with_recipients(
     }
     let sql = format!(
         "SELECT i.key, i.title, i.severity, COALESCE(s.name, '') AS source, {RECIPIENT_COLUMNS}, \
-         (SELECT COUNT(*) FROM chat_channels c WHERE c.enabled AND c.removed_at IS NULL) AS enabled_channels \
-         FROM incidents i \
+         {} AS enabled_channels FROM incidents i \
          JOIN users u ON i.id = $1 AND u.id IN ({}) \
          LEFT JOIN intake_sources s ON s.id = i.intake_source_id",
+        crate::chat::store::enabled_count_sql(),
         placeholders(2, wanted.len())
     );
     let rows: Vec<Joined> = on_tx!(&mut *tx, conn => {

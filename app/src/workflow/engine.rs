@@ -188,7 +188,7 @@ pub async fn create_incident(
         let fields = serde_json::to_string(input).map_err(AppError::internal)?;
         let entry = TimelineRow::new(created.id, now, Some(actor.id), Role::Ops.as_str(), TimelineAction::Create);
         entry.stay(Stage::Reported).insert(&mut tx, &fields).await?;
-        crate::clocks::store::on_stage_entered(&mut tx, created.id, Stage::Reported, input.severity, now, None).await?;
+        crate::clocks::store::on_created(&mut tx, created.id, input.severity, now).await?;
         Record::new(&Origin::actor(actor), event::INCIDENT_CREATED)
             .target("incident", &created.key)
             .details(serde_json::json!({ "after": input }))
@@ -274,7 +274,7 @@ pub async fn create_from_intake(
     .to_string();
     let entry = TimelineRow::new(created.id, now, None, "intake", TimelineAction::Intake);
     entry.stay(Stage::Reported).insert(&mut tx, &fields).await?;
-    crate::clocks::store::on_stage_entered(&mut tx, created.id, Stage::Reported, input.severity, now, None).await?;
+    crate::clocks::store::on_created(&mut tx, created.id, input.severity, now).await?;
     let origin = crate::collab::files::Source { incident_id: created.id, comment_id: None, by: None };
     crate::collab::files::insert(&mut tx, blobs, origin, &report.attachments, now).await?;
     touch_source(&mut tx, source.id, now).await?;
@@ -386,8 +386,9 @@ struct Locked {
     version: i64,
     fix_round: i64,
     pool_item_id: Option<i64>,
-    /// The current stage clock and the policy, when read with the lock (SQLite).
-    clock: Option<Current>,
+    /// The current stage clock (JSON) and the stored policy as read with the lock (SQLite), or
+    /// `None` when they were not (PostgreSQL): decoded only by a change that moves the stage.
+    clock_read: Option<(Option<String>, Option<String>)>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -430,7 +431,7 @@ impl TryFrom<LockedRow> for Locked {
             version: r.version,
             fix_round: r.fix_round,
             pool_item_id: r.pool_item_id,
-            clock: None,
+            clock_read: None,
         })
     }
 }
@@ -484,13 +485,9 @@ async fn lock_at_version(tx: &mut WriteTx, id: i64, expected_version: i64) -> Re
         }
     };
     let mut row = row.ok_or(AppError::NotFound)?;
-    let clock = if clock_read {
-        Some(Current::from_locked_read(row.current_clock.as_deref(), row.clock_policy.take())?)
-    } else {
-        None
-    };
+    let read = clock_read.then(|| (row.current_clock.take(), row.clock_policy.take()));
     let mut locked = Locked::try_from(row)?;
-    locked.clock = clock;
+    locked.clock_read = read;
     if locked.version != expected_version {
         return Err(refused(Refusal::Stale));
     }
@@ -561,12 +558,12 @@ async fn act_tx(
     }
     let (from, to) = (locked.state.stage, t.to);
     if from != to {
-        let current = match locked.clock.take() {
-            Some(current) => current,
+        let current = match locked.clock_read.take() {
+            Some((clock, policy)) => Current::from_locked_read(clock.as_deref(), policy)?,
             None => Current::read(&mut tx, id).await?,
         };
         let by = Some((actor.id, kind.role()));
-        crate::clocks::store::on_stage_entered_from(&mut tx, id, current, to, locked.severity, now, by).await?;
+        crate::clocks::store::on_stage_entered(&mut tx, id, current, to, locked.severity, now, by).await?;
     }
     record_replaced_owners(&mut tx, id, &locked, actor, &owners, input, now).await?;
     if let GateInput::SendReport { measures, .. } = input {
