@@ -109,7 +109,7 @@ pub struct Written {
 
 /// Writes a consistent copy of the SQLite database `db` to `to` (which must not exist).
 pub async fn write(db: &Db, to: &Path) -> Result<Written, BackupError> {
-    let Db::Sqlite(pool) = db else { return Err(BackupError::NotSqlite) };
+    let Db::Sqlite(pool, _) = db else { return Err(BackupError::NotSqlite) };
     if to.exists() {
         return Err(BackupError::TargetExists(to.to_owned()));
     }

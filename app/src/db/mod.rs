@@ -12,7 +12,7 @@
 pub mod backup;
 pub mod settings;
 
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     postgres::{PgPool, PgPoolOptions},
@@ -33,8 +33,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection pool to the configured database.
 #[derive(Clone, Debug)]
 pub enum Db {
-    /// The embedded default.
-    Sqlite(SqlitePool),
+    /// The embedded default, with this process's queue of writers.
+    Sqlite(SqlitePool, Writers),
     /// Multi-instance deployments.
     Postgres(PgPool),
 }
@@ -43,10 +43,43 @@ pub enum Db {
 /// (`BEGIN IMMEDIATE`), so a read-then-write sequence never fails half-way with `SQLITE_BUSY`.
 #[derive(Debug)]
 pub enum WriteTx {
-    /// A SQLite transaction.
-    Sqlite(Transaction<'static, Sqlite>),
+    /// A SQLite transaction, with this process's writer turn.
+    Sqlite(SqliteTx),
     /// A PostgreSQL transaction.
     Postgres(Transaction<'static, Postgres>),
+}
+
+/// This process's SQLite writers, one at a time, in the order they asked.
+///
+/// SQLite lets one transaction write at a time, and its statements run on the task's own thread
+/// (see [`Db::connect`]). Waiting for the write lock inside SQLite would block that thread, so
+/// a writer waits here, asleep, for the previous one to end; `BEGIN IMMEDIATE` then finds the
+/// lock free unless another process holds it, and a wait for that runs on the connection's
+/// thread instead.
+#[derive(Clone, Debug, Default)]
+pub struct Writers(Arc<tokio::sync::Mutex<()>>);
+
+/// A SQLite write transaction and the writer turn it holds until it ends. It derefs to the
+/// connection, as a `Transaction` does, so statements run on `&mut **tx`.
+#[derive(Debug)]
+pub struct SqliteTx {
+    // Declared first so that it ends (rolls back when dropped) before the turn is handed on.
+    tx: Transaction<'static, Sqlite>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl std::ops::Deref for SqliteTx {
+    type Target = sqlx::SqliteConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 /// A storage failure. Its text is for logs only: it may hold database detail that users must not
@@ -104,7 +137,7 @@ pub fn parse_stored<T>(
 macro_rules! on_db {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Sqlite($pool, _) => $body,
             $crate::db::Db::Postgres($pool) => $body,
         }
     };
@@ -184,7 +217,13 @@ impl Db {
                     // opens: that can happen while another connection holds the write lock, and
                     // the analysis, a write, would wait for it.
                     .analysis_limit(SQLITE_ANALYSIS_LIMIT)
-                    .optimize_on_close(true, SQLITE_ANALYSIS_LIMIT);
+                    .optimize_on_close(true, SQLITE_ANALYSIS_LIMIT)
+                    // A transaction's statements run on the task's own thread: each would
+                    // otherwise be handed to the connection's thread and back, two wake-ups that
+                    // cost far more than the statement (docs/ARCHITECTURE.md, "Storage").
+                    // Statements outside a transaction (pages, reports, exports) stay on the
+                    // connection's thread, where a long one blocks nothing else.
+                    .transactions_on_caller(true);
                 // An embedded database has no connection to lose: no ping before use (each would
                 // be a round trip to the connection's thread).
                 let pool = SqlitePoolOptions::new()
@@ -195,7 +234,7 @@ impl Db {
                     .connect_with(options)
                     .await
                     .map_err(connect_err)?;
-                Ok(Db::Sqlite(pool))
+                Ok(Db::Sqlite(pool, Writers::default()))
             }
             Backend::Postgres => {
                 let pool = PgPoolOptions::new()
@@ -214,7 +253,7 @@ impl Db {
     /// Applies the embedded migrations of this back end that have not run yet.
     pub async fn migrate(&self) -> Result<(), DbError> {
         match self {
-            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Sqlite(pool, _) => SQLITE_MIGRATIONS.run(pool).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -230,7 +269,7 @@ impl Db {
             no_tx: all.no_tx,
         };
         match self {
-            Db::Sqlite(pool) => until(&SQLITE_MIGRATIONS).run(pool).await?,
+            Db::Sqlite(pool, _) => until(&SQLITE_MIGRATIONS).run(pool).await?,
             Db::Postgres(pool) => until(&POSTGRES_MIGRATIONS).run(pool).await?,
         }
         Ok(())
@@ -241,7 +280,7 @@ impl Db {
     /// when it grew or was never analysed, bounded by the analysis limit). Run at start-up, after
     /// the migrations. PostgreSQL keeps its own statistics (autovacuum).
     pub async fn refresh_statistics(&self) -> Result<(), DbError> {
-        if let Db::Sqlite(pool) = self {
+        if let Db::Sqlite(pool, _) = self {
             sqlx::query("PRAGMA optimize=0x10002").execute(pool).await?;
         }
         Ok(())
@@ -250,7 +289,7 @@ impl Db {
     /// The back end behind this pool.
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite(..) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
@@ -264,7 +303,10 @@ impl Db {
     /// Begins a write transaction (see [`WriteTx`]).
     pub async fn begin_write(&self) -> Result<WriteTx, DbError> {
         Ok(match self {
-            Db::Sqlite(pool) => WriteTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(pool, writers) => {
+                let turn = writers.0.clone().lock_owned().await;
+                WriteTx::Sqlite(SqliteTx { tx: pool.begin_with("BEGIN IMMEDIATE").await?, _turn: turn })
+            }
             Db::Postgres(pool) => WriteTx::Postgres(pool.begin().await?),
         })
     }
@@ -285,7 +327,7 @@ impl WriteTx {
     /// Makes every change of the transaction durable.
     pub async fn commit(self) -> Result<(), DbError> {
         match self {
-            WriteTx::Sqlite(tx) => tx.commit().await?,
+            WriteTx::Sqlite(tx) => tx.tx.commit().await?,
             WriteTx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
@@ -294,7 +336,7 @@ impl WriteTx {
     /// Discards every change of the transaction. Dropping it does the same.
     pub async fn rollback(self) -> Result<(), DbError> {
         match self {
-            WriteTx::Sqlite(tx) => tx.rollback().await?,
+            WriteTx::Sqlite(tx) => tx.tx.rollback().await?,
             WriteTx::Postgres(tx) => tx.rollback().await?,
         }
         Ok(())

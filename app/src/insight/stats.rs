@@ -71,7 +71,7 @@ enum Dialect {
 impl Dialect {
     fn of(db: &Db) -> Self {
         match db {
-            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Sqlite(..) => Dialect::Sqlite,
             Db::Postgres(_) => Dialect::Postgres,
         }
     }

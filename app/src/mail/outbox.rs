@@ -153,7 +153,7 @@ pub async fn claim_due(db: &Db, now: DateTime<Utc>, lease: Duration, limit: i64)
         "SELECT id FROM outbox WHERE transport = 'email' AND ((status = 'queued' AND next_attempt_at <= $2) \
                           OR (status = 'sending' AND lease_until <= $2)) ORDER BY id LIMIT $3";
     let lock = match db {
-        Db::Sqlite(_) => "",
+        Db::Sqlite(..) => "",
         Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
     };
     let sql = format!(

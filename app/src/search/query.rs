@@ -225,7 +225,7 @@ async fn fetch(db: &Db, sql: &Sql) -> Result<Vec<HitRow>, AppError> {
         }};
     }
     Ok(match db {
-        Db::Sqlite(pool) => fetch!(pool, |q, _v| q),
+        Db::Sqlite(pool, _) => fetch!(pool, |q, _v| q),
         Db::Postgres(pool) => fetch!(pool, |q, v| q.bind(v.clone())),
     })
 }

@@ -61,7 +61,7 @@ impl Events {
     pub fn for_db(db: &crate::db::Db) -> Self {
         let relay = match db {
             crate::db::Db::Postgres(pool) => Some(pool.clone()),
-            crate::db::Db::Sqlite(_) => None,
+            crate::db::Db::Sqlite(..) => None,
         };
         Self { relay, ..Self::default() }
     }

@@ -50,7 +50,7 @@ db_test!(async fn a_connection_left_inside_a_transaction_is_never_handed_out_aga
         std::mem::forget(conn.begin().await.expect("begin"))
     }
     match &ctx.db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             let mut conn = pool.acquire().await.unwrap();
             leak(&mut *conn).await;
             assert!(sqlx::Connection::is_in_transaction(&*conn));
@@ -136,7 +136,7 @@ db_test!(async fn concurrent_read_modify_write_transactions_lose_no_update(ctx) 
 #[tokio::test]
 async fn sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout() {
     let test_db = TestDb::create(Backend::Sqlite).await.unwrap();
-    let Db::Sqlite(pool) = &test_db.db else { panic!("expected SQLite") };
+    let Db::Sqlite(pool, _) = &test_db.db else { panic!("expected SQLite") };
     let mut conn = pool.acquire().await.unwrap();
     let mode: String = sqlx::query("PRAGMA journal_mode").fetch_one(&mut *conn).await.unwrap().get(0);
     assert_eq!(mode, "wal");
@@ -145,6 +145,69 @@ async fn sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout() {
     let busy: i64 = sqlx::query("PRAGMA busy_timeout").fetch_one(&mut *conn).await.unwrap().get(0);
     assert!(busy >= 5000, "busy_timeout is {busy} ms");
     drop(conn);
+    test_db.destroy().await;
+}
+
+/// SQLite only. A write transaction's statements run on the task's own thread, but a wait for
+/// another connection's write lock (here one outside this process's queue of writers, as another
+/// process would hold it) must not: on this single-threaded runtime, waiting there would keep the
+/// lock's holder from ever committing, and the writer would fail after the busy timeout with
+/// "database is locked".
+#[tokio::test]
+async fn a_sqlite_writer_meeting_another_connections_lock_waits_off_the_runtime_thread() {
+    let test_db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let Db::Sqlite(pool, _) = &test_db.db else { panic!("expected SQLite") };
+    let mut holder = pool.acquire().await.unwrap();
+    let mut held = sqlx::Connection::begin_with(&mut *holder, "BEGIN IMMEDIATE").await.unwrap();
+    sqlx::query("INSERT INTO settings (key, value, updated_at) VALUES ('k', 'first', $1)")
+        .bind(Utc::now())
+        .execute(&mut *held)
+        .await
+        .unwrap();
+
+    let db = test_db.db.clone();
+    let writer = tokio::spawn(async move {
+        let mut tx = db.begin_write().await?;
+        settings::put(&mut tx, "k", "second", Utc::now()).await?;
+        tx.commit().await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!writer.is_finished(), "the writer waits for the lock (it neither failed at once nor got it)");
+    held.commit().await.unwrap();
+    writer.await.unwrap().expect("the writer commits once the lock is free");
+    assert_eq!(settings::get(&test_db.db, "k").await.unwrap().as_deref(), Some("second"));
+    drop(holder);
+    test_db.destroy().await;
+}
+
+/// SQLite only. Statements outside a transaction (pages, reports, exports) stay on the
+/// connection's thread: a long read must leave the runtime's thread free for other requests.
+#[tokio::test]
+async fn a_long_sqlite_read_leaves_the_runtime_thread_free() {
+    let test_db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let ticker = tokio::spawn({
+        let ticks = ticks.clone();
+        async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    tokio::task::yield_now().await;
+    let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    let counted: i64 = app::on_db!(&test_db.db, pool => sqlx::query_scalar(
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) FROM c",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    // Read before this task yields again: ticks counted while the read ran, not after it.
+    let during = ticks.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert_eq!(counted, 3_000_000);
+    assert!(during >= 3, "the runtime's only thread ran other tasks during the read ({during} ticks)");
+    ticker.abort();
     test_db.destroy().await;
 }
 
@@ -203,7 +266,7 @@ db_test!(async fn the_typed_facts_migration_keeps_every_row_and_lifts_the_facts_
         .await
         .unwrap());
     assert_eq!(emails, 1, "the outbox survives the rebuild");
-    if let Db::Sqlite(pool) = db {
+    if let Db::Sqlite(pool, _) = db {
         let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(pool).await.unwrap();
         assert!(broken.is_empty(), "no dangling reference after the rebuild");
     }
@@ -254,7 +317,7 @@ db_test!(async fn the_audit_head_migration_continues_the_existing_chain(ctx) {
 #[tokio::test]
 async fn sqlite_gathers_planner_statistics_on_open_without_stat4() {
     let test_db = TestDb::create(Backend::Sqlite).await.unwrap();
-    let Db::Sqlite(pool) = &test_db.db else { panic!("expected SQLite") };
+    let Db::Sqlite(pool, _) = &test_db.db else { panic!("expected SQLite") };
     let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options").fetch_all(pool).await.unwrap();
     assert!(!options.iter().any(|o| o == "ENABLE_STAT4"), "SQLite is built with STAT4: {options:?}");
     let limit: i64 = sqlx::query_scalar("PRAGMA analysis_limit").fetch_one(pool).await.unwrap();
@@ -268,7 +331,7 @@ async fn sqlite_gathers_planner_statistics_on_open_without_stat4() {
     }
     tx.commit().await.unwrap();
     let stat1 = || async {
-        let Db::Sqlite(pool) = &test_db.db else { unreachable!() };
+        let Db::Sqlite(pool, _) = &test_db.db else { unreachable!() };
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
             .fetch_one(pool)
             .await
@@ -286,7 +349,7 @@ async fn sqlite_gathers_planner_statistics_on_open_without_stat4() {
     sqlx::query("DROP TABLE sqlite_stat1").execute(pool).await.unwrap();
     test_db.db.close().await;
     let reopened = Db::connect(&test_db.url).await.unwrap();
-    let Db::Sqlite(pool) = &reopened else { panic!("expected SQLite") };
+    let Db::Sqlite(pool, _) = &reopened else { panic!("expected SQLite") };
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'settings'")
         .fetch_one(pool)
         .await

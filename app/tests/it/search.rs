@@ -182,7 +182,7 @@ db_test!(async fn records_from_before_the_index_are_added(ctx) {
     comments::add(db, &t.dev, a.id, "旧评论：缓存雪崩", t0()).await.unwrap();
     // As if the records predated the index.
     app::on_db!(db, pool => {
-        if matches!(db, Db::Sqlite(_)) {
+        if matches!(db, Db::Sqlite(..)) {
             sqlx::query("DELETE FROM search_grams").execute(pool).await.unwrap();
         }
         sqlx::query("DELETE FROM search_docs").execute(pool).await.unwrap();

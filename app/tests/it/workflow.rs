@@ -540,7 +540,7 @@ db_test!(async fn a_stored_stage_this_version_does_not_know_is_an_error_not_a_de
     assert!(refused.is_err(), "the CHECK on incidents.stage refuses it");
     // Written past the CHECK (an older or foreign writer), it must not be read as some other stage.
     match db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(pool, _) => {
             let mut conn = pool.acquire().await.unwrap();
             sqlx::query("PRAGMA ignore_check_constraints = ON").execute(&mut *conn).await.unwrap();
             sqlx::query("UPDATE incidents SET stage = 'archived' WHERE id = $1").bind(created.id).execute(&mut *conn).await.unwrap();
@@ -563,7 +563,7 @@ db_test!(async fn the_open_queue_reads_its_partial_index_and_never_closed_incide
     use app::workflow::queries;
     let db = &ctx.db;
     let plan: Vec<String> = match db {
-        Db::Sqlite(pool) => sqlx::query(&format!("EXPLAIN QUERY PLAN {}", queries::open_queue_sql()))
+        Db::Sqlite(pool, _) => sqlx::query(&format!("EXPLAIN QUERY PLAN {}", queries::open_queue_sql()))
             .fetch_all(pool)
             .await
             .unwrap()
