@@ -7,7 +7,7 @@ use super::grams;
 use crate::{
     db::{Db, WriteTx},
     error::AppError,
-    on_tx,
+    on_db, on_tx,
 };
 
 /// What a search document indexes.
@@ -202,15 +202,16 @@ pub async fn fill_missing(db: &Db, pause: std::time::Duration) -> Result<u64, Ap
     let mut added = 0;
     for (kind, select) in kinds {
         let mut after = 0;
-        loop {
+        // The search for the next batch reads outside the transaction: it may scan the whole
+        // table (every start, when nothing is missing), and on SQLite a transaction's
+        // statements run on the task's own thread (see `db::Db::connect`). The transaction then
+        // indexes what is still missing in the range found, which is short.
+        while let Some(upto) = next_batch_end(db, kind, select, after).await? {
             let mut tx = db.begin_write().await?;
-            let (n, last) = put_missing(&mut tx, kind, select, after).await?;
+            let n = put_missing(&mut tx, kind, select, after, upto).await?;
             tx.commit().await?;
             added += n as u64;
-            match last {
-                Some(last) => after = last,
-                None => break,
-            }
+            after = upto;
             if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
             }
@@ -219,15 +220,30 @@ pub async fn fill_missing(db: &Db, pause: std::time::Duration) -> Result<u64, Ap
     Ok(added)
 }
 
-/// Indexes up to [`BATCH`] records of `kind` that `select` reads with an id past
-/// `after` and no document yet. Returns how many were indexed and the last one's id (none when
-/// there was nothing left).
-async fn put_missing(
-    tx: &mut WriteTx,
-    kind: DocKind,
-    select: &str,
-    after: i64,
-) -> Result<(usize, Option<i64>), AppError> {
+/// The condition of a record of `kind` that `select` reads, with an id past `$1`, that has no
+/// document yet.
+fn missing_sql(kind: DocKind, select: &str) -> String {
+    // Both databases flatten the subquery, so the walk still reads the record's primary key.
+    format!(
+        "SELECT * FROM ({select}) x WHERE x.id > $1 \
+         AND NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.kind = '{}' AND d.ref_id = x.id)",
+        kind.as_str()
+    )
+}
+
+/// The id of the last of the next [`BATCH`] records of `kind` past `after` without a document;
+/// none when there is none.
+async fn next_batch_end(db: &Db, kind: DocKind, select: &str, after: i64) -> Result<Option<i64>, AppError> {
+    let sql = format!(
+        "SELECT max(id) FROM (SELECT x.id FROM ({}) x ORDER BY x.id LIMIT {BATCH}) b",
+        missing_sql(kind, select)
+    );
+    Ok(on_db!(db, pool => sqlx::query_scalar::<_, Option<i64>>(&sql).bind(after).fetch_one(pool).await?))
+}
+
+/// Indexes the records of `kind` that `select` reads with an id in `(after, upto]` and no
+/// document yet. Returns how many were indexed.
+async fn put_missing(tx: &mut WriteTx, kind: DocKind, select: &str, after: i64, upto: i64) -> Result<usize, AppError> {
     #[derive(sqlx::FromRow)]
     struct Missing {
         id: i64,
@@ -236,26 +252,22 @@ async fn put_missing(
         body: String,
         at: DateTime<Utc>,
     }
-    // Both databases flatten the subquery, so the walk still reads the record's primary key.
-    let sql = format!(
-        "SELECT * FROM ({select}) x WHERE x.id > $1 \
-         AND NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.kind = '{}' AND d.ref_id = x.id) \
-         ORDER BY x.id LIMIT {BATCH}",
-        kind.as_str()
-    );
+    let sql = format!("SELECT * FROM ({}) y WHERE y.id <= $2 ORDER BY y.id", missing_sql(kind, select));
     if kind == DocKind::Incident {
-        let rows: Vec<IncidentText> = on_tx!(&mut *tx, conn => sqlx::query_as(&sql).bind(after).fetch_all(conn).await?);
+        let rows: Vec<IncidentText> =
+            on_tx!(&mut *tx, conn => sqlx::query_as(&sql).bind(after).bind(upto).fetch_all(conn).await?);
         for row in &rows {
             put_incident_row(tx, row).await?;
         }
-        return Ok((rows.len(), rows.last().map(|r| r.id)));
+        return Ok(rows.len());
     }
-    let rows: Vec<Missing> = on_tx!(&mut *tx, conn => sqlx::query_as(&sql).bind(after).fetch_all(conn).await?);
+    let rows: Vec<Missing> =
+        on_tx!(&mut *tx, conn => sqlx::query_as(&sql).bind(after).bind(upto).fetch_all(conn).await?);
     for r in &rows {
         let doc = Doc { kind, ref_id: r.id, incident_id: r.incident_id, at: r.at, title: &r.title, body: &r.body };
         put(tx, &doc).await?;
     }
-    Ok((rows.len(), rows.last().map(|r| r.id)))
+    Ok(rows.len())
 }
 
 /// Indexes a new pool item in its transaction.

@@ -180,6 +180,23 @@ async fn a_sqlite_writer_meeting_another_connections_lock_waits_off_the_runtime_
     test_db.destroy().await;
 }
 
+/// SQLite only. Inside a write transaction the statements run on the task's own thread, where
+/// the driver never lets SQLite wait for a lock (the busy timeout reads 0 there); outside one
+/// they run on the connection's thread, with the configured timeout.
+#[tokio::test]
+async fn sqlite_write_transactions_run_on_the_tasks_own_thread() {
+    let test_db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let mut tx = test_db.db.begin_write().await.unwrap();
+    let inside: i64 =
+        app::on_tx!(&mut tx, conn => sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(conn).await.unwrap());
+    tx.commit().await.unwrap();
+    let outside: i64 =
+        app::on_db!(&test_db.db, pool => sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(pool).await.unwrap());
+    assert_eq!(inside, 0, "inside a write transaction");
+    assert!(outside >= 5000, "outside one: {outside} ms");
+    test_db.destroy().await;
+}
+
 /// SQLite only. Statements outside a transaction (pages, reports, exports) stay on the
 /// connection's thread: a long read must leave the runtime's thread free for other requests.
 #[tokio::test]

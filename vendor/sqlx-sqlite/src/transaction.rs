@@ -18,8 +18,8 @@ impl TransactionManager for SqliteTransactionManager {
     ) -> BoxFuture<'conn, Result<(), Error>> {
         Box::pin(async {
             let is_custom_statement = statement.is_some();
-            conn.worker.begin(statement).await?;
-            if is_custom_statement {
+            let checked = conn.worker.begin(statement).await?;
+            if is_custom_statement && !checked {
                 // Check that custom statement actually put the connection into a transaction.
                 let mut handle = conn.lock_handle().await?;
                 if !handle.in_transaction() {

@@ -41,6 +41,21 @@ impl ConnectionHandle {
         self.0
     }
 
+    /// Whether a transaction is open (the connection is not in autocommit mode).
+    pub(crate) fn in_transaction(&self) -> bool {
+        // SAFETY: the handle is open for as long as `self` exists.
+        unsafe { libsqlite3_sys::sqlite3_get_autocommit(self.as_ptr()) == 0 }
+    }
+
+    /// Whether the open transaction holds the write lock on some database of the connection.
+    pub(crate) fn holds_write_lock(&self) -> bool {
+        // SAFETY: the handle is open; a null schema name asks about every attached database.
+        unsafe {
+            libsqlite3_sys::sqlite3_txn_state(self.as_ptr(), ptr::null())
+                == libsqlite3_sys::SQLITE_TXN_WRITE
+        }
+    }
+
     pub(crate) fn last_insert_rowid(&mut self) -> i64 {
         // SAFETY: we have exclusive access to the database handle
         unsafe { sqlite3_last_insert_rowid(self.as_ptr()) }

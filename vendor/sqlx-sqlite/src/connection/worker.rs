@@ -1,6 +1,6 @@
 use std::borrow::Cow;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
@@ -41,6 +41,11 @@ pub(crate) struct WorkerSharedState {
     /// Commands sent to the worker thread and not finished yet: a statement is run on the
     /// caller's thread only when none is, so that statements run in the order they were issued.
     queued: AtomicUsize,
+    /// Set when the worker thread ended a transaction whose caller stopped waiting for the
+    /// answer: the `Transaction`, still open in the caller's view, will ask for a rollback when
+    /// dropped, which must be ignored. Shared, because that rollback may run on the caller's
+    /// thread, and a stale flag would skip a later, real rollback.
+    ignore_next_start_rollback: AtomicBool,
     /// Whether transactions run on the caller's thread (`SqliteConnectOptions::transactions_on_caller`).
     on_caller: bool,
     pub(crate) conn: Mutex<ConnectionState>,
@@ -125,6 +130,7 @@ impl ConnectionWorker {
                     transaction_depth: AtomicUsize::new(0),
                     cached_statements_size: AtomicUsize::new(0),
                     queued: AtomicUsize::new(0),
+                    ignore_next_start_rollback: AtomicBool::new(false),
                     on_caller,
                     // fair: the worker thread locks it again for each command, and must not
                     // overtake a caller that is already waiting for it.
@@ -143,7 +149,6 @@ impl ConnectionWorker {
                 // If COMMIT or ROLLBACK is processed but not acknowledged, there would be another
                 // ROLLBACK sent when the `Transaction` drops. We need to ignore it otherwise we
                 // would rollback an already completed transaction.
-                let mut ignore_next_start_rollback = false;
 
                 // The connection is locked per command (not for the thread's whole life), so that
                 // the caller may lock it between commands and run statements on its own thread.
@@ -280,12 +285,15 @@ impl ConnectionWorker {
                                 // The COMMIT was processed but not acknowledged. This means that
                                 // the `Transaction` doesn't know it was committed and will try to
                                 // rollback on drop. We need to ignore that rollback.
-                                ignore_next_start_rollback = true;
+                                shared.ignore_next_start_rollback.store(true, Ordering::Release);
                             }
                         }
                         Command::Rollback { tx } => {
-                            if ignore_next_start_rollback && tx.is_none() {
-                                ignore_next_start_rollback = false;
+                            if tx.is_none()
+                                && shared
+                                    .ignore_next_start_rollback
+                                    .swap(false, Ordering::AcqRel)
+                            {
                                 continue;
                             }
 
@@ -309,7 +317,7 @@ impl ConnectionWorker {
                                     // that the `Transaction` doesn't know it was rolled back and
                                     // will try to rollback again on drop. We need to ignore that
                                     // rollback.
-                                    ignore_next_start_rollback = true;
+                                    shared.ignore_next_start_rollback.store(true, Ordering::Release);
                                 }
                             }
                         }
@@ -361,19 +369,26 @@ impl ConnectionWorker {
 
     /// Sends a command to the worker thread, counted in `queued` until the thread finishes it.
     async fn send(&self, command: Command) -> Result<(), Error> {
-        self.shared.queued.fetch_add(1, Ordering::AcqRel);
-        let sent = self.command_tx.send_async((command, Span::current())).await;
-        if sent.is_err() {
-            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
-        }
-        sent.map_err(|_| Error::WorkerCrashed)
+        // Counted before sending (the thread may finish it before `send_async` returns); the
+        // count is taken back if the command never reaches the channel (an error, or this
+        // future dropped while the channel is full).
+        let unsent = Unsent::count(&self.shared);
+        self.command_tx
+            .send_async((command, Span::current()))
+            .await
+            .map_err(|_| Error::WorkerCrashed)?;
+        unsent.sent();
+        Ok(())
     }
 
     pub(crate) async fn prepare(&mut self, query: &str) -> Result<SqliteStatement<'static>, Error> {
         if let Some(mut conn) = self.on_caller(true).await {
             let prepared = prepare(&mut conn, query);
             update_cached_statements_size(&conn, &self.shared.cached_statements_size);
-            return prepared;
+            match prepared {
+                Err(err) if is_busy(&err) => {}
+                prepared => return prepared,
+            }
         }
         self.oneshot_cmd(|tx| Command::Prepare {
             query: query.into(),
@@ -400,18 +415,30 @@ impl ConnectionWorker {
     ) -> Result<flume::Receiver<Result<Either<SqliteQueryResult, SqliteRow>, Error>>, Error> {
         let mut args = args.map(SqliteArguments::into_static);
         if let Some(mut conn) = self.on_caller(true).await {
-            // A statement that finds another connection's lock (the first write of a deferred
-            // transaction) goes to the worker thread with a copy of its arguments: cheap next to
-            // the two thread wake-ups it saves otherwise.
-            let retry = args.clone();
+            // A statement that finds another connection's lock goes to the worker thread with a
+            // copy of its arguments. Only a transaction that does not hold the write lock yet (a
+            // deferred one before its first write) can meet one: one that does (`BEGIN
+            // IMMEDIATE`) needs no copy, which matters for large values such as files.
+            let had_arguments = args.is_some();
+            let retry = if conn.handle.holds_write_lock() {
+                None
+            } else {
+                args.clone()
+            };
             let (tx, rx) = flume::unbounded();
             match execute_on_caller(&mut conn, query, args, persistent, limit, &tx) {
                 Ran::Done => {
                     update_cached_statements_size(&conn, &self.shared.cached_statements_size);
                     return Ok(rx);
                 }
-                Ran::Busy => {
+                Ran::Busy(err) => {
                     update_cached_statements_size(&conn, &self.shared.cached_statements_size);
+                    // Holding the write lock, a statement that still finds one busy (SQLite
+                    // does not, in WAL mode) gets the error: its arguments were not kept.
+                    if retry.is_none() && had_arguments {
+                        tx.send(Err(err)).ok();
+                        return Ok(rx);
+                    }
                     args = retry;
                 }
             }
@@ -431,10 +458,13 @@ impl ConnectionWorker {
         Ok(rx)
     }
 
+    /// Begins a transaction; `Ok(true)` when a custom statement was also checked to have opened
+    /// one (on the caller's thread, where the connection is at hand), `Ok(false)` when that is
+    /// still to check.
     pub(crate) async fn begin(
         &mut self,
         statement: Option<Cow<'static, str>>,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         if let Some(mut conn) = self.on_caller(false).await {
             let depth = self.shared.transaction_depth.load(Ordering::Acquire);
             let sql = match &statement {
@@ -442,12 +472,19 @@ impl ConnectionWorker {
                 Some(statement) => statement.clone(),
                 None => begin_ansi_transaction_sql(depth),
             };
+            // A new transaction: no rollback from an earlier one is still to be ignored.
+            self.shared
+                .ignore_next_start_rollback
+                .store(false, Ordering::Release);
             match conn.handle.exec(sql) {
+                Ok(()) if statement.is_some() && !conn.handle.in_transaction() => {
+                    return Err(Error::BeginFailed);
+                }
                 Ok(()) => {
                     self.shared
                         .transaction_depth
                         .fetch_add(1, Ordering::Release);
-                    return Ok(());
+                    return Ok(true);
                 }
                 // Another connection holds the write lock: wait for it on the worker thread.
                 Err(err) if is_busy(&err) => {}
@@ -455,7 +492,8 @@ impl ConnectionWorker {
             }
         }
         self.oneshot_cmd_with_ack(|tx| Command::Begin { tx, statement })
-            .await?
+            .await??;
+        Ok(false)
     }
 
     pub(crate) async fn commit(&mut self) -> Result<(), Error> {
@@ -485,20 +523,24 @@ impl ConnectionWorker {
         if self.shared.on_caller && self.shared.queued.load(Ordering::Acquire) == 0 {
             if let Some(mut conn) = self.shared.conn.try_lock() {
                 if self.shared.queued.load(Ordering::Acquire) == 0 {
+                    if self
+                        .shared
+                        .ignore_next_start_rollback
+                        .swap(false, Ordering::AcqRel)
+                    {
+                        return Ok(());
+                    }
                     conn.wait_when_busy(false);
                     return end_transaction(&mut conn, &self.shared, rollback_ansi_transaction_sql);
                 }
             }
         }
-        self.shared.queued.fetch_add(1, Ordering::AcqRel);
-        let sent = self
-            .command_tx
+        let unsent = Unsent::count(&self.shared);
+        self.command_tx
             .send((Command::Rollback { tx: None }, Span::current()))
-            .map_err(|_| Error::WorkerCrashed);
-        if sent.is_err() {
-            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
-        }
-        sent
+            .map_err(|_| Error::WorkerCrashed)?;
+        unsent.sent();
+        Ok(())
     }
 
     pub(crate) async fn ping(&mut self) -> Result<(), Error> {
@@ -569,11 +611,14 @@ impl ConnectionWorker {
     pub(crate) fn shutdown(&mut self) -> impl Future<Output = Result<(), Error>> {
         let (tx, rx) = oneshot::channel();
 
-        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        let unsent = Unsent::count(&self.shared);
         let send_res = self
             .command_tx
             .send((Command::Shutdown { tx }, Span::current()))
             .map_err(|_| Error::WorkerCrashed);
+        if send_res.is_ok() {
+            unsent.sent();
+        }
 
         async move {
             send_res?;
@@ -622,12 +667,36 @@ impl Drop for Finished<'_> {
     }
 }
 
+/// A command counted in `queued` that has not reached the worker's channel yet: dropped before
+/// [`Unsent::sent`], it takes the count back.
+struct Unsent<'a> {
+    shared: &'a WorkerSharedState,
+}
+
+impl<'a> Unsent<'a> {
+    fn count(shared: &'a WorkerSharedState) -> Self {
+        shared.queued.fetch_add(1, Ordering::AcqRel);
+        Self { shared }
+    }
+
+    fn sent(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Unsent<'_> {
+    fn drop(&mut self) {
+        self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// How a statement run on the caller's thread ended.
 enum Ran {
     /// Its results, or its error, are in the channel.
     Done,
-    /// It found another connection's lock before producing anything: the channel is empty.
-    Busy,
+    /// It found another connection's lock before producing anything (the error; the channel is
+    /// empty).
+    Busy(Error),
 }
 
 /// Runs a statement on the caller's thread, putting every result in `tx` (as the worker thread
@@ -642,7 +711,7 @@ fn execute_on_caller(
 ) -> Ran {
     let iter = match execute::iter(conn, query, args, persistent) {
         Ok(iter) => iter,
-        Err(e) if is_busy(&e) => return Ran::Busy,
+        Err(e) if is_busy(&e) => return Ran::Busy(e),
         Err(e) => {
             tx.send(Err(e)).ok();
             return Ran::Done;
@@ -651,9 +720,10 @@ fn execute_on_caller(
     let mut sent = 0usize;
     let mut rows = 0usize;
     for res in iter {
-        if sent == 0 && matches!(&res, Err(e) if is_busy(e)) {
-            return Ran::Busy;
-        }
+        let res = match res {
+            Err(e) if sent == 0 && is_busy(&e) => return Ran::Busy(e),
+            res => res,
+        };
         let has_error = res.is_err();
         let is_row = matches!(res, Ok(Either::Right(_)));
         tx.send(res).ok();
