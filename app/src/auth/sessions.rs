@@ -19,7 +19,7 @@ use crate::{
     },
     db::{parse_stored, Db, DbError, WriteTx},
     i18n::Locale,
-    on_db, on_tx,
+    on_db, on_read, on_tx,
 };
 
 /// `last_seen_at` is written at most this often per session, not on every request.
@@ -230,8 +230,8 @@ pub async fn resolve(
     let session_id = token.record_id();
     let session_id = session_id.as_str();
     // One query for the session, its user and their roles (one row per role): this runs on every
-    // signed-in request.
-    let rows = on_db!(db, pool => sqlx::query_as::<_, SessionUserRow>(
+    // signed-in request, hence a short read on the task's own thread.
+    let rows = on_read!(db, conn => sqlx::query_as::<_, SessionUserRow>(
         "SELECT s.user_id AS user_id, s.created_at AS created_at, s.last_seen_at AS last_seen_at, \
          s.revoked_at IS NOT NULL AS revoked, u.active AS active, u.username AS username, \
          u.display_name AS display_name, u.language AS language, u.time_zone AS time_zone, u.must_change_password AS must_change_password, \
@@ -239,7 +239,7 @@ pub async fn resolve(
          FROM auth_sessions s JOIN users u ON u.id = s.user_id LEFT JOIN user_roles r ON r.user_id = u.id WHERE s.id = $1",
     )
     .bind(session_id)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?);
     let mut roles = rows
         .iter()

@@ -143,6 +143,29 @@ macro_rules! on_db {
     };
 }
 
+/// Runs `$body`, a short read (a few indexed statements), with `$conn` bound to something to
+/// run statements on: on SQLite a read transaction, whose statements run on the task's own thread
+/// (two thread wake-ups fewer per statement, see [`Db::connect`]); on PostgreSQL the pool (a
+/// transaction there would cost two round trips). Never for a read that may take long (a report,
+/// an export, a scan): it would hold a runtime thread for its whole length.
+#[macro_export]
+macro_rules! on_read {
+    ($db:expr, $conn:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite(pool, _) => {
+                let mut read = pool.begin().await?;
+                let out = {
+                    let $conn = &mut *read;
+                    $body
+                };
+                read.commit().await?;
+                out
+            }
+            $crate::db::Db::Postgres($conn) => $body,
+        }
+    };
+}
+
 /// Runs `$body` with `$conn` bound to the concrete connection of the transaction `$tx`.
 #[macro_export]
 macro_rules! on_tx {

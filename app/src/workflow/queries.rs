@@ -18,7 +18,7 @@ use crate::{
     config::Backend,
     db::{parse_stored, Db, UnknownStoredValue},
     error::AppError,
-    on_db,
+    on_db, on_read,
 };
 
 const SUMMARY_COLUMNS: &str = "id, key, title, severity, channel, stage, ops_owner, pm_owner, dev_owner, qa_owner, \
@@ -493,7 +493,8 @@ pub async fn detail_at(db: &Db, key: &str, actor: &Actor, now: DateTime<Utc>) ->
     // column when none does (a closed incident, one the PM does not own).
     let with_staff = may_name_people(actor);
     let sql = page_sql(db.backend(), with_staff);
-    let page: Option<PageRow> = on_db!(db, pool => sqlx::query_as(&sql).bind(key).fetch_optional(pool).await?);
+    // One row, read on every view of the page: a short read on the task's own thread.
+    let page: Option<PageRow> = on_read!(db, conn => sqlx::query_as(&sql).bind(key).fetch_optional(conn).await?);
     let Some(page) = page else {
         return Err(AppError::NotFound);
     };
