@@ -143,11 +143,12 @@ macro_rules! on_db {
     };
 }
 
-/// Runs `$body`, a short read (a few indexed statements), with `$conn` bound to something to
-/// run statements on: on SQLite a read transaction, whose statements run on the task's own thread
-/// (two thread wake-ups fewer per statement, see [`Db::connect`]); on PostgreSQL the pool (a
-/// transaction there would cost two round trips). Never for a read that may take long (a report,
-/// an export, a scan): it would hold a runtime thread for its whole length.
+/// Runs `$body`, a short read, with `$conn` bound to something to run statements on: on SQLite
+/// a read transaction, whose statements run on the task's own thread (two thread wake-ups fewer
+/// per statement, see [`Db::connect`]); on PostgreSQL the pool (a transaction there would cost
+/// two round trips). Short means indexed, and bounded by what the request goes on to render on
+/// that thread anyway. Never for a read whose cost the request does not otherwise pay (a report's
+/// figures, an export, a scan): it would hold a runtime thread for its whole length.
 #[macro_export]
 macro_rules! on_read {
     ($db:expr, $conn:ident => $body:expr) => {
@@ -244,8 +245,9 @@ impl Db {
                     // A transaction's statements run on the task's own thread: each would
                     // otherwise be handed to the connection's thread and back, two wake-ups that
                     // cost far more than the statement (docs/ARCHITECTURE.md, "Storage").
-                    // Statements outside a transaction (pages, reports, exports) stay on the
-                    // connection's thread, where a long one blocks nothing else.
+                    // Statements outside a transaction (reports, exports, lists) stay on the
+                    // connection's thread, where a long one blocks nothing else; short reads opt
+                    // in with `on_read!`.
                     .transactions_on_caller(true);
                 // An embedded database has no connection to lose: no ping before use (each would
                 // be a round trip to the connection's thread).

@@ -493,7 +493,8 @@ pub async fn detail_at(db: &Db, key: &str, actor: &Actor, now: DateTime<Utc>) ->
     // column when none does (a closed incident, one the PM does not own).
     let with_staff = may_name_people(actor);
     let sql = page_sql(db.backend(), with_staff);
-    // One row, read on every view of the page: a short read on the task's own thread.
+    // One row, read on every view of the page, on the task's own thread: its cost grows with the
+    // incident's timeline, comments and files, which the same thread then renders as HTML.
     let page: Option<PageRow> = on_read!(db, conn => sqlx::query_as(&sql).bind(key).fetch_optional(conn).await?);
     let Some(page) = page else {
         return Err(AppError::NotFound);

@@ -197,7 +197,7 @@ async fn sqlite_write_transactions_run_on_the_tasks_own_thread() {
     test_db.destroy().await;
 }
 
-/// SQLite only. Statements outside a transaction (pages, reports, exports) stay on the
+/// SQLite only. Statements outside a transaction (reports, exports, lists) stay on the
 /// connection's thread: a long read must leave the runtime's thread free for other requests.
 #[tokio::test]
 async fn a_long_sqlite_read_leaves_the_runtime_thread_free() {

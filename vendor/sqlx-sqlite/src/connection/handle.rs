@@ -47,11 +47,11 @@ impl ConnectionHandle {
         unsafe { libsqlite3_sys::sqlite3_get_autocommit(self.as_ptr()) == 0 }
     }
 
-    /// Whether the open transaction holds the write lock on some database of the connection.
+    /// Whether the open transaction holds the write lock on the main database.
     pub(crate) fn holds_write_lock(&self) -> bool {
-        // SAFETY: the handle is open; a null schema name asks about every attached database.
+        // SAFETY: the handle is open and the schema name is a NUL-terminated string.
         unsafe {
-            libsqlite3_sys::sqlite3_txn_state(self.as_ptr(), ptr::null())
+            libsqlite3_sys::sqlite3_txn_state(self.as_ptr(), c"main".as_ptr())
                 == libsqlite3_sys::SQLITE_TXN_WRITE
         }
     }

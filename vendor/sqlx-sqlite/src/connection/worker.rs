@@ -369,16 +369,24 @@ impl ConnectionWorker {
 
     /// Sends a command to the worker thread, counted in `queued` until the thread finishes it.
     async fn send(&self, command: Command) -> Result<(), Error> {
-        // Counted before sending (the thread may finish it before `send_async` returns); the
-        // count is taken back if the command never reaches the channel (an error, or this
-        // future dropped while the channel is full).
-        let unsent = Unsent::count(&self.shared);
-        self.command_tx
-            .send_async((command, Span::current()))
-            .await
-            .map_err(|_| Error::WorkerCrashed)?;
-        unsent.sent();
-        Ok(())
+        // Counted before sending: the thread may finish it before the send returns.
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        let uncount = || {
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+            Error::WorkerCrashed
+        };
+        match self.command_tx.try_send((command, Span::current())) {
+            Ok(()) => Ok(()),
+            Err(flume::TrySendError::Disconnected(_)) => Err(uncount()),
+            // A full channel: if this future is dropped while waiting, flume may still deliver
+            // the command, so the count is not taken back then. At worst it stays above the
+            // truth, which only sends this connection's later statements to its thread.
+            Err(flume::TrySendError::Full(command)) => self
+                .command_tx
+                .send_async(command)
+                .await
+                .map_err(|_| uncount()),
+        }
     }
 
     pub(crate) async fn prepare(&mut self, query: &str) -> Result<SqliteStatement<'static>, Error> {
@@ -535,12 +543,13 @@ impl ConnectionWorker {
                 }
             }
         }
-        let unsent = Unsent::count(&self.shared);
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
         self.command_tx
             .send((Command::Rollback { tx: None }, Span::current()))
-            .map_err(|_| Error::WorkerCrashed)?;
-        unsent.sent();
-        Ok(())
+            .map_err(|_| {
+                self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+                Error::WorkerCrashed
+            })
     }
 
     pub(crate) async fn ping(&mut self) -> Result<(), Error> {
@@ -611,14 +620,14 @@ impl ConnectionWorker {
     pub(crate) fn shutdown(&mut self) -> impl Future<Output = Result<(), Error>> {
         let (tx, rx) = oneshot::channel();
 
-        let unsent = Unsent::count(&self.shared);
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
         let send_res = self
             .command_tx
             .send((Command::Shutdown { tx }, Span::current()))
-            .map_err(|_| Error::WorkerCrashed);
-        if send_res.is_ok() {
-            unsent.sent();
-        }
+            .map_err(|_| {
+                self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+                Error::WorkerCrashed
+            });
 
         async move {
             send_res?;
@@ -662,29 +671,6 @@ struct Finished<'a> {
 }
 
 impl Drop for Finished<'_> {
-    fn drop(&mut self) {
-        self.shared.queued.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// A command counted in `queued` that has not reached the worker's channel yet: dropped before
-/// [`Unsent::sent`], it takes the count back.
-struct Unsent<'a> {
-    shared: &'a WorkerSharedState,
-}
-
-impl<'a> Unsent<'a> {
-    fn count(shared: &'a WorkerSharedState) -> Self {
-        shared.queued.fetch_add(1, Ordering::AcqRel);
-        Self { shared }
-    }
-
-    fn sent(self) {
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Unsent<'_> {
     fn drop(&mut self) {
         self.shared.queued.fetch_sub(1, Ordering::AcqRel);
     }
