@@ -244,7 +244,8 @@ impl Db {
                     .optimize_on_close(true, SQLITE_ANALYSIS_LIMIT)
                     // A transaction's statements run on the task's own thread: each would
                     // otherwise be handed to the connection's thread and back, two wake-ups that
-                    // cost far more than the statement (docs/ARCHITECTURE.md, "Storage").
+                    // cost far more than the statement (docs/ARCHITECTURE.md, "Accounts and
+                    // sessions", and vendor/sqlx-sqlite/VENDORED.md).
                     // Statements outside a transaction (reports, exports, lists) stay on the
                     // connection's thread, where a long one blocks nothing else; short reads opt
                     // in with `on_read!`.
