@@ -10,6 +10,7 @@
 //! the two migration folders or in a `match` on [`Db`], never in scattered string building.
 
 pub mod backup;
+pub mod checkpoint;
 pub mod settings;
 
 use std::{str::FromStr, sync::Arc, time::Duration};
@@ -43,29 +44,46 @@ pub enum Db {
 /// (`BEGIN IMMEDIATE`), so a read-then-write sequence never fails half-way with `SQLITE_BUSY`.
 #[derive(Debug)]
 pub enum WriteTx {
-    /// A SQLite transaction, with this process's writer turn.
+    /// A SQLite transaction on this process's writer connection (see [`Writers`]).
     Sqlite(SqliteTx),
     /// A PostgreSQL transaction.
     Postgres(Transaction<'static, Postgres>),
 }
 
-/// This process's SQLite writers, one at a time, in the order they asked.
+/// This process's SQLite writer: one connection, lent to one write transaction at a time, in the
+/// order they asked (a pool of one).
 ///
 /// SQLite lets one transaction write at a time, and its statements run on the task's own thread
 /// (see [`Db::connect`]). Waiting for the write lock inside SQLite would block that thread, so
 /// a writer waits here, asleep, for the previous one to end; `BEGIN IMMEDIATE` then finds the
 /// lock free unless another process holds it, and a wait for that runs on the connection's
 /// thread instead.
-#[derive(Clone, Debug, Default)]
-pub struct Writers(Arc<tokio::sync::Mutex<()>>);
+///
+/// One connection rather than any of the pool's: each SQLite connection keeps its own page cache
+/// and drops all of it when it finds that another connection has written since its last
+/// transaction. Writers taking turns on different connections therefore started every
+/// transaction from an empty cache; the one writer keeps its cache across transactions.
+///
+/// Its commits also drive the checkpoints of the write-ahead log ([`checkpoint`]).
+#[derive(Clone, Debug)]
+pub struct Writers {
+    pool: SqlitePool,
+    checkpoints: Arc<checkpoint::Checkpointer>,
+}
 
-/// A SQLite write transaction and the writer turn it holds until it ends. It derefs to the
-/// connection, as a `Transaction` does, so statements run on `&mut **tx`.
+impl Writers {
+    /// The writer's pool of one connection.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// A SQLite write transaction, which counts towards the next checkpoint when it commits. It
+/// derefs to the connection, as a `Transaction` does, so statements run on `&mut **tx`.
 #[derive(Debug)]
 pub struct SqliteTx {
-    // Declared first so that it ends (rolls back when dropped) before the turn is handed on.
     tx: Transaction<'static, Sqlite>,
-    _turn: tokio::sync::OwnedMutexGuard<()>,
+    checkpoints: Arc<checkpoint::Checkpointer>,
 }
 
 impl std::ops::Deref for SqliteTx {
@@ -252,15 +270,29 @@ impl Db {
                     .transactions_on_caller(true);
                 // An embedded database has no connection to lose: no ping before use (each would
                 // be a round trip to the connection's thread).
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .test_before_acquire(false)
-                    .before_acquire(|conn, meta| Box::pin(fit_for_use(conn, meta, None)))
-                    .connect_with(options)
-                    .await
-                    .map_err(connect_err)?;
-                Ok(Db::Sqlite(pool, Writers::default()))
+                let pool_of = |size| {
+                    SqlitePoolOptions::new()
+                        .max_connections(size)
+                        .acquire_timeout(ACQUIRE_TIMEOUT)
+                        .test_before_acquire(false)
+                        .before_acquire(|conn, meta| Box::pin(fit_for_use(conn, meta, None)))
+                };
+                let pool = pool_of(8).connect_with(options.clone()).await.map_err(connect_err)?;
+                // The writer's page cache is worth keeping: the connection is never retired for
+                // age or idleness (see `Writers`). Its queue waits as long as SQLite's busy timeout
+                // would.
+                //
+                // Its commits never checkpoint the log: that runs beside it (`checkpoint`). The
+                // readers' connections keep SQLite's automatic checkpoint, which the few writes
+                // made outside a write transaction (a session's last activity) may trigger on
+                // their connection's thread.
+                let writer = pool_of(1)
+                    .acquire_timeout(SQLITE_BUSY_TIMEOUT)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_lazy_with(options.pragma("wal_autocheckpoint", "0"));
+                let checkpoints = checkpoint::Checkpointer::new(pool.clone(), writer.clone());
+                Ok(Db::Sqlite(pool, Writers { pool: writer, checkpoints }))
             }
             Backend::Postgres => {
                 let pool = PgPoolOptions::new()
@@ -329,23 +361,34 @@ impl Db {
     /// Begins a write transaction (see [`WriteTx`]).
     pub async fn begin_write(&self) -> Result<WriteTx, DbError> {
         Ok(match self {
-            Db::Sqlite(pool, writers) => {
-                let turn = writers.0.clone().lock_owned().await;
-                WriteTx::Sqlite(SqliteTx { tx: pool.begin_with("BEGIN IMMEDIATE").await?, _turn: turn })
-            }
+            Db::Sqlite(_, writers) => WriteTx::Sqlite(SqliteTx {
+                tx: writers.pool.begin_with("BEGIN IMMEDIATE").await?,
+                checkpoints: Arc::clone(&writers.checkpoints),
+            }),
             Db::Postgres(pool) => WriteTx::Postgres(pool.begin().await?),
         })
     }
 
     /// Pooled connections as (in use, idle), for the metrics endpoint.
     pub fn connections(&self) -> (usize, usize) {
-        let (size, idle) = on_db!(self, pool => (pool.size() as usize, pool.num_idle()));
+        let (size, idle) = match self {
+            Db::Sqlite(pool, writer) => {
+                (pool.size() as usize + writer.pool.size() as usize, pool.num_idle() + writer.pool.num_idle())
+            }
+            Db::Postgres(pool) => (pool.size() as usize, pool.num_idle()),
+        };
         (size.saturating_sub(idle), idle)
     }
 
     /// Closes every pooled connection; waits for connections in use to be returned.
     pub async fn close(&self) {
-        on_db!(self, pool => pool.close().await)
+        match self {
+            Db::Sqlite(pool, writer) => {
+                writer.pool.close().await;
+                pool.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
     }
 }
 
@@ -353,7 +396,10 @@ impl WriteTx {
     /// Makes every change of the transaction durable.
     pub async fn commit(self) -> Result<(), DbError> {
         match self {
-            WriteTx::Sqlite(tx) => tx.tx.commit().await?,
+            WriteTx::Sqlite(SqliteTx { tx, checkpoints }) => {
+                tx.commit().await?;
+                checkpoints.committed();
+            }
             WriteTx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())

@@ -50,8 +50,9 @@ db_test!(async fn a_connection_left_inside_a_transaction_is_never_handed_out_aga
         std::mem::forget(conn.begin().await.expect("begin"))
     }
     match &ctx.db {
-        Db::Sqlite(pool, _) => {
-            let mut conn = pool.acquire().await.unwrap();
+        // On SQLite the write transactions have a connection of their own: that is the one.
+        Db::Sqlite(_, writer) => {
+            let mut conn = writer.pool().acquire().await.unwrap();
             leak(&mut *conn).await;
             assert!(sqlx::Connection::is_in_transaction(&*conn));
         }
@@ -61,7 +62,8 @@ db_test!(async fn a_connection_left_inside_a_transaction_is_never_handed_out_aga
             assert!(sqlx::Connection::is_in_transaction(&*conn));
         }
     }
-    // Idle connections are handed out in turn: more writes than the pool holds reach that one.
+    // Idle connections are handed out in turn: more writes than the pool holds (on SQLite, one)
+    // reach that one.
     for i in 0..17 {
         let mut tx = ctx.db.begin_write().await.expect("a clean connection begins a write transaction");
         settings::put(&mut tx, &format!("after-leak-{i}"), "ok", Utc::now()).await.unwrap();
@@ -177,6 +179,80 @@ async fn a_sqlite_writer_meeting_another_connections_lock_waits_off_the_runtime_
     writer.await.unwrap().expect("the writer commits once the lock is free");
     assert_eq!(settings::get(&test_db.db, "k").await.unwrap().as_deref(), Some("second"));
     drop(holder);
+    test_db.destroy().await;
+}
+
+/// SQLite only. Write transactions take turns on one connection of their own: they need none of
+/// the readers' connections, and they keep one page cache (SQLite drops a connection's whole
+/// cache when another connection has written since its last transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writers_take_turns_on_one_connection_of_their_own() {
+    let test_db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let Db::Sqlite(pool, _) = &test_db.db else { panic!("expected SQLite") };
+    let mut readers = Vec::new();
+    while readers.len() < pool.options().get_max_connections() as usize {
+        readers.push(pool.acquire().await.unwrap());
+    }
+    // A temporary table exists on one connection only: each writer adds its row to it, and the
+    // rows are all found together only if every writer ran on the same connection.
+    let writers: Vec<_> = (0..8)
+        .map(|i: i64| {
+            let db = test_db.db.clone();
+            tokio::spawn(async move {
+                let mut tx = db.begin_write().await?;
+                app::on_tx!(&mut tx, conn => {
+                    sqlx::query("CREATE TEMP TABLE IF NOT EXISTS turns (n BIGINT)").execute(&mut *conn).await?;
+                    sqlx::query("INSERT INTO temp.turns (n) VALUES ($1)").bind(i).execute(&mut *conn).await?;
+                });
+                tx.commit().await
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap().expect("a writer commits while every reader's connection is taken");
+    }
+    let mut tx = test_db.db.begin_write().await.unwrap();
+    let turns: i64 = app::on_tx!(&mut tx, conn => sqlx::query_scalar("SELECT count(DISTINCT n) FROM temp.turns")
+        .fetch_one(conn)
+        .await
+        .unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(turns, 8, "every write transaction ran on the same connection");
+    drop(readers);
+    test_db.destroy().await;
+}
+
+/// SQLite only. The writer's commits never checkpoint the write-ahead log themselves (each queued
+/// writer would wait for the copy and its two `fsync`s); a checkpoint runs beside them once
+/// enough write transactions have committed, and copies their pages into the database file,
+/// which in WAL mode nothing else writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_run_beside_the_writer_once_enough_commits_are_made() {
+    use app::db::checkpoint::COMMITS_PER_CHECKPOINT;
+    let test_db = TestDb::create(Backend::Sqlite).await.unwrap();
+    let file = std::path::PathBuf::from(test_db.url.expose().trim_start_matches("sqlite://"));
+    let mut tx = test_db.db.begin_write().await.unwrap();
+    let automatic: i64 =
+        app::on_tx!(&mut tx, conn => sqlx::query_scalar("PRAGMA wal_autocheckpoint").fetch_one(conn).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(automatic, 0, "the writer's commits do not checkpoint");
+
+    let before = std::fs::metadata(&file).unwrap().len();
+    // Well under SQLite's own threshold (1,000 pages): only Baton's checkpoint copies these.
+    let value = "x".repeat(16 * 1024);
+    for i in 0..COMMITS_PER_CHECKPOINT {
+        let mut tx = test_db.db.begin_write().await.unwrap();
+        settings::put(&mut tx, &format!("large-{i}"), &value, Utc::now()).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let written = u64::from(COMMITS_PER_CHECKPOINT) * value.len() as u64;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut size = before;
+    while size < before + written && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        size = std::fs::metadata(&file).unwrap().len();
+    }
+    assert!(size >= before + written, "the database file grew from {before} to {size} bytes, not by {written}");
     test_db.destroy().await;
 }
 

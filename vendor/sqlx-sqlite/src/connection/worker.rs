@@ -553,6 +553,16 @@ impl ConnectionWorker {
     }
 
     pub(crate) async fn ping(&mut self) -> Result<(), Error> {
+        // Nothing queued: everything sent to the worker thread has run, and an open channel
+        // means the thread is alive, so the answer is known without the round trip (the pool
+        // pings every connection it is given back).
+        if self.shared.on_caller && self.shared.queued.load(Ordering::Acquire) == 0 {
+            return if self.command_tx.is_disconnected() {
+                Err(Error::WorkerCrashed)
+            } else {
+                Ok(())
+            };
+        }
         self.oneshot_cmd(|tx| Command::Ping { tx }).await
     }
 

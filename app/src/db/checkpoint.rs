@@ -1,0 +1,95 @@
+//! Checkpoints of SQLite's write-ahead log, run beside the writers rather than inside them.
+//!
+//! By default SQLite checkpoints inside the commit that takes the log past 1,000 pages: that
+//! commit copies the pages into the database file and waits for two `fsync`s while this process's
+//! writer still holds its turn, so every writer queued behind it waits too (about a third of the
+//! time under a stream of gate actions, `docs/BENCHMARKS.md`). Baton turns that off on the
+//! writer's connection (`wal_autocheckpoint = 0`, see [`super::Writers`]) and checkpoints from one
+//! of the readers' connections, on that connection's own thread, while the writer goes on:
+//!
+//! - a passive checkpoint (which never waits for anyone) once [`COMMITS_PER_CHECKPOINT`] write
+//!   transactions have committed since the last one;
+//! - a restarting one when the log still holds [`RESTART_AFTER_FRAMES`] pages after it. Under a
+//!   steady stream of writes a passive checkpoint never quite reaches the end of the log, and
+//!   SQLite starts the log over only once one has. A restarting checkpoint needs a moment with
+//!   no writer: it takes the writer's connection, in turn with the writers (waiting in SQLite for
+//!   the lock would never find it free between two of them), copies what is left, and runs on
+//!   that connection's thread; the writers wait for it, which bounds the log.
+
+use std::sync::{
+    atomic::{AtomicBool, AtomicU32, Ordering},
+    Arc,
+};
+
+use sqlx::SqlitePool;
+
+/// Write transactions committed between two passive checkpoints. A gate action writes about
+/// 25 pages, so this is close to SQLite's own default of 1,000 pages.
+pub const COMMITS_PER_CHECKPOINT: u32 = 40;
+
+/// Pages in the log (4 KiB each: 64 MiB) past which a checkpoint also starts the log over.
+pub const RESTART_AFTER_FRAMES: i64 = 16_384;
+
+/// Counts this process's commits and checkpoints the log when enough have been made.
+#[derive(Debug)]
+pub(crate) struct Checkpointer {
+    /// The readers' pool: a passive checkpoint runs on one of its connections, outside a
+    /// transaction, hence on that connection's thread, never on the runtime's.
+    readers: SqlitePool,
+    /// The writer's pool of one, for a restarting checkpoint.
+    writer: SqlitePool,
+    /// Write transactions committed since the last checkpoint began.
+    since: AtomicU32,
+    /// Whether a checkpointing task is running (at most one is).
+    running: AtomicBool,
+}
+
+impl Checkpointer {
+    pub(crate) fn new(readers: SqlitePool, writer: SqlitePool) -> Arc<Self> {
+        Arc::new(Checkpointer { readers, writer, since: AtomicU32::new(0), running: AtomicBool::new(false) })
+    }
+
+    /// Called after each committed write transaction: starts a checkpoint in a task of its own
+    /// when one is due and none is running. Costs two atomic operations otherwise.
+    pub(crate) fn committed(self: &Arc<Self>) {
+        if self.since.fetch_add(1, Ordering::AcqRel) + 1 < COMMITS_PER_CHECKPOINT {
+            return;
+        }
+        if self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            // The commits made while it ran start the next one at once if they are enough.
+            loop {
+                let due = this.since.load(Ordering::Acquire);
+                if due < COMMITS_PER_CHECKPOINT {
+                    break;
+                }
+                this.since.fetch_sub(due, Ordering::AcqRel);
+                match this.checkpoint().await {
+                    Ok(()) => {}
+                    // The database is being closed; closing checkpoints it.
+                    Err(sqlx::Error::PoolClosed) => break,
+                    Err(e) => {
+                        tracing::warn!("checkpoint of the SQLite write-ahead log failed: {e}");
+                        break;
+                    }
+                }
+            }
+            this.running.store(false, Ordering::Release);
+        });
+    }
+
+    async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+        let (_busy, log, _copied): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&self.readers).await?;
+        if log >= RESTART_AFTER_FRAMES {
+            let mut writer = self.writer.acquire().await?;
+            let (busy, log, copied): (i64, i64, i64) =
+                sqlx::query_as("PRAGMA wal_checkpoint(RESTART)").fetch_one(&mut *writer).await?;
+            tracing::debug!(busy, log, copied, "checkpointed and restarted the SQLite write-ahead log");
+        }
+        Ok(())
+    }
+}
