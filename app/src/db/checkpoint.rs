@@ -9,12 +9,14 @@
 //!
 //! - a passive checkpoint (which never waits for anyone) once [`COMMITS_PER_CHECKPOINT`] write
 //!   transactions have committed since the last one;
-//! - a restarting one when the log still holds [`RESTART_AFTER_FRAMES`] pages after it. Under a
-//!   steady stream of writes a passive checkpoint never quite reaches the end of the log, and
-//!   SQLite starts the log over only once one has. A restarting checkpoint needs a moment with
-//!   no writer: it takes the writer's connection, in turn with the writers (waiting in SQLite for
-//!   the lock would never find it free between two of them), copies what is left, and runs on
-//!   that connection's thread; the writers wait for it, which bounds the log.
+//! - one more, holding the writers back, when the log still holds [`RESTART_AFTER_FRAMES`] pages
+//!   after it. Under a steady stream of writes a passive checkpoint never quite reaches the end of
+//!   the log, and SQLite starts the log over (at the next write) only once one has. This one takes
+//!   the writer's connection, in turn with the writers, so nothing is added while it copies what
+//!   is left, and runs on that connection's thread. It is passive too: a long read (a backup, an
+//!   export) that still needs older pages of the log is never waited for, so the writers are held
+//!   back for the copy only, and the log grows until that read ends, as SQLite's own checkpoints
+//!   would let it.
 
 use std::sync::{
     atomic::{AtomicBool, AtomicU32, Ordering},
@@ -27,7 +29,8 @@ use sqlx::SqlitePool;
 /// 25 pages, so this is close to SQLite's own default of 1,000 pages.
 pub const COMMITS_PER_CHECKPOINT: u32 = 40;
 
-/// Pages in the log (4 KiB each: 64 MiB) past which a checkpoint also starts the log over.
+/// Pages in the log (4 KiB each: 64 MiB) past which a checkpoint holds the writers back to reach
+/// its end, so that the log starts over.
 pub const RESTART_AFTER_FRAMES: i64 = 16_384;
 
 /// Counts this process's commits and checkpoints the log when enough have been made.
@@ -36,7 +39,7 @@ pub(crate) struct Checkpointer {
     /// The readers' pool: a passive checkpoint runs on one of its connections, outside a
     /// transaction, hence on that connection's thread, never on the runtime's.
     readers: SqlitePool,
-    /// The writer's pool of one, for a restarting checkpoint.
+    /// The writer's pool of one, for a checkpoint that holds the writers back.
     writer: SqlitePool,
     /// Write transactions committed since the last checkpoint began.
     since: AtomicU32,
@@ -60,35 +63,43 @@ impl Checkpointer {
         }
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            // The commits made while it ran start the next one at once if they are enough.
             loop {
+                // The commits made while a checkpoint ran start the next one at once if they are
+                // enough.
                 let due = this.since.load(Ordering::Acquire);
                 if due < COMMITS_PER_CHECKPOINT {
-                    break;
+                    this.running.store(false, Ordering::Release);
+                    // A commit that came between the load and the store saw this task running
+                    // and left the checkpoint to it: take it back unless another task has.
+                    if this.since.load(Ordering::Acquire) < COMMITS_PER_CHECKPOINT
+                        || this.running.swap(true, Ordering::AcqRel)
+                    {
+                        return;
+                    }
+                    continue;
                 }
                 this.since.fetch_sub(due, Ordering::AcqRel);
                 match this.checkpoint().await {
                     Ok(()) => {}
                     // The database is being closed; closing checkpoints it.
-                    Err(sqlx::Error::PoolClosed) => break,
-                    Err(e) => {
-                        tracing::warn!("checkpoint of the SQLite write-ahead log failed: {e}");
-                        break;
+                    Err(sqlx::Error::PoolClosed) => {
+                        this.running.store(false, Ordering::Release);
+                        return;
                     }
+                    // Tried again after the next commits.
+                    Err(e) => tracing::warn!("checkpoint of the SQLite write-ahead log failed: {e}"),
                 }
             }
-            this.running.store(false, Ordering::Release);
         });
     }
 
     async fn checkpoint(&self) -> Result<(), sqlx::Error> {
-        let (_busy, log, _copied): (i64, i64, i64) =
-            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&self.readers).await?;
+        const PASSIVE: &str = "PRAGMA wal_checkpoint(PASSIVE)";
+        let (_busy, log, _copied): (i64, i64, i64) = sqlx::query_as(PASSIVE).fetch_one(&self.readers).await?;
         if log >= RESTART_AFTER_FRAMES {
             let mut writer = self.writer.acquire().await?;
-            let (busy, log, copied): (i64, i64, i64) =
-                sqlx::query_as("PRAGMA wal_checkpoint(RESTART)").fetch_one(&mut *writer).await?;
-            tracing::debug!(busy, log, copied, "checkpointed and restarted the SQLite write-ahead log");
+            let (_busy, log, copied): (i64, i64, i64) = sqlx::query_as(PASSIVE).fetch_one(&mut *writer).await?;
+            tracing::debug!(log, copied, "checkpointed the SQLite write-ahead log with the writers held back");
         }
         Ok(())
     }

@@ -72,7 +72,8 @@ pub struct Writers {
 }
 
 impl Writers {
-    /// The writer's pool of one connection.
+    /// The writer's pool of one connection (tests lend its connection out).
+    #[cfg(any(test, feature = "test-support"))]
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -384,8 +385,7 @@ impl Db {
     pub async fn close(&self) {
         match self {
             Db::Sqlite(pool, writer) => {
-                writer.pool.close().await;
-                pool.close().await;
+                tokio::join!(writer.pool.close(), pool.close());
             }
             Db::Postgres(pool) => pool.close().await,
         }
