@@ -26,7 +26,7 @@ use std::sync::{
 use sqlx::SqlitePool;
 
 /// Write transactions committed between two passive checkpoints. A gate action writes about
-/// 25 pages, so this is close to SQLite's own default of 1,000 pages.
+/// 27 pages, so this is close to SQLite's own default of 1,000 pages.
 pub const COMMITS_PER_CHECKPOINT: u32 = 40;
 
 /// Pages in the log (4 KiB each: 64 MiB) past which a checkpoint holds the writers back to reach
