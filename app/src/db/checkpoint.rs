@@ -1,7 +1,7 @@
 //! Checkpoints of SQLite's write-ahead log, run beside the writers rather than inside them.
 //!
 //! By default SQLite checkpoints inside the commit that takes the log past 1,000 pages: that
-//! commit copies the pages into the database file and waits for two `fsync`s while this process's
+//! commit copies the pages into the database file and waits for its `fsync`s while this process's
 //! writer still holds its turn, so every writer queued behind it waits too (about a third of the
 //! time under a stream of gate actions, `docs/BENCHMARKS.md`). Baton turns that off on the
 //! writer's connection (`wal_autocheckpoint = 0`, see [`super::Writers`]) and checkpoints from one
@@ -12,8 +12,8 @@
 //! - one more, holding the writers back, when the log still holds [`RESTART_AFTER_FRAMES`] pages
 //!   after it. Under a steady stream of writes a passive checkpoint never quite reaches the end of
 //!   the log, and SQLite starts the log over (at the next write) only once one has. This one takes
-//!   the writer's connection, in turn with the writers, so nothing is added while it copies what
-//!   is left, and runs on that connection's thread. It is passive too: a long read (a backup, an
+//!   the writer's connection, in turn with the writers, so that they add nothing while it copies
+//!   what is left, and runs on that connection's thread. It is passive too: a long read (a backup, an
 //!   export) that still needs older pages of the log is never waited for, so the writers are held
 //!   back for the copy only, and the log grows until that read ends, as SQLite's own checkpoints
 //!   would let it.
@@ -32,6 +32,15 @@ pub const COMMITS_PER_CHECKPOINT: u32 = 40;
 /// Pages in the log (4 KiB each: 64 MiB) past which a checkpoint holds the writers back to reach
 /// its end, so that the log starts over.
 pub const RESTART_AFTER_FRAMES: i64 = 16_384;
+
+/// Marks the checkpointing task as no longer running when dropped.
+struct Running<'a>(&'a AtomicBool);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
 
 /// Counts this process's commits and checkpoints the log when enough have been made.
 #[derive(Debug)]
@@ -63,17 +72,21 @@ impl Checkpointer {
         }
         let this = Arc::clone(self);
         tokio::spawn(async move {
+            // Whichever way the task ends (even cancelled with its runtime), it is no longer
+            // running: otherwise no checkpoint would ever start again.
+            let _running = Running(&this.running);
             loop {
                 // The commits made while a checkpoint ran start the next one at once if they are
                 // enough.
                 let due = this.since.load(Ordering::Acquire);
                 if due < COMMITS_PER_CHECKPOINT {
-                    this.running.store(false, Ordering::Release);
-                    // A commit that came between the load and the store saw this task running
-                    // and left the checkpoint to it: take it back unless another task has.
+                    // A read-modify-write, as the commit's side is: a commit that came before it
+                    // saw this task running and left the checkpoint to it, and is seen here.
+                    this.running.swap(false, Ordering::AcqRel);
                     if this.since.load(Ordering::Acquire) < COMMITS_PER_CHECKPOINT
                         || this.running.swap(true, Ordering::AcqRel)
                     {
+                        std::mem::forget(_running);
                         return;
                     }
                     continue;
@@ -82,10 +95,7 @@ impl Checkpointer {
                 match this.checkpoint().await {
                     Ok(()) => {}
                     // The database is being closed; closing checkpoints it.
-                    Err(sqlx::Error::PoolClosed) => {
-                        this.running.store(false, Ordering::Release);
-                        return;
-                    }
+                    Err(sqlx::Error::PoolClosed) => return,
                     // Tried again after the next commits.
                     Err(e) => tracing::warn!("checkpoint of the SQLite write-ahead log failed: {e}"),
                 }
@@ -95,8 +105,10 @@ impl Checkpointer {
 
     async fn checkpoint(&self) -> Result<(), sqlx::Error> {
         const PASSIVE: &str = "PRAGMA wal_checkpoint(PASSIVE)";
-        let (_busy, log, _copied): (i64, i64, i64) = sqlx::query_as(PASSIVE).fetch_one(&self.readers).await?;
-        if log >= RESTART_AFTER_FRAMES {
+        let (_busy, log, copied): (i64, i64, i64) = sqlx::query_as(PASSIVE).fetch_one(&self.readers).await?;
+        // Nothing left to copy: the log starts over at the next write unless a reader still
+        // needs it, and holding the writers back would not change that.
+        if log >= RESTART_AFTER_FRAMES && copied < log {
             let mut writer = self.writer.acquire().await?;
             let (_busy, log, copied): (i64, i64, i64) = sqlx::query_as(PASSIVE).fetch_one(&mut *writer).await?;
             tracing::debug!(log, copied, "checkpointed the SQLite write-ahead log with the writers held back");

@@ -28,6 +28,9 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Rows `ANALYZE` reads per index when `PRAGMA optimize` refreshes the planner's statistics
 /// (SQLite's advice for applications: a few hundred, so a refresh takes milliseconds).
 const SQLITE_ANALYSIS_LIMIT: u32 = 400;
+/// How long SQLite's writer connection lives: its page cache is kept that long, and its
+/// planner statistics refreshed that often.
+const WRITER_LIFETIME: Duration = Duration::from_secs(60 * 60);
 /// How long a request waits for a free pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -279,9 +282,10 @@ impl Db {
                         .before_acquire(|conn, meta| Box::pin(fit_for_use(conn, meta, None)))
                 };
                 let pool = pool_of(8).connect_with(options.clone()).await.map_err(connect_err)?;
-                // The writer's page cache is worth keeping: the connection is never retired for
-                // age or idleness (see `Writers`). Its queue waits as long as SQLite's busy timeout
-                // would.
+                // The writer's page cache is worth keeping: the connection is not retired for
+                // idleness (see `Writers`), and for age only hourly, when it refreshes the planner's
+                // statistics as it closes and the next one reads them. Its queue waits as long as
+                // SQLite's busy timeout would.
                 //
                 // Its commits never checkpoint the log: that runs beside it (`checkpoint`). The
                 // readers' connections keep SQLite's automatic checkpoint, which the few writes
@@ -290,7 +294,7 @@ impl Db {
                 let writer = pool_of(1)
                     .acquire_timeout(SQLITE_BUSY_TIMEOUT)
                     .idle_timeout(None)
-                    .max_lifetime(None)
+                    .max_lifetime(WRITER_LIFETIME)
                     .connect_lazy_with(options.pragma("wal_autocheckpoint", "0"));
                 let checkpoints = checkpoint::Checkpointer::new(pool.clone(), writer.clone());
                 Ok(Db::Sqlite(pool, Writers { pool: writer, checkpoints }))

@@ -223,7 +223,7 @@ async fn sqlite_writers_take_turns_on_one_connection_of_their_own() {
 }
 
 /// SQLite only. The writer's commits never checkpoint the write-ahead log themselves (each queued
-/// writer would wait for the copy and its two `fsync`s); a checkpoint runs beside them once
+/// writer would wait for the copy and its `fsync`s); a checkpoint runs beside them once
 /// enough write transactions have committed, and copies their pages into the database file,
 /// which in WAL mode nothing else writes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
