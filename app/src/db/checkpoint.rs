@@ -105,10 +105,11 @@ impl Checkpointer {
 
     async fn checkpoint(&self) -> Result<(), sqlx::Error> {
         const PASSIVE: &str = "PRAGMA wal_checkpoint(PASSIVE)";
-        let (_busy, log, copied): (i64, i64, i64) = sqlx::query_as(PASSIVE).fetch_one(&self.readers).await?;
-        // Nothing left to copy: the log starts over at the next write unless a reader still
-        // needs it, and holding the writers back would not change that.
-        if log >= RESTART_AFTER_FRAMES && copied < log {
+        // Even when it copied the whole log it saw, the writer has added to it meanwhile, and
+        // SQLite starts the log over only after a checkpoint that reached its end: under a steady
+        // stream of writes, only the one that holds the writers back does.
+        let (_busy, log, _copied): (i64, i64, i64) = sqlx::query_as(PASSIVE).fetch_one(&self.readers).await?;
+        if log >= RESTART_AFTER_FRAMES {
             let mut writer = self.writer.acquire().await?;
             let (_busy, log, copied): (i64, i64, i64) = sqlx::query_as(PASSIVE).fetch_one(&mut *writer).await?;
             tracing::debug!(log, copied, "checkpointed the SQLite write-ahead log with the writers held back");
