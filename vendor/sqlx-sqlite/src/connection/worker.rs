@@ -371,21 +371,16 @@ impl ConnectionWorker {
     async fn send(&self, command: Command) -> Result<(), Error> {
         // Counted before sending: the thread may finish it before the send returns.
         self.shared.queued.fetch_add(1, Ordering::AcqRel);
-        let uncount = || {
-            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
-            Error::WorkerCrashed
-        };
+        let uncount = |_| unsent(&self.shared);
         match self.command_tx.try_send((command, Span::current())) {
             Ok(()) => Ok(()),
-            Err(flume::TrySendError::Disconnected(_)) => Err(uncount()),
+            Err(flume::TrySendError::Disconnected(_)) => Err(unsent(&self.shared)),
             // A full channel: if this future is dropped while waiting, flume may still deliver
             // the command, so the count is not taken back then. At worst it stays above the
             // truth, which only sends this connection's later statements to its thread.
-            Err(flume::TrySendError::Full(command)) => self
-                .command_tx
-                .send_async(command)
-                .await
-                .map_err(|_| uncount()),
+            Err(flume::TrySendError::Full(command)) => {
+                self.command_tx.send_async(command).await.map_err(uncount)
+            }
         }
     }
 
@@ -546,10 +541,7 @@ impl ConnectionWorker {
         self.shared.queued.fetch_add(1, Ordering::AcqRel);
         self.command_tx
             .send((Command::Rollback { tx: None }, Span::current()))
-            .map_err(|_| {
-                self.shared.queued.fetch_sub(1, Ordering::AcqRel);
-                Error::WorkerCrashed
-            })
+            .map_err(|_| unsent(&self.shared))
     }
 
     pub(crate) async fn ping(&mut self) -> Result<(), Error> {
@@ -634,10 +626,7 @@ impl ConnectionWorker {
         let send_res = self
             .command_tx
             .send((Command::Shutdown { tx }, Span::current()))
-            .map_err(|_| {
-                self.shared.queued.fetch_sub(1, Ordering::AcqRel);
-                Error::WorkerCrashed
-            });
+            .map_err(|_| unsent(&self.shared));
 
         async move {
             send_res?;
@@ -684,6 +673,13 @@ impl Drop for Finished<'_> {
     fn drop(&mut self) {
         self.shared.queued.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// Takes back the count of a command that never reached the worker's channel (the thread is
+/// gone), and says so.
+fn unsent(shared: &WorkerSharedState) -> Error {
+    shared.queued.fetch_sub(1, Ordering::AcqRel);
+    Error::WorkerCrashed
 }
 
 /// How a statement run on the caller's thread ended.
