@@ -144,7 +144,9 @@ pub async fn list_incidents(
 pub async fn get_incident(key: String) -> Result<IncidentDetail, AppError> {
     let actor = support::actor()?;
     let state = crate::auth::guard::app_state();
-    let mut detail = crate::workflow::queries::detail_at(&state.db, &key, &actor, state.clock.now()).await?;
+    // Boxed: the read's future is several kilobytes, and the page's resource moves the future
+    // that holds it a dozen times while it is set up and polled.
+    let mut detail = Box::pin(crate::workflow::queries::detail_at(&state.db, &key, &actor, state.clock.now())).await?;
     detail.attachment_max_bytes = i64::try_from(state.config.attachment_max_bytes).unwrap_or(i64::MAX);
     Ok(detail)
 }

@@ -13,5 +13,6 @@ mod housekeeping;
 mod insight;
 mod intake;
 mod mail;
+mod render;
 mod search;
 mod workflow;
