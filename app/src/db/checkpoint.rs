@@ -86,6 +86,9 @@ impl Checkpointer {
                     if this.since.load(Ordering::Acquire) < COMMITS_PER_CHECKPOINT
                         || this.running.swap(true, Ordering::AcqRel)
                     {
+                        // Not dropped: `running` is now either false, as this task left it, or
+                        // true for a task a commit has just started. Dropping the guard would
+                        // clear that task's mark and let a third one run beside it.
                         std::mem::forget(_running);
                         return;
                     }
