@@ -114,9 +114,16 @@ pub fn LocalTime(
     let i18n = use_i18n();
     let shown = use_zone();
     let local = local_parts(&at, &shown.name);
-    let title = format!("{} {} (UTC{})", local.text, shown.name, local.offset);
+    // Built by hand rather than with `format!`, for the same reason as `zone::local`.
+    let mut title = String::with_capacity(local.text.len() + shown.name.len() + local.offset.len() + 7);
+    for part in [&local.text, " ", &shown.name, " (UTC", &local.offset, ")"] {
+        title.push_str(part);
+    }
     let hint = ago.then(|| seconds_since(&at).and_then(Ago::from_seconds)).flatten().map(|a| {
-        view! { " " <span class="hint time-ago">{format!("({})", a.text(i18n.t()))}</span> }
+        let mut text = a.text(i18n.t());
+        text.insert(0, '(');
+        text.push(')');
+        view! { " " <span class="hint time-ago">{text}</span> }
     });
     // Type-erased: times sit deep inside large page views, whose types would otherwise nest too
     // deeply for the compiler.
@@ -207,11 +214,35 @@ pub mod zone {
     /// `at` (RFC 3339) shown in `zone`.
     pub fn local(at: &str, zone: &str) -> Option<LocalParts> {
         let ts: Timestamp = at.parse().ok()?;
-        let zoned = ts.to_zoned(TimeZone::get(zone).ok()?);
-        Some(LocalParts {
-            text: zoned.strftime("%Y-%m-%d %H:%M").to_string(),
-            offset: zoned.strftime("%:z").to_string(),
-        })
+        let offset = TimeZone::get(zone).ok()?.to_offset(ts);
+        let civil = offset.to_datetime(ts);
+        // Written digit by digit: an incident page shows a few dozen times, and `strftime` and
+        // `format!` cost several times what the rest of a time's conversion does.
+        let mut text = String::with_capacity(16);
+        push_padded(&mut text, i32::from(civil.year()).unsigned_abs(), 4);
+        for (separator, value) in [('-', civil.month()), ('-', civil.day()), (' ', civil.hour()), (':', civil.minute())]
+        {
+            text.push(separator);
+            push_padded(&mut text, value.unsigned_abs().into(), 2);
+        }
+        let seconds = offset.seconds();
+        let mut shown = String::with_capacity(6);
+        shown.push(if seconds < 0 { '-' } else { '+' });
+        push_padded(&mut shown, seconds.unsigned_abs() / 3600, 2);
+        shown.push(':');
+        push_padded(&mut shown, seconds.unsigned_abs() / 60 % 60, 2);
+        Some(LocalParts { text, offset: shown })
+    }
+
+    /// Appends `value` in decimal, with leading zeros up to `width` digits.
+    fn push_padded(out: &mut String, value: u32, width: u32) {
+        let digits = value.checked_ilog10().unwrap_or(0) + 1;
+        out.extend(std::iter::repeat_n('0', width.saturating_sub(digits) as usize));
+        let mut unit = 10u32.pow(digits - 1);
+        while unit > 0 {
+            out.push(char::from_digit(value / unit % 10, 10).unwrap_or('0'));
+            unit /= 10;
+        }
     }
 
     /// A wall-clock time typed in `zone` (`2026-05-20T14:30`, as a `datetime-local` field sends
@@ -325,6 +356,12 @@ mod tests {
             // New York in summer and in winter: the offset follows daylight saving time.
             assert_eq!(local_parts("2026-07-01T12:00:00Z", "America/New_York").text, "2026-07-01 08:00");
             assert_eq!(local_parts("2026-01-01T12:00:00Z", "America/New_York").offset, "-05:00");
+            // Offsets with minutes, on both sides of UTC; a time at midnight and in a new year.
+            let kolkata = local_parts("2026-12-31T18:30:00Z", "Asia/Kolkata");
+            assert_eq!((kolkata.text.as_str(), kolkata.offset.as_str()), ("2027-01-01 00:00", "+05:30"));
+            let st_johns = local_parts("2026-01-05T10:09:00Z", "America/St_Johns");
+            assert_eq!((st_johns.text.as_str(), st_johns.offset.as_str()), ("2026-01-05 06:39", "-03:30"));
+            assert_eq!(local_parts("2026-05-20T19:21:00Z", "UTC").offset, "+00:00");
             assert_eq!(
                 with_zone_name("2026-05-20T19:21:00+00:00", "Asia/Shanghai"),
                 "2026-05-21 03:21 (Asia/Shanghai)"
